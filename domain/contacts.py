@@ -1,0 +1,296 @@
+"""Contacts (两个联系): organs contacting deputies, and deputies contacting the public.
+
+One ``ContactActivity`` is one meeting, visit, research trip, practical deed, 12345 hotline report, snapshot or
+report to constituents. Opinions raised in it are each handled (adopted / assigned / explained) and then fed back.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID, uuid4
+
+from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, choice, require_text
+from domain.levels import Level
+
+
+class ContactKind(StrEnum):
+    ORGAN_MEETING = "organ_meeting"  # organs meet deputies: 座谈, 走访, 列席, 征求意见
+    GROUP_ACTIVITY = "group_activity"  # 代表小组活动
+    FIELD_RESEARCH = "field_research"  # 专题调研视察, 执法检查
+    PRACTICAL_DEED = "practical_deed"  # 为群众办实事
+    HOTLINE_REPORT = "hotline_report"  # 代表向12345反映社情民意
+    SNAPSHOT = "snapshot"  # 随手拍
+    CONSTITUENT_REPORT = "constituent_report"  # 向原选区选民/原选举单位报告履职
+
+    @property
+    def label(self) -> str:
+        return _KIND_LABELS[self]
+
+    @property
+    def organ_to_deputy(self) -> bool:
+        return self in (ContactKind.ORGAN_MEETING, ContactKind.FIELD_RESEARCH)
+
+
+_KIND_LABELS = {
+    ContactKind.ORGAN_MEETING: "机关联系代表",
+    ContactKind.GROUP_ACTIVITY: "代表小组活动",
+    ContactKind.FIELD_RESEARCH: "专题调研视察",
+    ContactKind.PRACTICAL_DEED: "为民办实事",
+    ContactKind.HOTLINE_REPORT: "向12345反映社情民意",
+    ContactKind.SNAPSHOT: "随手拍",
+    ContactKind.CONSTITUENT_REPORT: "向选民报告履职",
+}
+
+
+class Channel(StrEnum):
+    FACE_TO_FACE = "face_to_face"
+    SYMPOSIUM = "symposium"
+    VISIT = "visit"
+    FIELD_RESEARCH = "field_research"
+    PHONE = "phone"
+    WECHAT = "wechat"
+    LETTER = "letter"
+    STATION = "station"
+    ONLINE_STATION = "online_station"
+    HOTLINE = "hotline"
+    SNAPSHOT = "snapshot"
+    QR_CODE = "qr_code"
+
+    @property
+    def label(self) -> str:
+        return _CHANNEL_LABELS[self]
+
+    @property
+    def face_to_face(self) -> bool:
+        return self in _FACE_TO_FACE
+
+
+_CHANNEL_LABELS = {
+    Channel.FACE_TO_FACE: "面对面",
+    Channel.SYMPOSIUM: "座谈",
+    Channel.VISIT: "走访",
+    Channel.FIELD_RESEARCH: "调研",
+    Channel.PHONE: "电话",
+    Channel.WECHAT: "微信",
+    Channel.LETTER: "信函",
+    Channel.STATION: "进站",
+    Channel.ONLINE_STATION: "线上联络站",
+    Channel.HOTLINE: "12345热线",
+    Channel.SNAPSHOT: "随手拍",
+    Channel.QR_CODE: "扫码",
+}
+_FACE_TO_FACE = {Channel.FACE_TO_FACE, Channel.SYMPOSIUM, Channel.VISIT, Channel.FIELD_RESEARCH, Channel.STATION}
+
+
+class OrganiserKind(StrEnum):
+    SC_MEMBER = "sc_member"  # 常委会组成人员
+    CHAIR_COUNCIL = "chair_council"  # 主任会议成员
+    SPECIAL_COMMITTEE = "special_committee"  # 专门委员会
+    SC_OFFICE = "sc_office"  # 常委会工作机构
+    TOWNSHIP_PRESIDIUM = "township_presidium"  # 乡镇人大主席团
+    STREET_COMMITTEE = "street_committee"  # 人大街道工委
+    DEPUTY_GROUP = "deputy_group"  # 代表小组
+    DEPUTY = "deputy"
+
+
+_SC_ORGANISERS = {OrganiserKind.SC_MEMBER, OrganiserKind.CHAIR_COUNCIL, OrganiserKind.SPECIAL_COMMITTEE, OrganiserKind.SC_OFFICE}
+_ORGANISERS_BY_KIND = {
+    ContactKind.ORGAN_MEETING: _SC_ORGANISERS | {OrganiserKind.TOWNSHIP_PRESIDIUM, OrganiserKind.STREET_COMMITTEE},
+    ContactKind.FIELD_RESEARCH: _SC_ORGANISERS
+    | {OrganiserKind.TOWNSHIP_PRESIDIUM, OrganiserKind.STREET_COMMITTEE, OrganiserKind.DEPUTY_GROUP},
+    ContactKind.GROUP_ACTIVITY: {OrganiserKind.DEPUTY_GROUP},
+    ContactKind.PRACTICAL_DEED: {OrganiserKind.DEPUTY, OrganiserKind.DEPUTY_GROUP},
+    ContactKind.HOTLINE_REPORT: {OrganiserKind.DEPUTY},
+    ContactKind.SNAPSHOT: {OrganiserKind.DEPUTY},
+    ContactKind.CONSTITUENT_REPORT: {OrganiserKind.DEPUTY},
+}
+
+
+class Handling(StrEnum):
+    ADOPTED = "adopted"  # 采纳
+    ASSIGNED = "assigned"  # 转交有关单位
+    EXPLAINED = "explained"  # 解释说明
+
+    @property
+    def label(self) -> str:
+        return {"adopted": "采纳", "assigned": "转交办理", "explained": "解释说明"}[self.value]
+
+
+class ContactActivity(DutyAggregate):
+    label: ClassVar[str] = "contact"
+
+    class Recorded(DutyAggregate.Created):
+        label: ClassVar[str] = "记录联系活动"
+        kind: str
+        channel: str
+        title: str
+        held_on: date
+        organiser_kind: str
+        organiser: str  # the organiser's name, or the deputy group's name
+        organiser_id: str  # an SC member id, a deputy id (hex), or the group name
+        deputy_ids: list[UUID]
+        public_count: int
+        ticket: str  # 12345 work-order number, for hotline reports
+
+        def apply(self, contact: ContactActivity) -> None:
+            contact.kind = ContactKind(self.kind)
+            contact.channel = Channel(self.channel)
+            contact.title = self.title
+            contact.held_on = self.held_on
+            contact.organiser_kind = OrganiserKind(self.organiser_kind)
+            contact.organiser = self.organiser
+            contact.organiser_id = self.organiser_id
+            contact.deputy_ids = list(self.deputy_ids)
+            contact.public_count = self.public_count
+            contact.ticket = self.ticket
+            contact.opinions = []
+            contact.hotline_outcome = ""
+
+    class OpinionRaised(DutyAggregate.Event):
+        label: ClassVar[str] = "提出意见"
+        text: str
+        deputy_id: UUID | None
+
+        def apply(self, contact: ContactActivity) -> None:
+            contact.opinions.append({"text": self.text, "deputy_id": self.deputy_id, "handling": "", "unit": "", "fed_back": False})
+
+    class OpinionHandled(DutyAggregate.Event):
+        label: ClassVar[str] = "意见办理"
+        number: int
+        handling: str
+        unit: str
+        note: str
+
+        def apply(self, contact: ContactActivity) -> None:
+            contact.opinions[self.number - 1].update(handling=self.handling, unit=self.unit)
+
+    class OpinionFedBack(DutyAggregate.Event):
+        label: ClassVar[str] = "意见反馈"
+        number: int
+        note: str
+
+        def apply(self, contact: ContactActivity) -> None:
+            contact.opinions[self.number - 1]["fed_back"] = True
+
+    class HotlineOutcome(DutyAggregate.Event):
+        label: ClassVar[str] = "12345办理结果"
+        outcome: str
+
+        def apply(self, contact: ContactActivity) -> None:
+            contact.hotline_outcome = self.outcome
+
+    if TYPE_CHECKING:  # state set by the events' apply(); annotations here would make a dataclass __init__
+        kind: ContactKind
+        channel: Channel
+        title: str
+        held_on: date
+        organiser_kind: OrganiserKind
+        organiser: str
+        organiser_id: str
+        deputy_ids: list[UUID]
+        public_count: int
+        ticket: str
+        opinions: list[dict[str, Any]]
+        hotline_outcome: str
+
+    @classmethod
+    def record_contact(
+        cls,
+        owner: NodeRef,
+        by: Attribution,
+        *,
+        kind: ContactKind | str,
+        channel: Channel | str,
+        title: str,
+        held_on: date,
+        organiser_kind: OrganiserKind | str,
+        organiser: str,
+        organiser_id: str = "",
+        deputy_ids: list[UUID],
+        public_count: int = 0,
+        ticket: str = "",
+        contact_id: UUID | None = None,
+    ) -> ContactActivity:
+        where = f"contact {title!r}"
+        kind = choice(where, "kind", ContactKind, kind)
+        channel = choice(where, "channel", Channel, channel)
+        organiser_kind = choice(where, "organiser_kind", OrganiserKind, organiser_kind)
+        _check_organiser(where, owner, kind, organiser_kind)
+        _check_participants(where, kind, channel, deputy_ids, ticket)
+        if not 0 <= public_count <= 100_000:
+            raise DomainError(where, "new", f"public_count must be 0..100000 (got {public_count})")
+        return cls.start(
+            cls.Recorded,
+            contact_id or uuid4(),
+            owner.node_id,
+            by,
+            kind=kind.value,
+            channel=channel.value,
+            title=require_text(where, "title", title),
+            held_on=held_on,
+            organiser_kind=organiser_kind.value,
+            organiser=require_text(where, "organiser", organiser, 100),
+            organiser_id=organiser_id.strip() or organiser.strip(),
+            deputy_ids=list(deputy_ids),
+            public_count=public_count,
+            ticket=ticket.strip(),
+        )
+
+    @property
+    def state_label(self) -> str:
+        pending = sum(1 for o in self.opinions if not o["fed_back"])
+        return f"{pending} opinions awaiting feedback" if pending else "recorded"
+
+    def raise_opinion(self, by: Attribution, *, text: str, deputy_id: UUID | None = None) -> int:
+        if deputy_id is not None:
+            self.require(deputy_id in self.deputy_ids, f"deputy {deputy_id} did not take part in this contact")
+        self.record(self.OpinionRaised, by, text=require_text(self.label, "text", text, 1000), deputy_id=deputy_id)
+        return len(self.opinions)
+
+    def handle_opinion(self, by: Attribution, *, number: int, handling: Handling | str, unit: str = "", note: str = "") -> None:
+        opinion = self._opinion(number)
+        self.require(not opinion["handling"], f"opinion {number} was already handled ({opinion['handling']})")
+        how = choice(self.label, "handling", Handling, handling)
+        self.require(how is not Handling.ASSIGNED or bool(unit.strip()), "an assigned opinion names the unit it went to")
+        self.record(self.OpinionHandled, by, number=number, handling=how.value, unit=unit.strip(), note=note.strip())
+
+    def feed_back(self, by: Attribution, *, number: int, note: str = "") -> None:
+        opinion = self._opinion(number)
+        self.require(bool(opinion["handling"]), f"opinion {number} is fed back only after it was handled")
+        self.require(not opinion["fed_back"], f"opinion {number} was already fed back")
+        self.record(self.OpinionFedBack, by, number=number, note=note.strip())
+
+    def record_hotline_outcome(self, by: Attribution, *, outcome: str) -> None:
+        self.require(self.kind is ContactKind.HOTLINE_REPORT, f"only a 12345 hotline report has an outcome, not a {self.kind.label}")
+        self.require(not self.hotline_outcome, "the hotline outcome was already recorded")
+        self.record(self.HotlineOutcome, by, outcome=require_text(self.label, "outcome", outcome, 1000))
+
+    def _opinion(self, number: int) -> dict[str, Any]:
+        self.require(1 <= number <= len(self.opinions), f"no opinion number {number} (this contact has {len(self.opinions)})")
+        return self.opinions[number - 1]
+
+
+def _check_organiser(where: str, owner: NodeRef, kind: ContactKind, organiser_kind: OrganiserKind) -> None:
+    allowed = _ORGANISERS_BY_KIND[kind]
+    if organiser_kind not in allowed:
+        names = ", ".join(sorted(k.value for k in allowed))
+        raise DomainError(where, "new", f"a {kind.label} is organised by one of: {names} (got {organiser_kind.value})")
+    if organiser_kind in _SC_ORGANISERS and owner.level is Level.TOWNSHIP:
+        raise DomainError(where, "new", f"{owner} has no standing committee: organiser cannot be {organiser_kind.value}")
+    if organiser_kind is OrganiserKind.TOWNSHIP_PRESIDIUM and not (owner.level is Level.TOWNSHIP and owner.has_congress):
+        raise DomainError(where, "new", f"{owner} has no township presidium")
+    if organiser_kind is OrganiserKind.STREET_COMMITTEE and owner.has_congress:
+        raise DomainError(where, "new", f"{owner} is not a street: it has no street committee")
+
+
+def _check_participants(where: str, kind: ContactKind, channel: Channel, deputy_ids: list[UUID], ticket: str) -> None:
+    if not deputy_ids:
+        raise DomainError(where, "new", "at least one deputy takes part in a contact")
+    if len(set(deputy_ids)) != len(deputy_ids):
+        raise DomainError(where, "new", "a deputy is listed twice")
+    if kind is ContactKind.CONSTITUENT_REPORT and len(deputy_ids) != 1:
+        raise DomainError(where, "new", "a report to constituents is made by exactly one deputy")
+    if kind is ContactKind.HOTLINE_REPORT and (channel is not Channel.HOTLINE or not ticket.strip()):
+        raise DomainError(where, "new", "a 12345 hotline report goes by the hotline channel and names its work-order ticket")

@@ -1,0 +1,258 @@
+"""Deputies (人大代表): a person's mandates at the congress whose office records them, per term.
+
+One person may hold mandates at several of the five levels. Each office records the mandates of its own congress
+in its own ``Deputy`` aggregate (single-writer rule); the aggregates of one person at different nodes share a
+``person_id``. The province's office records both national (在湘全国人大代表) and provincial mandates, so one
+provincial ``Deputy`` may hold mandates at two levels.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID
+
+from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, choice, natural_id, require_text
+from domain.levels import CongressLevel
+
+
+class MandateStatus(StrEnum):
+    PENDING_REVIEW = "pending_review"  # elected, credentials not yet reviewed
+    ACTIVE = "active"
+    VOID = "void"  # credentials review failed
+    TERMINATED = "terminated"
+
+    @property
+    def label(self) -> str:
+        return {"pending_review": "待资格审查", "active": "在任", "void": "资格无效", "terminated": "资格终止"}[self.value]
+
+
+class ElectedVia(StrEnum):
+    ELECTION = "election"
+    BY_ELECTION = "by_election"
+
+
+class GroupKind(StrEnum):
+    AREA = "area"  # 代表小组 by area
+    PROFESSIONAL = "professional"  # 专业小组 by profession or industry
+
+
+def mandate_key(congress: CongressLevel | str, term: int) -> str:
+    return f"{CongressLevel(congress).value}/{term}"
+
+
+class Deputy(DutyAggregate):
+    label: ClassVar[str] = "deputy"
+
+    class Registered(DutyAggregate.Created):
+        label: ClassVar[str] = "登记代表"
+        person_id: str
+        name: str
+        gender: str
+        unit: str
+        grassroots: bool
+        leading_cadre: bool
+
+        def apply(self, deputy: Deputy) -> None:
+            deputy.person_id = self.person_id
+            deputy.name = self.name
+            deputy.gender = self.gender
+            deputy.unit = self.unit
+            deputy.grassroots = self.grassroots
+            deputy.leading_cadre = self.leading_cadre
+            deputy.mandates = {}
+            deputy.groups = {}
+
+    class MandateGranted(DutyAggregate.Event):
+        label: ClassVar[str] = "取得代表资格"
+        congress: str
+        term: int
+        elected_by: str  # electing unit (选举单位) or constituency (原选区)
+        via: str
+        delegation: str
+
+        def apply(self, deputy: Deputy) -> None:
+            deputy.mandates[mandate_key(self.congress, self.term)] = {
+                "congress": self.congress,
+                "term": self.term,
+                "elected_by": self.elected_by,
+                "via": self.via,
+                "delegation": self.delegation,
+                "status": MandateStatus.PENDING_REVIEW.value,
+            }
+
+    class CredentialsReviewed(DutyAggregate.Event):
+        label: ClassVar[str] = "代表资格审查"
+        congress: str
+        term: int
+        passed: bool
+        note: str
+
+        def apply(self, deputy: Deputy) -> None:
+            status = MandateStatus.ACTIVE if self.passed else MandateStatus.VOID
+            deputy.mandates[mandate_key(self.congress, self.term)]["status"] = status.value
+
+    class MandateTerminated(DutyAggregate.Event):
+        label: ClassVar[str] = "终止代表资格"
+        congress: str
+        term: int
+        reason: str
+
+        def apply(self, deputy: Deputy) -> None:
+            deputy.mandates[mandate_key(self.congress, self.term)]["status"] = MandateStatus.TERMINATED.value
+
+    class FlagsSet(DutyAggregate.Event):
+        label: ClassVar[str] = "设置代表类别"
+        grassroots: bool
+        leading_cadre: bool
+
+        def apply(self, deputy: Deputy) -> None:
+            deputy.grassroots = self.grassroots
+            deputy.leading_cadre = self.leading_cadre
+
+    class JoinedGroup(DutyAggregate.Event):
+        label: ClassVar[str] = "编入代表小组"
+        group: str
+        kind: str
+
+        def apply(self, deputy: Deputy) -> None:
+            deputy.groups[self.group] = self.kind
+
+    class LeftGroup(DutyAggregate.Event):
+        label: ClassVar[str] = "退出代表小组"
+        group: str
+
+        def apply(self, deputy: Deputy) -> None:
+            del deputy.groups[self.group]
+
+    if TYPE_CHECKING:  # state set by the events' apply(); annotations here would make a dataclass __init__
+        person_id: str
+        name: str
+        gender: str
+        unit: str
+        grassroots: bool
+        leading_cadre: bool
+        mandates: dict[str, dict[str, Any]]
+        groups: dict[str, str]
+
+    @staticmethod
+    def id_for(owner: UUID, person_id: str) -> UUID:
+        return natural_id("deputy", owner, person_id)
+
+    @classmethod
+    def register(
+        cls,
+        owner: NodeRef,
+        by: Attribution,
+        *,
+        person_id: str,
+        name: str,
+        gender: str,
+        unit: str = "",
+        grassroots: bool = False,
+        leading_cadre: bool = False,
+    ) -> Deputy:
+        where = f"deputy {person_id}"
+        if grassroots and leading_cadre:
+            raise DomainError(where, "new", "a deputy is either grassroots or a leading cadre, not both")
+        if gender not in ("男", "女"):
+            raise DomainError(where, "new", f"gender must be 男 or 女 (got {gender!r})")
+        return cls.start(
+            cls.Registered,
+            cls.id_for(owner.node_id, require_text(where, "person_id", person_id, 64)),
+            owner.node_id,
+            by,
+            person_id=person_id,
+            name=require_text(where, "name", name, 50),
+            gender=gender,
+            unit=unit.strip(),
+            grassroots=grassroots,
+            leading_cadre=leading_cadre,
+        )
+
+    def grant_mandate(
+        self,
+        owner: NodeRef,
+        by: Attribution,
+        *,
+        congress: CongressLevel | str,
+        term: int,
+        elected_by: str,
+        via: ElectedVia | str = ElectedVia.ELECTION,
+        delegation: str = "",
+    ) -> None:
+        level = choice(self.label, "congress", CongressLevel, congress)
+        self.require(owner.node_id == self.owner, "only the owner node records this deputy's mandates")
+        self.require(
+            level.recorded_at == owner.level,
+            f"{level.label} mandates are recorded by the {level.recorded_at.label} office, not at {owner}",
+        )
+        if level is CongressLevel.TOWNSHIP:
+            self.require(
+                owner.has_congress,
+                f"{owner} is a {owner.kind.label}: it has no congress, so no township deputies",
+            )
+        self.require(1 <= term <= 99, f"term must be between 1 and 99 (got {term})")
+        self.require(mandate_key(level, term) not in self.mandates, f"already holds a {level.label} mandate of term {term}")
+        self.record(
+            self.MandateGranted,
+            by,
+            congress=level.value,
+            term=term,
+            elected_by=require_text(self.label, "elected_by", elected_by),
+            via=choice(self.label, "via", ElectedVia, via).value,
+            delegation=delegation.strip(),
+        )
+
+    def review_credentials(self, by: Attribution, *, congress: str, term: int, passed: bool, note: str = "") -> None:
+        self._require_mandate(congress, term, MandateStatus.PENDING_REVIEW)
+        self.record(self.CredentialsReviewed, by, congress=CongressLevel(congress).value, term=term, passed=passed, note=note)
+
+    def terminate(self, by: Attribution, *, congress: str, term: int, reason: str) -> None:
+        self._require_mandate(congress, term, MandateStatus.ACTIVE)
+        self.record(
+            self.MandateTerminated,
+            by,
+            congress=CongressLevel(congress).value,
+            term=term,
+            reason=require_text(self.label, "reason", reason),
+        )
+
+    def set_flags(self, by: Attribution, *, grassroots: bool, leading_cadre: bool) -> None:
+        self.require(not (grassroots and leading_cadre), "a deputy is either grassroots or a leading cadre, not both")
+        self.require(
+            (grassroots, leading_cadre) != (self.grassroots, self.leading_cadre), "the flags are already so"
+        )
+        self.record(self.FlagsSet, by, grassroots=grassroots, leading_cadre=leading_cadre)
+
+    def join_group(self, by: Attribution, *, group: str, kind: GroupKind | str = GroupKind.AREA) -> None:
+        group = require_text(self.label, "group", group, 100)
+        self.require(group not in self.groups, f"already in deputy group {group}")
+        self.require(self.has_active_mandate, "only a deputy with an active mandate joins a deputy group")
+        self.record(self.JoinedGroup, by, group=group, kind=choice(self.label, "kind", GroupKind, kind).value)
+
+    def leave_group(self, by: Attribution, *, group: str) -> None:
+        self.require(group in self.groups, f"not in deputy group {group}")
+        self.record(self.LeftGroup, by, group=group)
+
+    def mandate_status(self, congress: CongressLevel | str, term: int) -> MandateStatus | None:
+        mandate = self.mandates.get(mandate_key(congress, term))
+        return MandateStatus(mandate["status"]) if mandate else None
+
+    @property
+    def has_active_mandate(self) -> bool:
+        return any(m["status"] == MandateStatus.ACTIVE.value for m in self.mandates.values())
+
+    @property
+    def congress_levels(self) -> list[CongressLevel]:
+        return sorted({CongressLevel(m["congress"]) for m in self.mandates.values()}, key=list(CongressLevel).index)
+
+    @property
+    def state_label(self) -> str:
+        return "serving" if self.has_active_mandate else "not serving"
+
+    def _require_mandate(self, congress: str, term: int, status: MandateStatus) -> None:
+        level = choice(self.label, "congress", CongressLevel, congress)
+        current = self.mandate_status(level, term)
+        self.require(current is not None, f"holds no {level.label} mandate of term {term}")
+        self.require(current is status, f"the {level.label} mandate of term {term} is {current.label}, not {status.label}")

@@ -1,0 +1,294 @@
+"""Livelihood projects voted by deputies (民生实事代表票决制), at 镇/乡 and county congresses only.
+
+    proposed ─list─▶ candidate ─deliberate─▶ deliberated ─vote─┬─▶ passed ─implement─▶ implementing ─evaluate─▶ evaluated ─close─▶ closed
+                                                               └─▶ rejected ────────────────────────────────────────────────close─▶ closed
+
+The vote records only the tally, never who voted how. A project passes only with more yes votes than half of
+**all** deputies of the congress, whoever was present.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar
+from uuid import UUID
+
+from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, choice, natural_id, require_text
+from domain.levels import Level
+
+
+class ProjectState(StrEnum):
+    PROPOSED = "proposed"
+    CANDIDATE = "candidate"
+    DELIBERATED = "deliberated"
+    PASSED = "passed"
+    REJECTED = "rejected"
+    IMPLEMENTING = "implementing"
+    EVALUATED = "evaluated"
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return _STATE_LABELS[self]
+
+
+_STATE_LABELS = {
+    ProjectState.PROPOSED: "群众提",
+    ProjectState.CANDIDATE: "征集初定",
+    ProjectState.DELIBERATED: "代表议",
+    ProjectState.PASSED: "大会决(通过)",
+    ProjectState.REJECTED: "大会决(未通过)",
+    ProjectState.IMPLEMENTING: "政府办",
+    ProjectState.EVALUATED: "代表评",
+    ProjectState.CLOSED: "已办结",
+}
+
+
+class ProposedBy(StrEnum):
+    PUBLIC = "public"
+    DEPUTIES = "deputies"
+    GOVERNMENT = "government"
+
+
+MAX_BUDGET_WAN = Decimal("10000000")  # 1,000亿元: a guard against unit mistakes (元 typed as 万元)
+
+
+class LivelihoodProject(DutyAggregate):
+    label: ClassVar[str] = "livelihood project"
+
+    class Proposed(DutyAggregate.Created):
+        label: ClassVar[str] = "群众提出"
+        year: int
+        title: str
+        category: str
+        proposed_by: str
+
+        def apply(self, project: LivelihoodProject) -> None:
+            project.year = self.year
+            project.title = self.title
+            project.category = self.category
+            project.proposed_by = self.proposed_by
+            project.state = ProjectState.PROPOSED
+            project.estimate_wan = Decimal(0)
+            project.budget_wan = Decimal(0)
+            project.spent_wan = Decimal(0)
+            project.progress = 0
+            project.tally = {}
+            project.lead_unit = ""
+            project.supervisions = 0
+            project.satisfaction = {}
+
+    class Listed(DutyAggregate.Event):
+        label: ClassVar[str] = "列入候选"
+        estimate_wan: Decimal
+
+        def apply(self, project: LivelihoodProject) -> None:
+            project.estimate_wan = self.estimate_wan
+            project.state = ProjectState.CANDIDATE
+
+    class Deliberated(DutyAggregate.Event):
+        label: ClassVar[str] = "代表审议"
+        deputies_present: int
+        opinions: int
+
+        def apply(self, project: LivelihoodProject) -> None:
+            project.state = ProjectState.DELIBERATED
+
+    class Voted(DutyAggregate.Event):
+        label: ClassVar[str] = "大会票决"
+        session: str
+        yes: int
+        no: int
+        abstain: int
+        present: int
+        total_deputies: int
+
+        def apply(self, project: LivelihoodProject) -> None:
+            project.tally = {
+                "yes": self.yes,
+                "no": self.no,
+                "abstain": self.abstain,
+                "present": self.present,
+                "total_deputies": self.total_deputies,
+            }
+            project.state = ProjectState.PASSED if passes(self.yes, self.total_deputies) else ProjectState.REJECTED
+
+    class ImplementationStarted(DutyAggregate.Event):
+        label: ClassVar[str] = "政府实施"
+        budget_wan: Decimal
+        lead_unit: str
+
+        def apply(self, project: LivelihoodProject) -> None:
+            project.budget_wan = self.budget_wan
+            project.lead_unit = self.lead_unit
+            project.state = ProjectState.IMPLEMENTING
+
+    class ProgressReported(DutyAggregate.Event):
+        label: ClassVar[str] = "进度报告"
+        progress: int
+        spent_wan: Decimal
+        note: str
+
+        def apply(self, project: LivelihoodProject) -> None:
+            project.progress = self.progress
+            project.spent_wan = self.spent_wan
+
+    class Supervised(DutyAggregate.Event):
+        label: ClassVar[str] = "人大监督"
+        action: str
+        note: str
+
+        def apply(self, project: LivelihoodProject) -> None:
+            project.supervisions += 1
+
+    class Evaluated(DutyAggregate.Event):
+        label: ClassVar[str] = "代表测评"
+        satisfied: int
+        basically_satisfied: int
+        dissatisfied: int
+
+        def apply(self, project: LivelihoodProject) -> None:
+            project.satisfaction = {
+                "satisfied": self.satisfied,
+                "basically_satisfied": self.basically_satisfied,
+                "dissatisfied": self.dissatisfied,
+            }
+            project.state = ProjectState.EVALUATED
+
+    class Closed(DutyAggregate.Event):
+        label: ClassVar[str] = "办结"
+
+        def apply(self, project: LivelihoodProject) -> None:
+            project.state = ProjectState.CLOSED
+
+    if TYPE_CHECKING:  # state set by the events' apply(); annotations here would make a dataclass __init__
+        year: int
+        title: str
+        category: str
+        proposed_by: str
+        state: ProjectState
+        estimate_wan: Decimal
+        budget_wan: Decimal
+        spent_wan: Decimal
+        progress: int
+        tally: dict[str, int]
+        lead_unit: str
+        supervisions: int
+        satisfaction: dict[str, int]
+
+    @staticmethod
+    def id_for(owner: UUID, year: int, title: str) -> UUID:
+        return natural_id("livelihood", owner, year, title)
+
+    @classmethod
+    def propose(
+        cls,
+        owner: NodeRef,
+        by: Attribution,
+        *,
+        year: int,
+        title: str,
+        category: str,
+        proposed_by: ProposedBy | str = ProposedBy.PUBLIC,
+    ) -> LivelihoodProject:
+        where = f"livelihood project {title!r}"
+        if owner.level not in (Level.TOWNSHIP, Level.COUNTY):
+            raise DomainError(where, "new", f"livelihood projects are voted by 镇/乡 and county congresses, not at {owner}")
+        if not owner.has_congress:
+            raise DomainError(where, "new", f"{owner} is a {owner.kind.label}: it has no congress, so no livelihood voting")
+        if not 2000 <= year <= 2100:
+            raise DomainError(where, "new", f"year must be 2000..2100 (got {year})")
+        title = require_text(where, "title", title)
+        return cls.start(
+            cls.Proposed,
+            cls.id_for(owner.node_id, year, title),
+            owner.node_id,
+            by,
+            year=year,
+            title=title,
+            category=require_text(where, "category", category, 50),
+            proposed_by=choice(where, "proposed_by", ProposedBy, proposed_by).value,
+        )
+
+    @property
+    def state_label(self) -> str:
+        return self.state.value
+
+    def list_as_candidate(self, by: Attribution, *, estimate_wan: Decimal) -> None:
+        self._require_state(ProjectState.PROPOSED)
+        self.record(self.Listed, by, estimate_wan=self._money("estimate_wan", estimate_wan))
+
+    def deliberate(self, by: Attribution, *, deputies_present: int, opinions: int = 0) -> None:
+        self._require_state(ProjectState.CANDIDATE)
+        self.require(deputies_present > 0 and opinions >= 0, "deliberation needs deputies present and a non-negative count of opinions")
+        self.record(self.Deliberated, by, deputies_present=deputies_present, opinions=opinions)
+
+    def vote(self, by: Attribution, *, session: str, yes: int, no: int, abstain: int, present: int, total_deputies: int) -> None:
+        self._require_state(ProjectState.DELIBERATED)
+        self.require(min(yes, no, abstain) >= 0, "vote counts must not be negative")
+        self.require(total_deputies > 0, "the congress must have deputies")
+        self.require(present <= total_deputies, f"present ({present}) cannot exceed all deputies ({total_deputies})")
+        self.require(yes + no + abstain <= present, f"yes+no+abstain ({yes + no + abstain}) cannot exceed present ({present})")
+        self.require(2 * present > total_deputies, f"no quorum: {present} present of {total_deputies} is not more than half")
+        self.record(
+            self.Voted,
+            by,
+            session=require_text(self.label, "session", session, 50),
+            yes=yes,
+            no=no,
+            abstain=abstain,
+            present=present,
+            total_deputies=total_deputies,
+        )
+
+    def start_implementation(self, by: Attribution, *, budget_wan: Decimal, lead_unit: str) -> None:
+        self._require_state(ProjectState.PASSED)
+        self.record(
+            self.ImplementationStarted,
+            by,
+            budget_wan=self._money("budget_wan", budget_wan),
+            lead_unit=require_text(self.label, "lead_unit", lead_unit, 100),
+        )
+
+    def report_progress(self, by: Attribution, *, progress: int, spent_wan: Decimal, note: str = "") -> None:
+        self._require_state(ProjectState.IMPLEMENTING)
+        self.require(0 <= progress <= 100, f"progress is a percentage 0..100 (got {progress})")
+        self.require(progress >= self.progress, f"progress cannot go back from {self.progress}% to {progress}%")
+        spent = self._money("spent_wan", spent_wan)
+        self.require(spent >= self.spent_wan, f"spending cannot go back from {self.spent_wan} to {spent} 万元")
+        self.record(self.ProgressReported, by, progress=progress, spent_wan=spent, note=note.strip())
+
+    def supervise(self, by: Attribution, *, action: str, note: str = "") -> None:
+        self._require_state(ProjectState.IMPLEMENTING)
+        self.record(self.Supervised, by, action=require_text(self.label, "action", action, 100), note=note.strip())
+
+    def evaluate(self, by: Attribution, *, satisfied: int, basically_satisfied: int, dissatisfied: int) -> None:
+        self._require_state(ProjectState.IMPLEMENTING)
+        self.require(self.progress == 100, f"deputies evaluate a finished project; it is at {self.progress}%")
+        self.require(min(satisfied, basically_satisfied, dissatisfied) >= 0, "evaluation counts must not be negative")
+        self.require(satisfied + basically_satisfied + dissatisfied > 0, "an evaluation needs at least one vote")
+        self.record(self.Evaluated, by, satisfied=satisfied, basically_satisfied=basically_satisfied, dissatisfied=dissatisfied)
+
+    def close(self, by: Attribution) -> None:
+        self._require_state(ProjectState.EVALUATED, ProjectState.REJECTED)
+        self.record(self.Closed, by)
+
+    def _money(self, field: str, value: Decimal | int | str) -> Decimal:
+        try:
+            amount = Decimal(value)
+        except (InvalidOperation, TypeError, ValueError):
+            raise self.reject(f"{field} must be an amount of 万元 (got {value!r})") from None
+        self.require(amount.is_finite() and amount >= 0, f"{field} must be a non-negative amount of 万元 (got {value})")
+        self.require(amount <= MAX_BUDGET_WAN, f"{field} {amount} 万元 is implausibly large: is it in 元?")
+        return amount.quantize(Decimal("0.01"))
+
+    def _require_state(self, *allowed: ProjectState) -> None:
+        if self.state not in allowed:
+            names = " or ".join(s.label for s in allowed)
+            raise self.reject(f"this step needs the project to be {names}, but it is {self.state.label}")
+
+
+def passes(yes: int, total_deputies: int) -> bool:
+    """More yes votes than half of all deputies of the congress (not of those present)."""
+    return 2 * yes > total_deputies

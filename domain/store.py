@@ -1,0 +1,155 @@
+"""The per-node event store: one eventsourcing application per node, on SQLite (embedded) or PostgreSQL.
+
+Configuration comes from the environment (prefix ``YIPANQI_``) or a settings file ``yipanqi.env``:
+
+- ``YIPANQI_STORE``: ``sqlite`` (default; one file per node under ``YIPANQI_DATA_DIR``) or ``postgres``
+  (many nodes in one server, tables prefixed by the node's stable id);
+- ``YIPANQI_DATA_DIR``: where SQLite files live (default ``var``);
+- ``YIPANQI_PG_DSN``: ``postgresql://user:password@host:port/dbname`` for the PostgreSQL store.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlparse
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.base import DutyAggregate, NodeRef
+
+
+class StoreSettings(BaseSettings):
+    """Where node stores live. One place decides it, for the CLI, the gateways and the sync jobs alike."""
+
+    model_config = SettingsConfigDict(env_prefix="YIPANQI_", env_file="yipanqi.env", extra="ignore")
+
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    data_dir: Path = Path("var")
+    pg_dsn: str | None = None
+    pg_pool_size: int = Field(default=2, ge=1, le=50)
+    open_stores: int = Field(default=64, ge=1, description="most node stores kept open at once in one process")
+
+    def eventsourcing_env(self, node_id: UUID) -> dict[str, str]:
+        if self.store == "sqlite":
+            path = self.sqlite_path(node_id)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path), "SQLITE_LOCK_TIMEOUT": "30"}
+        if not self.pg_dsn:
+            raise ValueError("YIPANQI_STORE=postgres needs YIPANQI_PG_DSN=postgresql://user:password@host:port/dbname")
+        return {"PERSISTENCE_MODULE": "eventsourcing.postgres", **postgres_env(self.pg_dsn, self.pg_pool_size)}
+
+    def sqlite_path(self, node_id: UUID) -> Path:
+        return self.data_dir / "nodes" / f"{node_id}.sqlite"
+
+
+def postgres_env(dsn: str, pool_size: int = 2) -> dict[str, str]:
+    """Translate a DSN into the eventsourcing library's POSTGRES_* settings."""
+    url = urlparse(dsn)
+    if url.scheme not in ("postgresql", "postgres") or not url.path.strip("/"):
+        raise ValueError(f"not a PostgreSQL DSN with a database name: {dsn!r}")
+    return {
+        "POSTGRES_DBNAME": url.path.lstrip("/"),
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": "2",
+        "POSTGRES_CONN_MAX_AGE": "",
+    }
+
+
+class DateAsISO(Transcoding):
+    """Dates (visit dates, due dates) as ISO strings; the library ships only a datetime transcoding."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class NodeStore(Application):
+    """One node's append-only log of deputy work: its own aggregates and, after sync, its subtree's."""
+
+    def __init__(self, node: NodeRef, settings: StoreSettings | None = None, env: dict[str, str] | None = None) -> None:
+        self.node = node
+        # The application's name prefixes its PostgreSQL tables: the stable id, not the code, which can change.
+        self.name = f"n{node.node_id.hex}"
+        settings = settings or StoreSettings()
+        super().__init__(env={**settings.eventsourcing_env(node.node_id), **(env or {})})
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def save_all(self, aggregates: Iterable[DutyAggregate]) -> list[Recording]:
+        """Save many aggregates' pending events in one transaction (bulk work: simulation, imports)."""
+        return self.save(*aggregates)
+
+    def get(self, aggregate_id: UUID) -> Any:
+        return self.repository.get(aggregate_id)
+
+    def history(self, aggregate_id: UUID) -> list[Any]:
+        """Every stored event of one aggregate, in order, decoded by this version of the code."""
+        return list(self.events.get(aggregate_id))
+
+    def contains(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self.repository
+
+    def max_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def count_events(self) -> int:
+        """Events in the log (notification ids may have holes on PostgreSQL, so count rather than trust the max)."""
+        return sum(1 for _ in self.iter_notifications())
+
+    def iter_notifications(self, start: int = 1, batch: int = 1000) -> Iterator[Any]:
+        while True:
+            page: Sequence[Any] = self.recorder.select_notifications(start=start, limit=batch)
+            yield from page
+            if len(page) < batch:
+                return
+            start = page[-1].id + 1
+
+
+class NodeStores:
+    """Opens node stores on demand and keeps a bounded number open (each holds connections)."""
+
+    def __init__(self, settings: StoreSettings | None = None) -> None:
+        self.settings = settings or StoreSettings()
+        self._open: OrderedDict[UUID, NodeStore] = OrderedDict()
+
+    def open(self, node: NodeRef) -> NodeStore:
+        store = self._open.pop(node.node_id, None) or NodeStore(node, self.settings)
+        self._open[node.node_id] = store
+        while len(self._open) > self.settings.open_stores:
+            _, evicted = self._open.popitem(last=False)
+            evicted.close()
+        return store
+
+    def exists(self, node_id: UUID) -> bool:
+        """Whether the node has a store already (SQLite: its file exists; PostgreSQL: assumed, tables are created on open)."""
+        return self.settings.store == "postgres" or self.settings.sqlite_path(node_id).exists()
+
+    def close(self) -> None:
+        while self._open:
+            _, store = self._open.popitem()
+            store.close()
+
+    def __enter__(self) -> NodeStores:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

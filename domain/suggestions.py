@@ -1,0 +1,346 @@
+"""Deputies' suggestions (代表建议): submitted, assigned, handled, replied A/B/C, evaluated by the lead deputy only.
+
+    submitted ─assign─▶ assigned ─start_handling─▶ in_handling ─reply─▶ replied ─evaluate─┬─▶ evaluated ─close─▶ closed
+                                                        ▲                                  ├─▶ follow_up ─mark_solved─▶ evaluated
+                                                        └──────────── rehandling ◀─────────┘ (dissatisfied)
+
+B and C replies stay under follow-up (跟踪督办) until solved. Only the lead deputy, recording as a deputy, evaluates:
+no office account can record a satisfaction ("被满意" must be impossible).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID
+
+from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, Role, choice, natural_id, require_text
+from domain.levels import CongressLevel
+
+
+class SuggestionState(StrEnum):
+    SUBMITTED = "submitted"
+    ASSIGNED = "assigned"
+    IN_HANDLING = "in_handling"
+    REPLIED = "replied"
+    REHANDLING = "rehandling"
+    FOLLOW_UP = "follow_up"
+    EVALUATED = "evaluated"
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return _STATE_LABELS[self]
+
+
+_STATE_LABELS = {
+    SuggestionState.SUBMITTED: "已提出",
+    SuggestionState.ASSIGNED: "已交办",
+    SuggestionState.IN_HANDLING: "办理中",
+    SuggestionState.REPLIED: "已答复",
+    SuggestionState.REHANDLING: "重新办理",
+    SuggestionState.FOLLOW_UP: "跟踪督办",
+    SuggestionState.EVALUATED: "已评价",
+    SuggestionState.CLOSED: "已办结",
+}
+
+
+class ReplyCategory(StrEnum):
+    A = "A"  # solved or basically solved
+    B = "B"  # being solved / planned
+    C = "C"  # cannot be solved now, kept for reference
+
+    @property
+    def label(self) -> str:
+        return {"A": "A类(已解决或基本解决)", "B": "B类(正在解决或列入计划)", "C": "C类(留作参考)"}[self.value]
+
+
+class Evaluation(StrEnum):
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    DISSATISFIED = "dissatisfied"
+
+    @property
+    def label(self) -> str:
+        return {"satisfied": "满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意"}[self.value]
+
+
+class SupervisionType(StrEnum):
+    CHAIR_LED = "chair_led"  # 主任领衔督办
+    LEADER_LED = "leader_led"  # 政府领导领办
+    COMMITTEE_COUNTERPART = "committee_counterpart"  # 专委会对口督办
+    DEPUTY_INSPECTION_REVIEW = "deputy_inspection_review"  # 代表视察评议
+    SC_REPORT_REVIEW = "sc_report_review"  # 常委会听取审议报告
+    SPECIAL_INQUIRY = "special_inquiry"  # 专题询问
+    PROGRESS_MEETING = "progress_meeting"  # 推进会
+    FOLLOW_UP = "follow_up"  # 跟踪督办
+
+    @property
+    def label(self) -> str:
+        return _SUPERVISION_LABELS[self]
+
+
+_SUPERVISION_LABELS = {
+    SupervisionType.CHAIR_LED: "主任领衔督办",
+    SupervisionType.LEADER_LED: "领导领办",
+    SupervisionType.COMMITTEE_COUNTERPART: "专委会对口督办",
+    SupervisionType.DEPUTY_INSPECTION_REVIEW: "代表视察评议",
+    SupervisionType.SC_REPORT_REVIEW: "常委会审议报告",
+    SupervisionType.SPECIAL_INQUIRY: "专题询问",
+    SupervisionType.PROGRESS_MEETING: "推进会",
+    SupervisionType.FOLLOW_UP: "跟踪督办",
+}
+
+_OPEN = frozenset(SuggestionState) - {SuggestionState.CLOSED}
+_UNDER_HANDLING = _OPEN - {SuggestionState.SUBMITTED}
+
+
+class Suggestion(DutyAggregate):
+    label: ClassVar[str] = "suggestion"
+
+    class Submitted(DutyAggregate.Created):
+        """Version 2 names a lead deputy and co-signers; version 1 had a single ``deputy_id``."""
+
+        label: ClassVar[str] = "提出建议"
+        class_version: ClassVar[int] = 2
+        number: str
+        congress: str
+        term: int
+        session: int
+        title: str
+        content: str
+        category: str
+        lead_deputy_id: UUID
+        co_deputy_ids: list[UUID]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["lead_deputy_id"] = state.pop("deputy_id")
+            state["co_deputy_ids"] = []
+
+        def apply(self, suggestion: Suggestion) -> None:
+            suggestion.number = self.number
+            suggestion.congress = self.congress
+            suggestion.term = self.term
+            suggestion.session = self.session
+            suggestion.title = self.title
+            suggestion.category = self.category
+            suggestion.lead_deputy_id = self.lead_deputy_id
+            suggestion.co_deputy_ids = list(self.co_deputy_ids)
+            suggestion.state = SuggestionState.SUBMITTED
+            suggestion.lead_unit = ""
+            suggestion.co_units = []
+            suggestion.due_on = None
+            suggestion.replies = []
+            suggestion.evaluations = []
+            suggestion.priority = False
+            suggestion.leader = ""
+            suggestion.supervisions = []
+
+    class Assigned(DutyAggregate.Event):
+        label: ClassVar[str] = "交办"
+        lead_unit: str
+        co_units: list[str]
+        due_on: date
+
+        def apply(self, suggestion: Suggestion) -> None:
+            suggestion.lead_unit = self.lead_unit
+            suggestion.co_units = list(self.co_units)
+            suggestion.due_on = self.due_on
+            suggestion.state = SuggestionState.ASSIGNED
+
+    class HandlingStarted(DutyAggregate.Event):
+        label: ClassVar[str] = "开始办理(联系代表)"
+        contacted_on: date
+
+        def apply(self, suggestion: Suggestion) -> None:
+            suggestion.state = SuggestionState.IN_HANDLING
+
+    class Replied(DutyAggregate.Event):
+        label: ClassVar[str] = "答复"
+        category: str
+        text: str
+        replied_on: date
+
+        def apply(self, suggestion: Suggestion) -> None:
+            suggestion.replies.append({"category": self.category, "replied_on": self.replied_on})
+            suggestion.state = SuggestionState.REPLIED
+
+    class Evaluated(DutyAggregate.Event):
+        label: ClassVar[str] = "代表评价"
+        deputy_id: UUID
+        evaluation: str
+        comment: str
+
+        def apply(self, suggestion: Suggestion) -> None:
+            suggestion.evaluations.append(self.evaluation)
+            if self.evaluation == Evaluation.DISSATISFIED:
+                suggestion.state = SuggestionState.REHANDLING
+            elif suggestion.replies[-1]["category"] == ReplyCategory.A:
+                suggestion.state = SuggestionState.EVALUATED
+            else:
+                suggestion.state = SuggestionState.FOLLOW_UP
+
+    class Solved(DutyAggregate.Event):
+        label: ClassVar[str] = "跟踪督办后解决"
+        note: str
+        solved_on: date
+
+        def apply(self, suggestion: Suggestion) -> None:
+            suggestion.state = SuggestionState.EVALUATED
+
+    class MarkedPriority(DutyAggregate.Event):
+        label: ClassVar[str] = "确定为重点处理建议"
+        leader: str  # 领办 government leader, or "" when not leader-led
+
+        def apply(self, suggestion: Suggestion) -> None:
+            suggestion.priority = True
+            suggestion.leader = self.leader
+
+    class Supervised(DutyAggregate.Event):
+        label: ClassVar[str] = "督办"
+        supervision: str
+        note: str
+
+        def apply(self, suggestion: Suggestion) -> None:
+            suggestion.supervisions.append(self.supervision)
+
+    class Closed(DutyAggregate.Event):
+        label: ClassVar[str] = "办结"
+
+        def apply(self, suggestion: Suggestion) -> None:
+            suggestion.state = SuggestionState.CLOSED
+
+    if TYPE_CHECKING:  # state set by the events' apply(); annotations here would make a dataclass __init__
+        number: str
+        congress: str
+        term: int
+        session: int
+        title: str
+        category: str
+        lead_deputy_id: UUID
+        co_deputy_ids: list[UUID]
+        state: SuggestionState
+        lead_unit: str
+        co_units: list[str]
+        due_on: date | None
+        replies: list[dict[str, Any]]
+        evaluations: list[str]
+        priority: bool
+        leader: str
+        supervisions: list[str]
+
+    @staticmethod
+    def id_for(owner: UUID, term: int, session: int, number: str) -> UUID:
+        return natural_id("suggestion", owner, term, session, number)
+
+    @classmethod
+    def submit(
+        cls,
+        owner: NodeRef,
+        by: Attribution,
+        *,
+        number: str,
+        congress: CongressLevel | str,
+        term: int,
+        session: int,
+        title: str,
+        content: str,
+        category: str,
+        lead_deputy_id: UUID,
+        co_deputy_ids: list[UUID] | None = None,
+    ) -> Suggestion:
+        where = f"suggestion {number}"
+        level = choice(where, "congress", CongressLevel, congress)
+        if level.recorded_at is not owner.level:
+            raise DomainError(where, "new", f"{level.label} suggestions are handled by the {level.recorded_at.label} office, not {owner}")
+        if not owner.has_congress:
+            raise DomainError(where, "new", f"{owner} is a {owner.kind.label}: it has no congress to submit suggestions to")
+        co = list(co_deputy_ids or [])
+        if lead_deputy_id in co or len(set(co)) != len(co):
+            raise DomainError(where, "new", "co-signers must be distinct and not the lead deputy")
+        if not (1 <= term <= 99 and 1 <= session <= 10):
+            raise DomainError(where, "new", f"term must be 1..99 and session 1..10 (got {term}, {session})")
+        return cls.start(
+            cls.Submitted,
+            cls.id_for(owner.node_id, term, session, require_text(where, "number", number, 32)),
+            owner.node_id,
+            by,
+            number=number,
+            congress=level.value,
+            term=term,
+            session=session,
+            title=require_text(where, "title", title),
+            content=require_text(where, "content", content, 20_000),
+            category=require_text(where, "category", category, 50),
+            lead_deputy_id=lead_deputy_id,
+            co_deputy_ids=co,
+        )
+
+    @property
+    def state_label(self) -> str:
+        return self.state.value
+
+    def assign(self, by: Attribution, *, lead_unit: str, co_units: list[str] | None = None, due_on: date) -> None:
+        self._require_state(SuggestionState.SUBMITTED)
+        lead = require_text(self.label, "lead_unit", lead_unit, 100)
+        co = [u.strip() for u in co_units or []]
+        self.require(lead not in co and len(set(co)) == len(co) and all(co), "co-units must be distinct, non-empty and not the lead unit")
+        self.require(due_on > by.occurred_at.date(), f"due date {due_on} must be after the assignment ({by.occurred_at.date()})")
+        self.record(self.Assigned, by, lead_unit=lead, co_units=co, due_on=due_on)
+
+    def start_handling(self, by: Attribution, *, contacted_on: date) -> None:
+        """The unit must contact the deputy before it replies; the contact date is the proof."""
+        self._require_state(SuggestionState.ASSIGNED)
+        self.record(self.HandlingStarted, by, contacted_on=contacted_on)
+
+    def reply(self, by: Attribution, *, category: ReplyCategory | str, text: str, replied_on: date) -> None:
+        self._require_state(SuggestionState.IN_HANDLING, SuggestionState.REHANDLING)
+        self.record(
+            self.Replied,
+            by,
+            category=choice(self.label, "category", ReplyCategory, category).value,
+            text=require_text(self.label, "text", text, 20_000),
+            replied_on=replied_on,
+        )
+
+    def evaluate(self, by: Attribution, *, deputy_id: UUID, evaluation: Evaluation | str, comment: str = "") -> None:
+        self._require_state(SuggestionState.REPLIED)
+        self.require(by.role is Role.DEPUTY, f"only the lead deputy evaluates a reply; an account in role {by.role.value} cannot")
+        self.require(deputy_id == self.lead_deputy_id, f"only the lead deputy {self.lead_deputy_id} evaluates this reply, not {deputy_id}")
+        self.require(by.actor == str(deputy_id), "the evaluation must be recorded by the lead deputy's own account")
+        result = choice(self.label, "evaluation", Evaluation, evaluation)
+        self.record(self.Evaluated, by, deputy_id=deputy_id, evaluation=result.value, comment=comment.strip())
+
+    def mark_solved(self, by: Attribution, *, note: str, solved_on: date) -> None:
+        self._require_state(SuggestionState.FOLLOW_UP)
+        self.record(self.Solved, by, note=require_text(self.label, "note", note, 2000), solved_on=solved_on)
+
+    def mark_priority(self, by: Attribution, *, leader: str = "") -> None:
+        self._require_state(*_OPEN)
+        self.require(not self.priority, "already a priority suggestion")
+        self.record(self.MarkedPriority, by, leader=leader.strip())
+
+    def supervise(self, by: Attribution, *, supervision: SupervisionType | str, note: str = "") -> None:
+        self._require_state(*_UNDER_HANDLING)
+        kind = choice(self.label, "supervision", SupervisionType, supervision)
+        self.record(self.Supervised, by, supervision=kind.value, note=note.strip())
+
+    def close(self, by: Attribution) -> None:
+        self._require_state(SuggestionState.EVALUATED)
+        self.record(self.Closed, by)
+
+    @property
+    def last_category(self) -> ReplyCategory | None:
+        return ReplyCategory(self.replies[-1]["category"]) if self.replies else None
+
+    def is_overdue(self, today: date) -> bool:
+        """Assigned and not yet replied after its due date."""
+        not_replied = self.state in (SuggestionState.ASSIGNED, SuggestionState.IN_HANDLING)
+        return not_replied and self.due_on is not None and today > self.due_on
+
+    def _require_state(self, *allowed: SuggestionState) -> None:
+        if self.state not in allowed:
+            names = " or ".join(s.label for s in sorted(allowed, key=list(SuggestionState).index))
+            raise self.reject(f"this step needs the suggestion to be {names}, but it is {self.state.label}")

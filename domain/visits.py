@@ -1,0 +1,160 @@
+"""Station visits (进站履职): deputies on duty at a station on a date, the people they received, the issues raised.
+
+Every issue raised ends resolved on the spot or transferred to a unit; a visit closes only when none is pending.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID
+
+from domain.base import Attribution, DutyAggregate, NodeRef, natural_id, require_text
+from domain.stations import Station, StationStatus
+
+
+class IssueStatus(StrEnum):
+    RAISED = "raised"
+    RESOLVED = "resolved"
+    TRANSFERRED = "transferred"
+
+    @property
+    def label(self) -> str:
+        return {"raised": "待处理", "resolved": "已解决", "transferred": "已转办"}[self.value]
+
+
+class StationVisit(DutyAggregate):
+    label: ClassVar[str] = "station visit"
+
+    class Recorded(DutyAggregate.Created):
+        label: ClassVar[str] = "进站接待"
+        station_id: UUID
+        visit_date: date
+        deputy_ids: list[UUID]
+        people_received: int
+
+        def apply(self, visit: StationVisit) -> None:
+            visit.station_id = self.station_id
+            visit.visit_date = self.visit_date
+            visit.deputy_ids = list(self.deputy_ids)
+            visit.people_received = self.people_received
+            visit.issues = []
+            visit.closed = False
+
+    class IssueRaised(DutyAggregate.Event):
+        label: ClassVar[str] = "反映问题"
+        summary: str
+        category: str
+        raised_by_name: str
+        raised_by_phone: str  # personal data of the public: masked by the gateways unless the role may see it
+
+        def apply(self, visit: StationVisit) -> None:
+            visit.issues.append(
+                {
+                    "summary": self.summary,
+                    "category": self.category,
+                    "raised_by_name": self.raised_by_name,
+                    "raised_by_phone": self.raised_by_phone,
+                    "status": IssueStatus.RAISED.value,
+                    "outcome": "",
+                }
+            )
+
+    class IssueResolved(DutyAggregate.Event):
+        label: ClassVar[str] = "当场解决"
+        number: int
+        outcome: str
+
+        def apply(self, visit: StationVisit) -> None:
+            visit.issues[self.number - 1].update(status=IssueStatus.RESOLVED.value, outcome=self.outcome)
+
+    class IssueTransferred(DutyAggregate.Event):
+        label: ClassVar[str] = "转交办理"
+        number: int
+        to_unit: str
+
+        def apply(self, visit: StationVisit) -> None:
+            visit.issues[self.number - 1].update(status=IssueStatus.TRANSFERRED.value, outcome=self.to_unit)
+
+    class Closed(DutyAggregate.Event):
+        label: ClassVar[str] = "接待办结"
+
+        def apply(self, visit: StationVisit) -> None:
+            visit.closed = True
+
+    if TYPE_CHECKING:  # state set by the events' apply(); annotations here would make a dataclass __init__
+        station_id: UUID
+        visit_date: date
+        deputy_ids: list[UUID]
+        people_received: int
+        issues: list[dict[str, Any]]
+        closed: bool
+
+    @classmethod
+    def record_visit(
+        cls,
+        owner: NodeRef,
+        by: Attribution,
+        *,
+        station: Station,
+        visit_date: date,
+        deputy_ids: list[UUID],
+        people_received: int,
+        visit_id: UUID | None = None,
+    ) -> StationVisit:
+        """Record deputies on duty; each must be enrolled at the station, which must be open and owned here."""
+        station.require(station.owner == owner.node_id, f"the station belongs to another node than {owner}")
+        station.require(station.status is StationStatus.OPEN, f"the station is {station.status.label}, not open")
+        station.require(bool(deputy_ids), "at least one deputy must be on duty")
+        station.require(len(set(deputy_ids)) == len(deputy_ids), "a deputy is listed twice")
+        for deputy_id in deputy_ids:
+            station.require(station.is_enrolled(deputy_id), f"deputy {deputy_id} is not enrolled at {station.name}")
+        station.require(0 <= people_received <= 10_000, f"people_received must be 0..10000 (got {people_received})")
+        key = visit_id or natural_id("visit", station.id, visit_date.isoformat(), *sorted(d.hex for d in deputy_ids))
+        return cls.start(
+            cls.Recorded,
+            key,
+            owner.node_id,
+            by,
+            station_id=station.id,
+            visit_date=visit_date,
+            deputy_ids=list(deputy_ids),
+            people_received=people_received,
+        )
+
+    @property
+    def state_label(self) -> str:
+        return "closed" if self.closed else "open"
+
+    def raise_issue(self, by: Attribution, *, summary: str, category: str, raised_by_name: str = "", raised_by_phone: str = "") -> int:
+        self.require(not self.closed, "the visit is closed")
+        self.record(
+            self.IssueRaised,
+            by,
+            summary=require_text(self.label, "summary", summary, 500),
+            category=require_text(self.label, "category", category, 50),
+            raised_by_name=raised_by_name.strip(),
+            raised_by_phone=raised_by_phone.strip(),
+        )
+        return len(self.issues)
+
+    def resolve_issue(self, by: Attribution, *, number: int, outcome: str) -> None:
+        self._require_pending(number)
+        self.record(self.IssueResolved, by, number=number, outcome=require_text(self.label, "outcome", outcome, 500))
+
+    def transfer_issue(self, by: Attribution, *, number: int, to_unit: str) -> None:
+        self._require_pending(number)
+        self.record(self.IssueTransferred, by, number=number, to_unit=require_text(self.label, "to_unit", to_unit, 100))
+
+    def close(self, by: Attribution) -> None:
+        self.require(not self.closed, "the visit is already closed")
+        pending = [i + 1 for i, issue in enumerate(self.issues) if issue["status"] == IssueStatus.RAISED.value]
+        self.require(not pending, f"issues {pending} are neither resolved nor transferred")
+        self.record(self.Closed, by)
+
+    def _require_pending(self, number: int) -> None:
+        self.require(not self.closed, "the visit is closed")
+        self.require(1 <= number <= len(self.issues), f"no issue number {number} (this visit has {len(self.issues)})")
+        status = IssueStatus(self.issues[number - 1]["status"])
+        self.require(status is IssueStatus.RAISED, f"issue {number} is already {status.label}")
