@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -86,7 +86,7 @@ class Attribution:
 
     @classmethod
     def system(cls, occurred_at: datetime | None = None) -> Attribution:
-        return cls("system", Role.SYSTEM, occurred_at or datetime.now(timezone.utc))
+        return cls("system", Role.SYSTEM, occurred_at or datetime.now(UTC))
 
 
 class DutyAggregate(Aggregate):
@@ -148,14 +148,10 @@ def require_text(aggregate: str, field: str, value: str, max_len: int = 200) -> 
     return stripped
 
 
-def as_date(value: date | datetime) -> date:
-    return value.date() if isinstance(value, datetime) else value
-
-
-def choice(aggregate: str, field: str, enum: type[E], value: object) -> E:
+def choice(aggregate: str, field: str, enum: type[E], value: str) -> E:
     """Parse a value of a closed vocabulary, naming the field and the allowed values when it is not one."""
     try:
         return enum(value)
     except ValueError:
-        allowed = ", ".join(m.value for m in enum)  # type: ignore[attr-defined]
+        allowed = ", ".join(m.value for m in enum)
         raise DomainError(aggregate, "new", f"{field} must be one of: {allowed} (got {value!r})") from None

@@ -53,9 +53,7 @@ class StandingCommittee(DutyAggregate):
     @classmethod
     def constitute(cls, owner: NodeRef, by: Attribution, *, term: int) -> StandingCommittee:
         if owner.level is Level.TOWNSHIP:
-            raise DomainError(
-                f"standing committee of {owner}", "new", "a township has a presidium, not a standing committee"
-            )
+            raise DomainError(f"standing committee of {owner}", "new", "a township has a presidium, not a standing committee")
         if not 1 <= term <= 99:
             raise DomainError(f"standing committee of {owner}", "new", f"term must be between 1 and 99 (got {term})")
         return cls.start(cls.Constituted, cls.id_for(owner.node_id, term), owner.node_id, by, term=term)

@@ -154,7 +154,9 @@ class ContactActivity(DutyAggregate):
         deputy_id: UUID | None
 
         def apply(self, contact: ContactActivity) -> None:
-            contact.opinions.append({"text": self.text, "deputy_id": self.deputy_id, "handling": "", "unit": "", "fed_back": False})
+            contact.opinions.append(
+                {"text": self.text, "deputy_id": self.deputy_id, "handling": "", "unit": "", "fed_back": False}
+            )
 
     class OpinionHandled(DutyAggregate.Event):
         label: ClassVar[str] = "意见办理"
@@ -263,7 +265,9 @@ class ContactActivity(DutyAggregate):
         self.record(self.OpinionFedBack, by, number=number, note=note.strip())
 
     def record_hotline_outcome(self, by: Attribution, *, outcome: str) -> None:
-        self.require(self.kind is ContactKind.HOTLINE_REPORT, f"only a 12345 hotline report has an outcome, not a {self.kind.label}")
+        self.require(
+            self.kind is ContactKind.HOTLINE_REPORT, f"only a 12345 hotline report has an outcome, not a {self.kind.label}"
+        )
         self.require(not self.hotline_outcome, "the hotline outcome was already recorded")
         self.record(self.HotlineOutcome, by, outcome=require_text(self.label, "outcome", outcome, 1000))
 

@@ -220,9 +220,7 @@ class Deputy(DutyAggregate):
 
     def set_flags(self, by: Attribution, *, grassroots: bool, leading_cadre: bool) -> None:
         self.require(not (grassroots and leading_cadre), "a deputy is either grassroots or a leading cadre, not both")
-        self.require(
-            (grassroots, leading_cadre) != (self.grassroots, self.leading_cadre), "the flags are already so"
-        )
+        self.require((grassroots, leading_cadre) != (self.grassroots, self.leading_cadre), "the flags are already so")
         self.record(self.FlagsSet, by, grassroots=grassroots, leading_cadre=leading_cadre)
 
     def join_group(self, by: Attribution, *, group: str, kind: GroupKind | str = GroupKind.AREA) -> None:
@@ -254,5 +252,6 @@ class Deputy(DutyAggregate):
     def _require_mandate(self, congress: str, term: int, status: MandateStatus) -> None:
         level = choice(self.label, "congress", CongressLevel, congress)
         current = self.mandate_status(level, term)
-        self.require(current is not None, f"holds no {level.label} mandate of term {term}")
+        if current is None:
+            raise self.reject(f"holds no {level.label} mandate of term {term}")
         self.require(current is status, f"the {level.label} mandate of term {term} is {current.label}, not {status.label}")

@@ -1,7 +1,8 @@
 """Livelihood projects voted by deputies (民生实事代表票决制), at 镇/乡 and county congresses only.
 
-    proposed ─list─▶ candidate ─deliberate─▶ deliberated ─vote─┬─▶ passed ─implement─▶ implementing ─evaluate─▶ evaluated ─close─▶ closed
-                                                               └─▶ rejected ────────────────────────────────────────────────close─▶ closed
+    proposed ─list─▶ candidate ─deliberate─▶ deliberated ─vote─┬─▶ passed ─implement─▶ implementing ─evaluate─▶ evaluated
+                                                               │                                                  │ close
+                                                               └─▶ rejected ─────────────────────close──────────▶ closed
 
 The vote records only the tally, never who voted how. A project passes only with more yes votes than half of
 **all** deputies of the congress, whoever was present.
@@ -221,7 +222,9 @@ class LivelihoodProject(DutyAggregate):
 
     def deliberate(self, by: Attribution, *, deputies_present: int, opinions: int = 0) -> None:
         self._require_state(ProjectState.CANDIDATE)
-        self.require(deputies_present > 0 and opinions >= 0, "deliberation needs deputies present and a non-negative count of opinions")
+        self.require(
+            deputies_present > 0 and opinions >= 0, "deliberation needs deputies present and a non-negative count of opinions"
+        )
         self.record(self.Deliberated, by, deputies_present=deputies_present, opinions=opinions)
 
     def vote(self, by: Attribution, *, session: str, yes: int, no: int, abstain: int, present: int, total_deputies: int) -> None:

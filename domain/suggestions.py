@@ -254,7 +254,9 @@ class Suggestion(DutyAggregate):
         where = f"suggestion {number}"
         level = choice(where, "congress", CongressLevel, congress)
         if level.recorded_at is not owner.level:
-            raise DomainError(where, "new", f"{level.label} suggestions are handled by the {level.recorded_at.label} office, not {owner}")
+            raise DomainError(
+                where, "new", f"{level.label} suggestions are handled by the {level.recorded_at.label} office, not {owner}"
+            )
         if not owner.has_congress:
             raise DomainError(where, "new", f"{owner} is a {owner.kind.label}: it has no congress to submit suggestions to")
         co = list(co_deputy_ids or [])
@@ -286,7 +288,9 @@ class Suggestion(DutyAggregate):
         self._require_state(SuggestionState.SUBMITTED)
         lead = require_text(self.label, "lead_unit", lead_unit, 100)
         co = [u.strip() for u in co_units or []]
-        self.require(lead not in co and len(set(co)) == len(co) and all(co), "co-units must be distinct, non-empty and not the lead unit")
+        self.require(
+            lead not in co and len(set(co)) == len(co) and all(co), "co-units must be distinct, non-empty and not the lead unit"
+        )
         self.require(due_on > by.occurred_at.date(), f"due date {due_on} must be after the assignment ({by.occurred_at.date()})")
         self.record(self.Assigned, by, lead_unit=lead, co_units=co, due_on=due_on)
 
@@ -308,7 +312,9 @@ class Suggestion(DutyAggregate):
     def evaluate(self, by: Attribution, *, deputy_id: UUID, evaluation: Evaluation | str, comment: str = "") -> None:
         self._require_state(SuggestionState.REPLIED)
         self.require(by.role is Role.DEPUTY, f"only the lead deputy evaluates a reply; an account in role {by.role.value} cannot")
-        self.require(deputy_id == self.lead_deputy_id, f"only the lead deputy {self.lead_deputy_id} evaluates this reply, not {deputy_id}")
+        self.require(
+            deputy_id == self.lead_deputy_id, f"only the lead deputy {self.lead_deputy_id} evaluates this reply, not {deputy_id}"
+        )
         self.require(by.actor == str(deputy_id), "the evaluation must be recorded by the lead deputy's own account")
         result = choice(self.label, "evaluation", Evaluation, evaluation)
         self.record(self.Evaluated, by, deputy_id=deputy_id, evaluation=result.value, comment=comment.strip())

@@ -127,7 +127,9 @@ class StationVisit(DutyAggregate):
     def state_label(self) -> str:
         return "closed" if self.closed else "open"
 
-    def raise_issue(self, by: Attribution, *, summary: str, category: str, raised_by_name: str = "", raised_by_phone: str = "") -> int:
+    def raise_issue(
+        self, by: Attribution, *, summary: str, category: str, raised_by_name: str = "", raised_by_phone: str = ""
+    ) -> int:
         self.require(not self.closed, "the visit is closed")
         self.record(
             self.IssueRaised,

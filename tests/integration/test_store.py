@@ -1,0 +1,116 @@
+"""Store round trips on SQLite and on a real PostgreSQL server, with many nodes in one server."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain.base import Attribution, Role
+from domain.hierarchy import Hierarchy
+from domain.livelihood import LivelihoodProject
+from domain.stations import Station
+from domain.store import NodeStore, StoreSettings
+
+BY = Attribution("clerk-01", Role.RECORDER, datetime(2025, 3, 1, 9, 30, tzinfo=timezone.utc))
+NON_BMP = ("430525203", "430582204")  # 𦰡溪瑶族乡, 斫𥕢乡
+
+
+def _settings(backend: str, tmp_path: Path, pg_database: dict[str, Any] | None) -> StoreSettings:
+    if backend == "sqlite":
+        return StoreSettings(store="sqlite", data_dir=tmp_path)
+    assert pg_database is not None
+    return StoreSettings(store="postgres", pg_dsn=pg_database["dsn"])
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSettings:
+    pg = request.getfixturevalue("pg_database") if request.param == "postgres" else None
+    return _settings(request.param, tmp_path, pg)
+
+
+def _township_aggregates(code: str) -> list[Any]:
+    hierarchy = Hierarchy.load()
+    node = hierarchy.ref(hierarchy.by_code(code))
+    station = Station.establish(node, BY, name=f"{node.name}代表联络站", address=f"{node.name}政府大院")
+    project = LivelihoodProject.propose(node, BY, year=2025, title=f"{node.name}饮水工程", category="饮水安全")
+    project.list_as_candidate(BY, estimate_wan=Decimal("230.50"))
+    return [station, project]
+
+
+def test_round_trip_keeps_every_field_and_non_bmp_names(settings: StoreSettings) -> None:
+    hierarchy = Hierarchy.load()
+    for code in NON_BMP:
+        node = hierarchy.ref(hierarchy.by_code(code))
+        assert any(ord(ch) > 0xFFFF for ch in node.name)
+        store = NodeStore(node, settings)
+        try:
+            aggregates = _township_aggregates(code)
+            expected = {a.id: dict(a.__dict__, _pending_events=[]) for a in aggregates}
+            store.save_all(aggregates)
+            for aggregate_id, state in expected.items():
+                assert store.get(aggregate_id).__dict__ == state
+            station = store.get(aggregates[0].id)
+            assert station.name == f"{node.name}代表联络站"
+            assert store.count_events() == 3
+            events = store.history(aggregates[1].id)
+            assert [type(e).__name__ for e in events] == ["Proposed", "Listed"]
+            assert events[0].title == f"{node.name}饮水工程" and events[1].estimate_wan == Decimal("230.50")
+            assert events[0].owner == node.node_id and events[0].actor == "clerk-01" and events[0].role == "recorder"
+            assert events[0].occurred_at == BY.occurred_at
+        finally:
+            store.close()
+
+
+def test_batch_save_is_one_transaction(settings: StoreSettings) -> None:
+    """A batch with one conflicting aggregate records nothing at all."""
+    hierarchy = Hierarchy.load()
+    node = hierarchy.ref(hierarchy.by_code("430582101"))
+    store = NodeStore(node, settings)
+    try:
+        first = Station.establish(node, BY, name="团山代表联络站")
+        store.save_all([first])
+        again = Station.establish(node, BY, name="团山代表联络站")  # same natural id, version 1 again
+        fresh = Station.establish(node, BY, name="另一联络站")
+        with pytest.raises(Exception):
+            store.save_all([fresh, again])
+        assert not store.contains(fresh.id)
+        assert store.count_events() == 1
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_many_nodes_share_one_postgres_database(pg_database: dict[str, Any]) -> None:
+    hierarchy = Hierarchy.load()
+    settings = StoreSettings(store="postgres", pg_dsn=pg_database["dsn"])
+    county = hierarchy.by_code("430582")
+    nodes = [hierarchy.ref(d) for d in hierarchy.subtree(county)][:6]
+    stores = [NodeStore(node, settings) for node in nodes]
+    try:
+        for store in stores:
+            store.save_all([Station.establish(store.node, BY, name=f"{store.node.name}联络站")])
+        for store in stores:
+            assert store.count_events() == 1
+            (notification,) = list(store.iter_notifications())
+            assert store.get(notification.originator_id).owner == store.node.node_id
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_sqlite_store_is_one_file_per_node(tmp_path: Path) -> None:
+    hierarchy = Hierarchy.load()
+    settings = StoreSettings(store="sqlite", data_dir=tmp_path)
+    a, b = (hierarchy.ref(hierarchy.by_code(c)) for c in ("430582", "430582101"))
+    for node in (a, b):
+        store = NodeStore(node, settings)
+        store.save_all([Station.establish(node, BY, name="联络站")])
+        store.close()
+    assert sorted(p.name for p in (tmp_path / "nodes").iterdir() if p.suffix == ".sqlite") == sorted(
+        f"{n.node_id}.sqlite" for n in (a, b)
+    )
+    assert settings.sqlite_path(a.node_id).stat().st_size > 0
