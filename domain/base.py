@@ -124,6 +124,20 @@ class DutyAggregate(Aggregate):
         if not condition:
             raise self.reject(rule)
 
+    def text(self, field: str, value: str, max_len: int = 200) -> str:
+        """``require_text`` for a command on this aggregate: errors name it and its state."""
+        try:
+            return require_text(self.label, field, value, max_len)
+        except DomainError as e:
+            raise self.reject(e.rule) from None
+
+    def pick(self, field: str, enum: type[E], value: str) -> E:
+        """``choice`` for a command on this aggregate: errors name it and its state."""
+        try:
+            return choice(self.label, field, enum, value)
+        except DomainError as e:
+            raise self.reject(e.rule) from None
+
     def record(self, event_class: type[Event], by: Attribution, **payload: Any) -> None:
         """Trigger one event of this aggregate, attributed and owned."""
         self.trigger_event(event_class, **_attributed(self.owner, by), **payload)

@@ -248,13 +248,13 @@ class ContactActivity(DutyAggregate):
     def raise_opinion(self, by: Attribution, *, text: str, deputy_id: UUID | None = None) -> int:
         if deputy_id is not None:
             self.require(deputy_id in self.deputy_ids, f"deputy {deputy_id} did not take part in this contact")
-        self.record(self.OpinionRaised, by, text=require_text(self.label, "text", text, 1000), deputy_id=deputy_id)
+        self.record(self.OpinionRaised, by, text=self.text("text", text, 1000), deputy_id=deputy_id)
         return len(self.opinions)
 
     def handle_opinion(self, by: Attribution, *, number: int, handling: Handling | str, unit: str = "", note: str = "") -> None:
         opinion = self._opinion(number)
         self.require(not opinion["handling"], f"opinion {number} was already handled ({opinion['handling']})")
-        how = choice(self.label, "handling", Handling, handling)
+        how = self.pick("handling", Handling, handling)
         self.require(how is not Handling.ASSIGNED or bool(unit.strip()), "an assigned opinion names the unit it went to")
         self.record(self.OpinionHandled, by, number=number, handling=how.value, unit=unit.strip(), note=note.strip())
 
@@ -269,7 +269,7 @@ class ContactActivity(DutyAggregate):
             self.kind is ContactKind.HOTLINE_REPORT, f"only a 12345 hotline report has an outcome, not a {self.kind.label}"
         )
         self.require(not self.hotline_outcome, "the hotline outcome was already recorded")
-        self.record(self.HotlineOutcome, by, outcome=require_text(self.label, "outcome", outcome, 1000))
+        self.record(self.HotlineOutcome, by, outcome=self.text("outcome", outcome, 1000))
 
     def _opinion(self, number: int) -> dict[str, Any]:
         self.require(1 <= number <= len(self.opinions), f"no opinion number {number} (this contact has {len(self.opinions)})")

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, choice, natural_id, require_text
+from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, natural_id, require_text
 from domain.levels import CongressLevel
 
 
@@ -153,13 +153,14 @@ class Deputy(DutyAggregate):
         leading_cadre: bool = False,
     ) -> Deputy:
         where = f"deputy {person_id}"
+        person_id = require_text(where, "person_id", person_id, 64)
         if grassroots and leading_cadre:
             raise DomainError(where, "new", "a deputy is either grassroots or a leading cadre, not both")
         if gender not in ("男", "女"):
             raise DomainError(where, "new", f"gender must be 男 or 女 (got {gender!r})")
         return cls.start(
             cls.Registered,
-            cls.id_for(owner.node_id, require_text(where, "person_id", person_id, 64)),
+            cls.id_for(owner.node_id, person_id),
             owner.node_id,
             by,
             person_id=person_id,
@@ -181,7 +182,7 @@ class Deputy(DutyAggregate):
         via: ElectedVia | str = ElectedVia.ELECTION,
         delegation: str = "",
     ) -> None:
-        level = choice(self.label, "congress", CongressLevel, congress)
+        level = self.pick("congress", CongressLevel, congress)
         self.require(owner.node_id == self.owner, "only the owner node records this deputy's mandates")
         self.require(
             level.recorded_at == owner.level,
@@ -199,8 +200,8 @@ class Deputy(DutyAggregate):
             by,
             congress=level.value,
             term=term,
-            elected_by=require_text(self.label, "elected_by", elected_by),
-            via=choice(self.label, "via", ElectedVia, via).value,
+            elected_by=self.text("elected_by", elected_by),
+            via=self.pick("via", ElectedVia, via).value,
             delegation=delegation.strip(),
         )
 
@@ -215,7 +216,7 @@ class Deputy(DutyAggregate):
             by,
             congress=CongressLevel(congress).value,
             term=term,
-            reason=require_text(self.label, "reason", reason),
+            reason=self.text("reason", reason),
         )
 
     def set_flags(self, by: Attribution, *, grassroots: bool, leading_cadre: bool) -> None:
@@ -224,10 +225,10 @@ class Deputy(DutyAggregate):
         self.record(self.FlagsSet, by, grassroots=grassroots, leading_cadre=leading_cadre)
 
     def join_group(self, by: Attribution, *, group: str, kind: GroupKind | str = GroupKind.AREA) -> None:
-        group = require_text(self.label, "group", group, 100)
+        group = self.text("group", group, 100)
         self.require(group not in self.groups, f"already in deputy group {group}")
         self.require(self.has_active_mandate, "only a deputy with an active mandate joins a deputy group")
-        self.record(self.JoinedGroup, by, group=group, kind=choice(self.label, "kind", GroupKind, kind).value)
+        self.record(self.JoinedGroup, by, group=group, kind=self.pick("kind", GroupKind, kind).value)
 
     def leave_group(self, by: Attribution, *, group: str) -> None:
         self.require(group in self.groups, f"not in deputy group {group}")
@@ -250,7 +251,7 @@ class Deputy(DutyAggregate):
         return "serving" if self.has_active_mandate else "not serving"
 
     def _require_mandate(self, congress: str, term: int, status: MandateStatus) -> None:
-        level = choice(self.label, "congress", CongressLevel, congress)
+        level = self.pick("congress", CongressLevel, congress)
         current = self.mandate_status(level, term)
         if current is None:
             raise self.reject(f"holds no {level.label} mandate of term {term}")

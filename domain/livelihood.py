@@ -233,11 +233,12 @@ class LivelihoodProject(DutyAggregate):
         self.require(total_deputies > 0, "the congress must have deputies")
         self.require(present <= total_deputies, f"present ({present}) cannot exceed all deputies ({total_deputies})")
         self.require(yes + no + abstain <= present, f"yes+no+abstain ({yes + no + abstain}) cannot exceed present ({present})")
-        self.require(2 * present > total_deputies, f"no quorum: {present} present of {total_deputies} is not more than half")
+        # 地方组织法: a congress session needs two thirds or more of all its deputies present.
+        self.require(3 * present >= 2 * total_deputies, f"no quorum: {present} present of {total_deputies} is less than two thirds")
         self.record(
             self.Voted,
             by,
-            session=require_text(self.label, "session", session, 50),
+            session=self.text("session", session, 50),
             yes=yes,
             no=no,
             abstain=abstain,
@@ -251,7 +252,7 @@ class LivelihoodProject(DutyAggregate):
             self.ImplementationStarted,
             by,
             budget_wan=self._money("budget_wan", budget_wan),
-            lead_unit=require_text(self.label, "lead_unit", lead_unit, 100),
+            lead_unit=self.text("lead_unit", lead_unit, 100),
         )
 
     def report_progress(self, by: Attribution, *, progress: int, spent_wan: Decimal, note: str = "") -> None:
@@ -264,7 +265,7 @@ class LivelihoodProject(DutyAggregate):
 
     def supervise(self, by: Attribution, *, action: str, note: str = "") -> None:
         self._require_state(ProjectState.IMPLEMENTING)
-        self.record(self.Supervised, by, action=require_text(self.label, "action", action, 100), note=note.strip())
+        self.record(self.Supervised, by, action=self.text("action", action, 100), note=note.strip())
 
     def evaluate(self, by: Attribution, *, satisfied: int, basically_satisfied: int, dissatisfied: int) -> None:
         self._require_state(ProjectState.IMPLEMENTING)

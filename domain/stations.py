@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID
 
-from domain.base import Attribution, DutyAggregate, NodeRef, choice, natural_id, require_text
+from domain.base import Attribution, DutyAggregate, NodeRef, natural_id, require_text
 from domain.levels import CongressLevel
 
 
@@ -109,13 +109,13 @@ class Station(DutyAggregate):
     def enrol(self, by: Attribution, *, deputy_id: UUID, deputy_name: str, congress: CongressLevel | str) -> None:
         self._require_open()
         self.require(deputy_id not in self.enrolled, f"deputy {deputy_name} ({deputy_id}) is already enrolled here")
-        level = choice(self.label, "congress", CongressLevel, congress)
+        level = self.pick("congress", CongressLevel, congress)
         self.record(self.DeputyEnrolled, by, deputy_id=deputy_id, deputy_name=deputy_name, congress=level.value)
 
     def remove(self, by: Attribution, *, deputy_id: UUID, reason: str) -> None:
         self._require_open()
         self.require(deputy_id in self.enrolled, f"deputy {deputy_id} is not enrolled here")
-        self.record(self.DeputyRemoved, by, deputy_id=deputy_id, reason=require_text(self.label, "reason", reason))
+        self.record(self.DeputyRemoved, by, deputy_id=deputy_id, reason=self.text("reason", reason))
 
     def merge_into(self, successor: Station, by: Attribution) -> None:
         """Merge this station into ``successor``; both events belong in one save."""
@@ -130,7 +130,7 @@ class Station(DutyAggregate):
     def close(self, by: Attribution, *, reason: str) -> None:
         self._require_open()
         self.require(not self.enrolled, f"{len(self.enrolled)} deputies are still enrolled: remove them or merge the station")
-        self.record(self.Closed, by, reason=require_text(self.label, "reason", reason))
+        self.record(self.Closed, by, reason=self.text("reason", reason))
 
     def is_enrolled(self, deputy_id: UUID) -> bool:
         return deputy_id in self.enrolled

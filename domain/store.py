@@ -41,10 +41,19 @@ class StoreSettings(BaseSettings):
         if self.store == "sqlite":
             path = self.sqlite_path(node_id)
             path.parent.mkdir(parents=True, exist_ok=True)
-            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path), "SQLITE_LOCK_TIMEOUT": "30"}
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "APPLICATION_RECORDER_TOPIC": "domain.persistence.sqlite:NodeRecorder",
+                "SQLITE_DBNAME": str(path),
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
         if not self.pg_dsn:
             raise ValueError("YIPANQI_STORE=postgres needs YIPANQI_PG_DSN=postgresql://user:password@host:port/dbname")
-        return {"PERSISTENCE_MODULE": "eventsourcing.postgres", **postgres_env(self.pg_dsn, self.pg_pool_size)}
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": "domain.persistence.postgres:NodeRecorder",
+            **postgres_env(self.pg_dsn, self.pg_pool_size),
+        }
 
     def sqlite_path(self, node_id: UUID) -> Path:
         return self.data_dir / "nodes" / f"{node_id}.sqlite"

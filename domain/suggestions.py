@@ -252,7 +252,10 @@ class Suggestion(DutyAggregate):
         co_deputy_ids: list[UUID] | None = None,
     ) -> Suggestion:
         where = f"suggestion {number}"
+        number = require_text(where, "number", number, 32)
         level = choice(where, "congress", CongressLevel, congress)
+        if level is CongressLevel.NATIONAL:
+            raise DomainError(where, "new", "national deputies' suggestions go to the NPC, not to a Hunan office")
         if level.recorded_at is not owner.level:
             raise DomainError(
                 where, "new", f"{level.label} suggestions are handled by the {level.recorded_at.label} office, not {owner}"
@@ -266,7 +269,7 @@ class Suggestion(DutyAggregate):
             raise DomainError(where, "new", f"term must be 1..99 and session 1..10 (got {term}, {session})")
         return cls.start(
             cls.Submitted,
-            cls.id_for(owner.node_id, term, session, require_text(where, "number", number, 32)),
+            cls.id_for(owner.node_id, term, session, number),
             owner.node_id,
             by,
             number=number,
@@ -286,7 +289,7 @@ class Suggestion(DutyAggregate):
 
     def assign(self, by: Attribution, *, lead_unit: str, co_units: list[str] | None = None, due_on: date) -> None:
         self._require_state(SuggestionState.SUBMITTED)
-        lead = require_text(self.label, "lead_unit", lead_unit, 100)
+        lead = self.text("lead_unit", lead_unit, 100)
         co = [u.strip() for u in co_units or []]
         self.require(
             lead not in co and len(set(co)) == len(co) and all(co), "co-units must be distinct, non-empty and not the lead unit"
@@ -304,8 +307,8 @@ class Suggestion(DutyAggregate):
         self.record(
             self.Replied,
             by,
-            category=choice(self.label, "category", ReplyCategory, category).value,
-            text=require_text(self.label, "text", text, 20_000),
+            category=self.pick("category", ReplyCategory, category).value,
+            text=self.text("text", text, 20_000),
             replied_on=replied_on,
         )
 
@@ -316,12 +319,12 @@ class Suggestion(DutyAggregate):
             deputy_id == self.lead_deputy_id, f"only the lead deputy {self.lead_deputy_id} evaluates this reply, not {deputy_id}"
         )
         self.require(by.actor == str(deputy_id), "the evaluation must be recorded by the lead deputy's own account")
-        result = choice(self.label, "evaluation", Evaluation, evaluation)
+        result = self.pick("evaluation", Evaluation, evaluation)
         self.record(self.Evaluated, by, deputy_id=deputy_id, evaluation=result.value, comment=comment.strip())
 
     def mark_solved(self, by: Attribution, *, note: str, solved_on: date) -> None:
         self._require_state(SuggestionState.FOLLOW_UP)
-        self.record(self.Solved, by, note=require_text(self.label, "note", note, 2000), solved_on=solved_on)
+        self.record(self.Solved, by, note=self.text("note", note, 2000), solved_on=solved_on)
 
     def mark_priority(self, by: Attribution, *, leader: str = "") -> None:
         self._require_state(*_OPEN)
@@ -330,7 +333,7 @@ class Suggestion(DutyAggregate):
 
     def supervise(self, by: Attribution, *, supervision: SupervisionType | str, note: str = "") -> None:
         self._require_state(*_UNDER_HANDLING)
-        kind = choice(self.label, "supervision", SupervisionType, supervision)
+        kind = self.pick("supervision", SupervisionType, supervision)
         self.record(self.Supervised, by, supervision=kind.value, note=note.strip())
 
     def close(self, by: Attribution) -> None:

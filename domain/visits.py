@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from domain.base import Attribution, DutyAggregate, NodeRef, natural_id, require_text
+from domain.base import Attribution, DutyAggregate, NodeRef, natural_id
 from domain.stations import Station, StationStatus
 
 
@@ -134,8 +134,8 @@ class StationVisit(DutyAggregate):
         self.record(
             self.IssueRaised,
             by,
-            summary=require_text(self.label, "summary", summary, 500),
-            category=require_text(self.label, "category", category, 50),
+            summary=self.text("summary", summary, 500),
+            category=self.text("category", category, 50),
             raised_by_name=raised_by_name.strip(),
             raised_by_phone=raised_by_phone.strip(),
         )
@@ -143,11 +143,11 @@ class StationVisit(DutyAggregate):
 
     def resolve_issue(self, by: Attribution, *, number: int, outcome: str) -> None:
         self._require_pending(number)
-        self.record(self.IssueResolved, by, number=number, outcome=require_text(self.label, "outcome", outcome, 500))
+        self.record(self.IssueResolved, by, number=number, outcome=self.text("outcome", outcome, 500))
 
     def transfer_issue(self, by: Attribution, *, number: int, to_unit: str) -> None:
         self._require_pending(number)
-        self.record(self.IssueTransferred, by, number=number, to_unit=require_text(self.label, "to_unit", to_unit, 100))
+        self.record(self.IssueTransferred, by, number=number, to_unit=self.text("to_unit", to_unit, 100))
 
     def close(self, by: Attribution) -> None:
         self.require(not self.closed, "the visit is already closed")

@@ -158,7 +158,7 @@ def test_children_subtree_and_path_of_changsha(hunan: Hierarchy) -> None:
     subtree = list(hunan.subtree(changsha))
     assert subtree[0] is changsha
     assert subtree[1] is children[0]
-    assert subtree[2:2 + len(hunan.children(children[0]))] == list(hunan.children(children[0]))
+    assert subtree[2 : 2 + len(hunan.children(children[0]))] == list(hunan.children(children[0]))
     assert len(subtree) == len({d.id for d in subtree})
     assert all(hunan.is_within(d, changsha) for d in subtree)
     assert sum(1 for d in hunan if hunan.is_within(d, changsha)) == len(subtree)
@@ -177,7 +177,11 @@ def test_is_within(hunan: Hierarchy) -> None:
 def test_ref_carries_identity_and_kind(hunan: Hierarchy) -> None:
     ref = hunan.ref(hunan.by_code("430582"))
     assert (ref.node_id, ref.code, ref.name, ref.level, ref.kind) == (
-        division_id("430521"), "430582", "邵东市", Level.COUNTY, DivisionKind.COUNTY_CITY
+        division_id("430521"),
+        "430582",
+        "邵东市",
+        Level.COUNTY,
+        DivisionKind.COUNTY_CITY,
     )
     assert hunan.get(ref.node_id) is hunan.by_code("430582")
     assert hunan.parent(ref) is hunan.resolve("邵阳市")
