@@ -16,7 +16,7 @@ from uuid import UUID
 
 HEADER = "yq"
 GENESIS_LINK = "0" * 64
-_FIXED = struct.Struct(">B16sqq16sq32sH")  # kind, origin, position, prev, originator_id, version, link, topic length
+_FIXED = struct.Struct(">B16sqqq16sq32sH")  # kind, origin, position, prev, head, originator_id, version, link, topic len
 
 
 class EnvelopeError(ValueError):
@@ -34,6 +34,7 @@ class Envelope:
     origin: UUID
     position: int
     prev: int
+    head: int  # the origin log's last position when sent: how far behind the receiver is
     originator_id: UUID
     originator_version: int
     topic: str
@@ -47,6 +48,7 @@ class Envelope:
                 self.origin.bytes,
                 self.position,
                 self.prev,
+                self.head,
                 self.originator_id.bytes,
                 self.originator_version,
                 bytes.fromhex(self.link),
@@ -59,12 +61,22 @@ class Envelope:
     def decode(cls, data: bytes | None) -> Envelope:
         if not data or len(data) < _FIXED.size:
             raise EnvelopeError(f"envelope header of {len(data or b'')} bytes, expected at least {_FIXED.size}")
-        kind, origin, position, prev, originator_id, version, link, topic_len = _FIXED.unpack_from(data)
+        kind, origin, position, prev, head, originator_id, version, link, topic_len = _FIXED.unpack_from(data)
         topic = data[_FIXED.size :]
         if len(topic) != topic_len:
             raise EnvelopeError(f"envelope topic of {len(topic)} bytes, header says {topic_len}")
         try:
-            return cls(Kind(kind), UUID(bytes=origin), position, prev, UUID(bytes=originator_id), version, topic.decode(), link.hex())
+            return cls(
+                Kind(kind),
+                UUID(bytes=origin),
+                position,
+                prev,
+                head,
+                UUID(bytes=originator_id),
+                version,
+                topic.decode(),
+                link.hex(),
+            )
         except (ValueError, UnicodeDecodeError) as e:
             raise EnvelopeError(f"envelope fields do not decode: {e}") from None
 
@@ -74,6 +86,7 @@ class Envelope:
             "origin": str(self.origin),
             "position": self.position,
             "prev": self.prev,
+            "head": self.head,
             "originator_id": str(self.originator_id),
             "originator_version": self.originator_version,
             "topic": self.topic,
@@ -90,5 +103,5 @@ def chain(prev_link: str, position: int, originator_id: UUID, version: int, topi
     return digest.hexdigest()
 
 
-def heartbeat(origin: UUID, position: int, link: str) -> Envelope:
-    return Envelope(Kind.HEARTBEAT, origin, position, position, UUID(int=0), 0, "", link)
+def heartbeat(origin: UUID, position: int, head: int, link: str) -> Envelope:
+    return Envelope(Kind.HEARTBEAT, origin, position, position, head, UUID(int=0), 0, "", link)

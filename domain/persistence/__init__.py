@@ -40,8 +40,8 @@ class ParkedMessage:
 class SyncRecorder(ABC):
     """The bookkeeping part of a node's recorder; each backend module implements it.
 
-    Its ``insert_events(stored_events, position=StreamPosition(...))`` (the library's method, extended) saves the
-    position in the same transaction as the events.
+    Its ``insert_events(stored_events, positions=[StreamPosition(...), ...])`` (the library's method, extended)
+    saves the positions in the same transaction as the events.
     """
 
     @abstractmethod

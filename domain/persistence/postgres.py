@@ -35,8 +35,7 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
 
     def _insert_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         # Runs inside the library's insert transaction, before the events themselves: same commit or none.
-        position: StreamPosition | None = kwargs.get("position")
-        if position is not None:
+        for position in kwargs.get("positions", ()):
             self._upsert_position(curs, position)
         super()._insert_events(curs, stored_events, **kwargs)
 

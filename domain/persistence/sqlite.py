@@ -46,8 +46,7 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
             c.execute("SELECT last_insert_rowid()")
             last = c.fetchone()[0]
             ids = list(range(last - len(params) + 1, last + 1))
-        position: StreamPosition | None = kwargs.get("position")
-        if position is not None:
+        for position in kwargs.get("positions", ()):
             self._upsert_position(c, position)
         return ids
 

@@ -1,0 +1,155 @@
+"""One process's sync work: the relays and ingests of every node it hosts, on one producer and two consumers.
+
+A county usually hosts its townships; the demo hosts a whole region. Each hosted node relays its log up to its
+parent's ingest and ingests its children's streams, so every level holds its subtree and forwards it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+import structlog
+from kafka import TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from domain.base import NodeRef
+from domain.store import NodeStore
+from sync.ingest import Inbound, Ingest, initial_position, make_consumer
+from sync.relay import Relay, make_producer
+from sync.settings import SyncSettings, TopicPlan
+
+UP = "up"
+
+
+class SyncHost:
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        stores: Sequence[NodeStore],
+        children: Callable[[NodeRef], Sequence[NodeRef]],
+        parent: Callable[[NodeRef], NodeRef | None],
+        settings: SyncSettings | None = None,
+    ) -> None:
+        self.settings = settings or SyncSettings()
+        self.plan = TopicPlan(self.settings.topic_prefix)
+        self.bootstrap = bootstrap
+        self.log = structlog.get_logger().bind(host=True)
+        self.stores = {s.node.node_id: s for s in stores}
+        self.producer = make_producer(bootstrap, self.settings)
+        self.relays: dict[tuple[UUID, str], Relay] = {}
+        self.ingests: dict[UUID, Ingest] = {}
+        self._ensure_topics(stores, children)
+        self.consumer = make_consumer(bootstrap)
+        self.control = make_consumer(bootstrap)
+        for store in stores:
+            if parent(store.node) is not None:
+                self.relays[(store.node.node_id, UP)] = self._relay(store)
+            kids = children(store.node)
+            if kids:
+                self.ingests[store.node.node_id] = self._ingest(store, kids)
+        self.topic_owner = {topic: ingest for ingest in self.ingests.values() for topic in ingest.inbound}
+        self.consumer.assign([tp for ingest in self.ingests.values() for tp in ingest.partitions()])
+        for ingest in self.ingests.values():
+            ingest.seek_all()
+        control_partitions = [TopicPartition(self.plan.control(node_id), 0) for node_id in self.stores]
+        self.control.assign(control_partitions)
+        self.control.seek_to_end(*control_partitions)
+
+    def _relay(self, store: NodeStore) -> Relay:
+        return Relay(
+            origin=store.node.node_id,
+            source=store.recorder,
+            books=store.recorder,  # type: ignore[arg-type]
+            producer=self.producer,
+            topic=self.plan.up(store.node.node_id),
+            stream=UP,
+            settings=self.settings,
+        )
+
+    def _ingest(self, store: NodeStore, kids: Sequence[NodeRef]) -> Ingest:
+        books = store.recorder
+        inbound = [
+            Inbound(
+                stream=str(kid.node_id),
+                topic=self.plan.up(kid.node_id),
+                origin=kid.node_id,
+                control_topic=self.plan.control(kid.node_id),
+                remote_stream=UP,
+                position=initial_position(books, str(kid.node_id)),  # type: ignore[arg-type]
+            )
+            for kid in kids
+        ]
+        return Ingest(
+            node=store.node.node_id,
+            target=books,  # type: ignore[arg-type]
+            inbound=inbound,
+            consumer=self.consumer,
+            producer=self.producer,
+            settings=self.settings,
+        )
+
+    def run_once(self) -> int:
+        """One round: relays publish, ingests apply what arrived, relays obey re-publish requests."""
+        moved = sum(relay.run_once() for relay in self.relays.values())
+        records = self.consumer.poll(timeout_ms=self.settings.poll_ms if not moved else 0)
+        by_ingest: dict[Ingest, dict[TopicPartition, Any]] = {}
+        for tp, messages in records.items():
+            owner = self.topic_owner.get(tp.topic)
+            if owner is not None:
+                by_ingest.setdefault(owner, {})[tp] = messages
+        for ingest in self.ingests.values():
+            moved += ingest.handle(by_ingest.get(ingest, {}))
+        self._obey_control()
+        return moved
+
+    def run(self, *, until: Callable[[], bool], idle_sleep: float = 0.0) -> None:
+        while not until():
+            if not self.run_once() and idle_sleep:
+                time.sleep(idle_sleep)
+
+    def retry_parked(self) -> list[str]:
+        return [stream for ingest in self.ingests.values() for stream in ingest.retry_parked()]
+
+    def statuses(self) -> dict[str, list[dict[str, Any]]]:
+        return {str(node_id): list(ingest.statuses()) for node_id, ingest in self.ingests.items()}
+
+    def _obey_control(self) -> None:
+        for tp, messages in self.control.poll(timeout_ms=0).items():
+            node_id = UUID(tp.topic.rsplit(".", 1)[1])
+            for message in messages:
+                try:
+                    request = json.loads(message.value)
+                    relay = self.relays.get((node_id, request["stream"]))
+                    if relay is not None and request.get("kind") == "republish":
+                        relay.rewind(int(request["from"]), str(request["link"]), by=str(request.get("by")))
+                except (ValueError, KeyError, TypeError) as e:
+                    self.log.warning("control.bad_request", node=str(node_id), error=repr(e))
+
+    def _ensure_topics(self, stores: Sequence[NodeStore], children: Callable[[NodeRef], Sequence[NodeRef]]) -> None:
+        """Single-partition topics, created up front: an auto-created topic may get the broker's default partitions."""
+        nodes = {s.node.node_id for s in stores} | {kid.node_id for s in stores for kid in children(s.node)}
+        names = [name for n in nodes for name in (self.plan.up(n), self.plan.control(n))]
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=30_000)
+        try:
+            existing = set(admin.list_topics())
+            missing = [NewTopic(name, num_partitions=1, replication_factor=1) for name in names if name not in existing]
+            if missing:
+                try:
+                    admin.create_topics(missing)
+                except TopicAlreadyExistsError:
+                    pass
+        except KafkaError as e:
+            self.log.warning("topics.ensure_failed", error=repr(e))
+        finally:
+            admin.close()
+
+    def close(self) -> None:
+        for client in (self.consumer, self.control):
+            client.close()
+        self.producer.close(timeout=5)

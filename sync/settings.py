@@ -1,0 +1,42 @@
+"""Sync configuration from the environment (prefix ``YIPANQI_``), with defaults justified by ``bench sync``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SyncSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="YIPANQI_", env_file="yipanqi.env", extra="ignore")
+
+    kafka: str = Field(default="", description="bootstrap address; empty: start the embedded broker (demo only)")
+    topic_prefix: str = Field(default="yipanqi", pattern=r"^[A-Za-z0-9._-]+$")
+    compression: Literal["none", "gzip", "lz4", "zstd"] = "none"
+    linger_ms: int = Field(default=5, ge=0, le=1000)
+    batch_bytes: int = Field(default=512 * 1024, ge=16 * 1024)
+    relay_batch: int = Field(default=2000, ge=1, description="events read from the log per relay round")
+    heartbeat_s: float = Field(default=1.0, gt=0, description="an idle relay says where it stands this often")
+    republish_s: float = Field(default=2.0, gt=0, description="a halted ingest repeats its republish request this often")
+    poll_ms: int = Field(default=100, ge=1)
+
+
+class TopicPlan:
+    """One single-partition topic per node and direction: order is per stream, and streams never share a partition.
+
+    ``up.<node>``: the node's whole log (own and replicated events) for its parent; ``down.<node>``: the reference
+    data its parent sends it; ``control.<node>``: requests to the node's relays (re-publish from a position).
+    """
+
+    def __init__(self, prefix: str = "yipanqi") -> None:
+        self.prefix = prefix
+
+    def up(self, node_id: object) -> str:
+        return f"{self.prefix}.up.{node_id}"
+
+    def down(self, node_id: object) -> str:
+        return f"{self.prefix}.down.{node_id}"
+
+    def control(self, node_id: object) -> str:
+        return f"{self.prefix}.control.{node_id}"
