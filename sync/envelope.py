@@ -9,6 +9,7 @@ topic, and a hash-chain link over everything published so far (so a receiver see
 from __future__ import annotations
 
 import hashlib
+import json
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
@@ -105,3 +106,8 @@ def chain(prev_link: str, position: int, originator_id: UUID, version: int, topi
 
 def heartbeat(origin: UUID, position: int, head: int, link: str) -> Envelope:
     return Envelope(Kind.HEARTBEAT, origin, position, position, head, UUID(int=0), 0, "", link)
+
+
+def republish_request(stream: str, position: int, link: str, *, by: str) -> bytes:
+    """A control message: "publish ``stream`` again after ``position``, whose link is ``link``"."""
+    return json.dumps({"kind": "republish", "stream": stream, "from": position, "link": link, "by": by}).encode()

@@ -6,6 +6,7 @@ parent's ingest and ingests its children's streams, so every level holds its sub
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -18,7 +19,9 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from domain.base import NodeRef
+from domain.persistence import StreamPosition
 from domain.store import NodeStore
+from sync.envelope import republish_request
 from sync.ingest import Inbound, Ingest, initial_position, make_consumer
 from sync.relay import Relay, make_producer
 from sync.settings import SyncSettings, TopicPlan
@@ -108,10 +111,13 @@ class SyncHost:
         self._obey_control()
         return moved
 
-    def run(self, *, until: Callable[[], bool], idle_sleep: float = 0.0) -> None:
+    def run(self, *, until: Callable[[], bool], housekeeping_s: float = 1.0) -> None:
+        next_housekeeping = time.monotonic() + housekeeping_s
         while not until():
-            if not self.run_once() and idle_sleep:
-                time.sleep(idle_sleep)
+            self.run_once()
+            if time.monotonic() >= next_housekeeping:
+                next_housekeeping = time.monotonic() + housekeeping_s
+                self.release_retried()
 
     def retry_parked(self) -> list[str]:
         return [stream for ingest in self.ingests.values() for stream in ingest.retry_parked()]
@@ -140,16 +146,30 @@ class SyncHost:
             existing = set(admin.list_topics())
             missing = [NewTopic(name, num_partitions=1, replication_factor=1) for name in names if name not in existing]
             if missing:
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):
                     admin.create_topics(missing)
-                except TopicAlreadyExistsError:
-                    pass
         except KafkaError as e:
             self.log.warning("topics.ensure_failed", error=repr(e))
         finally:
             admin.close()
 
+    def release_retried(self) -> None:
+        """Streams whose parked messages an operator released (`yipanqi sync retry`) ask for them again."""
+        for stream in self.retry_parked():
+            self.log.info("ingest.retry", stream=stream)
+
     def close(self) -> None:
         for client in (self.consumer, self.control):
             client.close()
         self.producer.close(timeout=5)
+
+
+def send_republish(settings: SyncSettings, node_id: UUID, position: StreamPosition, *, by: str, stream: str = UP) -> None:
+    """Ask a running relay to publish again after ``position`` (what the receiver or an operator holds)."""
+    request = republish_request(stream, position.position, position.link, by=by)
+    producer = make_producer(settings.kafka, settings)
+    try:
+        producer.send(TopicPlan(settings.topic_prefix).control(node_id), value=request, partition=0)
+        producer.flush()
+    finally:
+        producer.close(timeout=5)

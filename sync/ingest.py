@@ -24,7 +24,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from domain.persistence import ParkedMessage, StreamPosition, SyncRecorder
-from sync.envelope import GENESIS_LINK, HEADER, Envelope, EnvelopeError, Kind, chain
+from sync.envelope import GENESIS_LINK, HEADER, Envelope, EnvelopeError, Kind, chain, republish_request
 from sync.settings import SyncSettings
 
 
@@ -207,14 +207,8 @@ class Ingest:
                 self.request_republish(stream)
 
     def request_republish(self, stream: Inbound) -> None:
-        request = {
-            "kind": "republish",
-            "stream": stream.remote_stream,
-            "from": stream.position.position,
-            "link": stream.position.link,
-            "by": str(self.node),
-        }
-        self.producer.send(stream.control_topic, value=json.dumps(request).encode(), partition=0)
+        request = republish_request(stream.remote_stream, stream.position.position, stream.position.link, by=str(self.node))
+        self.producer.send(stream.control_topic, value=request, partition=0)
         self.log.info("ingest.republish_requested", stream=stream.stream, position=stream.position.position)
 
     def retry_parked(self) -> list[str]:

@@ -143,3 +143,17 @@ def make_producer(bootstrap: str, settings: SyncSettings) -> KafkaProducer:
         request_timeout_ms=15_000,
         max_block_ms=30_000,
     )
+
+
+def link_at(source: ApplicationRecorder, stream: str, position: int) -> StreamPosition:
+    """The stream's position and hash-chain link just after ``position`` (recomputed from the log's start)."""
+    link, last, start = GENESIS_LINK, 0, 1
+    while start <= position:
+        page = source.select_notifications(start=start, limit=1000, stop=position)
+        if not page:
+            break
+        for n in page:
+            link = chain(link, n.id, n.originator_id, n.originator_version, n.topic, n.state)
+            last = n.id
+        start = page[-1].id + 1
+    return StreamPosition(stream, last, link)

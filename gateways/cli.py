@@ -1,0 +1,166 @@
+"""The ``yipanqi`` command: a thin entry point over the domain, the stores and the jobs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID
+
+import typer
+from rich.console import Console
+
+from domain.base import DomainError
+from domain.hierarchy import Hierarchy
+from domain.store import NodeStores, StoreSettings
+from gateways import render
+from gateways.cli_sync import sync_app
+from gateways.recording import record_simulation
+
+app = typer.Typer(help="一盘棋: 湖南人大代表工作多级同步平台 / Yipanqi deputy-work sync platform", no_args_is_help=True)
+node_app = typer.Typer(help="节点 / a node's store", no_args_is_help=True)
+bench_app = typer.Typer(help="基准测试 / benchmarks (JSON on the last line)", no_args_is_help=True)
+app.add_typer(node_app, name="node")
+app.add_typer(bench_app, name="bench")
+app.add_typer(sync_app, name="sync")
+
+# Wide enough for the summary tables when output is not a terminal (rich would assume 80 columns).
+console = Console(width=max(120, Console().width))
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]错误 error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+def _resolve(hierarchy: Hierarchy, code: str):  # noqa: ANN202 - a Division
+    try:
+        return hierarchy.resolve(code)
+    except DomainError as e:
+        raise _fail(str(e)) from None
+
+
+@app.command()
+def nodes(
+    code: Annotated[str | None, typer.Argument(help="区划代码或名称 (current or former code, or name)")] = None,
+    depth: Annotated[int, typer.Option(min=0, max=3, help="levels below the node to show")] = 1,
+) -> None:
+    """显示行政区划树 / show the administrative tree."""
+    hierarchy = Hierarchy.load()
+    root = _resolve(hierarchy, code) if code else hierarchy.root
+    console.print(render.node_tree(hierarchy, root, depth, StoreSettings()))
+
+
+@node_app.command("init")
+def node_init(code: Annotated[str, typer.Argument(help="区划代码 / division code")]) -> None:
+    """创建节点的事件存储 / create a node's event store."""
+    hierarchy = Hierarchy.load()
+    division = _resolve(hierarchy, code)
+    settings = StoreSettings()
+    with NodeStores(settings) as stores:
+        store = stores.open(hierarchy.ref(division))
+        where = settings.sqlite_path(division.id) if settings.store == "sqlite" else f"PostgreSQL tables {store.name}_*"
+        console.print(
+            f"已初始化 initialised {render.node_label(hierarchy.ref(division))}: {where} ({store.max_position()} events)"
+        )
+
+
+@app.command()
+def simulate(
+    region: Annotated[str, typer.Option(help="区域代码 / region code (its whole subtree is simulated)")],
+    days: Annotated[int, typer.Option(min=1, max=3660, help="simulated days")] = 30,
+    start: Annotated[str, typer.Option(help="first simulated day, YYYY-MM-DD")] = "2025-01-01",
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same activity)")] = 0,
+    scale: Annotated[float, typer.Option(min=0.01, max=10.0, help="multiplies deputies and activity")] = 1.0,
+) -> None:
+    """模拟区域履职活动并写入各节点存储 / simulate a region's activity into its nodes' stores."""
+    hierarchy = Hierarchy.load()
+    division = _resolve(hierarchy, region)
+    try:
+        first_day = date.fromisoformat(start)
+    except ValueError:
+        raise _fail(f"--start must be a date YYYY-MM-DD (got {start!r})") from None
+    with NodeStores(StoreSettings()) as stores:
+        summary = record_simulation(
+            hierarchy, division, stores, days=days, start=first_day, seed=seed, scale=scale, console=console
+        )
+    console.print(render.simulation_summary(hierarchy.ref(division), summary))
+
+
+@app.command()
+def history(
+    aggregate_id: Annotated[str, typer.Argument(help="aggregate id (UUID)")],
+    node: Annotated[str | None, typer.Option(help="node code whose store to read (default: search every store)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per event")] = False,
+) -> None:
+    """显示一个聚合的全部事件 / every event of one aggregate, in order."""
+    try:
+        wanted = UUID(aggregate_id)
+    except ValueError:
+        raise _fail(f"aggregate id must be a UUID (got {aggregate_id!r})") from None
+    hierarchy = Hierarchy.load()
+    candidates = [_resolve(hierarchy, node)] if node else hierarchy.subtree(hierarchy.root)
+    settings = StoreSettings()
+    with NodeStores(settings) as stores:
+        for division in candidates:
+            if not stores.exists(division.id):
+                continue
+            events = stores.open(hierarchy.ref(division)).history(wanted)
+            if events:
+                if as_json:
+                    for event in events:
+                        typer.echo(json.dumps(render.event_dict(event), ensure_ascii=False, default=str))
+                else:
+                    console.print(render.history_table(hierarchy, wanted, events))
+                return
+    raise _fail(f"no events of aggregate {wanted} in {'that node' if node else 'any node store'}")
+
+
+@app.command()
+def demo(
+    region: Annotated[str, typer.Option(help="区域代码 / region code")] = "430582",
+    days: Annotated[int, typer.Option(min=1, max=3660)] = 90,
+    data_dir: Annotated[Path, typer.Option(help="where the demo's SQLite stores go (recreated)")] = Path("var/demo"),
+) -> None:
+    """演示: 模拟一个区域的履职活动 / the main job on embedded defaults."""
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    settings = StoreSettings(store="sqlite", data_dir=data_dir)
+    hierarchy = Hierarchy.load()
+    division = _resolve(hierarchy, region)
+    console.rule(f"一盘棋 演示 demo: {render.node_label(hierarchy.ref(division))}, {days} 天")
+    with NodeStores(settings) as stores:
+        summary = record_simulation(
+            hierarchy, division, stores, days=days, start=date(2025, 1, 1), seed=7, scale=1.0, console=console
+        )
+    console.print(render.simulation_summary(hierarchy.ref(division), summary))
+    console.print(
+        f"\n各节点存储 stores: {data_dir}/nodes/*.sqlite\n"
+        f"下一步 next: [bold]YIPANQI_DATA_DIR={data_dir} .venv/bin/yipanqi nodes {region}[/], "
+        f"[bold]YIPANQI_DATA_DIR={data_dir} .venv/bin/yipanqi history <AGGREGATE_ID>[/]"
+    )
+    if summary.sample_ids:
+        console.print("例如 e.g. " + ", ".join(f"{family}: {agg_id}" for family, agg_id in summary.sample_ids.items()))
+
+
+@bench_app.command("store")
+def bench_store(
+    events: Annotated[int, typer.Option(min=1000, help="events appended per backend")] = 50_000,
+    batch: Annotated[int, typer.Option(min=1, help="events per transaction (approximate: whole aggregates)")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as one JSON line last")] = False,
+    pg_dsn: Annotated[str | None, typer.Option(help="PostgreSQL server to use (default: a throwaway one)")] = None,
+) -> None:
+    """事件存储基准 / our store vs a bare batched insert, SQLite and PostgreSQL."""
+    from gateways.bench.store import run_store_benchmark
+
+    result = run_store_benchmark(events=events, batch=batch, pg_dsn=pg_dsn, log=console.print)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        console.print_json(data=result)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,196 @@
+"""``yipanqi sync …``: run, inspect and repair inter-level sync."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from domain.base import DomainError, NodeRef
+from domain.hierarchy import Hierarchy
+from domain.store import NodeStore, StoreSettings
+from gateways.logs import configure_logging
+from sync.brokers import EmbeddedBroker
+from sync.host import UP, SyncHost, send_republish
+from sync.relay import link_at
+from sync.settings import SyncSettings
+from sync.status import node_status
+
+sync_app = typer.Typer(help="同步 / inter-level sync through Kafka", no_args_is_help=True)
+console = Console(width=max(120, Console().width))
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]错误 error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+def hosted_nodes(hierarchy: Hierarchy, codes: Sequence[str], region: str | None, with_ancestors: bool) -> list[NodeRef]:
+    """The nodes one process hosts: named ones, a region's whole subtree, optionally with its ancestors."""
+    try:
+        divisions = [hierarchy.resolve(code) for code in codes]
+        if region:
+            root = hierarchy.resolve(region)
+            divisions += list(hierarchy.subtree(root))
+            if with_ancestors:
+                divisions += list(hierarchy.ancestors(root))
+    except DomainError as e:
+        raise _fail(str(e)) from None
+    if not divisions:
+        raise _fail("name at least one --node CODE or a --region CODE")
+    unique = {d.id: d for d in divisions}
+    return [hierarchy.ref(d) for d in sorted(unique.values(), key=lambda d: (hierarchy.ref(d).level.depth, d.code))]
+
+
+def build_host(
+    hierarchy: Hierarchy, nodes: Sequence[NodeRef], bootstrap: str, store_settings: StoreSettings, settings: SyncSettings
+) -> SyncHost:
+    stores = [NodeStore(node, store_settings) for node in nodes]
+
+    def children(node: NodeRef) -> list[NodeRef]:
+        return [hierarchy.ref(c) for c in hierarchy.children(hierarchy.get(node.node_id))]
+
+    def parent(node: NodeRef) -> NodeRef | None:
+        up = hierarchy.parent(hierarchy.get(node.node_id))
+        return hierarchy.ref(up) if up is not None else None
+
+    return SyncHost(bootstrap=bootstrap, stores=stores, children=children, parent=parent, settings=settings)
+
+
+@contextmanager
+def broker(bootstrap: str) -> Iterator[str]:
+    """The named broker, or the embedded one (demo default), said out loud."""
+    if bootstrap:
+        yield bootstrap
+        return
+    console.print("[yellow]未指定 Kafka: 启动内嵌 tansu broker (no --kafka / YIPANQI_KAFKA: starting the embedded broker)[/]")
+    with EmbeddedBroker() as embedded:
+        yield embedded.bootstrap
+
+
+@sync_app.command("run")
+def run(
+    node: Annotated[list[str], typer.Option("--node", help="hosted node code (repeatable)")] = [],  # noqa: B006
+    region: Annotated[str | None, typer.Option(help="host a region's whole subtree")] = None,
+    with_ancestors: Annotated[bool, typer.Option(help="also host the region's ancestors up to the province")] = False,
+    kafka: Annotated[str | None, typer.Option(help="bootstrap address (default YIPANQI_KAFKA; empty: embedded broker)")] = None,
+    seconds: Annotated[float, typer.Option(help="stop after this long (0: run until stopped)")] = 0.0,
+) -> None:
+    """运行同步 / relay and ingest for the hosted nodes until stopped (SIGTERM/SIGINT)."""
+    configure_logging()
+    settings = SyncSettings()
+    hierarchy = Hierarchy.load()
+    nodes = hosted_nodes(hierarchy, node, region, with_ancestors)
+    stopping = {"now": False}
+
+    def stop(*_: Any) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    deadline = time.monotonic() + seconds if seconds else float("inf")
+    with broker(kafka if kafka is not None else settings.kafka) as bootstrap:
+        host = build_host(hierarchy, nodes, bootstrap, StoreSettings(), settings)
+        console.print(f"同步运行中 syncing {len(nodes)} nodes via {bootstrap}")
+        try:
+            host.run(until=lambda: stopping["now"] or time.monotonic() > deadline)
+        finally:
+            host.close()
+
+
+@sync_app.command("status")
+def status(
+    node: Annotated[list[str], typer.Option("--node", help="node code (repeatable; default: the province)")] = [],  # noqa: B006
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """同步状态 / per child: position, lag in events and seconds, halted or parked and why."""
+    import json
+
+    hierarchy = Hierarchy.load()
+    nodes = hosted_nodes(hierarchy, node or ["430000"], None, False)
+    settings = StoreSettings()
+    rows = [row for n in nodes for row in node_status(hierarchy, n, settings)]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, default=str))
+        return
+    table = Table(title="同步状态 sync status")
+    for column in (
+        "节点 node",
+        "下级 child",
+        "已收 held",
+        "下级日志 child head",
+        "滞后 lag (events)",
+        "滞后 lag (s)",
+        "状态 state",
+        "原因 reason",
+    ):
+        table.add_column(column)
+    for row in rows:
+        state = {"following": "[green]正常[/]", "behind": "[yellow]追赶中[/]", "parked": "[red]已搁置 parked[/]", "unknown": "[dim]无本地存储 no store here[/]"}.get(
+            row["state"], row["state"]
+        )
+        table.add_row(
+            row["node"],
+            row["child"],
+            str(row["position"]),
+            str(row["child_head"] if row["child_head"] is not None else "?"),
+            str(row["lag_events"] if row["lag_events"] is not None else "?"),
+            str(row["lag_s"] if row["lag_s"] is not None else "?"),
+            state,
+            row["reason"],
+        )
+    console.print(table)
+
+
+@sync_app.command("retry")
+def retry(
+    node: Annotated[str, typer.Option("--node", help="the node whose parked messages to release")],
+    child: Annotated[str | None, typer.Option(help="only this child's stream")] = None,
+) -> None:
+    """重试搁置消息 / release parked messages after an upgrade: the running ingest asks for them again."""
+    hierarchy = Hierarchy.load()
+    (ref,) = hosted_nodes(hierarchy, [node], None, False)
+    store = NodeStore(ref, StoreSettings())
+    try:
+        streams = [str(hierarchy.resolve(child).id)] if child else sorted({m.stream for m in store.recorder.parked()})
+        released = [m for s in streams for m in store.recorder.unpark(s)]
+    finally:
+        store.close()
+    if not released:
+        console.print("没有搁置的消息 nothing is parked")
+        return
+    for message in released:
+        console.print(f"已释放 released {message.stream} @ {message.position}: {message.reason}")
+
+
+@sync_app.command("backfill")
+def backfill(
+    node: Annotated[str, typer.Option("--node", help="the node whose log to publish again")],
+    start: Annotated[int, typer.Option("--from", min=0, help="publish again after this position (0: the whole log)")] = 0,
+) -> None:
+    """回填 / publish a node's log again after a position (e.g. for a new parent); receivers skip what they hold.
+
+    The position is saved for the relay's next start, and sent on the control channel to a relay running now.
+    """
+    hierarchy = Hierarchy.load()
+    (ref,) = hosted_nodes(hierarchy, [node], None, False)
+    settings = SyncSettings()
+    store = NodeStore(ref, StoreSettings())
+    try:
+        published = store.recorder.positions().get(UP)
+        if published is None or start > published.position:
+            held = published.position if published else 0
+            raise _fail(f"--from {start} is beyond what {ref} has published ({held})")
+        position = link_at(store.recorder, UP, start)
+        store.recorder.save_position(position)
+    finally:
+        store.close()
+    if settings.kafka:
+        send_republish(settings, ref.node_id, position, by="operator")
+    console.print(f"{ref}: 将从 {start} 之后重新发布 will publish again after position {start}")

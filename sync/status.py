@@ -1,0 +1,58 @@
+"""Sync status read from the stores: what each node holds of each child, how far behind, and what is parked.
+
+A child's head and lag are known when its store is reachable from here (same data directory or database);
+otherwise they show as unknown, and the position held and anything parked are still shown.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.base import NodeRef
+from domain.hierarchy import Hierarchy
+from domain.store import NodeStore, NodeStores, StoreSettings
+
+
+def node_status(hierarchy: Hierarchy, node: NodeRef, settings: StoreSettings) -> list[dict[str, Any]]:
+    with NodeStores(settings) as stores:
+        if not stores.exists(node.node_id):
+            return []
+        store = stores.open(node)
+        positions = store.recorder.positions()
+        parked = {m.stream: m for m in reversed(store.recorder.parked())}
+        rows = []
+        for division in hierarchy.children(hierarchy.get(node.node_id)):
+            child = hierarchy.ref(division)
+            stream = str(child.node_id)
+            held = positions[stream].position if stream in positions else 0
+            lag = _lag(stores.open(child), held) if stores.exists(child.node_id) else None
+            row = {
+                "node": f"{node.name}({node.code})",
+                "child": f"{child.name}({child.code})",
+                "position": held,
+                "child_head": lag[0] if lag else None,
+                "lag_events": lag[1] if lag else None,
+                "lag_s": lag[2] if lag else None,
+                "state": "following",
+                "reason": "",
+            }
+            if lag is None:
+                row["state"] = "unknown"
+            if stream in parked:
+                row.update(state="parked", reason=f"@{parked[stream].position}: {parked[stream].reason}")
+            elif lag and lag[1]:
+                row["state"] = "behind"
+            rows.append(row)
+        return rows
+
+
+def _lag(child: NodeStore, held: int) -> tuple[int, int, float]:
+    """The child's head, how many of its events we lack, and how old the oldest of them is (seconds)."""
+    head = child.max_position()
+    missing = child.recorder.select_notifications(start=held + 1, limit=1)
+    if not missing:
+        return head, 0, 0.0
+    count = sum(1 for _ in child.iter_notifications(start=held + 1))
+    oldest = child.mapper.to_domain_event(missing[0]).timestamp
+    return head, count, round((datetime.now(UTC) - oldest).total_seconds(), 1)
