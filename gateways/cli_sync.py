@@ -22,6 +22,13 @@ from sync.relay import link_at
 from sync.settings import SyncSettings
 from sync.status import node_status
 
+STATE_LABELS = {
+    "following": "[green]正常[/]",
+    "behind": "[yellow]追赶中[/]",
+    "parked": "[red]已搁置 parked[/]",
+    "unknown": "[dim]无本地存储 no store here[/]",
+}
+
 sync_app = typer.Typer(help="同步 / inter-level sync through Kafka", no_args_is_help=True)
 console = Console(width=max(120, Console().width))
 
@@ -132,9 +139,7 @@ def status(
     ):
         table.add_column(column)
     for row in rows:
-        state = {"following": "[green]正常[/]", "behind": "[yellow]追赶中[/]", "parked": "[red]已搁置 parked[/]", "unknown": "[dim]无本地存储 no store here[/]"}.get(
-            row["state"], row["state"]
-        )
+        state = STATE_LABELS.get(row["state"], row["state"])
         table.add_row(
             row["node"],
             row["child"],
