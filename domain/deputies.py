@@ -52,9 +52,11 @@ class Deputy(DutyAggregate):
         unit: str
         grassroots: bool
         leading_cadre: bool
+        home_node: UUID  # where the deputy lives or works: the node whose stations they are enrolled near
 
         def apply(self, deputy: Deputy) -> None:
             deputy.person_id = self.person_id
+            deputy.home_node = self.home_node
             deputy.name = self.name
             deputy.gender = self.gender
             deputy.unit = self.unit
@@ -132,6 +134,7 @@ class Deputy(DutyAggregate):
         unit: str
         grassroots: bool
         leading_cadre: bool
+        home_node: UUID
         mandates: dict[str, dict[str, Any]]
         groups: dict[str, str]
 
@@ -151,7 +154,9 @@ class Deputy(DutyAggregate):
         unit: str = "",
         grassroots: bool = False,
         leading_cadre: bool = False,
+        home_node: UUID | None = None,
     ) -> Deputy:
+        """Register a deputy at the office that records their mandates; ``home_node`` defaults to that office's node."""
         where = f"deputy {person_id}"
         person_id = require_text(where, "person_id", person_id, 64)
         if grassroots and leading_cadre:
@@ -169,6 +174,7 @@ class Deputy(DutyAggregate):
             unit=unit.strip(),
             grassroots=grassroots,
             leading_cadre=leading_cadre,
+            home_node=home_node or owner.node_id,
         )
 
     def grant_mandate(

@@ -37,9 +37,9 @@ class StoreSettings(BaseSettings):
     pg_pool_size: int = Field(default=2, ge=1, le=50)
     open_stores: int = Field(default=64, ge=1, description="most node stores kept open at once in one process")
 
-    def eventsourcing_env(self, node_id: UUID) -> dict[str, str]:
+    def eventsourcing_env(self, node_id: UUID, log: str = "n") -> dict[str, str]:
         if self.store == "sqlite":
-            path = self.sqlite_path(node_id)
+            path = self.sqlite_path(node_id, log)
             path.parent.mkdir(parents=True, exist_ok=True)
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
@@ -55,8 +55,9 @@ class StoreSettings(BaseSettings):
             **postgres_env(self.pg_dsn, self.pg_pool_size),
         }
 
-    def sqlite_path(self, node_id: UUID) -> Path:
-        return self.data_dir / "nodes" / f"{node_id}.sqlite"
+    def sqlite_path(self, node_id: UUID, log: str = "n") -> Path:
+        """``n``: the node's own log; ``r``: its reference store of replicas."""
+        return self.data_dir / "nodes" / (f"{node_id}.sqlite" if log == "n" else f"{node_id}.{log}.sqlite")
 
 
 def postgres_env(dsn: str, pool_size: int = 2) -> dict[str, str]:
@@ -92,12 +93,14 @@ class DateAsISO(Transcoding):
 class NodeStore(Application):
     """One node's append-only log of deputy work: its own aggregates and, after sync, its subtree's."""
 
+    log = "n"  # which of the node's logs: its own one; prefixes PostgreSQL tables and names SQLite files
+
     def __init__(self, node: NodeRef, settings: StoreSettings | None = None, env: dict[str, str] | None = None) -> None:
         self.node = node
         # The application's name prefixes its PostgreSQL tables: the stable id, not the code, which can change.
-        self.name = f"n{node.node_id.hex}"
-        settings = settings or StoreSettings()
-        super().__init__(env={**settings.eventsourcing_env(node.node_id), **(env or {})})
+        self.name = f"{self.log}{node.node_id.hex}"
+        self.settings = settings or StoreSettings()
+        super().__init__(env={**self.settings.eventsourcing_env(node.node_id, self.log), **(env or {})})
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -131,6 +134,13 @@ class NodeStore(Application):
             if len(page) < batch:
                 return
             start = page[-1].id + 1
+
+
+class ReferenceStore(NodeStore):
+    """Read-only replicas a node's parent sent down (deputies of any level the node needs). Kept apart from the
+    node's own log, so they never travel up again."""
+
+    log = "r"
 
 
 class NodeStores:

@@ -7,6 +7,7 @@ parent's ingest and ingests its children's streams, so every level holds its sub
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +21,8 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from domain.base import NodeRef
 from domain.persistence import StreamPosition
-from domain.store import NodeStore
+from domain.store import NodeStore, ReferenceStore
+from sync.downward import DownwardReceiver, DownwardSender
 from sync.envelope import republish_request
 from sync.ingest import Inbound, Ingest, initial_position, make_consumer
 from sync.relay import Relay, make_producer
@@ -38,6 +40,7 @@ class SyncHost:
         children: Callable[[NodeRef], Sequence[NodeRef]],
         parent: Callable[[NodeRef], NodeRef | None],
         settings: SyncSettings | None = None,
+        is_within: Callable[[UUID, UUID], bool] | None = None,
     ) -> None:
         self.settings = settings or SyncSettings()
         self.plan = TopicPlan(self.settings.topic_prefix)
@@ -47,19 +50,39 @@ class SyncHost:
         self.producer = make_producer(bootstrap, self.settings)
         self.relays: dict[tuple[UUID, str], Relay] = {}
         self.ingests: dict[UUID, Ingest] = {}
+        self.senders: list[DownwardSender] = []
+        self.receivers: dict[str, DownwardReceiver] = {}
+        self.references = {s.node.node_id: ReferenceStore(s.node, s.settings) for s in stores}
+        within = is_within or _hierarchy_within()
         self._ensure_topics(stores, children)
         self.consumer = make_consumer(bootstrap)
         self.control = make_consumer(bootstrap)
         for store in stores:
+            reference = self.references[store.node.node_id]
             if parent(store.node) is not None:
                 self.relays[(store.node.node_id, UP)] = self._relay(store)
+                topic = self.plan.down(store.node.node_id)
+                self.receivers[topic] = DownwardReceiver(reference=reference, consumer=self.consumer, topic=topic)
             kids = children(store.node)
             if kids:
                 self.ingests[store.node.node_id] = self._ingest(store, kids)
+                self.senders.append(
+                    DownwardSender(
+                        store=store,
+                        reference=reference,
+                        children={kid.node_id: functools.partial(_inside, within, kid.node_id) for kid in kids},
+                        producer=self.producer,
+                        topic_for=self.plan.down,
+                        refresh_s=self.settings.refresh_s,
+                    )
+                )
         self.topic_owner = {topic: ingest for ingest in self.ingests.values() for topic in ingest.inbound}
-        self.consumer.assign([tp for ingest in self.ingests.values() for tp in ingest.partitions()])
+        down = [r.partition for r in self.receivers.values()]
+        self.consumer.assign([tp for ingest in self.ingests.values() for tp in ingest.partitions()] + down)
         for ingest in self.ingests.values():
             ingest.seek_all()
+        if down:
+            self.consumer.seek_to_beginning(*down)  # replicas are small and idempotent: read them all again
         control_partitions = [TopicPartition(self.plan.control(node_id), 0) for node_id in self.stores]
         self.control.assign(control_partitions)
         self.control.seek_to_end(*control_partitions)
@@ -108,6 +131,10 @@ class SyncHost:
                 by_ingest.setdefault(owner, {})[tp] = messages
         for ingest in self.ingests.values():
             moved += ingest.handle(by_ingest.get(ingest, {}))
+        for tp, messages in records.items():
+            if tp.topic in self.receivers:
+                moved += self.receivers[tp.topic].handle(messages)
+        moved += sum(sender.run_once() for sender in self.senders)
         self._obey_control()
         return moved
 
@@ -140,7 +167,7 @@ class SyncHost:
     def _ensure_topics(self, stores: Sequence[NodeStore], children: Callable[[NodeRef], Sequence[NodeRef]]) -> None:
         """Single-partition topics, created up front: an auto-created topic may get the broker's default partitions."""
         nodes = {s.node.node_id for s in stores} | {kid.node_id for s in stores for kid in children(s.node)}
-        names = [name for n in nodes for name in (self.plan.up(n), self.plan.control(n))]
+        names = [name for n in nodes for name in (self.plan.up(n), self.plan.down(n), self.plan.control(n))]
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=30_000)
         try:
             existing = set(admin.list_topics())
@@ -162,6 +189,8 @@ class SyncHost:
         for client in (self.consumer, self.control):
             client.close()
         self.producer.close(timeout=5)
+        for reference in self.references.values():
+            reference.close()
 
 
 def send_republish(settings: SyncSettings, node_id: UUID, position: StreamPosition, *, by: str, stream: str = UP) -> None:
@@ -173,3 +202,14 @@ def send_republish(settings: SyncSettings, node_id: UUID, position: StreamPositi
         producer.flush()
     finally:
         producer.close(timeout=5)
+
+
+def _inside(within: Callable[[UUID, UUID], bool], region: UUID, node: UUID) -> bool:
+    return within(node, region)
+
+
+def _hierarchy_within() -> Callable[[UUID, UUID], bool]:
+    from domain.hierarchy import Hierarchy
+
+    hierarchy = Hierarchy.load()
+    return lambda node, region: node in hierarchy and hierarchy.is_within(node, region)

@@ -20,6 +20,7 @@ class SyncSettings(BaseSettings):
     heartbeat_s: float = Field(default=1.0, gt=0, description="an idle relay says where it stands this often")
     republish_s: float = Field(default=2.0, gt=0, description="a halted ingest repeats its republish request this often")
     poll_ms: int = Field(default=100, ge=1)
+    refresh_s: float = Field(default=30.0, gt=0, description="a parent re-sends every replica a child needs this often")
 
 
 class TopicPlan:
