@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from domain.livelihood import LivelihoodProject
 from domain.stations import Station
 from domain.store import NodeStore, StoreSettings
 
-BY = Attribution("clerk-01", Role.RECORDER, datetime(2025, 3, 1, 9, 30, tzinfo=timezone.utc))
+BY = Attribution("clerk-01", Role.RECORDER, datetime(2025, 3, 1, 9, 30, tzinfo=UTC))
 NON_BMP = ("430525203", "430582204")  # 𦰡溪瑶族乡, 斫𥕢乡
 
 
