@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -123,26 +122,14 @@ def demo(
     region: Annotated[str, typer.Option(help="区域代码 / region code")] = "430582",
     days: Annotated[int, typer.Option(min=1, max=3660)] = 90,
     data_dir: Annotated[Path, typer.Option(help="where the demo's SQLite stores go (recreated)")] = Path("var/demo"),
+    kafka: Annotated[str, typer.Option(help="Kafka bootstrap address (default: the embedded broker)")] = "",
 ) -> None:
-    """演示: 模拟一个区域的履职活动 / the main job on embedded defaults."""
-    if data_dir.exists():
-        shutil.rmtree(data_dir)
-    settings = StoreSettings(store="sqlite", data_dir=data_dir)
-    hierarchy = Hierarchy.load()
-    division = _resolve(hierarchy, region)
-    console.rule(f"一盘棋 演示 demo: {render.node_label(hierarchy.ref(division))}, {days} 天")
-    with NodeStores(settings) as stores:
-        summary = record_simulation(
-            hierarchy, division, stores, days=days, start=date(2025, 1, 1), seed=7, scale=1.0, console=console
-        )
-    console.print(render.simulation_summary(hierarchy.ref(division), summary))
-    console.print(
-        f"\n各节点存储 stores: {data_dir}/nodes/*.sqlite\n"
-        f"下一步 next: [bold]YIPANQI_DATA_DIR={data_dir} .venv/bin/yipanqi nodes {region}[/], "
-        f"[bold]YIPANQI_DATA_DIR={data_dir} .venv/bin/yipanqi history <AGGREGATE_ID>[/]"
-    )
-    if summary.sample_ids:
-        console.print("例如 e.g. " + ", ".join(f"{family}: {agg_id}" for family, agg_id in summary.sample_ids.items()))
+    """演示: 区域各节点记录履职活动, 逐级同步到省 / the main job on embedded defaults."""
+    from gateways.demo import run_demo
+    from gateways.logs import configure_logging
+
+    configure_logging(level="WARNING")
+    run_demo(region=region, days=days, data_dir=data_dir, kafka=kafka, console=console)
 
 
 @bench_app.command("store")
@@ -156,6 +143,43 @@ def bench_store(
     from gateways.bench.store import run_store_benchmark
 
     result = run_store_benchmark(events=events, batch=batch, pg_dsn=pg_dsn, log=console.print)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        console.print_json(data=result)
+
+
+@bench_app.command("sync")
+def bench_sync(
+    events: Annotated[
+        int, typer.Option(min=1000, help="events pre-recorded at the townships and timed to the province")
+    ] = 100_000,
+    kafka: Annotated[str | None, typer.Option(help="bootstrap address (default YIPANQI_KAFKA; empty: embedded broker)")] = None,
+    townships: Annotated[int, typer.Option(min=1, max=20, help="township stores under the county")] = 4,
+    lag_seconds: Annotated[float, typer.Option(min=1, help="how long the steady-rate lag phase writes")] = 30.0,
+    lag_rate: Annotated[float, typer.Option(min=1, help="events per second written at the townships for the lag")] = 500.0,
+    compression: Annotated[str | None, typer.Option(help="override YIPANQI_COMPRESSION: none, gzip, lz4, zstd")] = None,
+    linger_ms: Annotated[int | None, typer.Option(help="override YIPANQI_LINGER_MS")] = None,
+    batch_bytes: Annotated[int | None, typer.Option(help="override YIPANQI_BATCH_BYTES")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as one JSON line last")] = False,
+) -> None:
+    """同步基准 / township → county → prefecture → province through Kafka vs bare kafka-python."""
+    from gateways.bench.sync import run_sync_benchmark
+
+    overrides = {
+        f"YIPANQI_{name.upper()}": str(value)
+        for name, value in (("compression", compression), ("linger_ms", linger_ms), ("batch_bytes", batch_bytes))
+        if value is not None
+    }
+    result = run_sync_benchmark(
+        events=events,
+        kafka=kafka,
+        townships=townships,
+        lag_seconds=lag_seconds,
+        lag_rate=lag_rate,
+        overrides=overrides,
+        log=console.print,
+    )
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
     else:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from domain.base import NodeRef
 from domain.hierarchy import Hierarchy
 from domain.simulation import SimulationStats, simulate
 from domain.store import NodeStores
@@ -23,9 +25,15 @@ def record_simulation(
     seed: int,
     scale: float,
     console: Console,
+    nodes: list[NodeRef] | None = None,
+    every_batches: tuple[int, Callable[[], Any]] | None = None,
 ) -> SimulationStats:
-    """Simulate ``days`` of the region's activity and save each node's batch in one transaction."""
-    nodes = [hierarchy.ref(d) for d in hierarchy.subtree(region)]
+    """Simulate ``days`` of the region's activity and save each node's batch in one transaction.
+
+    ``nodes`` defaults to the region's subtree; ``every_batches=(n, f)`` calls ``f`` after every n-th batch (the
+    demo syncs while it records).
+    """
+    nodes = nodes or [hierarchy.ref(d) for d in hierarchy.subtree(region)]
     stats = SimulationStats()
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -36,9 +44,11 @@ def record_simulation(
     )
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(f"模拟 {len(nodes)} 个节点", total=days, events=0)
-        for batch in simulate(nodes, days=days, start=start, seed=seed, scale=scale):
+        for i, batch in enumerate(simulate(nodes, days=days, start=start, seed=seed, scale=scale)):
             stats.add(batch)
             stores.open(batch.node).save_all(batch.aggregates)
+            if every_batches and i % every_batches[0] == 0:
+                every_batches[1]()
             if batch.day is not None:
                 progress.update(task, completed=(batch.day - start).days + 1, events=stats.total)
             else:

@@ -34,43 +34,44 @@ DEPUTY_TOPICS = tuple(
     for cls in vars(Deputy).values()
     if isinstance(cls, type) and issubclass(cls, Deputy.Event) and cls is not Deputy.Event
 )
-_ROUTING_TOPICS = (
-    get_topic(Deputy.Registered),
-    get_topic(Station.Established),
-    get_topic(Station.DeputyEnrolled),
-    get_topic(Station.Absorbed),
-)
+_ROUTING_TOPICS = (get_topic(Station.DeputyEnrolled), get_topic(Station.Absorbed))
 
 
 @dataclass
 class RoutingTable:
-    """Who owns and where lives each deputy, which node owns each station, and who is enrolled where."""
+    """For each deputy known at a parent, which of its children need a replica.
 
-    deputy_owner: dict[UUID, UUID] = field(default_factory=dict)
-    deputy_home: dict[UUID, UUID] = field(default_factory=dict)
-    station_owner: dict[UUID, UUID] = field(default_factory=dict)
+    ``child_of(node)`` names the child whose subtree holds ``node`` (None when no child's does). A child needs a
+    deputy who lives or works in its subtree or is enrolled at one of its subtree's stations, unless the deputy is
+    recorded inside that subtree already.
+    """
+
+    child_of: Callable[[UUID], UUID | None]
+    owner: dict[UUID, UUID] = field(default_factory=dict)
+    home: dict[UUID, UUID] = field(default_factory=dict)
     enrolled_at: dict[UUID, set[UUID]] = field(default_factory=lambda: defaultdict(set))  # deputy -> station owners
+    targets: dict[UUID, set[UUID]] = field(default_factory=dict)  # deputy -> children that need it
 
-    def learn(self, event: Any) -> None:
+    def learn(self, event: Any) -> UUID | None:
+        """Take in one routing fact; returns the deputy whose targets it may change."""
         if isinstance(event, Deputy.Registered):
-            self.deputy_owner[event.originator_id] = event.owner
-            self.deputy_home[event.originator_id] = event.home_node
-        elif isinstance(event, Station.Established):
-            self.station_owner[event.originator_id] = event.owner
-        elif isinstance(event, Station.DeputyEnrolled):
+            self.owner[event.originator_id] = event.owner
+            self.home[event.originator_id] = event.home_node
+            return self._retarget(event.originator_id)
+        if isinstance(event, Station.DeputyEnrolled):
             self.enrolled_at[event.deputy_id].add(event.owner)
-        elif isinstance(event, Station.Absorbed):
+            return self._retarget(event.deputy_id)
+        if isinstance(event, Station.Absorbed):
             for deputy_hex in event.deputies:
                 self.enrolled_at[UUID(deputy_hex)].add(event.owner)
+                self._retarget(UUID(deputy_hex))
+        return None
 
-    def needed_by(self, within: Callable[[UUID], bool]) -> set[UUID]:
-        """Deputies a subtree (``within`` tells its nodes) needs and does not record itself."""
-        return {
-            deputy
-            for deputy, owner in self.deputy_owner.items()
-            if not within(owner)
-            and (within(self.deputy_home[deputy]) or any(within(n) for n in self.enrolled_at.get(deputy, ())))
-        }
+    def _retarget(self, deputy: UUID) -> UUID:
+        if deputy in self.owner:
+            places = {self.home[deputy], *self.enrolled_at.get(deputy, ())}
+            self.targets[deputy] = {c for c in map(self.child_of, places) if c is not None} - {self.child_of(self.owner[deputy])}
+        return deputy
 
 
 class Cursor:
@@ -97,50 +98,45 @@ class DownwardSender:
         *,
         store: NodeStore,
         reference: NodeStore,
-        children: dict[UUID, Callable[[UUID], bool]],
+        child_of: Callable[[UUID], UUID | None],
+        children: Iterable[UUID],
         producer: KafkaProducer,
         topic_for: Callable[[UUID], str],
         refresh_s: float = 30.0,
     ) -> None:
         self.stores = (store, reference)
-        self.children = children
+        self.children = tuple(children)
         self.producer = producer
         self.topic_for = topic_for
         self.refresh_s = refresh_s
-        self.routing = RoutingTable()
+        self.routing = RoutingTable(child_of)
         self.cursors = [Cursor(s.recorder, _ROUTING_TOPICS + DEPUTY_TOPICS) for s in self.stores]
-        self.sent: dict[UUID, dict[UUID, int]] = {child: {} for child in children}  # child -> deputy -> version sent
+        self.sent: set[tuple[UUID, UUID]] = set()  # (child, deputy) pairs sent at least once
         self.next_refresh = 0.0
         self.log = structlog.get_logger().bind(node=str(store.node.node_id), channel="down")
 
     def run_once(self) -> int:
+        """Send replicas that changed or became needed; everything needed again every ``refresh_s``."""
         changed: set[UUID] = set()
-        learned = False
         for store, cursor in zip(self.stores, self.cursors, strict=True):
             for notification in _drain(cursor):
-                learned = True
-                event = store.mapper.to_domain_event(notification)
-                self.routing.learn(event)
-                if notification.topic in DEPUTY_TOPICS:
-                    changed.add(notification.originator_id)
-        refresh = time.monotonic() >= self.next_refresh
-        if not (changed or refresh or learned):
-            return 0
-        if refresh:
+                deputy = self.routing.learn(store.mapper.to_domain_event(notification))
+                changed.add(deputy or notification.originator_id)
+        if time.monotonic() >= self.next_refresh:
             self.next_refresh = time.monotonic() + self.refresh_s
-        sent = 0
-        for child, within in self.children.items():
-            already = self.sent[child]
-            for deputy in self.routing.needed_by(within):
-                if refresh or deputy in changed or deputy not in already:
-                    already[deputy] = self._send(child, deputy)
-                    sent += 1
-        if sent:
+            pairs = {(child, deputy) for deputy, children in self.routing.targets.items() for child in children}
+        else:
+            pairs = {(c, d) for d in changed for c in self.routing.targets.get(d, ())}
+            pairs |= {(c, d) for d, children in self.routing.targets.items() for c in children if (c, d) not in self.sent}
+        for child, deputy in pairs:
+            self._send(child, deputy)
+        if pairs:
+            self.sent |= pairs
             self.producer.flush()
-            self.log.debug("down.sent", replicas=sent, refresh=refresh)
-        return sent
+            self.log.debug("down.sent", replicas=len(pairs))
+        return len(pairs)
 
-    def _send(self, child: UUID, deputy: UUID) -> int:
+    def _send(self, child: UUID, deputy: UUID) -> None:
         events = self._history(deputy)
         value = json.dumps(
             {
@@ -150,7 +146,6 @@ class DownwardSender:
             ensure_ascii=False,
         ).encode()
         self.producer.send(self.topic_for(child), key=deputy.bytes, value=value, partition=0)
-        return events[-1].originator_version if events else 0
 
     def _history(self, deputy: UUID) -> list[StoredEvent]:
         for store in self.stores:

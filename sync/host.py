@@ -70,7 +70,8 @@ class SyncHost:
                     DownwardSender(
                         store=store,
                         reference=reference,
-                        children={kid.node_id: functools.partial(_inside, within, kid.node_id) for kid in kids},
+                        child_of=functools.partial(_child_containing, within, tuple(kid.node_id for kid in kids)),
+                        children=[kid.node_id for kid in kids],
                         producer=self.producer,
                         topic_for=self.plan.down,
                         refresh_s=self.settings.refresh_s,
@@ -204,8 +205,8 @@ def send_republish(settings: SyncSettings, node_id: UUID, position: StreamPositi
         producer.close(timeout=5)
 
 
-def _inside(within: Callable[[UUID, UUID], bool], region: UUID, node: UUID) -> bool:
-    return within(node, region)
+def _child_containing(within: Callable[[UUID, UUID], bool], children: tuple[UUID, ...], node: UUID) -> UUID | None:
+    return next((child for child in children if within(node, child)), None)
 
 
 def _hierarchy_within() -> Callable[[UUID, UUID], bool]:
