@@ -1,0 +1,100 @@
+"""The app factory: ``create_app(["430582", "430582100", ...])`` serves those nodes under ``/nodes/{code}/...``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+
+from domain.hierarchy import Hierarchy
+from domain.store import StoreSettings
+from gateways.api.context import Gateway, strict_query
+from gateways.api.errors import install_error_handlers
+from gateways.api.routers import contacts, dashboard, deputies, livelihood, reads, stations, suggestions, views
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+DESCRIPTION = """
+湖南人大代表工作“一盘棋”平台的节点网关。一个进程可服务多个节点 (如县及其乡镇), 每个节点的接口在 `/nodes/{code}/...` 下。
+
+**令牌**: `Authorization: Bearer yq_...`, 由 `yipanqi token issue --node CODE --role ROLE --subject NAME` 签发, 只存哈希。
+
+| 角色 | 写 | 读视图/列表/聚合/同步 | 历史与截至某时 | 群众个人信息 |
+|---|---|---|---|---|
+| recorder 录入员 | 本节点拥有的聚合 | 本节点子树 | 否 | 本节点记录的明文, 其余脱敏 |
+| viewer 查看员 | 否 | 本节点子树 | 否 | 脱敏 |
+| auditor 审计员 | 否 | 本节点子树 | 是 | 脱敏 |
+| administrator 管理员 | 本节点拥有的聚合 | 本节点子树 | 是 | 本节点记录的明文, 其余脱敏 |
+| deputy 代表本人 | 仅对自己领衔建议的答复作评价 | 自己的建议 | 否 | 脱敏 |
+
+省级令牌可读全省。节点只写自己拥有的聚合 (否则 403); 下级的令牌不能读写其他下级的数据。
+群众个人信息 (电话、身份证号、反映人姓名) 除上表所列情形外一律脱敏 (如 138****5678)。
+
+**命令** 均为 POST, 可带 `Idempotency-Key` 头: 同一键的重试返回首次应答, 不重复记录; 同键不同请求体返回 422。
+每条事件记录记录人 (令牌主体) 与角色, 以及发生时间 (`occurred_at`, 默认当前)。
+
+**错误** 一律为 JSON: `{"error", "rule", "field"?, "aggregate"?, "state"?}` —— 400 格式错误, 401 令牌无效, 403 无权限,
+404 不存在, 409 聚合状态不允许此步骤或已存在, 422 输入不合规则。
+
+The node gateway of Yipanqi: commands, queries over the node's subtree, history and as-of, sync status, dashboard.
+"""
+
+TAGS = [
+    {"name": "代表 deputies", "description": "登记代表、代表资格、代表类别、代表小组; 常委会组成人员"},
+    {"name": "联络站 stations", "description": "设立、代表进站/出站、并站、撤销"},
+    {"name": "进站接待 station visits", "description": "进站履职、群众反映问题、当场解决或转办、办结"},
+    {"name": "联系活动 contacts", "description": "两个联系: 机关联系代表, 代表联系群众, 12345"},
+    {"name": "代表建议 suggestions", "description": "提出→交办→办理→答复→评价 (仅领衔代表)→跟踪督办→办结"},
+    {"name": "民生实事 livelihood projects", "description": "群众提→征集初定→代表议→大会决→政府办→人大督→代表评"},
+    {"name": "查询 reads", "description": "聚合状态与历史、截至某时、列表、同步状态"},
+    {"name": "视图 views", "description": "一盘棋视图: 覆盖率、联络站、建议、民生实事, 按区域下钻"},
+    {"name": "看板 dashboard", "description": "一盘棋看板页面及其数据"},
+    {"name": "运维 ops", "description": "健康检查"},
+]
+
+
+class Health(BaseModel):
+    status: str
+
+
+def create_app(codes: Iterable[str], *, settings: StoreSettings | None = None, hierarchy: Hierarchy | None = None) -> FastAPI:
+    gw = Gateway(hierarchy or Hierarchy.load(), settings or StoreSettings(), codes)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        gw.keeper.start()  # keeps the hosted nodes' projections current
+        try:
+            yield
+        finally:
+            gw.keeper.stop()
+
+    served = ", ".join(f"{n.ref.name}({n.ref.code})" for n in gw.nodes.values())
+    app = FastAPI(
+        title=f"一盘棋 节点网关 Yipanqi gateway — {served}",
+        description=DESCRIPTION,
+        version="1.0",
+        openapi_tags=TAGS,
+        dependencies=[Depends(strict_query)],
+        lifespan=lifespan,
+    )
+    # The stores stay open for the app's life (an ASGI lifespan may run more than once under test clients):
+    # ``app.state.gateway.close()`` closes them; a server process simply exits.
+    app.state.gateway = gw
+    install_error_handlers(app)
+
+    @app.get("/healthz", response_model=Health, tags=["运维 ops"], summary="健康检查 (常量应答) / liveness, a constant")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for module in (deputies, stations, contacts, suggestions, livelihood):
+        app.include_router(module.router)
+    app.include_router(stations.visits)
+    app.include_router(reads.router)
+    app.include_router(views.router)
+    app.include_router(dashboard.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

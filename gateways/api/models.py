@@ -1,0 +1,389 @@
+"""Request bodies of the commands, with Chinese descriptions for the OpenAPI documentation.
+
+Every body may carry ``occurred_at`` (when it happened in the world; default now; without a time zone it is read
+as Beijing time). Unknown fields are refused (422 naming the field), so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from domain.contacts import Channel, ContactKind, Handling, OrganiserKind
+from domain.deputies import ElectedVia, GroupKind
+from domain.levels import CongressLevel
+from domain.livelihood import ProposedBy
+from domain.suggestions import Evaluation, ReplyCategory, SupervisionType
+
+CST = timezone(timedelta(hours=8), "CST")
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+Count = Annotated[int, Field(ge=0, le=100_000)]
+Money = Annotated[Decimal, Field(ge=0, le=10_000_000, max_digits=12, decimal_places=2, description="金额 (万元)")]
+Term = Annotated[int, Field(ge=1, le=99, description="届次 / term (届)")]
+Day = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    occurred_at: datetime | None = Field(
+        default=None, description="发生时间 (2000–2100; 默认: 现在; 不带时区按北京时间) / when it happened in the world"
+    )
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible_time(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=CST)
+        if not 2000 <= value.year <= 2100 or not 2000 <= value.astimezone(UTC).year <= 2100:
+            raise ValueError("occurred_at must be between 2000 and 2100")
+        return value
+
+
+# ---------------------------------------------------------------------------------------------------- deputies
+
+
+class DeputyRegister(Body):
+    """登记代表 / register a deputy at the office that records their mandates."""
+
+    person_id: str = Field(
+        min_length=1, max_length=64, description="人员编号 (同一人在各级共用) / person id shared across levels"
+    )
+    name: str = Field(min_length=1, max_length=50, description="姓名")
+    gender: str = Field(pattern="^(男|女)$", description="性别: 男 或 女")
+    unit: str = Field(default="", max_length=200, description="工作单位及职务")
+    grassroots: bool = Field(default=False, description="基层代表")
+    leading_cadre: bool = Field(default=False, description="领导干部代表")
+    home_node: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{6}([0-9]{3})?$",
+        description="居住或工作地区划代码 (默认: 本节点) / where they live or work",
+    )
+
+
+class MandateGrant(Body):
+    """取得代表资格 / a mandate at this office's congress."""
+
+    congress: CongressLevel = Field(
+        description="代表层级: national 全国, provincial 省, prefecture 市州, county 县, township 乡镇"
+    )
+    term: Term
+    elected_by: Text = Field(description="选举单位或原选区")
+    via: ElectedVia = Field(default=ElectedVia.ELECTION, description="election 选举 / by_election 补选")
+    delegation: str = Field(default="", max_length=200, description="所属代表团")
+
+
+class CredentialsReview(Body):
+    """代表资格审查 / the credentials committee's finding."""
+
+    congress: CongressLevel
+    term: Term
+    passed: bool = Field(description="是否通过")
+    note: str = Field(default="", max_length=500, description="说明")
+
+
+class MandateTermination(Body):
+    """终止代表资格."""
+
+    congress: CongressLevel
+    term: Term
+    reason: Text = Field(description="终止原因")
+
+
+class DeputyFlags(Body):
+    """设置代表类别 (基层 / 领导干部, 二者不兼)."""
+
+    grassroots: bool
+    leading_cadre: bool
+
+
+class GroupJoin(Body):
+    """编入代表小组 / join a deputy group."""
+
+    group: str = Field(min_length=1, max_length=100, description="代表小组名称")
+    kind: GroupKind = Field(default=GroupKind.AREA, description="area 按区域 / professional 专业小组")
+
+
+class GroupLeave(Body):
+    """退出代表小组."""
+
+    group: str = Field(min_length=1, max_length=100)
+
+
+class CommitteeConstitute(Body):
+    """组成人大常委会 (县级及以上) / constitute this node's standing committee for a term."""
+
+    term: Term
+
+
+class MemberAppoint(Body):
+    """任命常委会组成人员."""
+
+    member_id: str = Field(min_length=1, max_length=64, description="组成人员编号")
+    name: str = Field(min_length=1, max_length=50)
+    post: str = Field(pattern="^(主任|副主任|秘书长|委员)$", description="职务: 主任, 副主任, 秘书长, 委员")
+
+
+class MemberLeave(Body):
+    """组成人员离任."""
+
+    member_id: str = Field(min_length=1, max_length=64)
+    reason: Text
+
+
+# ---------------------------------------------------------------------------------------------------- stations
+
+
+class StationEstablish(Body):
+    """设立代表联络站."""
+
+    name: str = Field(min_length=1, max_length=100, description="站名 (本节点内唯一)")
+    address: str = Field(default="", max_length=200, description="地址")
+
+
+class Enrolment(Body):
+    """代表进站: 代表须在本节点日志 (本级或下级) 或上级下发的副本中存在."""
+
+    deputy_id: UUID = Field(description="代表 id")
+    congress: CongressLevel | None = Field(
+        default=None, description="以哪一级代表身份进站 (默认: 代表唯一的或最高的层级) / which mandate"
+    )
+
+
+class Removal(Body):
+    """代表出站."""
+
+    deputy_id: UUID
+    reason: Text
+
+
+class Merge(Body):
+    """并站: 本站并入另一站 (同一节点), 代表随之转入, 历史保留."""
+
+    successor_id: UUID = Field(description="并入的站 id")
+
+
+class Closure(Body):
+    """撤销 (须无在站代表)."""
+
+    reason: Text
+
+
+class VisitRecord(Body):
+    """进站接待: 值班代表须已编入该站."""
+
+    station_id: UUID
+    visit_date: Day = Field(description="接待日期")
+    deputy_ids: list[UUID] = Field(min_length=1, max_length=50, description="值班代表 id")
+    people_received: int = Field(ge=0, le=10_000, description="接待群众人数")
+
+
+class IssueRaise(Body):
+    """群众反映问题 (姓名和电话属个人信息, 查询时按角色脱敏)."""
+
+    summary: str = Field(min_length=1, max_length=500, description="问题摘要")
+    category: str = Field(min_length=1, max_length=50, description="类别")
+    raised_by_name: str = Field(default="", max_length=50, description="反映人姓名 (个人信息)")
+    raised_by_phone: str = Field(default="", max_length=30, pattern=r"^[0-9+\- ]*$", description="反映人电话 (个人信息)")
+
+
+class IssueResolve(Body):
+    """当场解决."""
+
+    outcome: str = Field(min_length=1, max_length=500)
+
+
+class IssueTransfer(Body):
+    """转交办理."""
+
+    to_unit: str = Field(min_length=1, max_length=100, description="承办单位")
+
+
+class Empty(Body):
+    """无其他字段 / no other fields."""
+
+
+# ---------------------------------------------------------------------------------------------------- contacts
+
+
+class ContactRecord(Body):
+    """联系活动 (两个联系): 机关联系代表, 代表联系群众 (小组活动, 调研视察, 办实事, 12345, 随手拍, 向选民报告)."""
+
+    kind: ContactKind = Field(
+        description="organ_meeting 机关联系代表, group_activity 代表小组活动, field_research 专题调研视察, "
+        "practical_deed 为民办实事, hotline_report 向12345反映社情民意, snapshot 随手拍, constituent_report 向选民报告履职"
+    )
+    channel: Channel = Field(description="渠道: face_to_face 面对面, symposium 座谈, visit 走访, ..., hotline 12345热线")
+    title: Text = Field(description="主题")
+    held_on: Day = Field(description="日期")
+    organiser_kind: OrganiserKind = Field(description="组织者类别")
+    organiser: str = Field(min_length=1, max_length=100, description="组织者名称")
+    organiser_id: str = Field(default="", max_length=100, description="组织者编号 (常委会组成人员编号, 代表 id, 或小组名)")
+    deputy_ids: list[UUID] = Field(min_length=1, max_length=500, description="参加的代表 id")
+    public_count: Count = Field(default=0, description="参加的群众人数")
+    ticket: str = Field(default="", max_length=64, description="12345 工单号 (热线反映必填)")
+
+
+class OpinionRaise(Body):
+    """提出意见."""
+
+    text: str = Field(min_length=1, max_length=1000)
+    deputy_id: UUID | None = Field(default=None, description="提出意见的代表 (须参加了本次活动)")
+
+
+class OpinionHandle(Body):
+    """意见办理: adopted 采纳 / assigned 转交办理 (须写单位) / explained 解释说明."""
+
+    handling: Handling
+    unit: str = Field(default="", max_length=100)
+    note: str = Field(default="", max_length=500)
+
+
+class OpinionFeedback(Body):
+    """意见反馈给代表."""
+
+    note: str = Field(default="", max_length=500)
+
+
+class HotlineOutcome(Body):
+    """12345 办理结果反馈."""
+
+    outcome: str = Field(min_length=1, max_length=1000)
+
+
+# ------------------------------------------------------------------------------------------------- suggestions
+
+
+class SuggestionSubmit(Body):
+    """提出代表建议 (领衔代表与附议代表须为本节点已知代表)."""
+
+    number: str = Field(min_length=1, max_length=32, description="建议编号")
+    congress: CongressLevel = Field(description="代表层级 (须为本办公室所办)")
+    term: Term
+    session: int = Field(ge=1, le=10, description="第几次会议 (闭会期间为最近一次)")
+    title: Text
+    content: str = Field(min_length=1, max_length=20_000)
+    category: str = Field(min_length=1, max_length=50)
+    lead_deputy_id: UUID = Field(description="领衔代表 id")
+    co_deputy_ids: list[UUID] = Field(default_factory=list, max_length=100, description="附议代表 id")
+
+
+class SuggestionAssign(Body):
+    """交办: 主办单位, 会办单位, 办理期限 (一般三个月)."""
+
+    lead_unit: str = Field(min_length=1, max_length=100)
+    co_units: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=20)
+    due_on: Day
+
+
+class HandlingStart(Body):
+    """开始办理: 承办单位联系代表的日期."""
+
+    contacted_on: Day
+
+
+class SuggestionReply(Body):
+    """答复: A 已解决或基本解决, B 正在解决或列入计划, C 留作参考."""
+
+    category: ReplyCategory
+    text: str = Field(min_length=1, max_length=20_000)
+    replied_on: Day
+
+
+class SuggestionEvaluate(Body):
+    """代表评价: 只能由领衔代表本人 (deputy 角色令牌) 记录; 满意, 基本满意, 不满意 (不满意则重新办理)."""
+
+    evaluation: Evaluation
+    comment: str = Field(default="", max_length=1000)
+
+
+class SuggestionSolved(Body):
+    """跟踪督办后解决."""
+
+    note: str = Field(min_length=1, max_length=2000)
+    solved_on: Day
+
+
+class SuggestionPriority(Body):
+    """确定为重点处理建议 (可写领办的政府领导)."""
+
+    leader: str = Field(default="", max_length=50)
+
+
+class SuggestionSupervise(Body):
+    """督办."""
+
+    supervision: SupervisionType
+    note: str = Field(default="", max_length=500)
+
+
+# ------------------------------------------------------------------------------------------------- livelihood
+
+
+class ProjectPropose(Body):
+    """民生实事项目: 群众提 (镇/乡及县级人大)."""
+
+    year: int = Field(ge=2000, le=2100, description="年度")
+    title: Text
+    category: str = Field(min_length=1, max_length=50)
+    proposed_by: ProposedBy = Field(default=ProposedBy.PUBLIC, description="public 群众 / deputies 代表 / government 政府")
+
+
+class ProjectList(Body):
+    """征集初定: 列入候选, 估算投资 (万元)."""
+
+    estimate_wan: Money
+
+
+class ProjectDeliberate(Body):
+    """代表议."""
+
+    deputies_present: int = Field(ge=1, le=100_000)
+    opinions: Count = 0
+
+
+class ProjectVote(Body):
+    """大会决: 只记票数, 不记谁投了什么; 赞成票须过全体代表半数."""
+
+    session: str = Field(min_length=1, max_length=50, description="会议名称")
+    yes: Count = Field(description="赞成")
+    no: Count = Field(description="反对")
+    abstain: Count = Field(description="弃权")
+    present: Count = Field(description="出席代表")
+    total_deputies: int = Field(ge=1, le=100_000, description="全体代表")
+
+
+class ProjectImplement(Body):
+    """政府办: 预算 (万元) 与牵头单位."""
+
+    budget_wan: Money
+    lead_unit: str = Field(min_length=1, max_length=100)
+
+
+class ProjectProgress(Body):
+    """进度报告: 百分比与已支出 (万元), 均不可倒退."""
+
+    progress: int = Field(ge=0, le=100)
+    spent_wan: Money
+    note: str = Field(default="", max_length=500)
+
+
+class ProjectSupervise(Body):
+    """人大督."""
+
+    action: str = Field(min_length=1, max_length=100)
+    note: str = Field(default="", max_length=500)
+
+
+class ProjectEvaluate(Body):
+    """代表评: 满意度测评票数."""
+
+    satisfied: Count
+    basically_satisfied: Count
+    dissatisfied: Count

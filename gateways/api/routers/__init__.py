@@ -1,0 +1,1 @@
+"""Routers per concern: commands per aggregate family, reads, views, sync status, dashboard."""

@@ -1,0 +1,94 @@
+"""Commands on contact activities (两个联系): organs and deputies, deputies and the public, 12345 reports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import JSONResponse
+
+from domain.contacts import ContactActivity
+from gateways.api import models as m
+from gateways.api.context import Command, CommandResult, writer
+from gateways.api.errors import responses
+
+router = APIRouter(prefix="/nodes/{code}", tags=["联系活动 contacts"], responses=responses(400, 401, 403, 404, 409, 422))
+Cmd = Annotated[Command, Depends(writer)]
+ContactId = Annotated[UUID, Path(description="联系活动 id")]
+OpinionNo = Annotated[int, Path(ge=1, le=10_000, description="意见序号 (从 1 起)")]
+
+
+@router.post("/contacts", status_code=201, response_model=CommandResult, summary="记录联系活动 / record a contact")
+def record(body: m.ContactRecord, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> ContactActivity:
+        for deputy_id in body.deputy_ids:
+            c.deputy_exists(deputy_id, what="deputy_ids")
+        contact = ContactActivity.record_contact(
+            c.node.ref,
+            c.by(body.occurred_at),
+            kind=body.kind,
+            channel=body.channel,
+            title=body.title,
+            held_on=body.held_on,
+            organiser_kind=body.organiser_kind,
+            organiser=body.organiser,
+            organiser_id=body.organiser_id,
+            deputy_ids=list(body.deputy_ids),
+            public_count=body.public_count,
+            ticket=body.ticket,
+            contact_id=c.new_id("contact"),
+        )
+        return c.create(contact)
+
+    return cmd.run(body, act, creating=True, fields=set(m.ContactRecord.model_fields))
+
+
+@router.post("/contacts/{contact_id}/opinions", response_model=CommandResult, summary="提出意见 / an opinion raised")
+def raise_opinion(contact_id: ContactId, body: m.OpinionRaise, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> ContactActivity:
+        contact = c.load(ContactActivity, contact_id, what="contact_id")
+        c.number = contact.raise_opinion(c.by(body.occurred_at), text=body.text, deputy_id=body.deputy_id)
+        return contact
+
+    return cmd.run(body, act, fields=set(m.OpinionRaise.model_fields))
+
+
+@router.post(
+    "/contacts/{contact_id}/opinions/{number}/handle", response_model=CommandResult, summary="意见办理 / handle an opinion"
+)
+def handle_opinion(contact_id: ContactId, number: OpinionNo, body: m.OpinionHandle, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> ContactActivity:
+        contact = c.load(ContactActivity, contact_id, what="contact_id")
+        contact.handle_opinion(c.by(body.occurred_at), number=number, handling=body.handling, unit=body.unit, note=body.note)
+        c.number = number
+        return contact
+
+    return cmd.run(body, act, fields=set(m.OpinionHandle.model_fields))
+
+
+@router.post(
+    "/contacts/{contact_id}/opinions/{number}/feedback",
+    response_model=CommandResult,
+    summary="意见反馈 / feed back to the deputy",
+)
+def feed_back(contact_id: ContactId, number: OpinionNo, body: m.OpinionFeedback, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> ContactActivity:
+        contact = c.load(ContactActivity, contact_id, what="contact_id")
+        contact.feed_back(c.by(body.occurred_at), number=number, note=body.note)
+        c.number = number
+        return contact
+
+    return cmd.run(body, act, fields=set(m.OpinionFeedback.model_fields))
+
+
+@router.post(
+    "/contacts/{contact_id}/hotline-outcome", response_model=CommandResult, summary="12345办理结果 / the hotline's outcome"
+)
+def hotline_outcome(contact_id: ContactId, body: m.HotlineOutcome, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> ContactActivity:
+        contact = c.load(ContactActivity, contact_id, what="contact_id")
+        contact.record_hotline_outcome(c.by(body.occurred_at), outcome=body.outcome)
+        return contact
+
+    return cmd.run(body, act, fields=set(m.HotlineOutcome.model_fields))

@@ -1,0 +1,148 @@
+"""Commands on deputies (人大代表) and standing-committee rosters (常委会组成人员)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import JSONResponse
+
+from domain.base import DomainError
+from domain.bodies import StandingCommittee
+from domain.deputies import Deputy
+from gateways.api import models as m
+from gateways.api.context import Command, CommandResult, writer
+from gateways.api.errors import ApiError, responses
+
+router = APIRouter(prefix="/nodes/{code}", tags=["代表 deputies"], responses=responses(400, 401, 403, 404, 409, 422))
+Cmd = Annotated[Command, Depends(writer)]
+DeputyId = Annotated[UUID, Path(description="代表 id")]
+CommitteeId = Annotated[UUID, Path(description="常委会 id")]
+
+
+@router.post("/deputies", status_code=201, response_model=CommandResult, summary="登记代表 / register a deputy")
+def register(body: m.DeputyRegister, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Deputy:
+        home = None
+        if body.home_node:
+            try:
+                home = c.gw.hierarchy.by_code(body.home_node).id
+            except DomainError:
+                raise ApiError(422, f"no division has code {body.home_node}", field="home_node") from None
+        deputy = Deputy.register(
+            c.node.ref,
+            c.by(body.occurred_at),
+            person_id=body.person_id,
+            name=body.name,
+            gender=body.gender,
+            unit=body.unit,
+            grassroots=body.grassroots,
+            leading_cadre=body.leading_cadre,
+            home_node=home,
+        )
+        return c.create(deputy)
+
+    return cmd.run(body, act, creating=True, fields=set(m.DeputyRegister.model_fields))
+
+
+@router.post("/deputies/{deputy_id}/mandates", response_model=CommandResult, summary="取得代表资格 / grant a mandate")
+def grant_mandate(deputy_id: DeputyId, body: m.MandateGrant, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Deputy:
+        d = c.load(Deputy, deputy_id, what="deputy_id")
+        d.grant_mandate(
+            c.node.ref,
+            c.by(body.occurred_at),
+            congress=body.congress,
+            term=body.term,
+            elected_by=body.elected_by,
+            via=body.via,
+            delegation=body.delegation,
+        )
+        return d
+
+    return cmd.run(body, act, fields=set(m.MandateGrant.model_fields))
+
+
+@router.post("/deputies/{deputy_id}/credentials", response_model=CommandResult, summary="代表资格审查 / credentials review")
+def review_credentials(deputy_id: DeputyId, body: m.CredentialsReview, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Deputy:
+        d = c.load(Deputy, deputy_id, what="deputy_id")
+        d.review_credentials(c.by(body.occurred_at), congress=body.congress, term=body.term, passed=body.passed, note=body.note)
+        return d
+
+    return cmd.run(body, act, fields=set(m.CredentialsReview.model_fields))
+
+
+@router.post("/deputies/{deputy_id}/termination", response_model=CommandResult, summary="终止代表资格 / terminate a mandate")
+def terminate(deputy_id: DeputyId, body: m.MandateTermination, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Deputy:
+        d = c.load(Deputy, deputy_id, what="deputy_id")
+        d.terminate(c.by(body.occurred_at), congress=body.congress, term=body.term, reason=body.reason)
+        return d
+
+    return cmd.run(body, act, fields=set(m.MandateTermination.model_fields))
+
+
+@router.post("/deputies/{deputy_id}/flags", response_model=CommandResult, summary="设置代表类别 / grassroots or leading cadre")
+def set_flags(deputy_id: DeputyId, body: m.DeputyFlags, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Deputy:
+        d = c.load(Deputy, deputy_id, what="deputy_id")
+        d.set_flags(c.by(body.occurred_at), grassroots=body.grassroots, leading_cadre=body.leading_cadre)
+        return d
+
+    return cmd.run(body, act, fields=set(m.DeputyFlags.model_fields))
+
+
+@router.post("/deputies/{deputy_id}/groups", response_model=CommandResult, summary="编入代表小组 / join a deputy group")
+def join_group(deputy_id: DeputyId, body: m.GroupJoin, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Deputy:
+        d = c.load(Deputy, deputy_id, what="deputy_id")
+        d.join_group(c.by(body.occurred_at), group=body.group, kind=body.kind)
+        return d
+
+    return cmd.run(body, act, fields=set(m.GroupJoin.model_fields))
+
+
+@router.post("/deputies/{deputy_id}/groups/leave", response_model=CommandResult, summary="退出代表小组 / leave a deputy group")
+def leave_group(deputy_id: DeputyId, body: m.GroupLeave, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Deputy:
+        d = c.load(Deputy, deputy_id, what="deputy_id")
+        d.leave_group(c.by(body.occurred_at), group=body.group)
+        return d
+
+    return cmd.run(body, act, fields=set(m.GroupLeave.model_fields))
+
+
+@router.post(
+    "/standing-committees", status_code=201, response_model=CommandResult, summary="组成人大常委会 / constitute the SC for a term"
+)
+def constitute(body: m.CommitteeConstitute, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> StandingCommittee:
+        return c.create(StandingCommittee.constitute(c.node.ref, c.by(body.occurred_at), term=body.term))
+
+    return cmd.run(body, act, creating=True, fields=set(m.CommitteeConstitute.model_fields))
+
+
+@router.post(
+    "/standing-committees/{committee_id}/members", response_model=CommandResult, summary="任命组成人员 / appoint a member"
+)
+def appoint(committee_id: CommitteeId, body: m.MemberAppoint, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> StandingCommittee:
+        sc = c.load(StandingCommittee, committee_id, what="committee_id")
+        sc.appoint(c.by(body.occurred_at), member_id=body.member_id, name=body.name, post=body.post)
+        return sc
+
+    return cmd.run(body, act, fields=set(m.MemberAppoint.model_fields))
+
+
+@router.post(
+    "/standing-committees/{committee_id}/members/leave", response_model=CommandResult, summary="组成人员离任 / a member leaves"
+)
+def remove_member(committee_id: CommitteeId, body: m.MemberLeave, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> StandingCommittee:
+        sc = c.load(StandingCommittee, committee_id, what="committee_id")
+        sc.remove_member(c.by(body.occurred_at), member_id=body.member_id, reason=body.reason)
+        return sc
+
+    return cmd.run(body, act, fields=set(m.MemberLeave.model_fields))

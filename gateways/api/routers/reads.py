@@ -1,0 +1,467 @@
+"""Reads straight from a node's log: one aggregate (now or as of a past time), its history, lists of what was
+recorded, the node and its children, sync status. Aggregate views over the subtree are in ``routers.views``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+
+from domain.base import Role
+from domain.bodies import StandingCommittee
+from domain.contacts import ContactActivity
+from domain.deputies import Deputy
+from domain.livelihood import LivelihoodProject
+from domain.stations import Station
+from domain.suggestions import Suggestion
+from domain.visits import StationVisit
+from gateways.api.auth import ROLE_LABELS, Principal
+from gateways.api.context import CST, Gateway, HostedNode, Reader, auditor, gateway, hosted_node, principal, reader
+from gateways.api.encode import aggregate_data, event_row, kind_label, kind_of, plain, state_of
+from gateways.api.errors import ApiError, responses
+from gateways.api.masking import mask
+from sync.status import node_status
+
+router = APIRouter(tags=["查询 reads"], responses=responses(400, 401, 403, 404, 422))
+AggregateId = Annotated[UUID, Path(description="聚合 id / aggregate id")]
+
+
+class TimeBasis(StrEnum):
+    RECORDED = "recorded"  # what the system knew then (the store's own time)
+    OCCURRED = "occurred"  # what had happened by then (occurred_at)
+
+
+AsOf = Annotated[
+    datetime | None,
+    Query(description="截至某时 (审计): 按 basis 取该时刻的状态; 不带时区按北京时间 / as of a past time (auditors)"),
+]
+Basis = Annotated[TimeBasis, Query(description="recorded 按记录时间 (系统当时所知) / occurred 按发生时间 (当时已发生的)")]
+
+
+# ------------------------------------------------------------------------------------------------------ models
+
+
+class NodeInfo(BaseModel):
+    """节点 / a node of the tree."""
+
+    node_id: UUID
+    code: str
+    name: str
+    level: str
+    level_label: str
+    kind: str
+    kind_label: str
+    has_congress: bool
+    path: str = Field(description="湖南省 › 邵阳市 › 邵东市")
+    hosted: bool = Field(description="本网关是否服务该节点 / served by this gateway")
+    children: list[NodeInfo] = Field(default_factory=list)
+
+
+class WhoAmI(BaseModel):
+    token_id: str
+    subject: str
+    role: str
+    role_label: str
+    node: str
+    node_code: str
+
+
+class AggregateView(BaseModel):
+    """聚合的当前 (或截至某时的) 状态 / one aggregate's state."""
+
+    id: UUID
+    kind: str
+    kind_label: str
+    owner: str
+    owner_name: str
+    replica: bool = Field(description="是否为上级下发的只读副本 / a read-only replica sent down by the parent")
+    version: int
+    state: str
+    state_label: str
+    created_on: datetime
+    modified_on: datetime
+    as_of: datetime | None = None
+    basis: str | None = None
+    masked: bool = Field(description="个人信息是否已脱敏 / whether personal data of the public is masked")
+    data: dict[str, Any]
+
+
+class EventView(BaseModel):
+    version: int
+    type: str
+    label: str = Field(description="事件中文名")
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str = Field(description="记录人 (令牌主体)")
+    role: str = Field(description="记录时的角色")
+    owner: str
+    payload: dict[str, Any]
+
+
+class HistoryView(BaseModel):
+    """聚合的全部事件 (已解码, 中文事件名) / every event of one aggregate."""
+
+    id: UUID
+    kind: str
+    kind_label: str
+    owner_name: str
+    masked: bool
+    events: list[EventView]
+
+
+class ListItem(BaseModel):
+    id: UUID
+    kind: str
+    owner: str
+    owner_name: str
+    position: int = Field(description="在本节点日志中的位置 / position in this node's log")
+    occurred_at: datetime
+    recorded_at: datetime
+    state: str
+    state_label: str
+    summary: dict[str, Any]
+
+
+class ListPage(BaseModel):
+    """一页列表; 用 next_cursor 取下一页 / one page; pass next_cursor as cursor for the next."""
+
+    kind: str
+    kind_label: str
+    region: str
+    items: list[ListItem]
+    next_cursor: int | None = Field(description="下一页游标 (null: 已到末尾)")
+    scanned_to: int
+
+
+class ChildSync(BaseModel):
+    node: str
+    child: str
+    position: int = Field(description="已收到的下级日志位置")
+    child_head: int | None = Field(description="下级日志头 (下级存储不在本机时为空)")
+    lag_events: int | None
+    lag_s: float | None
+    state: str = Field(description="following 正常 / behind 追赶中 / parked 已搁置 / unknown 无本地存储")
+    state_label: str
+    reason: str
+
+
+class SyncStatusView(BaseModel):
+    """同步状态 / what the node holds of each child, how far behind, what is parked."""
+
+    node: str
+    head: int = Field(description="本节点日志头")
+    published: int | None = Field(description="已向上级发布到的位置 (省: 无上级)")
+    unpublished: int | None
+    children: list[ChildSync]
+
+
+_STATE_LABELS = {"following": "正常", "behind": "追赶中", "parked": "已搁置", "unknown": "无本地存储"}
+
+
+# ------------------------------------------------------------------------------------------------------- nodes
+
+
+def node_info(gw: Gateway, division: Any, depth: int) -> NodeInfo:
+    ref = gw.hierarchy.ref(division)
+    return NodeInfo(
+        node_id=ref.node_id,
+        code=ref.code,
+        name=ref.name,
+        level=ref.level.value,
+        level_label=ref.level.label,
+        kind=ref.kind.value,
+        kind_label=ref.kind.label,
+        has_congress=ref.has_congress,
+        path=gw.hierarchy.path_label(division),
+        hosted=ref.node_id in gw.nodes,
+        children=[node_info(gw, c, depth - 1) for c in gw.hierarchy.children(division)] if depth > 0 else [],
+    )
+
+
+@router.get("/whoami", response_model=WhoAmI, summary="当前令牌 / who the token is")
+def whoami(who: Annotated[Principal, Depends(principal)]) -> WhoAmI:
+    return WhoAmI(
+        token_id=who.token_id,
+        subject=who.subject,
+        role=who.role.value,
+        role_label=ROLE_LABELS.get(who.role, who.role.value),
+        node=who.node.name,
+        node_code=who.node.code,
+    )
+
+
+@router.get("/nodes", response_model=list[NodeInfo], summary="本网关服务的节点 / nodes served here that the token may read")
+def list_nodes(gw: Annotated[Gateway, Depends(gateway)], who: Annotated[Principal, Depends(principal)]) -> list[NodeInfo]:
+    readable = [n for n in gw.nodes.values() if gw.access.within(n.ref.node_id, who.node.node_id)]
+    return [node_info(gw, gw.hierarchy.get(n.ref.node_id), 0) for n in readable]
+
+
+@router.get("/nodes/{code}", response_model=NodeInfo, summary="节点及其下级 / the node and its children")
+def get_node(
+    r: Annotated[Reader, Depends(reader)], depth: Annotated[int, Query(ge=0, le=2, description="下级层数")] = 1
+) -> NodeInfo:
+    return node_info(r.gw, r.gw.hierarchy.get(r.node.ref.node_id), depth)
+
+
+# -------------------------------------------------------------------------------------------------- aggregates
+
+
+def _replay(events: list[Any], as_of: datetime, basis: TimeBasis) -> tuple[Any, list[Any]]:
+    """The aggregate from the events up to ``as_of``: by recorded time, or by occurred time (the prefix of versions
+    that had all happened by then)."""
+    kept = []
+    for event in events:
+        when = event.timestamp if basis is TimeBasis.RECORDED else event.occurred_at
+        if when > as_of:
+            break
+        kept.append(event)
+    aggregate = None
+    for event in kept:
+        aggregate = event.mutate(aggregate)
+    return aggregate, kept
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=CST)
+
+
+async def _reader_for_aggregate(
+    node: Annotated[HostedNode, Depends(hosted_node)],
+    who: Annotated[Principal, Depends(principal)],
+    gw: Annotated[Gateway, Depends(gateway)],
+) -> Reader:
+    if who.role is not Role.DEPUTY:
+        gw.access.require_read(who, node.ref)
+    elif who.node.node_id != node.ref.node_id:
+        raise ApiError(403, "a deputy reads only the suggestions they lead or co-signed, at their office's node")
+    return Reader(gw, node, who)
+
+
+@router.get(
+    "/nodes/{code}/aggregates/{aggregate_id}",
+    response_model=AggregateView,
+    summary="聚合状态 (可截至某时) / one aggregate, now or as of a time",
+    description="as_of 仅限审计员和管理员。代表本人 (deputy) 只能查看自己领衔或附议的建议。",
+)
+def get_aggregate(
+    aggregate_id: AggregateId,
+    r: Annotated[Reader, Depends(_reader_for_aggregate)],
+    as_of: AsOf = None,
+    basis: Basis = TimeBasis.RECORDED,
+) -> AggregateView:
+    found = r.node.find(aggregate_id)
+    if found is None:
+        raise ApiError(404, f"no aggregate {aggregate_id} at {r.node.ref.name}({r.node.ref.code})", field="aggregate_id")
+    aggregate, replica = found
+    if r.who.role is Role.DEPUTY:
+        own = isinstance(aggregate, Suggestion) and r.who.subject in {
+            str(aggregate.lead_deputy_id),
+            *map(str, aggregate.co_deputy_ids),
+        }
+        if not own:
+            raise ApiError(403, "a deputy reads only the suggestions they lead or co-signed")
+    if as_of is not None:
+        r.gw.access.require_read(r.who, r.node.ref, audit=True)
+        store = r.node.reference if replica else r.node.store
+        aggregate, kept = _replay(store.history(aggregate_id), _aware(as_of), basis)
+        if aggregate is None:
+            raise ApiError(
+                404, f"aggregate {aggregate_id} did not exist yet at {as_of.isoformat()} ({basis.value})", field="as_of"
+            )
+    unmasked = r.unmasked(aggregate.owner)
+    state, state_label = state_of(aggregate)
+    data = aggregate_data(aggregate)
+    return AggregateView(
+        id=aggregate.id,
+        kind=kind_of(aggregate),
+        kind_label=kind_label(aggregate),
+        owner=str(aggregate.owner),
+        owner_name=r.gw.node_label(aggregate.owner),
+        replica=replica,
+        version=aggregate.version,
+        state=state,
+        state_label=state_label,
+        created_on=aggregate.created_on,
+        modified_on=aggregate.modified_on,
+        as_of=_aware(as_of) if as_of else None,
+        basis=basis.value if as_of else None,
+        masked=not unmasked,
+        data=data if unmasked else mask(data),
+    )
+
+
+@router.get(
+    "/nodes/{code}/aggregates/{aggregate_id}/history",
+    response_model=HistoryView,
+    summary="聚合历史 (审计) / every event of one aggregate",
+    description="仅限审计员和管理员。事件已解码, 带中文事件名、记录人及其角色、发生时间与记录时间。",
+)
+def get_history(
+    aggregate_id: AggregateId,
+    r: Annotated[Reader, Depends(auditor)],
+    as_of: AsOf = None,
+    basis: Basis = TimeBasis.RECORDED,
+) -> HistoryView:
+    found = r.node.find(aggregate_id)
+    if found is None:
+        raise ApiError(404, f"no aggregate {aggregate_id} at {r.node.ref.name}({r.node.ref.code})", field="aggregate_id")
+    aggregate, replica = found
+    events = (r.node.reference if replica else r.node.store).history(aggregate_id)
+    if as_of is not None:
+        _, events = _replay(events, _aware(as_of), basis)
+    unmasked = r.unmasked(aggregate.owner)
+    rows = [event_row(e) for e in events]
+    return HistoryView(
+        id=aggregate.id,
+        kind=kind_of(aggregate),
+        kind_label=kind_label(aggregate),
+        owner_name=r.gw.node_label(aggregate.owner),
+        masked=not unmasked,
+        events=[EventView(**(row if unmasked else {**row, "payload": mask(row["payload"])})) for row in rows],
+    )
+
+
+# ------------------------------------------------------------------------------------------------------- lists
+
+_CREATED = {
+    "deputies": (Deputy, Deputy.Registered, ("person_id", "name", "gender", "unit", "grassroots", "leading_cadre")),
+    "standing-committees": (StandingCommittee, StandingCommittee.Constituted, ("term", "level")),
+    "stations": (Station, Station.Established, ("name", "address")),
+    "visits": (StationVisit, StationVisit.Recorded, ("station_id", "visit_date", "deputy_ids", "people_received")),
+    "contacts": (ContactActivity, ContactActivity.Recorded, ("kind", "channel", "title", "held_on", "organiser", "public_count")),
+    "suggestions": (
+        Suggestion,
+        Suggestion.Submitted,
+        ("number", "congress", "term", "session", "title", "category", "lead_deputy_id"),
+    ),
+    "livelihood-projects": (LivelihoodProject, LivelihoodProject.Proposed, ("year", "title", "category", "proposed_by")),
+}
+
+
+class ListKind(StrEnum):
+    DEPUTIES = "deputies"
+    STANDING_COMMITTEES = "standing-committees"
+    STATIONS = "stations"
+    VISITS = "visits"
+    CONTACTS = "contacts"
+    SUGGESTIONS = "suggestions"
+    LIVELIHOOD_PROJECTS = "livelihood-projects"
+
+
+_PAGE = 1000
+_SCAN_BUDGET = 50  # pages of the log scanned per request at most; the cursor says where the scan stopped
+
+
+@router.get(
+    "/nodes/{code}/lists/{kind}",
+    response_model=ListPage,
+    summary="已记录的聚合列表 (分页) / what was recorded, page by page",
+    description="从本节点日志 (本级及已同步的下级) 中按记录顺序列出; region 过滤到某下级区域, q 按名称/标题筛选。"
+    " replicas=true 列出上级下发的代表副本。",
+)
+def list_recorded(
+    kind: Annotated[
+        ListKind, Path(description="deputies, standing-committees, stations, visits, contacts, suggestions, livelihood-projects")
+    ],
+    r: Annotated[Reader, Depends(reader)],
+    region: Annotated[str | None, Query(pattern=r"^[0-9]{6}([0-9]{3})?$", description="下钻区域代码")] = None,
+    q: Annotated[str | None, Query(max_length=50, description="名称/标题包含")] = None,
+    cursor: Annotated[int, Query(ge=0, le=2**62, description="从该日志位置之后开始")] = 0,
+    limit: Annotated[int, Query(ge=1, le=200, description="每页条数")] = 50,
+    replicas: Annotated[bool, Query(description="列出上级下发的代表副本 (而非本节点日志) / list the replicas instead")] = False,
+) -> ListPage:
+    cls, created, fields = _CREATED[kind.value]
+    area = r.region(region)
+    topics = [get_topic(created)]
+    store = r.node.reference if replicas else r.node.store
+    items: list[ListItem] = []
+    position, pages, end = cursor, 0, False
+    while len(items) < limit and pages < _SCAN_BUDGET:
+        page = store.recorder.select_notifications(start=position + 1, limit=_PAGE, topics=topics)
+        pages += 1
+        for notification in page:
+            position = notification.id
+            event: Any = store.mapper.to_domain_event(notification)
+            if not r.gw.access.within(event.owner, area.node_id):
+                continue
+            if q and q not in f"{getattr(event, 'name', '')}{getattr(event, 'title', '')}":
+                continue
+            items.append(_item(r, store, event, notification.id, fields, kind.value))
+            if len(items) >= limit:
+                break
+        if not page or (len(page) < _PAGE and position == page[-1].id):
+            end = True
+            break
+    return ListPage(
+        kind=kind.value,
+        kind_label=kind_label_of(cls),
+        region=area.code,
+        items=items,
+        next_cursor=None if end else position,
+        scanned_to=position,
+    )
+
+
+def kind_label_of(cls: type) -> str:
+    from gateways.api.encode import KINDS
+
+    return next((label for c, label in KINDS.values() if c is cls), cls.__name__)
+
+
+def _item(r: Reader, store: Any, event: Any, position: int, fields: tuple[str, ...], kind: str) -> ListItem:
+    try:
+        aggregate = store.repository.get(event.originator_id)
+        state, state_label = state_of(aggregate)
+    except Exception:  # noqa: BLE001 - a list still shows an aggregate whose later events this version cannot read
+        state, state_label = "unknown", "未知"
+    summary = {f: plain(getattr(event, f, None)) for f in fields}
+    if not r.unmasked(event.owner):
+        summary = mask(summary)
+    return ListItem(
+        id=event.originator_id,
+        kind=kind,
+        owner=str(event.owner),
+        owner_name=r.gw.node_label(event.owner),
+        position=position,
+        occurred_at=event.occurred_at,
+        recorded_at=event.timestamp,
+        state=state,
+        state_label=state_label,
+        summary=summary,
+    )
+
+
+# -------------------------------------------------------------------------------------------------------- sync
+
+
+def sync_status_of(gw: Gateway, node: HostedNode) -> SyncStatusView:
+    rows = node_status(gw.hierarchy, node.ref, gw.settings)
+    head = node.store.max_position()
+    up = node.store.recorder.positions().get("up")  # type: ignore[attr-defined]
+    has_parent = gw.hierarchy.parent(gw.hierarchy.get(node.ref.node_id)) is not None
+    published = (up.position if up else 0) if has_parent else None
+    return SyncStatusView(
+        node=f"{node.ref.name}({node.ref.code})",
+        head=head,
+        published=published,
+        unpublished=max(head - published, 0) if published is not None else None,
+        children=[ChildSync(**row, state_label=_STATE_LABELS.get(row["state"], row["state"])) for row in rows],
+    )
+
+
+@router.get(
+    "/nodes/{code}/sync/status",
+    response_model=SyncStatusView,
+    summary="同步状态 / sync status of the node and its children",
+)
+def sync_status(r: Annotated[Reader, Depends(reader)]) -> SyncStatusView:
+    return sync_status_of(r.gw, r.node)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

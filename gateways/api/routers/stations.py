@@ -1,0 +1,170 @@
+"""Commands on liaison stations (代表联络站) and station visits (进站履职)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import JSONResponse
+
+from domain.deputies import Deputy, MandateStatus
+from domain.levels import CongressLevel
+from domain.stations import Station
+from domain.visits import StationVisit
+from gateways.api import models as m
+from gateways.api.context import Command, CommandResult, writer
+from gateways.api.errors import ApiError, responses
+
+router = APIRouter(prefix="/nodes/{code}", tags=["联络站 stations"], responses=responses(400, 401, 403, 404, 409, 422))
+visits = APIRouter(prefix="/nodes/{code}", tags=["进站接待 station visits"], responses=responses(400, 401, 403, 404, 409, 422))
+Cmd = Annotated[Command, Depends(writer)]
+StationId = Annotated[UUID, Path(description="联络站 id")]
+VisitId = Annotated[UUID, Path(description="进站接待 id")]
+IssueNo = Annotated[int, Path(ge=1, le=10_000, description="问题序号 (从 1 起)")]
+
+_SERVING = {MandateStatus.PENDING_REVIEW.value, MandateStatus.ACTIVE.value}
+
+
+def enrolment_level(deputy: Deputy, wanted: CongressLevel | None) -> CongressLevel:
+    """The mandate a deputy is enrolled with: the one named, else their only serving level."""
+    serving = [CongressLevel(x["congress"]) for x in deputy.mandates.values() if x["status"] in _SERVING]
+    levels = sorted(set(serving), key=list(CongressLevel).index)
+    if wanted is not None:
+        if wanted not in levels:
+            held = ", ".join(v.value for v in levels) or "none"
+            raise ApiError(
+                422, f"deputy {deputy.name} holds no serving {wanted.label} mandate (serving: {held})", field="congress"
+            )
+        return wanted
+    if not levels:
+        raise ApiError(
+            409, f"deputy {deputy.name} ({deputy.id}) holds no serving mandate", field="deputy_id", state="not serving"
+        )
+    if len(levels) > 1:
+        raise ApiError(
+            422,
+            f"deputy {deputy.name} serves at several levels ({', '.join(v.value for v in levels)}): name the congress",
+            field="congress",
+        )
+    return levels[0]
+
+
+@router.post("/stations", status_code=201, response_model=CommandResult, summary="设立联络站 / establish a station")
+def establish(body: m.StationEstablish, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Station:
+        return c.create(Station.establish(c.node.ref, c.by(body.occurred_at), name=body.name, address=body.address))
+
+    return cmd.run(body, act, creating=True, fields=set(m.StationEstablish.model_fields))
+
+
+@router.post("/stations/{station_id}/enrolments", response_model=CommandResult, summary="代表进站 / enrol a deputy")
+def enrol(station_id: StationId, body: m.Enrolment, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Station:
+        station = c.load(Station, station_id, what="station_id")
+        deputy = c.deputy(body.deputy_id)
+        level = enrolment_level(deputy, body.congress)
+        station.enrol(c.by(body.occurred_at), deputy_id=deputy.id, deputy_name=deputy.name, congress=level)
+        return station
+
+    return cmd.run(body, act, fields=set(m.Enrolment.model_fields))
+
+
+@router.post("/stations/{station_id}/removals", response_model=CommandResult, summary="代表出站 / remove a deputy")
+def remove(station_id: StationId, body: m.Removal, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Station:
+        station = c.load(Station, station_id, what="station_id")
+        station.remove(c.by(body.occurred_at), deputy_id=body.deputy_id, reason=body.reason)
+        return station
+
+    return cmd.run(body, act, fields=set(m.Removal.model_fields))
+
+
+@router.post("/stations/{station_id}/merge", response_model=CommandResult, summary="并站 / merge into another station")
+def merge(station_id: StationId, body: m.Merge, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Station:
+        station = c.load(Station, station_id, what="station_id")
+        successor = c.load(Station, body.successor_id, what="successor_id")
+        station.merge_into(successor, c.by(body.occurred_at))
+        c.touch(successor)
+        return station
+
+    return cmd.run(body, act, fields=set(m.Merge.model_fields))
+
+
+@router.post("/stations/{station_id}/close", response_model=CommandResult, summary="撤销联络站 / close a station")
+def close(station_id: StationId, body: m.Closure, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Station:
+        station = c.load(Station, station_id, what="station_id")
+        station.close(c.by(body.occurred_at), reason=body.reason)
+        return station
+
+    return cmd.run(body, act, fields=set(m.Closure.model_fields))
+
+
+@visits.post("/visits", status_code=201, response_model=CommandResult, summary="记录进站接待 / record a station visit")
+def record_visit(body: m.VisitRecord, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> StationVisit:
+        station = c.load(Station, body.station_id, what="station_id", read_only=True)
+        for deputy_id in body.deputy_ids:
+            c.deputy_exists(deputy_id, what="deputy_ids")
+        visit = StationVisit.record_visit(
+            c.node.ref,
+            c.by(body.occurred_at),
+            station=station,
+            visit_date=body.visit_date,
+            deputy_ids=list(body.deputy_ids),
+            people_received=body.people_received,
+            visit_id=c.new_id("visit"),
+        )
+        return c.create(visit)
+
+    return cmd.run(body, act, creating=True, fields=set(m.VisitRecord.model_fields))
+
+
+@visits.post("/visits/{visit_id}/issues", response_model=CommandResult, summary="群众反映问题 / an issue raised")
+def raise_issue(visit_id: VisitId, body: m.IssueRaise, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> StationVisit:
+        visit = c.load(StationVisit, visit_id, what="visit_id")
+        c.number = visit.raise_issue(
+            c.by(body.occurred_at),
+            summary=body.summary,
+            category=body.category,
+            raised_by_name=body.raised_by_name,
+            raised_by_phone=body.raised_by_phone,
+        )
+        return visit
+
+    return cmd.run(body, act, fields=set(m.IssueRaise.model_fields))
+
+
+@visits.post("/visits/{visit_id}/issues/{number}/resolve", response_model=CommandResult, summary="当场解决 / resolve an issue")
+def resolve_issue(visit_id: VisitId, number: IssueNo, body: m.IssueResolve, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> StationVisit:
+        visit = c.load(StationVisit, visit_id, what="visit_id")
+        visit.resolve_issue(c.by(body.occurred_at), number=number, outcome=body.outcome)
+        c.number = number
+        return visit
+
+    return cmd.run(body, act, fields=set(m.IssueResolve.model_fields))
+
+
+@visits.post("/visits/{visit_id}/issues/{number}/transfer", response_model=CommandResult, summary="转交办理 / transfer an issue")
+def transfer_issue(visit_id: VisitId, number: IssueNo, body: m.IssueTransfer, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> StationVisit:
+        visit = c.load(StationVisit, visit_id, what="visit_id")
+        visit.transfer_issue(c.by(body.occurred_at), number=number, to_unit=body.to_unit)
+        c.number = number
+        return visit
+
+    return cmd.run(body, act, fields=set(m.IssueTransfer.model_fields))
+
+
+@visits.post("/visits/{visit_id}/close", response_model=CommandResult, summary="接待办结 / close a visit")
+def close_visit(visit_id: VisitId, body: m.Empty, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> StationVisit:
+        visit = c.load(StationVisit, visit_id, what="visit_id")
+        visit.close(c.by(body.occurred_at))
+        return visit
+
+    return cmd.run(body, act)

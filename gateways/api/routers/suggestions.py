@@ -1,0 +1,135 @@
+"""Commands on deputies' suggestions (代表建议), through every step; the evaluation by the lead deputy only."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import JSONResponse
+
+from domain.suggestions import Suggestion
+from gateways.api import models as m
+from gateways.api.context import Command, CommandResult, deputy_writer, writer
+from gateways.api.errors import responses
+
+router = APIRouter(prefix="/nodes/{code}", tags=["代表建议 suggestions"], responses=responses(400, 401, 403, 404, 409, 422))
+Cmd = Annotated[Command, Depends(writer)]
+SuggestionId = Annotated[UUID, Path(description="建议 id")]
+
+
+@router.post("/suggestions", status_code=201, response_model=CommandResult, summary="提出建议 / submit a suggestion")
+def submit(body: m.SuggestionSubmit, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Suggestion:
+        c.deputy_exists(body.lead_deputy_id, what="lead_deputy_id")
+        for co in body.co_deputy_ids:
+            c.deputy_exists(co, what="co_deputy_ids")
+        suggestion = Suggestion.submit(
+            c.node.ref,
+            c.by(body.occurred_at),
+            number=body.number,
+            congress=body.congress,
+            term=body.term,
+            session=body.session,
+            title=body.title,
+            content=body.content,
+            category=body.category,
+            lead_deputy_id=body.lead_deputy_id,
+            co_deputy_ids=list(body.co_deputy_ids),
+        )
+        return c.create(suggestion)
+
+    return cmd.run(body, act, creating=True, fields=set(m.SuggestionSubmit.model_fields))
+
+
+@router.post("/suggestions/{suggestion_id}/assign", response_model=CommandResult, summary="交办 / assign to handling units")
+def assign(suggestion_id: SuggestionId, body: m.SuggestionAssign, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Suggestion:
+        s = c.load(Suggestion, suggestion_id, what="suggestion_id")
+        s.assign(c.by(body.occurred_at), lead_unit=body.lead_unit, co_units=list(body.co_units), due_on=body.due_on)
+        return s
+
+    return cmd.run(body, act, fields=set(m.SuggestionAssign.model_fields))
+
+
+@router.post(
+    "/suggestions/{suggestion_id}/start-handling", response_model=CommandResult, summary="开始办理 (已联系代表) / handling starts"
+)
+def start_handling(suggestion_id: SuggestionId, body: m.HandlingStart, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Suggestion:
+        s = c.load(Suggestion, suggestion_id, what="suggestion_id")
+        s.start_handling(c.by(body.occurred_at), contacted_on=body.contacted_on)
+        return s
+
+    return cmd.run(body, act, fields=set(m.HandlingStart.model_fields))
+
+
+@router.post("/suggestions/{suggestion_id}/reply", response_model=CommandResult, summary="答复 (A/B/C) / the unit's reply")
+def reply(suggestion_id: SuggestionId, body: m.SuggestionReply, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Suggestion:
+        s = c.load(Suggestion, suggestion_id, what="suggestion_id")
+        s.reply(c.by(body.occurred_at), category=body.category, text=body.text, replied_on=body.replied_on)
+        return s
+
+    return cmd.run(body, act, fields=set(m.SuggestionReply.model_fields))
+
+
+@router.post(
+    "/suggestions/{suggestion_id}/evaluation",
+    response_model=CommandResult,
+    summary="代表评价 (仅领衔代表本人) / the lead deputy's evaluation",
+    description="只接受角色为 deputy、主体为领衔代表 id 的令牌: 任何机关账号 (录入员、管理员等) 都无法记录评价, 杜绝“被满意”。"
+    " / Only a token of role deputy whose subject is the lead deputy's id; no office account can record it.",
+)
+def evaluate(
+    suggestion_id: SuggestionId, body: m.SuggestionEvaluate, cmd: Annotated[Command, Depends(deputy_writer)]
+) -> JSONResponse:
+    def act(c: Command) -> Suggestion:
+        deputy_id = UUID(c.who.subject)
+        s = c.load(Suggestion, suggestion_id, what="suggestion_id")
+        s.evaluate(c.by(body.occurred_at), deputy_id=deputy_id, evaluation=body.evaluation, comment=body.comment)
+        return s
+
+    return cmd.run(body, act, fields=set(m.SuggestionEvaluate.model_fields))
+
+
+@router.post(
+    "/suggestions/{suggestion_id}/solved", response_model=CommandResult, summary="跟踪督办后解决 / solved after follow-up"
+)
+def solved(suggestion_id: SuggestionId, body: m.SuggestionSolved, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Suggestion:
+        s = c.load(Suggestion, suggestion_id, what="suggestion_id")
+        s.mark_solved(c.by(body.occurred_at), note=body.note, solved_on=body.solved_on)
+        return s
+
+    return cmd.run(body, act, fields=set(m.SuggestionSolved.model_fields))
+
+
+@router.post("/suggestions/{suggestion_id}/priority", response_model=CommandResult, summary="重点处理建议 / mark as priority")
+def priority(suggestion_id: SuggestionId, body: m.SuggestionPriority, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Suggestion:
+        s = c.load(Suggestion, suggestion_id, what="suggestion_id")
+        s.mark_priority(c.by(body.occurred_at), leader=body.leader)
+        return s
+
+    return cmd.run(body, act, fields=set(m.SuggestionPriority.model_fields))
+
+
+@router.post("/suggestions/{suggestion_id}/supervision", response_model=CommandResult, summary="督办 / a supervision action")
+def supervise(suggestion_id: SuggestionId, body: m.SuggestionSupervise, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Suggestion:
+        s = c.load(Suggestion, suggestion_id, what="suggestion_id")
+        s.supervise(c.by(body.occurred_at), supervision=body.supervision, note=body.note)
+        return s
+
+    return cmd.run(body, act, fields=set(m.SuggestionSupervise.model_fields))
+
+
+@router.post("/suggestions/{suggestion_id}/close", response_model=CommandResult, summary="办结 / close")
+def close(suggestion_id: SuggestionId, body: m.Empty, cmd: Cmd) -> JSONResponse:
+    def act(c: Command) -> Suggestion:
+        s = c.load(Suggestion, suggestion_id, what="suggestion_id")
+        s.close(c.by(body.occurred_at))
+        return s
+
+    return cmd.run(body, act)

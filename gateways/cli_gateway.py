@@ -1,0 +1,183 @@
+"""``yipanqi serve``, ``yipanqi token …`` and ``yipanqi bench gateway``: the gateways' commands."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+from uuid import UUID
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from domain.base import DomainError, Role
+from domain.hierarchy import Hierarchy
+from domain.store import NodeStore, ReferenceStore, StoreSettings
+
+token_app = typer.Typer(help="访问令牌 / access tokens (stored hashed beside the node's store)", no_args_is_help=True)
+console = Console(width=max(120, Console().width))
+
+ROLES = ("recorder", "viewer", "auditor", "administrator", "deputy")
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]错误 error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+def _node(hierarchy: Hierarchy, code: str):  # noqa: ANN202 - a NodeRef
+    try:
+        return hierarchy.ref(hierarchy.resolve(code))
+    except DomainError as e:
+        raise _fail(str(e)) from None
+
+
+def _deputy_known(ref, settings: StoreSettings, deputy_id: UUID) -> bool:  # noqa: ANN001
+    for cls in (NodeStore, ReferenceStore):
+        store = cls(ref, settings)
+        try:
+            if store.contains(deputy_id):
+                return True
+        finally:
+            store.close()
+    return False
+
+
+@token_app.command("issue")
+def token_issue(
+    node: Annotated[str, typer.Option("--node", help="节点区划代码 / the token's node")],
+    role: Annotated[
+        str,
+        typer.Option("--role", help="recorder 录入员 | viewer 查看员 | auditor 审计员 | administrator 管理员 | deputy 代表本人"),
+    ],
+    subject: Annotated[
+        str, typer.Option("--subject", help="使用人 (姓名或账号); deputy 角色为代表 id / who uses it; a deputy's id")
+    ],
+    note: Annotated[str, typer.Option(help="备注")] = "",
+    expires_days: Annotated[int, typer.Option(min=0, help="有效天数 (0: 不过期)")] = 0,
+    force: Annotated[bool, typer.Option(help="deputy 角色: 代表尚未同步到本节点时也签发")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """签发令牌 (只显示一次) / issue a token; it is shown once, only its hash is kept."""
+    from gateways.api.storage import gateway_db
+
+    if role not in ROLES:
+        raise _fail(f"--role must be one of {', '.join(ROLES)} (got {role!r})")
+    subject = subject.strip()
+    if not subject or len(subject) > 100:
+        raise _fail("--subject must be 1..100 characters")
+    hierarchy = Hierarchy.load()
+    ref = _node(hierarchy, node)
+    settings = StoreSettings()
+    if role == Role.DEPUTY.value:
+        try:
+            deputy_id = UUID(subject)
+        except ValueError:
+            raise _fail(
+                "a deputy token's --subject is the deputy's id (a UUID): the evaluation is recorded as that deputy"
+            ) from None
+        subject = str(deputy_id)
+        if not force and not _deputy_known(ref, settings, deputy_id):
+            raise _fail(f"deputy {deputy_id} is unknown at {ref.name}({ref.code}); --force to issue anyway")
+    expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
+    token, record = gateway_db(settings, ref.node_id).issue(role=role, subject=subject, note=note, expires_at=expires)
+    if as_json:
+        typer.echo(json.dumps({"token": token, **record.as_dict(), "node": ref.code}, ensure_ascii=False))
+        return
+    console.print(f"已签发 issued {record.token_id}: {role} · {subject} @ {ref.name}({ref.code})")
+    console.print("令牌 (只显示这一次, 请妥善保存) token, shown once:")
+    typer.echo(token)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    node: Annotated[str, typer.Option("--node", help="节点区划代码")],
+    token_id: Annotated[str, typer.Option("--id", help="令牌编号 (token list 可查) / the token's id")],
+) -> None:
+    """吊销令牌 / revoke a token (running gateways stop accepting it within YIPANQI_TOKEN_CACHE_S, default 5 s)."""
+    from gateways.api.storage import gateway_db
+
+    hierarchy = Hierarchy.load()
+    ref = _node(hierarchy, node)
+    record = gateway_db(StoreSettings(), ref.node_id).revoke(token_id)
+    if record is None:
+        raise _fail(f"no token {token_id} at {ref.name}({ref.code})")
+    console.print(f"已吊销 revoked {record.token_id}: {record.role} · {record.subject} @ {ref.name}({ref.code})")
+
+
+@token_app.command("list")
+def token_list(
+    node: Annotated[str, typer.Option("--node", help="节点区划代码")],
+    include_revoked: Annotated[bool, typer.Option("--all", help="包括已吊销和过期的")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """列出令牌 (不含令牌本身) / list a node's tokens (never the tokens themselves)."""
+    from gateways.api.storage import gateway_db
+
+    hierarchy = Hierarchy.load()
+    ref = _node(hierarchy, node)
+    records = [r for r in gateway_db(StoreSettings(), ref.node_id).list_tokens() if include_revoked or r.active]
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in records], ensure_ascii=False))
+        return
+    table = Table(title=f"令牌 tokens — {ref.name}({ref.code})")
+    for column in ("编号 id", "角色 role", "使用人 subject", "签发 created", "过期 expires", "状态 state", "备注 note"):
+        table.add_column(column)
+    for r in records:
+        state = "[green]有效[/]" if r.active else ("[red]已吊销[/]" if r.revoked_at else "[yellow]已过期[/]")
+        table.add_row(
+            r.token_id,
+            r.role,
+            r.subject,
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
+            r.expires_at.strftime("%Y-%m-%d") if r.expires_at else "-",
+            state,
+            r.note,
+        )
+    console.print(table)
+
+
+def serve_command(
+    node: Annotated[list[str], typer.Option("--node", help="服务的节点代码 (可重复) / node code (repeatable)")] = [],  # noqa: B006
+    region: Annotated[str | None, typer.Option(help="服务一个区域的全部节点 / serve a region's whole subtree")] = None,
+    host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="端口")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+) -> None:
+    """运行网关 / serve the nodes' APIs and dashboards on uvicorn (one process, many nodes)."""
+    import uvicorn
+
+    from gateways.api import create_app
+    from gateways.logs import configure_logging
+
+    configure_logging()
+    hierarchy = Hierarchy.load()
+    codes = list(node)
+    if region:
+        codes += [d.code for d in hierarchy.subtree(hierarchy.resolve(region))]
+    if not codes:
+        raise _fail("name at least one --node CODE or a --region CODE")
+    for code in codes:
+        _node(hierarchy, code)
+    app = create_app(codes, hierarchy=hierarchy)
+    served = ", ".join(f"{n.ref.name}({n.ref.code})" for n in app.state.gateway.nodes.values())
+    console.print(f"网关运行中 serving {served} at http://{host}:{port}/docs · 看板 dashboard /nodes/{{code}}/dashboard")
+    uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1, access_log=False)
+
+
+def bench_gateway_command(
+    seconds: Annotated[float, typer.Option(min=1, max=120, help="每项测量的最长时间 / time limit per measurement")] = 8.0,
+    requests: Annotated[int, typer.Option(min=100, max=200_000, help="每项测量的请求上限 / request cap per measurement")] = 4000,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="并发连接数")] = 8,
+    days: Annotated[int, typer.Option(min=1, max=365, help="模拟数据天数")] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as one JSON line last")] = False,
+) -> None:
+    """网关基准 / commands, province rollup and a bare endpoint on one uvicorn worker, from a separate load process."""
+    from gateways.bench.gateway import run_gateway_benchmark
+
+    result = run_gateway_benchmark(seconds=seconds, requests=requests, concurrency=concurrency, days=days, log=console.print)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        console.print_json(data=result)

@@ -1,0 +1,280 @@
+/* 一盘棋看板: reads /nodes/{code}/views/rollup and /nodes/{code}/sync/status with the office's token and draws
+   them with the locally served Apache ECharts. Drill-down: click a region in any regional chart. */
+(function () {
+  "use strict";
+  const code = (location.pathname.match(/\/nodes\/([0-9]{6,9})\/dashboard/) || [])[1];
+  const RED = "#b71c1c", GOLD = "#d4a017", GREY = "#9e9e9e", GREEN = "#2e7d32", BLUE = "#1565c0";
+  const state = { node: code, region: null, crumbs: [], year: "", asOf: "", by: "recorded", target: null, loads: 0, errors: 0 };
+  const charts = {};
+  const $ = (id) => document.getElementById(id);
+  const pct = (r) => (r === null || r === undefined ? "—" : (r * 100).toFixed(1) + "%");
+  const num = (n) => (n === null || n === undefined ? "—" : Number(n).toLocaleString("zh-CN"));
+  const esc = (s) => String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+
+  // ------------------------------------------------------------------------------------------------ token
+  const tokenKey = "yipanqi.token." + code;
+  (function takeTokenFromHash() {
+    const m = location.hash.match(/token=([^&]+)/);
+    if (m) {
+      sessionStorage.setItem(tokenKey, decodeURIComponent(m[1]));
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+  })();
+  const token = () => sessionStorage.getItem(tokenKey) || localStorage.getItem(tokenKey);
+
+  function askToken(message) {
+    $("login").hidden = false;
+    $("board").hidden = true;
+    setStatus(message || "需要访问令牌", true);
+  }
+  $("token-save").onclick = () => {
+    const t = $("token-input").value.trim();
+    if (!t) return;
+    localStorage.setItem(tokenKey, t);
+    $("login").hidden = true;
+    load();
+  };
+  $("logout").onclick = () => { localStorage.removeItem(tokenKey); sessionStorage.removeItem(tokenKey); askToken("请输入新的令牌"); };
+
+  function setStatus(text, error) {
+    const el = $("status");
+    el.textContent = text;
+    el.className = error ? "error" : "";
+  }
+
+  async function get(path, params) {
+    const q = new URLSearchParams();
+    Object.entries(params || {}).forEach(([k, v]) => { if (v !== null && v !== undefined && v !== "") q.set(k, v); });
+    const url = path + (q.toString() ? "?" + q : "");
+    const r = await fetch(url, { headers: { Authorization: "Bearer " + token() } });
+    let body = null;
+    try { body = await r.json(); } catch (e) { body = null; }
+    if (!r.ok) {
+      const err = new Error((body && body.rule) || ("HTTP " + r.status));
+      err.status = r.status;
+      throw err;
+    }
+    return body;
+  }
+
+  // --------------------------------------------------------------------------------------------- loading
+  async function load() {
+    if (!code) { setStatus("地址应为 /nodes/{区划代码}/dashboard", true); return; }
+    if (!token()) { askToken(); return; }
+    setStatus("加载中…");
+    const params = { region: state.region, year: state.year, as_of: state.asOf, by: state.asOf ? state.by : null };
+    try {
+      const [rollup, sync] = await Promise.all([
+        get(`/nodes/${code}/views/rollup`, params),
+        state.region && state.region !== code ? Promise.resolve(null) : get(`/nodes/${code}/sync/status`).catch(() => null),
+      ]);
+      render(rollup, sync);
+      state.loads += 1;
+      const sc = rollup.scope;
+      setStatus(`${sc.region_name} · ${sc.period} · ${sc.as_of_label}`);
+    } catch (e) {
+      state.errors += 1;
+      if (e.status === 401) { askToken("令牌无效或已吊销: " + e.message); return; }
+      setStatus("加载失败: " + e.message, true);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------- rendering
+  function chart(id) {
+    if (!charts[id]) {
+      charts[id] = echarts.init($(id), null, { renderer: "canvas" });
+      window.addEventListener("resize", () => charts[id].resize());
+    }
+    return charts[id];
+  }
+
+  function drill(regionCode, regionName) {
+    if (!regionCode || regionCode === state.region) return;
+    if (!state.crumbs.length || state.crumbs[state.crumbs.length - 1].code !== (state.region || code)) {
+      state.crumbs.push({ code: state.region || code, name: state.lastName });
+    }
+    state.crumbs.push({ code: regionCode, name: regionName });
+    state.region = regionCode;
+    load();
+  }
+
+  function renderCrumbs(scope) {
+    state.lastName = scope.region_name;
+    const trail = state.crumbs.length ? state.crumbs : [{ code: scope.region_code, name: scope.region_name }];
+    const nav = $("crumbs");
+    nav.innerHTML = "";
+    trail.forEach((c, i) => {
+      if (i) nav.insertAdjacentHTML("beforeend", '<span class="sep">›</span>');
+      const last = i === trail.length - 1;
+      const el = document.createElement(last ? "strong" : "a");
+      el.textContent = c.name || c.code;
+      el.dataset.code = c.code;
+      if (!last) el.onclick = () => { state.crumbs = state.crumbs.slice(0, i + 1); state.region = c.code === code ? null : c.code; load(); };
+      nav.appendChild(el);
+    });
+  }
+
+  function kpi(k, v, s) {
+    return `<div class="kpi"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div><div class="s">${esc(s || "")}</div></div>`;
+  }
+
+  function render(data, sync) {
+    $("board").hidden = false;
+    $("node-name").textContent = data.scope.region_name;
+    $("period").textContent = data.scope.period + " · " + data.scope.as_of_label;
+    renderCrumbs(data.scope);
+    fillYears(data);
+    const st = data.stations.totals, sg = data.suggestions.totals, lv = data.livelihood.totals;
+    const cov = data.coverage.filter((t) => t.rate !== null);
+    const avg = cov.length ? cov.reduce((a, t) => a + t.rate, 0) / cov.length : null;
+    $("kpis").innerHTML = [
+      kpi("指标平均覆盖率", pct(avg), `${cov.length} 项指标`),
+      kpi("代表联络站", num(st.stations), `闲置 ${num(st.idle_stations)} 个`),
+      kpi("进站接待", num(st.visits), `接待群众 ${num(st.people)} 人次`),
+      kpi("群众反映问题", num(st.issues_raised), `当场解决率 ${pct(st.resolve_rate)}`),
+      kpi("代表建议", num(sg.total), `答复率 ${pct(sg.reply_rate)} · 满意率 ${pct(sg.satisfaction)}`),
+      kpi("超期未答复", num(sg.overdue), `跟踪督办中 ${num(sg.open_follow_up)} 件`),
+      kpi("民生实事(通过)", num(lv.passed), `投资 ${num(lv.investment_yi)} 亿元`),
+      kpi("民生实事平均进度", lv.avg_progress === null ? "—" : lv.avg_progress + "%", `通过率 ${pct(lv.pass_rate)}`),
+      kpi("同步健康", sync ? healthLabel(sync) : "—", sync ? `日志头 ${num(sync.head)}` : "下钻区域不显示"),
+    ].join("");
+    renderCoverage(data.coverage);
+    renderTargetPick(data.coverage);
+    renderRegions(data.coverage);
+    renderStations(data.stations.by_region);
+    renderSuggestions(data.suggestions.by_state);
+    renderLivelihood(data.livelihood.by_region);
+    renderSync(sync);
+    window.yipanqiDashboard.data = data;
+  }
+
+  function healthLabel(sync) {
+    const kids = sync.children || [];
+    const bad = kids.filter((c) => c.state === "parked").length, behind = kids.filter((c) => c.state === "behind").length;
+    if (bad) return `${bad} 个搁置`;
+    if (behind) return `${behind} 个追赶中`;
+    return kids.length ? "全部正常" : "无下级";
+  }
+
+  function fillYears(data) {
+    const sel = $("year");
+    const years = new Set((data.livelihood.by_year || []).map((y) => String(y.year)));
+    years.add(String(data.scope.year));
+    const have = new Set([...sel.options].map((o) => o.value));
+    [...years].sort().forEach((y) => { if (!have.has(y)) sel.add(new Option(y + "年", y)); });
+  }
+
+  function renderCoverage(targets) {
+    const rows = targets.slice().reverse();
+    chart("chart-coverage").setOption({
+      grid: { left: 260, right: 60, top: 10, bottom: 20 },
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" },
+        formatter: (p) => { const t = rows[p[0].dataIndex]; return `${esc(t.label)}<br>覆盖 ${num(t.covered)} / ${num(t.population)} (${pct(t.rate)})<br>未完成 ${num(t.missing)}`; } },
+      xAxis: { type: "value", max: 100, axisLabel: { formatter: "{value}%" } },
+      yAxis: { type: "category", data: rows.map((t) => t.label), axisLabel: { width: 250, overflow: "truncate" } },
+      series: [{ type: "bar", name: "覆盖率", data: rows.map((t) => ({ value: t.rate === null ? 0 : +(t.rate * 100).toFixed(1), itemStyle: { color: t.rate === null ? GREY : t.rate < 0.6 ? RED : t.rate < 0.9 ? GOLD : GREEN } })),
+        label: { show: true, position: "right", formatter: (p) => (rows[p.dataIndex].rate === null ? "无数据" : p.value + "%") } }],
+    }, true);
+    const body = $("behind").querySelector("tbody");
+    body.innerHTML = targets.map((t) => {
+      const worst = (t.worst_regions || []).map((r) => `<a data-code="${esc(r.code)}" data-name="${esc(r.name)}">${esc(r.name)}</a> ${pct(r.rate)}`).join("、") || "—";
+      const short = (x) => { const v = String(x || ""); return v.length > 24 ? v.slice(0, 24) + "…" : v; };
+      const who = ((t.missing_list && t.missing_list.items) || []).map((m) => esc(short(m.name || m.body || m.title || m.opinion || m.number))).join("、") || "—";
+      return `<tr><td>${esc(t.label)}<br><small>${esc(t.source || "")}</small></td><td class="rate">${pct(t.rate)}<br><small>${num(t.covered)}/${num(t.population)}</small></td><td>${worst}</td><td>${who}</td></tr>`;
+    }).join("");
+    body.querySelectorAll("a[data-code]").forEach((a) => { a.onclick = () => drill(a.dataset.code, a.dataset.name); });
+  }
+
+  function renderTargetPick(targets) {
+    const sel = $("target-pick");
+    if (!state.target || !targets.some((t) => t.key === state.target)) {
+      const withData = targets.find((t) => (t.by_region || []).some((r) => r.population));
+      state.target = (withData || targets[0] || {}).key;
+    }
+    sel.innerHTML = targets.map((t) => `<option value="${esc(t.key)}">${esc(t.label)}</option>`).join("");
+    sel.value = state.target;
+    sel.onchange = () => { state.target = sel.value; renderRegions(window.yipanqiDashboard.data.coverage); };
+  }
+
+  function regionBars(id, rows, series, extra) {
+    const c = chart(id);
+    c.setOption(Object.assign({
+      grid: { left: 50, right: 50, top: 36, bottom: 70 },
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      legend: { top: 0 },
+      xAxis: { type: "category", data: rows.map((r) => r.name), axisLabel: { rotate: rows.length > 6 ? 40 : 0, interval: 0 } },
+      yAxis: [{ type: "value" }],
+      series: series,
+    }, extra || {}), true);
+    // Clicking anywhere in a region's column (bar, label or the hover shadow) drills into that region.
+    c.getZr().off("click");
+    c.getZr().on("click", (ev) => {
+      const point = [ev.offsetX, ev.offsetY];
+      if (!c.containPixel("grid", point)) return;
+      const idx = c.convertFromPixel({ seriesIndex: 0 }, point)[0];
+      const r = rows[idx];
+      if (r && r.code) drill(r.code, r.name);
+    });
+  }
+
+  function renderRegions(targets) {
+    const t = targets.find((x) => x.key === state.target) || targets[0];
+    const rows = (t && t.by_region) || [];
+    regionBars("chart-regions", rows, [
+      { type: "bar", name: "已完成", stack: "n", data: rows.map((r) => r.covered), itemStyle: { color: GREEN } },
+      { type: "bar", name: "未完成", stack: "n", data: rows.map((r) => r.missing), itemStyle: { color: RED } },
+      { type: "line", name: "覆盖率", yAxisIndex: 1, data: rows.map((r) => (r.rate === null ? null : +(r.rate * 100).toFixed(1))), itemStyle: { color: GOLD } },
+    ], { yAxis: [{ type: "value", name: "人/件" }, { type: "value", name: "覆盖率%", max: 100 }] });
+  }
+
+  function renderStations(rows) {
+    regionBars("chart-stations", rows, [
+      { type: "bar", name: "进站接待", data: rows.map((r) => r.visits), itemStyle: { color: RED } },
+      { type: "bar", name: "接待群众", data: rows.map((r) => r.people), itemStyle: { color: GOLD } },
+      { type: "bar", name: "联络站", data: rows.map((r) => r.stations), itemStyle: { color: BLUE } },
+    ]);
+  }
+
+  function renderSuggestions(byState) {
+    chart("chart-suggestions").setOption({
+      tooltip: { trigger: "item", formatter: "{b}: {c} 件" },
+      grid: { left: 50, right: 20, top: 20, bottom: 40 },
+      xAxis: { type: "category", data: byState.map((s) => s.label), axisLabel: { interval: 0 } },
+      yAxis: { type: "value", name: "件" },
+      series: [{ type: "bar", name: "建议", data: byState.map((s) => s.count), itemStyle: { color: RED }, label: { show: true, position: "top" } }],
+    }, true);
+  }
+
+  function renderLivelihood(rows) {
+    regionBars("chart-livelihood", rows, [
+      { type: "bar", name: "投资(万元)", data: rows.map((r) => r.investment_wan), itemStyle: { color: RED } },
+      { type: "line", name: "平均进度%", yAxisIndex: 1, data: rows.map((r) => r.avg_progress), itemStyle: { color: GOLD } },
+      { type: "bar", name: "通过项目", yAxisIndex: 1, data: rows.map((r) => r.passed), itemStyle: { color: BLUE } },
+    ], { yAxis: [{ type: "value", name: "万元" }, { type: "value", name: "%/个", max: (v) => Math.max(100, v.max) }] });
+  }
+
+  function renderSync(sync) {
+    const kids = (sync && sync.children) || [];
+    const colour = { following: GREEN, behind: GOLD, parked: RED, unknown: GREY };
+    chart("chart-sync").setOption({
+      tooltip: { trigger: "axis", formatter: (p) => { const k = kids[p[0].dataIndex]; return `${esc(k.child)}<br>${esc(k.state_label)} · 滞后 ${num(k.lag_events)} 条 / ${k.lag_s === null ? "?" : k.lag_s + " 秒"}${k.reason ? "<br>" + esc(k.reason) : ""}`; } },
+      grid: { left: 60, right: 20, top: 20, bottom: 70 },
+      xAxis: { type: "category", data: kids.map((k) => k.child), axisLabel: { rotate: kids.length > 6 ? 40 : 0, interval: 0 } },
+      yAxis: { type: "value", name: "滞后(条)" },
+      series: [{ type: "bar", name: "滞后事件", data: kids.map((k) => ({ value: k.lag_events === null ? 0 : k.lag_events, itemStyle: { color: colour[k.state] || GREY } })),
+        label: { show: true, position: "top", formatter: (p) => (["behind", "parked"].includes(kids[p.dataIndex].state) ? kids[p.dataIndex].state_label : "") } }],
+    }, true);
+    $("sync-note").textContent = sync
+      ? `本节点日志头 ${num(sync.head)}` + (sync.published === null ? " (省级, 无上级)" : `, 已向上级发布 ${num(sync.published)}, 待发布 ${num(sync.unpublished)}`)
+      : "下钻到下级区域时, 同步状态请在该节点的看板查看。";
+  }
+
+  // ---------------------------------------------------------------------------------------------- controls
+  $("refresh").onclick = load;
+  $("year").onchange = () => { state.year = $("year").value; load(); };
+  $("asof").onchange = () => { state.asOf = $("asof").value; load(); };
+  $("clock").onchange = () => { state.by = $("clock").value; if (state.asOf) load(); };
+
+  window.yipanqiDashboard = { state, charts, drill, load, data: null };
+  load();
+})();

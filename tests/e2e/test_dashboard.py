@@ -1,0 +1,207 @@
+"""The 一盘棋 dashboard in headless Chromium (Debian's package, driven over the CDP by Playwright's Python client):
+the province's page loads with data for all of Hunan, every chart renders, clicking a region drills down, the as-of
+date picker re-reads the views, and a screenshot is saved (under the test's tmp dir, and ``var/dashboard.png``).
+
+The gateway runs as ``yipanqi serve`` (uvicorn) in a subprocess over SQLite stores holding simulated activity of
+three prefectures' worth of nodes, replicated up the tree as the ingest does (verbatim rows).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain.hierarchy import Hierarchy
+from domain.store import NodeStore, StoreSettings
+from gateways.api.devtools import ROOT, GatewayProcess, issue_tokens, seed, store_env
+
+PROVINCE = "430000"
+TREE = {  # child -> parent, bottom-up
+    "430582204": "430582",
+    "430582101": "430582",
+    "430525101": "430525",
+    "430811201": "430811",
+    "430811202": "430811",
+    "430582": "430500",
+    "430525": "430500",
+    "430811": "430800",
+    "430121": "430100",
+    "430500": PROVINCE,
+    "430800": PROVINCE,
+    "430100": PROVINCE,
+}
+CODES = sorted({*TREE, PROVINCE})
+CHARTS = ("chart-coverage", "chart-regions", "chart-stations", "chart-suggestions", "chart-livelihood", "chart-sync")
+
+
+def chromium() -> str:
+    """Debian's chromium and CJK fonts, installed by deploy/chromium.sh when missing (that needs root; else skip)."""
+    result = subprocess.run(["bash", str(ROOT / "deploy" / "chromium.sh")], capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        pytest.skip(f"no chromium: {result.stderr[-500:]}")
+    return result.stdout.strip().splitlines()[-1]
+
+
+def replicate_up(settings: StoreSettings, hierarchy: Hierarchy) -> None:
+    """What sync's ingest does, without a broker: each child's log, verbatim, into its parent's, bottom-up."""
+    for child in sorted(TREE, key=len, reverse=True):
+        parent = TREE[child]
+        src = NodeStore(hierarchy.ref(hierarchy.by_code(child)), settings)
+        dst = NodeStore(hierarchy.ref(hierarchy.by_code(parent)), settings)
+        try:
+            held = {(n.originator_id, n.originator_version) for n in dst.iter_notifications()}
+            rows = [
+                (n.originator_id, n.originator_version, n.topic, n.state)
+                for n in src.iter_notifications()
+                if (n.originator_id, n.originator_version) not in held
+            ]
+            if rows:
+                dst.recorder.insert_rows(rows)
+        finally:
+            src.close()
+            dst.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    data = tmp_path_factory.mktemp("dashboard")
+    settings = StoreSettings(store="sqlite", data_dir=data / "var")
+    hierarchy = Hierarchy.load()
+    seed(settings, CODES, days=75, seed=11, scale=0.08, hierarchy=hierarchy)
+    replicate_up(settings, hierarchy)
+    tokens = issue_tokens(settings, [PROVINCE], ["viewer"], hierarchy)
+    gateway = GatewayProcess([PROVINCE], store_env(settings), data / "gateway.log").wait_ready()
+    try:
+        yield {"url": gateway.url, "token": tokens[(PROVINCE, "viewer")], "dir": data}
+    finally:
+        gateway.stop()
+
+
+@pytest.fixture
+def page(served: dict[str, Any], tmp_path: Path) -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = chromium()
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            user_data_dir=str(tmp_path / "profile"),  # a fresh profile for each test
+            executable_path=executable,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+            viewport={"width": 1440, "height": 1900},
+            locale="zh-CN",
+        )
+        try:
+            pg = context.pages[0] if context.pages else context.new_page()
+            pg.errors = []  # type: ignore[attr-defined]
+            pg.on("pageerror", lambda e: pg.errors.append(str(e)))  # type: ignore[attr-defined]
+            yield pg
+        finally:
+            context.close()
+
+
+def loads(page: Any) -> int:
+    return int(page.evaluate("window.yipanqiDashboard ? window.yipanqiDashboard.state.loads : 0"))
+
+
+def chart_series(page: Any, chart_id: str) -> dict[str, Any]:
+    return page.evaluate(
+        """(id) => {
+            const el = document.getElementById(id);
+            const c = echarts.getInstanceByDom(el);
+            const canvas = el.querySelector('canvas');
+            const opt = c.getOption();
+            return {points: opt.series.reduce((n, s) => n + s.data.length, 0),
+                    width: canvas ? canvas.width : 0, height: canvas ? canvas.height : 0,
+                    categories: opt.xAxis && opt.xAxis[0] ? opt.xAxis[0].data : opt.yAxis[0].data};
+        }""",
+        chart_id,
+    )
+
+
+def test_province_dashboard_loads_renders_drills_down_and_is_saved(page: Any, served: dict[str, Any], tmp_path: Path) -> None:
+    page.goto(f"{served['url']}/nodes/{PROVINCE}/dashboard#token={served['token']}")
+    page.wait_for_function("window.yipanqiDashboard && window.yipanqiDashboard.state.loads >= 1", timeout=60_000)
+    assert page.locator("#node-name").inner_text() == "湖南省"
+    assert "token=" not in page.url  # the token left the address bar
+    kpis = page.locator("#kpis .kpi").all_inner_texts()
+    assert len(kpis) == 9 and any("进站接待" in k for k in kpis)
+    visits = page.evaluate("window.yipanqiDashboard.data.stations.totals.visits")
+    assert visits > 0, "the province sees the visits recorded in its subtree"
+
+    # Every chart rendered on a canvas, with data; the regional ones list all 14 prefectures of Hunan.
+    for chart_id in CHARTS:
+        info = chart_series(page, chart_id)
+        assert info["width"] > 100 and info["height"] > 100 and info["points"] > 0, (chart_id, info)
+    stations = chart_series(page, "chart-stations")
+    assert len(stations["categories"]) == 14 and "邵阳市" in stations["categories"]
+    assert page.locator("#behind tbody tr").count() == 8  # one row per target, with the regions furthest behind
+
+    shot = tmp_path / "dashboard-province.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 50_000
+
+    # Drill down: a real mouse click on 邵阳市's bar in the stations chart.
+    page.locator("#chart-stations").scroll_into_view_if_needed()
+    box = page.locator("#chart-stations").bounding_box()
+    x, y = page.evaluate(
+        """() => {
+            const c = window.yipanqiDashboard.charts['chart-stations'];
+            const names = c.getOption().xAxis[0].data;
+            const i = names.indexOf('邵阳市');
+            const top = Math.max(...c.getOption().series.map(s => s.data[i] || 0));
+            return c.convertToPixel({seriesIndex: 0}, [i, Math.max(top / 2, 0)]);
+        }"""
+    )
+    before = loads(page)
+    page.mouse.click(box["x"] + x, box["y"] + y - 2)
+    page.wait_for_function(f"window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
+    assert page.evaluate("window.yipanqiDashboard.state.region") == "430500"
+    assert page.locator("#node-name").inner_text() == "邵阳市"
+    assert page.locator("#crumbs").inner_text().replace("\n", "") == "湖南省›邵阳市"
+    counties = chart_series(page, "chart-stations")["categories"]
+    assert "邵东市" in counties and "长沙市" not in counties
+    page.screenshot(path=str(tmp_path / "dashboard-shaoyang.png"), full_page=True)
+
+    # Back up through the breadcrumb, then an as-of date: the views are read as they stood then.
+    before = loads(page)
+    page.locator("#crumbs a", has_text="湖南省").click()
+    page.wait_for_function(f"window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
+    assert page.locator("#node-name").inner_text() == "湖南省"
+    before = loads(page)
+    page.fill("#asof", "2025-03-20")
+    page.dispatch_event("#asof", "change")
+    page.wait_for_function(f"window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
+    assert "截至" in page.locator("#status").inner_text() and "2025-03-20" in page.locator("#status").inner_text()
+    then = page.evaluate("window.yipanqiDashboard.data.stations.totals.visits")
+    assert 0 <= then < visits
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+    # For a person to look at: the province's page as it first loaded.
+    out = ROOT / "var"
+    out.mkdir(exist_ok=True)
+    shutil.copy(shot, out / "dashboard.png")
+
+
+def test_dashboard_without_a_token_asks_for_one(page: Any, served: dict[str, Any]) -> None:
+    page.goto(f"{served['url']}/nodes/{PROVINCE}/dashboard")
+    page.wait_for_selector("#login:not([hidden])", timeout=30_000)
+    assert "令牌" in page.locator("#status").inner_text()
+    page.fill("#token-input", "yq_wrong")
+    page.click("#token-save")
+    page.wait_for_function("document.getElementById('status').textContent.includes('令牌无效')", timeout=30_000)
+    page.fill("#token-input", served["token"])
+    page.click("#token-save")
+    page.wait_for_function("window.yipanqiDashboard.state.loads >= 1", timeout=60_000)
+    assert page.locator("#node-name").inner_text() == "湖南省"
