@@ -12,18 +12,24 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
+from eventsourcing.domain import BaseAggregate
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Transcoder
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.base import DutyAggregate, NodeRef
+from domain.codec import DateAsISO, NodeMapper, StateTranscoder
+from domain.persistence import SyncRecorder
+
+__all__ = ["DateAsISO", "NodeStore", "NodeStores", "StoreSettings", "postgres_env"]
+
+_LIBRARY_COLLECT = BaseAggregate.collect_events
 
 
 class StoreSettings(BaseSettings):
@@ -77,19 +83,6 @@ def postgres_env(dsn: str, pool_size: int = 2) -> dict[str, str]:
     }
 
 
-class DateAsISO(Transcoding):
-    """Dates (visit dates, due dates) as ISO strings; the library ships only a datetime transcoding."""
-
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
-
-
 class NodeStore(Application):
     """One node's append-only log of deputy work: its own aggregates and, after sync, its subtree's."""
 
@@ -102,13 +95,70 @@ class NodeStore(Application):
         self.settings = settings or StoreSettings()
         super().__init__(env={**self.settings.eventsourcing_env(node.node_id, self.log), **(env or {})})
 
+    def construct_transcoder(self) -> Transcoder:
+        # The library's JSON wire format, written faster (domain.codec); a TRANSCODER_TOPIC still wins.
+        if self.env.get(self.factory.TRANSCODER_TOPIC):
+            return super().construct_transcoder()
+        transcoder = StateTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        if self.env.get(self.factory.MAPPER_TOPIC):
+            return super().construct_mapper()
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=NodeMapper)
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
-    def save_all(self, aggregates: Iterable[DutyAggregate]) -> list[Recording]:
-        """Save many aggregates' pending events in one transaction (bulk work: simulation, imports)."""
-        return self.save(*aggregates)
+    def save_all(self, aggregates: Iterable[DutyAggregate]) -> Sequence[int]:
+        """Save many aggregates' pending events in one transaction (bulk work: simulation, imports).
+
+        The lean path of ``Application.save``: collect the pending events, map them to rows and insert them through
+        the node's recorder, with nothing in between (no processing event, no ``Recording``/``Notification``
+        objects). Returns the events' notification ids, in order. Whatever this path does not do (snapshots, a
+        subclass's ``_notify``/``notify``, another mapper or recorder) sends the batch down ``Application.save``.
+        """
+        if not self._lean_save:
+            return [r.notification.id for r in self.save(*aggregates)]
+        aggregates = list(aggregates)
+        events: list[Any] = []
+        for aggregate in aggregates:
+            if type(aggregate).collect_events is _LIBRARY_COLLECT:
+                # What the library's collect_events() does (take the pending events, in order, and leave none),
+                # without popping them one by one from the front.
+                pending = aggregate._pending_events
+                events += pending
+                pending.clear()
+            else:
+                events += aggregate.collect_events()
+        if not events:
+            return []
+        to_row = self.mapper.to_row  # type: ignore[attr-defined]
+        recorder = self.recorder
+        if isinstance(recorder, SyncRecorder):
+            # Lazily: the recorder takes each row as it is mapped (SQLite: inside its write transaction, so an
+            # event that cannot be encoded rolls the whole batch back), and encoded states do not pile up in memory.
+            ids = recorder.insert_rows(map(to_row, events))
+        else:
+            ids = recorder.insert_events([StoredEvent(*to_row(e)) for e in events]) or []
+        cache = self.repository.cache
+        if cache and not self.repository.fastforward:
+            for aggregate in aggregates:
+                cache.put(aggregate.id, aggregate)
+        return ids
+
+    @property
+    def _lean_save(self) -> bool:
+        """Whether ``save_all`` may skip ``Application.save``: nothing it would do is wanted here."""
+        cls = type(self)
+        return (
+            self.snapshots is None
+            and isinstance(self.mapper, NodeMapper)
+            and cls._notify is Application._notify
+            and cls.notify is Application.notify
+        )
 
     def get(self, aggregate_id: UUID) -> Any:
         return self.repository.get(aggregate_id)

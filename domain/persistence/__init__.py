@@ -8,11 +8,17 @@ makes replication exactly-once. The node's store selects them through ``APPLICAT
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 #: The stream name under which a node keeps its own relay's published position.
 RELAY_STREAM = "relay"
+
+#: One stored event as the recorders insert it: originator id, originator version, topic, state (JSON bytes).
+EventRow = tuple[UUID | str, int, str, bytes]
 
 
 @dataclass(frozen=True)
@@ -41,8 +47,18 @@ class SyncRecorder(ABC):
     """The bookkeeping part of a node's recorder; each backend module implements it.
 
     Its ``insert_events(stored_events, positions=[StreamPosition(...), ...])`` (the library's method, extended)
-    saves the positions in the same transaction as the events.
+    saves the positions in the same transaction as the events; ``insert_rows`` does the same for plain tuples
+    (the store's lean append path, without ``StoredEvent`` objects).
     """
+
+    def insert_rows(self, rows: Iterable[EventRow], *, positions: Sequence[StreamPosition] = ()) -> Sequence[int]:
+        """Insert events given as ``(originator_id, originator_version, topic, state)`` and the positions, in one
+        transaction; return the events' notification ids, in order. ``rows`` may be a lazy iterable (consumed once).
+        Backends override it with a leaner insert."""
+        from eventsourcing.persistence import StoredEvent
+
+        recorder: Any = self
+        return recorder.insert_events([StoredEvent(*row) for row in rows], positions=positions) or []
 
     @abstractmethod
     def positions(self) -> dict[str, StreamPosition]: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -10,7 +10,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
-from domain.persistence import ParkedMessage, StreamPosition, SyncRecorder
+from domain.persistence import EventRow, ParkedMessage, StreamPosition, SyncRecorder
 
 
 class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
@@ -28,25 +28,26 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
             "PRIMARY KEY (stream, position))",
         ]
 
+    def insert_rows(self, rows: Iterable[EventRow], *, positions: Sequence[StreamPosition] = ()) -> Sequence[int]:
+        with self.datastore.transaction(commit=True) as c:
+            return self._insert_rows(c, rows, positions)
+
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        rows = [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events]
+        return self._insert_rows(c, rows, kwargs.get("positions", ()))
+
+    def _insert_rows(self, c: SQLiteCursor, rows: Iterable[EventRow], positions: Sequence[StreamPosition]) -> list[int]:
         # One executemany instead of the library's row-by-row inserts: a single writer holds the file, so the
-        # rowids of one statement are consecutive and end at last_insert_rowid().
-        params = [
-            (
-                s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
-                s.originator_version,
-                s.topic,
-                s.state,
-            )
-            for s in stored_events
-        ]
+        # rowids of one statement are consecutive and end at last_insert_rowid(). The rows may be a lazy iterable
+        # (the store maps events as SQLite takes them): each encoded state is freed once inserted.
         ids: list[int] = []
-        if params:
-            c.executemany(self.insert_events_statement, params)
+        c.executemany(self.insert_events_statement, map(_with_hex_id, rows))
+        count = c.sqlite_cursor.rowcount  # executemany: the sum over all rows
+        if count > 0:
             c.execute("SELECT last_insert_rowid()")
             last = c.fetchone()[0]
-            ids = list(range(last - len(params) + 1, last + 1))
-        for position in kwargs.get("positions", ()):
+            ids = list(range(last - count + 1, last + 1))
+        for position in positions:
             self._upsert_position(c, position)
         return ids
 
@@ -93,6 +94,11 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
             rows = [_parked(row) for row in c.fetchall()]
             c.execute(f"DELETE FROM {self.parked_table} WHERE stream = ?", (stream,))
             return rows
+
+
+def _with_hex_id(row: EventRow) -> EventRow:
+    originator_id = row[0]
+    return (originator_id.hex, row[1], row[2], row[3]) if isinstance(originator_id, UUID) else row
 
 
 def _parked(row: Any) -> ParkedMessage:
