@@ -153,6 +153,19 @@ format_once() {
         || { log "StorageTool format failed:"; tail -n 20 "$LOGS/storage-tool.log" >&2; return 1; }
 }
 
+started_since() {
+    # Not `tail | grep -q`: under `set -o pipefail` grep's early exit gives tail a SIGPIPE and the pipeline fails
+    # whenever much was logged after the line, so a busy broker was never seen as ready (and was then stopped).
+    local f
+    for f in "$LOGS/server.log" "$LOGS/server.log.1"; do
+        [[ -f "$f" ]] || continue
+        if awk -v since="$1" 'substr($0, 2, 19) >= since && /Kafka Server started/ { found = 1; exit } END { exit !found }' "$f"; then
+            return 0
+        fi
+    done
+    return 1
+}
+
 show_failure() {
     log "--- tail of $LOGS/server.log ---"
     tail -n 40 "$LOGS/server.log" >&2 2>/dev/null || true
@@ -178,8 +191,10 @@ cmd_start() {
     write_config
     format_once
 
-    local mark
-    mark="$(wc -l <"$LOGS/server.log" 2>/dev/null || echo 0)"
+    # Ready = "Kafka Server started" logged after this moment. A timestamp rather than a line number, because
+    # log4j may roll server.log over while the broker starts (busy clients make it log a lot).
+    local since
+    since="$(date '+%Y-%m-%d %H:%M:%S')"
     log "starting Apache Kafka $(kafka_version) on $HOST:$PORT (controller $CONTROLLER_PORT)"
     # setsid: the broker must outlive the shell (and process group) that started it.
     # The child records its own pid, which stays the JVM's pid after exec.
@@ -201,8 +216,7 @@ cmd_start() {
             show_failure
             return 1
         fi
-        if port_open "$PORT" \
-            && tail -n +"$((mark + 1))" "$LOGS/server.log" 2>/dev/null | grep -q "Kafka Server started"; then
+        if port_open "$PORT" && started_since "$since"; then
             log "ready after $((SECONDS - deadline + START_TIMEOUT))s (pid $(cat "$PIDFILE"))"
             emit
             return 0

@@ -15,6 +15,8 @@ from domain.base import DomainError
 from domain.hierarchy import Hierarchy
 from domain.store import NodeStores, StoreSettings
 from gateways import render
+from gateways.cli_gateway import bench_gateway_command, serve_command, token_app
+from gateways.cli_projections import bench_projections_command, projections_app, report_command
 from gateways.cli_sync import sync_app
 from gateways.recording import record_simulation
 
@@ -24,6 +26,12 @@ bench_app = typer.Typer(help="基准测试 / benchmarks (JSON on the last line)"
 app.add_typer(node_app, name="node")
 app.add_typer(bench_app, name="bench")
 app.add_typer(sync_app, name="sync")
+app.add_typer(token_app, name="token")
+app.command("serve")(serve_command)
+bench_app.command("gateway")(bench_gateway_command)
+app.add_typer(projections_app, name="projections")
+app.command("report")(report_command)
+bench_app.command("projections")(bench_projections_command)
 
 # Wide enough for the summary tables when output is not a terminal (rich would assume 80 columns).
 console = Console(width=max(120, Console().width))

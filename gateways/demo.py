@@ -61,7 +61,31 @@ def run_demo(*, region: str, days: int, data_dir: Path, kafka: str, console: Con
     )
     if stats.sample_ids:
         console.print("例如 e.g. " + ", ".join(f"{family.label}: {agg_id}" for family, agg_id in stats.sample_ids.items()))
-    return {"recorded": stats.total, "province": held[Level.PROVINCE]}
+    yipanqi = _yipanqi(hierarchy, store_settings, region_ref, days, data_dir, console)
+    return {"recorded": stats.total, "province": held[Level.PROVINCE], "yipanqi": yipanqi}
+
+
+def _yipanqi(
+    hierarchy: Hierarchy, settings: StoreSettings, region: Any, days: int, data_dir: Path, console: Console
+) -> dict[str, Any]:
+    """The closing 一盘棋 report: the province's read models (everything synced up), for the simulated region."""
+    from datetime import timedelta
+
+    from projections.summary import yipanqi_report
+
+    province = NodeStore(hierarchy.ref(hierarchy.root), settings)
+    try:
+        middle = (date(2025, 1, 1) + timedelta(days=days // 2)).isoformat()
+        renderables, summary = yipanqi_report(
+            province, settings, region=region.code, hierarchy=hierarchy, env_hint=f"YIPANQI_DATA_DIR={data_dir} ",
+            as_of_hint=middle,
+        )
+    finally:
+        province.close()
+    console.rule("一盘棋 · 省级读模型 the province's read models")
+    for renderable in renderables:
+        console.print(renderable)
+    return summary
 
 
 def _drain(host: Any, total: int, console: Console, timeout_s: float = 300.0) -> None:

@@ -84,9 +84,13 @@ class Cursor:
         self.position = 0
 
     def read(self, limit: int = 5000) -> list[Any]:
-        page = self.recorder.select_notifications(start=self.position + 1, limit=limit, topics=self.topics)
-        if page:
-            self.position = page[-1].id
+        # Bound the scan by the head read first, so a page without matches still moves the cursor past the rows
+        # it looked at (ids up to the head are all committed: commit order is id order in both backends).
+        head = self.recorder.max_notification_id() or 0
+        if head <= self.position:
+            return []
+        page = self.recorder.select_notifications(start=self.position + 1, limit=limit, stop=head, topics=self.topics)
+        self.position = page[-1].id if len(page) == limit else head
         return list(page)
 
 

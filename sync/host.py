@@ -123,6 +123,7 @@ class SyncHost:
 
     def run_once(self) -> int:
         """One round: relays publish, ingests apply what arrived, relays obey re-publish requests."""
+        self._renew_producer_if_broken()
         moved = sum(relay.run_once() for relay in self.relays.values())
         records = self.consumer.poll(timeout_ms=self.settings.poll_ms if not moved else 0)
         by_ingest: dict[Ingest, dict[TopicPartition, Any]] = {}
@@ -152,6 +153,20 @@ class SyncHost:
 
     def statuses(self) -> dict[str, list[dict[str, Any]]]:
         return {str(node_id): list(ingest.statuses()) for node_id, ingest in self.ingests.items()}
+
+    def _renew_producer_if_broken(self) -> None:
+        """An idempotent producer whose broker lost its state (restarted empty) can fail for good: kafka-python's
+        producer-id reset is refused (tansu answers InitProducerId with an error) and every later send fails. The
+        positions are in the databases, so a new producer simply takes over; the relays publish again from them."""
+        manager = getattr(self.producer, "_transaction_manager", None)
+        if manager is None or not manager.has_fatal_error():
+            return
+        self.log.warning("producer.renewed", error=repr(manager.last_error))
+        broken, self.producer = self.producer, make_producer(self.bootstrap, self.settings)
+        for client in (*self.relays.values(), *self.ingests.values(), *self.senders):
+            client.producer = self.producer
+        with contextlib.suppress(Exception):
+            broken.close(timeout=0)
 
     def _obey_control(self) -> None:
         for tp, messages in self.control.poll(timeout_ms=0).items():

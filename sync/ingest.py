@@ -268,4 +268,5 @@ def make_consumer(bootstrap: str) -> KafkaConsumer:
         max_partition_fetch_bytes=4 * 1024 * 1024,
         request_timeout_ms=30_000,
         consumer_timeout_ms=1000,
+        reconnect_backoff_max_ms=1000,  # see make_producer: resume within a second of the broker's return
     )

@@ -58,7 +58,7 @@ class Relay:
             return 0
         head = page[-1].id
         prev, link = self.published.position, self.published.link
-        futures = []
+        envelopes = []
         for notification in page:
             if self.accept is not None and not self.accept(notification):
                 continue
@@ -81,21 +81,23 @@ class Relay:
                 notification.topic,
                 link,
             )
-            futures.append(self._send(envelope, notification.state))
+            envelopes.append(envelope)
             prev = notification.id
         try:
-            self._await(futures)
+            # send() itself can raise (no metadata while the broker is away): treat it like a failed ack.
+            states = {n.id: n.state for n in page}
+            self._await([self._send(envelope, states[envelope.position]) for envelope in envelopes])
         except KafkaError as e:
             # Nothing advances: the next round re-publishes from the durable position; receivers skip duplicates.
             self.log.warning("relay.publish_failed", error=repr(e), position=self.published.position)
             self.cursor = self.published.position
             return 0
-        if futures:
+        if envelopes:
             self.published = StreamPosition(self.stream, prev, link)
             self.books.save_position(self.published)
-            self.log.debug("relay.published", position=prev, events=len(futures))
+            self.log.debug("relay.published", position=prev, events=len(envelopes))
         self.cursor = head
-        return len(futures)
+        return len(envelopes)
 
     def rewind(self, position: int, link: str, *, by: str) -> None:
         """A receiver holds only up to ``position`` (ending with ``link``): publish again from there."""
@@ -142,6 +144,9 @@ def make_producer(bootstrap: str, settings: SyncSettings) -> KafkaProducer:
         retries=5,
         request_timeout_ms=15_000,
         max_block_ms=30_000,
+        # kafka-python backs off reconnects exponentially up to 30 s by default: after a broker restart a relay
+        # would sit idle for that long. A local broker is worth re-trying every second.
+        reconnect_backoff_max_ms=1000,
     )
 
 

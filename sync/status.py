@@ -54,5 +54,7 @@ def _lag(child: NodeStore, held: int) -> tuple[int, int, float]:
     if not missing:
         return head, 0, 0.0
     count = sum(1 for _ in child.iter_notifications(start=held + 1))
-    oldest = child.mapper.to_domain_event(missing[0]).timestamp
+    # The state's recording time, without resolving the event's class: the oldest missing event may be of a type
+    # this version does not know (the very case where an operator needs the status: a parked stream).
+    oldest = child.mapper.transcoder.decode(missing[0].state)["timestamp"]
     return head, count, round((datetime.now(UTC) - oldest).total_seconds(), 1)

@@ -1,0 +1,175 @@
+"""``yipanqi bench projections``: rebuilding every view from a store of a million simulated events, against bare
+reading and decoding of the same events; then the province rollup of each view, timed.
+
+The store is built once per run in a temporary directory: the province's log after sync, holding a simulated
+region (邵阳市 by default, with the province itself) — written straight into the province's store, as sync would
+have copied it there. Decoding goes through the store's own mapper in both paths. The rebuild is the real one
+(``projections.rebuild.rebuild``: aside, indexes, swap). Rates are wall-clock events per second; CPU seconds are
+reported too, because a shared machine's load moves wall-clock numbers more than CPU time.
+"""
+
+from __future__ import annotations
+
+import gc
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from domain.hierarchy import Hierarchy
+from domain.simulation import simulate
+from domain.store import NodeStore, StoreSettings
+from projections import queries
+from projections.db import ProjectionDB
+from projections.rebuild import rebuild
+
+BENCH_REGION = "430500"  # 邵阳市: 1 prefecture, 12 counties, ~200 township-level nodes
+PROVINCE = "430000"
+QUERY_ROUNDS = 20
+SAVE_EVERY = 5000  # events per transaction while building the store
+
+
+def run_projections_benchmark(
+    *,
+    events: int = 1_000_000,
+    region: str = BENCH_REGION,
+    scale: float = 1.2,
+    days: int = 1460,
+    seed: int = 11,
+    data_dir: Path | None = None,
+    log: Callable[[str], Any] = print,
+) -> dict[str, Any]:
+    hierarchy = Hierarchy.load()
+    with tempfile.TemporaryDirectory(prefix="yipanqi-bench-projections-") as tmp:
+        settings = StoreSettings(store="sqlite", data_dir=data_dir or Path(tmp))
+        province = hierarchy.ref(hierarchy.by_code(PROVINCE))
+        store = NodeStore(province, settings)
+        try:
+            started = time.perf_counter()
+            written = _build_store(store, hierarchy, region, events=events, scale=scale, days=days, seed=seed, log=log)
+            build_s = time.perf_counter() - started
+            log(f"存储已生成 store built: {written:,} events in {build_s:.0f} s")
+            decode_1 = _decode(store)
+            log(f"解码 decode: {decode_1['events_per_s']:,} events/s")
+            gc.collect()
+            rebuilt = rebuild(store, settings, hierarchy=hierarchy, log=log)
+            log(f"重建 rebuild: {rebuilt['events_per_s']:,} events/s ({rebuilt['seconds']} s)")
+            decode_2 = _decode(store)
+            log(f"解码 decode again: {decode_2['events_per_s']:,} events/s")
+            decode_rate = statistics.mean([decode_1["events_per_s"], decode_2["events_per_s"]])
+            db = ProjectionDB(province, settings, hierarchy=hierarchy)
+            timings = _query_timings(db, hierarchy)
+            db.dispose()
+        finally:
+            store.close()
+    p99 = {view: t["p99_ms"] for view, t in timings.items()}
+    ratio = rebuilt["events_per_s"] / decode_rate
+    return {
+        "benchmark": "projections",
+        "store": "sqlite",
+        "region": region,
+        "events": written,
+        "build_store_s": round(build_s, 1),
+        "rebuild_events_per_s": rebuilt["events_per_s"],
+        "decode_events_per_s": round(decode_rate),
+        "ratio": round(ratio, 3),
+        "goal_ratio": 0.5,
+        "query_p99_ms": max(p99.values()),
+        "query_p99_ms_by_view": p99,
+        "query_median_ms_by_view": {view: t["median_ms"] for view, t in timings.items()},
+        "goal_query_p99_ms": 200,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "rebuild": rebuilt,
+        "decode_runs_events_per_s": [decode_1["events_per_s"], decode_2["events_per_s"]],
+        "decode_cpu_s": [decode_1["cpu_s"], decode_2["cpu_s"]],
+        "ok": ratio >= 0.5 and max(p99.values()) <= 200,
+    }
+
+
+def _build_store(
+    store: NodeStore,
+    hierarchy: Hierarchy,
+    region: str,
+    *,
+    events: int,
+    scale: float,
+    days: int,
+    seed: int,
+    log: Callable[[str], Any],
+) -> int:
+    """The province's log after sync: the province's own activity and the region's, until ``events`` are written."""
+    root = hierarchy.by_code(region)
+    nodes = [hierarchy.ref(d) for d in (*hierarchy.ancestors(root), *hierarchy.subtree(root))]
+    written = 0
+    pending: dict[int, Any] = {}
+    count = 0
+    next_report = 100_000
+    for batch in simulate(nodes, days=days, start=date(2022, 1, 3), seed=seed, scale=scale):
+        for aggregate in batch.aggregates:
+            pending.setdefault(id(aggregate), aggregate)
+        count += batch.events
+        if count >= SAVE_EVERY:
+            written += sum(len(a.pending_events) for a in pending.values())
+            store.save_all(list(pending.values()))
+            pending.clear()
+            count = 0
+            if written >= next_report:
+                log(f"  … {written:,} events")
+                next_report += 100_000
+            if written >= events:
+                break
+    else:
+        if pending:
+            written += sum(len(a.pending_events) for a in pending.values())
+            store.save_all(list(pending.values()))
+    if written < events:
+        raise RuntimeError(f"the simulation gave only {written:,} events; raise --days or --scale")
+    return written
+
+
+def _decode(store: NodeStore) -> dict[str, Any]:
+    """Bare reading and decoding of every event of the store, through the store's mapper."""
+    to_domain_event = store.mapper.to_domain_event
+    recorder = store.recorder
+    started, cpu = time.perf_counter(), time.process_time()
+    n = 0
+    position = 0
+    while True:
+        page = recorder.select_notifications(start=position + 1, limit=5000)
+        for notification in page:
+            to_domain_event(notification)
+        n += len(page)
+        if len(page) < 5000:
+            break
+        position = page[-1].id
+    seconds = time.perf_counter() - started
+    return {"events": n, "events_per_s": round(n / seconds), "cpu_s": round(time.process_time() - cpu, 2)}
+
+
+def _query_timings(db: ProjectionDB, hierarchy: Hierarchy) -> dict[str, dict[str, float]]:
+    scope = queries.make_scope(db, hierarchy=hierarchy)  # the province, the latest year
+    views: dict[str, Callable[[], Any]] = {
+        "coverage": lambda: queries.coverage(db, scope),
+        "stations": lambda: queries.stations(db, scope),
+        "suggestions": lambda: queries.suggestions(db, scope),
+        "livelihood": lambda: queries.livelihood(db, scope),
+        "duty": lambda: queries.duty_ranking(db, scope),
+    }
+    out = {}
+    for name, run in views.items():
+        run()  # warm the page cache once
+        times = []
+        for _ in range(QUERY_ROUNDS):
+            started = time.perf_counter()
+            run()
+            times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        out[name] = {
+            "p99_ms": round(times[min(len(times) - 1, int(0.99 * len(times)))], 1),
+            "median_ms": round(statistics.median(times), 1),
+        }
+    return out

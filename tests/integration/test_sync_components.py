@@ -1,0 +1,304 @@
+"""The relay and the ingest, each on its own, against a real broker (and a real SQLite or PostgreSQL store).
+
+- The relay publishes each stored event's bytes unchanged, with an envelope whose ``prev`` names the position
+  published just before (so holes in PostgreSQL's ids are not gaps), and a hash chain; its position is durable and
+  a new relay resumes from it.
+- The ingest re-records events verbatim with the stream's position in the same transaction; Kafka offsets are only
+  hints: reading everything again applies nothing twice, and a wrong hint that skips messages is noticed as a gap
+  that halts only that stream and asks the relay, on the control topic, to re-publish from the position held.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+
+from domain.base import NodeRef
+from domain.persistence import StreamPosition
+from domain.store import NodeStore, StoreSettings
+from sync.envelope import GENESIS_LINK, HEADER, Envelope, Kind, chain
+from sync.ingest import Inbound, Ingest, StreamState, initial_position, make_consumer
+from sync.relay import Relay, make_producer
+from sync.settings import SyncSettings, TopicPlan
+from tests.sync_helpers import (
+    WULINGYUAN,
+    XIEHE,
+    ZHONGHU,
+    Activity,
+    Ledger,
+    log_rows,
+    ref,
+    wait_for,
+)
+
+pytestmark = pytest.mark.kafka
+
+CODES = (WULINGYUAN, XIEHE, ZHONGHU)
+
+
+def create_topics(bootstrap: str, *names: str) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(n, num_partitions=1, replication_factor=1) for n in names])
+    finally:
+        admin.close()
+
+
+def read_all(bootstrap: str, topic: str, count: int, timeout: float = 30) -> list[Any]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    tp = TopicPartition(topic, 0)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(records) < count and time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=500).values():
+            records.extend(batch)
+    consumer.close()
+    return records
+
+
+def relay_for(store: NodeStore, settings: SyncSettings, producer: Any) -> Relay:
+    return Relay(
+        origin=store.node.node_id,
+        source=store.recorder,
+        books=store.recorder,  # type: ignore[arg-type]
+        producer=producer,
+        topic=TopicPlan(settings.topic_prefix).up(store.node.node_id),
+        stream="up",
+        settings=settings,
+    )
+
+
+def ingest_for(parent: NodeStore, children: list[NodeRef], settings: SyncSettings, consumer: Any, producer: Any) -> Ingest:
+    plan = TopicPlan(settings.topic_prefix)
+    inbound = [
+        Inbound(
+            stream=str(c.node_id),
+            topic=plan.up(c.node_id),
+            origin=c.node_id,
+            control_topic=plan.control(c.node_id),
+            remote_stream="up",
+            position=initial_position(parent.recorder, str(c.node_id)),  # type: ignore[arg-type]
+        )
+        for c in children
+    ]
+    ingest = Ingest(
+        node=parent.node.node_id, target=parent.recorder, inbound=inbound, consumer=consumer, producer=producer, settings=settings
+    )
+    consumer.assign(ingest.partitions())
+    ingest.seek_all()
+    return ingest
+
+
+def drive(ingest: Ingest, consumer: Any, until: Any, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not until():
+        assert time.monotonic() < deadline, [s.status() for s in ingest.inbound.values()]
+        ingest.handle(consumer.poll(timeout_ms=200))
+
+
+def check_published(store: NodeStore, records: list[Any]) -> None:
+    """Each message: the stored bytes unchanged, an envelope naming the event and the position published before."""
+    notifications = list(store.iter_notifications())
+    assert len(records) == len(notifications)
+    prev, link = 0, GENESIS_LINK
+    for record, n in zip(records, notifications, strict=True):
+        envelope = Envelope.decode(dict(record.headers)[HEADER])
+        link = chain(link, n.id, n.originator_id, n.originator_version, n.topic, n.state)
+        assert record.value == n.state
+        assert (envelope.kind, envelope.origin, envelope.position, envelope.prev) == (Kind.EVENT, store.node.node_id, n.id, prev)
+        assert (envelope.originator_id, envelope.originator_version, envelope.topic, envelope.link) == (
+            n.originator_id,
+            n.originator_version,
+            n.topic,
+            link,
+        )
+        assert envelope.head >= n.id
+        prev = n.id
+    assert store.recorder.positions()["up"] == StreamPosition("up", prev, link)
+
+
+def test_relay_publishes_stored_bytes_unchanged_and_resumes_from_its_durable_position(
+    sqlite_settings: StoreSettings, sync_settings: SyncSettings
+) -> None:
+    topic = TopicPlan(sync_settings.topic_prefix).up(ref(XIEHE).node_id)
+    create_topics(sync_settings.kafka, topic)
+    settings = sync_settings.model_copy(update={"relay_batch": 50})
+    with Activity(sqlite_settings, (XIEHE,), days=20, seed=81, scale=1.0) as activity:
+        activity.write(events=200)
+        store = NodeStore(ref(XIEHE), sqlite_settings)
+        producer = make_producer(sync_settings.kafka, settings)
+        try:
+            relay = relay_for(store, settings, producer)
+            while relay.run_once():
+                pass
+            first = store.max_position()
+            check_published(store, read_all(sync_settings.kafka, topic, first))
+
+            # A new relay (a restart) resumes after the durable position: nothing is sent twice.
+            activity.write()
+            relay = relay_for(store, settings, producer)
+            assert relay.published.position == first
+            while relay.run_once():
+                pass
+            records = read_all(sync_settings.kafka, topic, store.count_events())
+            check_published(store, records)
+            assert len(records) == store.count_events() > first
+        finally:
+            producer.close()
+            store.close()
+
+
+@pytest.mark.postgres
+def test_holes_in_postgresql_ids_are_not_gaps(pg_database: dict[str, Any], sync_settings: SyncSettings, tmp_path: Any) -> None:
+    """A failed insert consumes ids of PostgreSQL's sequence: the log has holes, the envelopes bridge them."""
+    store_settings = StoreSettings(store="postgres", pg_dsn=pg_database["dsn"], data_dir=tmp_path)
+    plan = TopicPlan(sync_settings.topic_prefix)
+    create_topics(sync_settings.kafka, plan.up(ref(XIEHE).node_id), plan.control(ref(XIEHE).node_id))
+    with Activity(store_settings, (XIEHE,), days=20, seed=82, scale=1.0) as activity:
+        store = NodeStore(ref(XIEHE), store_settings)
+        for _ in range(3):
+            activity.write(events=60)
+            held = list(store.recorder.select_notifications(start=1, limit=1))
+            with pytest.raises(IntegrityError):  # a conflicting write: rolled back, its ids are gone
+                store.recorder.insert_events(held * 3)
+        activity.write(events=60)
+        ids = [n.id for n in store.iter_notifications()]
+        assert ids != list(range(1, len(ids) + 1)), "expected holes in the notification ids"
+
+        county = NodeStore(ref(WULINGYUAN), store_settings)
+        producer = make_producer(sync_settings.kafka, sync_settings)
+        consumer = make_consumer(sync_settings.kafka)
+        try:
+            relay = relay_for(store, sync_settings, producer)
+            while relay.run_once():
+                pass
+            check_published(store, read_all(sync_settings.kafka, plan.up(ref(XIEHE).node_id), len(ids)))
+            ingest = ingest_for(county, [ref(XIEHE)], sync_settings, consumer, producer)
+            [inbound] = ingest.inbound.values()
+            drive(ingest, consumer, lambda: inbound.position.position == ids[-1])
+            assert inbound.state is StreamState.FOLLOWING
+            assert log_rows(county) == log_rows(store)  # verbatim, in order, once
+        finally:
+            consumer.close()
+            producer.close()
+            county.close()
+            store.close()
+
+
+def test_ingest_trusts_the_database_not_kafka_offsets(sqlite_settings: StoreSettings, sync_settings: SyncSettings) -> None:
+    plan = TopicPlan(sync_settings.topic_prefix)
+    townships = [ref(XIEHE), ref(ZHONGHU)]
+    create_topics(sync_settings.kafka, *(t for r in townships for t in (plan.up(r.node_id), plan.control(r.node_id))))
+    activity = Activity(sqlite_settings, CODES, days=30, seed=83, scale=1.0)
+    activity.write(events=2000)
+    county = NodeStore(ref(WULINGYUAN), sqlite_settings)
+    children = [NodeStore(r, sqlite_settings) for r in townships]
+    producer = make_producer(sync_settings.kafka, sync_settings)
+    consumers: list[Any] = []
+    ledger = Ledger(sqlite_settings, CODES)
+
+    def fresh_ingest() -> Ingest:
+        consumers.append(make_consumer(sync_settings.kafka))
+        return ingest_for(county, townships, sync_settings, consumers[-1], producer)
+
+    def publish() -> list[int]:
+        for child in children:
+            relay = relay_for(child, sync_settings, producer)
+            while relay.run_once():
+                pass
+        return [c.max_position() for c in children]
+
+    def holds(ingest: Ingest, heads: list[int]) -> bool:
+        return [s.position.position for s in ingest.inbound.values()] == heads
+
+    try:
+        heads = publish()
+        ingest = fresh_ingest()
+        drive(ingest, consumers[-1], lambda: holds(ingest, heads))
+        ledger.assert_nothing_lost_nothing_duplicated()
+        before = ledger.logs()[WULINGYUAN]
+
+        # The offset hints are lost: everything is read again, nothing is applied twice.
+        for stream in ingest.inbound.values():
+            county.recorder.save_position(StreamPosition(stream.stream, stream.position.position, stream.position.link, -1))
+        ingest = fresh_ingest()
+        records = 0
+        deadline = time.monotonic() + 15
+        while records < sum(heads) and time.monotonic() < deadline:
+            polled = consumers[-1].poll(timeout_ms=200)
+            records += sum(len(batch) for batch in polled.values())
+            assert ingest.handle(polled) == 0
+        assert records >= sum(heads)
+        assert ledger.logs()[WULINGYUAN] == before
+
+        # New events are published; a wrong hint skips some of 协合乡's. Its next message does not follow on from
+        # the position the database holds: that stream halts and asks its relay to publish again after that
+        # position, with that position's link; 中湖乡's stream goes on.
+        activity.write_until(XIEHE, 20)
+        activity.write_until(ZHONGHU, 20)
+        held = county.recorder.positions()[str(townships[0].node_id)]
+        control = KafkaConsumer(bootstrap_servers=sync_settings.kafka, enable_auto_commit=False)
+        up, ask = TopicPartition(plan.up(townships[0].node_id), 0), TopicPartition(plan.control(townships[0].node_id), 0)
+        end = control.end_offsets([up])[up]  # the next message of 协合乡's stream lands there
+        county.recorder.save_position(StreamPosition(held.stream, held.position, held.link, end + 5))  # skips six
+        new_heads = publish()
+        control.assign([ask])
+        control.seek_to_end()
+        control.position(ask)
+        ingest = fresh_ingest()
+        xiehe, zhonghu = (ingest.inbound[plan.up(r.node_id)] for r in townships)
+
+        def gap_and_zhonghu_follows() -> bool:
+            ingest.handle(consumers[-1].poll(timeout_ms=200))
+            return xiehe.state is StreamState.GAP and zhonghu.position.position == new_heads[1]
+
+        wait_for(gap_and_zhonghu_follows, 15, "a gap in 协合乡's stream only")
+        assert zhonghu.state is StreamState.FOLLOWING and "we hold" in xiehe.reason
+        assert (xiehe.position.position, xiehe.position.link) == (held.position, held.link)
+        requests: list[Any] = []
+        wait_for(
+            lambda: requests.extend(m for b in control.poll(timeout_ms=200).values() for m in b) or requests, 15, "a request"
+        )
+        control.close()
+        request = json.loads(requests[0].value)
+        assert (request["kind"], request["stream"], request["from"], request["link"]) == (
+            "republish",
+            "up",
+            held.position,
+            held.link,
+        )
+
+        # The relay answers (rewinds to what the county holds); the stream follows on; nothing twice.
+        relay = relay_for(children[0], sync_settings, producer)
+        relay.rewind(request["from"], request["link"], by="test")
+        while relay.run_once():
+            pass
+        drive(ingest, consumers[-1], lambda: holds(ingest, new_heads) and xiehe.state is StreamState.FOLLOWING)
+        report = ledger.assert_nothing_lost_nothing_duplicated()
+        assert ledger.logs()[WULINGYUAN][: len(before)] == before
+        assert report.levels[WULINGYUAN].held > len(before)
+    finally:
+        ledger.close()
+        activity.close()
+        for consumer in consumers:
+            consumer.close()
+        producer.close()
+        for store in (county, *children):
+            store.close()
+
+
+def _link_at(store: NodeStore, position: int) -> str:
+    link = GENESIS_LINK
+    for n in store.iter_notifications():
+        if n.id > position:
+            break
+        link = chain(link, n.id, n.originator_id, n.originator_version, n.topic, n.state)
+    return link
