@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from datetime import date
 from uuid import uuid4
@@ -285,9 +284,3 @@ def test_hierarchy_from_rebuilt_divisions_matches(hunan: Hierarchy) -> None:
 
 
 # -------------------------------------------------------------------------------------------------- speed
-
-
-def test_loading_is_fast() -> None:
-    started = time.perf_counter()
-    Hierarchy.from_divisions(load_divisions())
-    assert time.perf_counter() - started < 0.5
