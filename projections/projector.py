@@ -255,8 +255,10 @@ class Projector:
                 if kind == "clock" and self.dirty_clock:
                     self._write_deferred(marks=False)
                 if self.deferred and kind in ("suggestions", "projects"):
-                    self._write_states(self.cache["suggestions"].values() if kind == "suggestions" else (),
-                                       self.cache["projects"].values() if kind == "projects" else ())
+                    self._write_states(
+                        self.cache["suggestions"].values() if kind == "suggestions" else (),
+                        self.cache["projects"].values() if kind == "projects" else (),
+                    )
                 self.cache[kind].clear()
                 self.complete = False
         if len(self.deferred_marks) > _DEFERRED_MARKS:
@@ -936,9 +938,7 @@ def _issue_raised(b: _Page, e: StationVisit.IssueRaised) -> None:
     occ = b.occ(e)
     day = _day(occ)
     info[1] += 1
-    b.inserts["visit_issues"].append(
-        (b.oid, info[1], b.owner, info[0], e.category, day, int(day[:4]), us(e.timestamp), occ)
-    )
+    b.inserts["visit_issues"].append((b.oid, info[1], b.owner, info[0], e.category, day, int(day[:4]), us(e.timestamp), occ))
 
 
 def _issue_outcome(outcome: str) -> Callable[[_Page, Any], None]:
@@ -1014,16 +1014,12 @@ def _opinion_raised(b: _Page, e: ContactActivity.OpinionRaised) -> None:
 
 def _opinion_handled(b: _Page, e: ContactActivity.OpinionHandled) -> None:
     occ = b.occ(e)
-    b.inserts["opinion_steps"].append(
-        (b.oid, e.number, "handled", b.owner, e.handling, e.unit, _day(occ), us(e.timestamp), occ)
-    )
+    b.inserts["opinion_steps"].append((b.oid, e.number, "handled", b.owner, e.handling, e.unit, _day(occ), us(e.timestamp), occ))
 
 
 def _opinion_fed_back(b: _Page, e: ContactActivity.OpinionFedBack) -> None:
     occ = b.occ(e)
-    b.inserts["opinion_steps"].append(
-        (b.oid, e.number, "fed_back", b.owner, "", "", _day(occ), us(e.timestamp), occ)
-    )
+    b.inserts["opinion_steps"].append((b.oid, e.number, "fed_back", b.owner, "", "", _day(occ), us(e.timestamp), occ))
 
 
 # Suggestions ----------------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from domain.store import NodeStore, StoreSettings
 from projections.db import ProjectionDB
 from projections.projector import DEFAULT_BATCH, Projector, RunStats
 
+BULK_BATCH = 20_000  # events per transaction of an aside build (nobody reads it: fewer, bigger commits)
+
 
 def open_live(store: NodeStore, settings: StoreSettings | None = None, hierarchy: Hierarchy | None = None) -> ProjectionDB:
     return ProjectionDB(store.node, settings or store.settings, hierarchy=hierarchy).open()
@@ -46,7 +48,7 @@ def rebuild(
     settings: StoreSettings | None = None,
     *,
     hierarchy: Hierarchy | None = None,
-    batch: int = DEFAULT_BATCH,
+    batch: int = BULK_BATCH,
     log: Callable[[str], Any] | None = None,
     before_swap: Callable[[], Any] | None = None,
 ) -> dict[str, Any]:

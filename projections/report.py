@@ -15,6 +15,10 @@ from rich.text import Text
 Column = tuple[str, str]  # (key, heading)
 
 
+def _short(text: str, width: int = 18) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
@@ -83,7 +87,7 @@ def coverage_summary_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for t in data["targets"]:
         worst = "、".join(
-            f"{r['name']}({_pct(r['rate'])})" for r in t["worst_regions"] if r["rate"] is not None and r["rate"] < 1
+            f"{r['name']}({_pct(r['rate'])})" for r in t["worst_regions"][:2] if r["rate"] is not None and r["rate"] < 1
         )
         rows.append(
             {
@@ -467,7 +471,7 @@ def yipanqi(
     for t in coverage["targets"]:
         items = t["missing_list"]["items"][:3]
         if items:
-            names = "、".join(i.get("name") or i.get("body") or i.get("title") or i.get("opinion", "")[:16] for i in items)
+            names = "、".join(_short(i.get("name") or i.get("body") or i.get("title") or i.get("opinion", "")) for i in items)
             examples.append(f"{t['short']}: {names}{' 等' if t['missing'] > len(items) else ''}")
     if examples:
         parts.append(Text("未覆盖举例 who is missing, e.g.:\n  " + "\n  ".join(examples)))

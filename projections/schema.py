@@ -14,9 +14,10 @@ Conventions:
 
 Lifecycle aggregates with many states (suggestions, livelihood projects) have a current table and a snapshot
 table (one row per event: what changes, after it; what never changes stays in the current row); views read the
-current table, as-of views the latest snapshot at or before the cut joined to it. Everything else is append-only facts, or rows whose few later transitions have their own
-column pairs. ``marks`` holds derived first-occurrence facts (the first time a deputy, SC member or body did a
-kind of thing in a year, by each clock), which the coverage targets anti-join against.
+current table, as-of views the latest snapshot at or before the cut joined to it. Everything else is append-only
+facts, or rows whose few later transitions have their own column pairs. ``marks`` holds derived first-occurrence
+facts (the first time a deputy, SC member or body did a kind of thing in a year, by each clock), which the coverage
+targets check the populations against. ``occurred_at`` is effective: see ``aggregate_clock``.
 
 Append-only fact tables have unique indexes rather than primary keys: a bulk build (rebuild) drops every
 secondary index and creates them when it is done, which is much faster than inserting into them row by row.
@@ -354,8 +355,21 @@ def _suggestion_columns() -> list[Column]:
 
 SUGGESTION_COLUMNS = [c.name for c in _suggestion_columns()]
 #: What the submission fixes once and for all; snapshots hold the rest (they join the current row for these).
-SUGGESTION_STATIC = ["node_id", "number", "congress", "term", "session", "title", "category", "lead_deputy_id", "co_n", "day",
-                     "year", "created_rec", "created_occ"]
+SUGGESTION_STATIC = [
+    "node_id",
+    "number",
+    "congress",
+    "term",
+    "session",
+    "title",
+    "category",
+    "lead_deputy_id",
+    "co_n",
+    "day",
+    "year",
+    "created_rec",
+    "created_occ",
+]
 SUGGESTION_DYNAMIC = [c for c in SUGGESTION_COLUMNS if c not in SUGGESTION_STATIC]
 
 suggestions = _t(

@@ -36,16 +36,16 @@ def yipanqi_report(
     finally:
         db.dispose()
     node, where = store.node.code, scope.region_code
-    run = f"{env_hint}.venv/bin/yipanqi report"
-    steps = [
+    run = ".venv/bin/yipanqi report"
+    steps = [f"export {env_hint.strip()}"] if env_hint.strip() else []
+    steps += [
         f"{run} coverage --node {node} --region {where} --target practical_deed --limit 50   (谁还没办实事 who is missing)",
         f"{run} coverage --node {node} --region {where} --format csv > coverage.csv   (表格 for Excel)",
         f"{run} stations --node {node} --region {where} --idle-days 14",
-        f"{run} suggestions --node {node} --region {where}    · {run} livelihood --node {node} --region {where}",
-        f"{run} duty --node {node} --region {where}   (最不活跃的代表 least active) · --deputy <姓名/人员编号> (履职档案)",
-        f"{run} coverage --node {node} --region {where} --as-of {as_of_hint or scope.ref_day} --by occurred   "
-        "(当时的一盘棋 as it stood; --by recorded: what the system knew)",
-        f"{env_hint}.venv/bin/yipanqi projections rebuild --node {node}   (从日志重建 rebuild from the log)",
+        f"{run} suggestions --node {node} --region {where}   ·   {run} livelihood --node {node} --region {where}",
+        f"{run} duty --node {node} --region {where}   (最不活跃的代表 least active; --deputy <姓名|人员编号> 履职档案)",
+        f"{run} coverage --node {node} --region {where} --as-of {as_of_hint or scope.ref_day} --by occurred   (当时的一盘棋)",
+        ".venv/bin/yipanqi projections rebuild --node " + node + "   (从日志重建 rebuild from the log)",
     ]
     renderables = report.yipanqi(coverage, stations, suggestions, livelihood, next_steps=steps)
     return renderables, {

@@ -147,6 +147,7 @@ class SyncHost:
             if time.monotonic() >= next_housekeeping:
                 next_housekeeping = time.monotonic() + housekeeping_s
                 self.release_retried()
+                self._reseek_beyond_end()
 
     def retry_parked(self) -> list[str]:
         return [stream for ingest in self.ingests.values() for stream in ingest.retry_parked()]
@@ -167,6 +168,18 @@ class SyncHost:
             client.producer = self.producer
         with contextlib.suppress(Exception):
             broken.close(timeout=0)
+
+    def _reseek_beyond_end(self) -> None:
+        """A partition read beyond its end was deleted and made anew (the broker lost everything). Apache Kafka says
+        so (offset out of range) and the consumer resets itself; the embedded tansu broker returns nothing, which
+        would leave this process waiting until the new topic outgrew the old offset. Read such partitions from the
+        beginning: the databases hold the positions, and the ingests skip what they hold."""
+        for consumer in (self.consumer, self.control):
+            for tp in consumer.assignment():
+                highwater, position = consumer.highwater(tp), consumer.position(tp, timeout_ms=0)
+                if highwater is not None and position is not None and position > highwater:
+                    self.log.warning("consumer.reseek", topic=tp.topic, position=position, highwater=highwater)
+                    consumer.seek_to_beginning(tp)
 
     def _obey_control(self) -> None:
         for tp, messages in self.control.poll(timeout_ms=0).items():

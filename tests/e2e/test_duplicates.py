@@ -1,10 +1,11 @@
 """Duplicated, replayed and reordered messages change nothing.
 
 A township's stream is captured from a real relay (the envelopes it would send), and copies are produced into the
-county's inbound topic with raw kafka-python, out of order and with duplicates, as a misbehaving network or a
-replaying operator would. The township's relay believes it published all of it, so the county has to notice the
-holes itself and have the relay re-publish; then the whole stream is replayed again, reversed, after the county
-has applied it. Every level still ends with exactly its subtree's own events, each once, in order.
+county's inbound topic with raw kafka-python, out of order and with duplicates, as a misbehaving network would.
+The township's relay believes it published all of it, so the county has to notice the holes itself and have the
+relay re-publish. Then, after the county has applied it, the whole stream is replayed again (reversed, shuffled,
+with more duplicates), and an operator replays the township's whole log with `yipanqi sync backfill`. Every level
+still ends with exactly its subtree's own events, each once, in order.
 """
 
 from __future__ import annotations
@@ -98,7 +99,11 @@ def test_duplicated_replayed_and_reordered_messages_change_nothing(
         produce(sync_settings.kafka, topic, list(reversed(stream)) + rng.sample(stream, k=len(stream) // 2))
         activity.write_until(XIEHE, 30)
         produce(sync_settings.kafka, topic, scrambled(stream, rng))
+        activity.write_until(XIEHE, 30)
+        # An operator replays the township's whole log (`yipanqi sync backfill`) while everything runs.
+        procs.cli("sync", "backfill", "--node", XIEHE, "--from", "0")
         activity.write()
     ledger.wait_converged(60, why=procs.tails)
     ledger.assert_nothing_lost_nothing_duplicated()
+    assert '"by": "operator"' in townships.output()  # the backfill reached the running relay
     assert not procs.dead(), procs.dead()

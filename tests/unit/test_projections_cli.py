@@ -90,3 +90,22 @@ def test_projections_rebuild_and_status(data_dir: Path) -> None:
     )
     updated = run(data_dir, "projections", "update")
     assert updated.exit_code == 0 and '"read": 0' in " ".join(updated.output.split())
+
+
+def test_terms_and_former_codes(data_dir: Path) -> None:
+    """A term is its congress's calendar years; a division found by a former code is the same division (its facts keep
+    its stable id, whatever its code became)."""
+    from projections import queries
+    from projections.db import ProjectionDB
+
+    hunan = Hierarchy.load()
+    settings = StoreSettings(store="sqlite", data_dir=data_dir)
+    db = ProjectionDB(hunan.ref(hunan.by_code("430000")), settings, hierarchy=hunan).open()
+    term = queries.make_scope(db, region="430811", term=18, hierarchy=hunan)
+    assert (term.first_year, term.last_year, term.year, term.congress) == (2022, 2026, 2025, "county")
+    provincial = queries.make_scope(db, term=14, hierarchy=hunan)
+    assert (provincial.first_year, provincial.last_year) == (2023, 2027)
+    assert queries.make_scope(db, region="430521", hierarchy=hunan).region_code == "430582"  # 邵东县 → 邵东市
+    with pytest.raises(queries.QueryError, match="not in the 18th term"):
+        queries.make_scope(db, region="430811", term=18, year=2030, hierarchy=hunan)
+    db.dispose()

@@ -318,7 +318,7 @@ def _fold_project(w: World, name: str, e: Any, oid: str, node: str, day: date) -
         return
     p = w.projects[oid]
     if name == "LivelihoodProject.Listed":
-        p["state"] = "candidate"
+        p.update(state="candidate", estimate=int(e.estimate_wan * 10000))
     elif name == "LivelihoodProject.Deliberated":
         p["state"] = "deliberated"
     elif name == "LivelihoodProject.Voted":
@@ -507,7 +507,7 @@ class Reference:
             "proposed": len(mine),
             "voted": len(voted),
             "passed": len(passed),
-            "investment_wan": round(sum(p["budget"] for p in passed) / 10000, 2),
+            "investment_wan": round(sum(p["budget"] or p["estimate"] for p in passed) / 10000, 2),
             "implementing": len(started),
             "completed": sum(1 for p in mine if p["progress"] == 100),
             "avg_progress": round(sum(p["progress"] for p in started) / len(started), 1) if started else None,
