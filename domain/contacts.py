@@ -12,75 +12,43 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid4
 
 from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, choice, require_text
+from domain.labelled import Labelled
 from domain.levels import Level
 
 
-class ContactKind(StrEnum):
-    ORGAN_MEETING = "organ_meeting"  # organs meet deputies: 座谈, 走访, 列席, 征求意见
-    GROUP_ACTIVITY = "group_activity"  # 代表小组活动
-    FIELD_RESEARCH = "field_research"  # 专题调研视察, 执法检查
-    PRACTICAL_DEED = "practical_deed"  # 为群众办实事
-    HOTLINE_REPORT = "hotline_report"  # 代表向12345反映社情民意
-    SNAPSHOT = "snapshot"  # 随手拍
-    CONSTITUENT_REPORT = "constituent_report"  # 向原选区选民/原选举单位报告履职
-
-    @property
-    def label(self) -> str:
-        return _KIND_LABELS[self]
+class ContactKind(Labelled):
+    ORGAN_MEETING = "organ_meeting", "机关联系代表"  # organs meet deputies: 座谈, 走访, 列席, 征求意见
+    GROUP_ACTIVITY = "group_activity", "代表小组活动"
+    FIELD_RESEARCH = "field_research", "专题调研视察"  # 专题调研视察, 执法检查
+    PRACTICAL_DEED = "practical_deed", "为民办实事"  # 为群众办实事
+    HOTLINE_REPORT = "hotline_report", "向12345反映社情民意"  # 代表向12345反映社情民意
+    SNAPSHOT = "snapshot", "随手拍"
+    CONSTITUENT_REPORT = "constituent_report", "向选民报告履职"  # 向原选区选民/原选举单位报告履职
 
     @property
     def organ_to_deputy(self) -> bool:
         return self in (ContactKind.ORGAN_MEETING, ContactKind.FIELD_RESEARCH)
 
 
-_KIND_LABELS = {
-    ContactKind.ORGAN_MEETING: "机关联系代表",
-    ContactKind.GROUP_ACTIVITY: "代表小组活动",
-    ContactKind.FIELD_RESEARCH: "专题调研视察",
-    ContactKind.PRACTICAL_DEED: "为民办实事",
-    ContactKind.HOTLINE_REPORT: "向12345反映社情民意",
-    ContactKind.SNAPSHOT: "随手拍",
-    ContactKind.CONSTITUENT_REPORT: "向选民报告履职",
-}
-
-
-class Channel(StrEnum):
-    FACE_TO_FACE = "face_to_face"
-    SYMPOSIUM = "symposium"
-    VISIT = "visit"
-    FIELD_RESEARCH = "field_research"
-    PHONE = "phone"
-    WECHAT = "wechat"
-    LETTER = "letter"
-    STATION = "station"
-    ONLINE_STATION = "online_station"
-    HOTLINE = "hotline"
-    SNAPSHOT = "snapshot"
-    QR_CODE = "qr_code"
-
-    @property
-    def label(self) -> str:
-        return _CHANNEL_LABELS[self]
+class Channel(Labelled):
+    FACE_TO_FACE = "face_to_face", "面对面"
+    SYMPOSIUM = "symposium", "座谈"
+    VISIT = "visit", "走访"
+    FIELD_RESEARCH = "field_research", "调研"
+    PHONE = "phone", "电话"
+    WECHAT = "wechat", "微信"
+    LETTER = "letter", "信函"
+    STATION = "station", "进站"
+    ONLINE_STATION = "online_station", "线上联络站"
+    HOTLINE = "hotline", "12345热线"
+    SNAPSHOT = "snapshot", "随手拍"
+    QR_CODE = "qr_code", "扫码"
 
     @property
     def face_to_face(self) -> bool:
         return self in _FACE_TO_FACE
 
 
-_CHANNEL_LABELS = {
-    Channel.FACE_TO_FACE: "面对面",
-    Channel.SYMPOSIUM: "座谈",
-    Channel.VISIT: "走访",
-    Channel.FIELD_RESEARCH: "调研",
-    Channel.PHONE: "电话",
-    Channel.WECHAT: "微信",
-    Channel.LETTER: "信函",
-    Channel.STATION: "进站",
-    Channel.ONLINE_STATION: "线上联络站",
-    Channel.HOTLINE: "12345热线",
-    Channel.SNAPSHOT: "随手拍",
-    Channel.QR_CODE: "扫码",
-}
 _FACE_TO_FACE = {Channel.FACE_TO_FACE, Channel.SYMPOSIUM, Channel.VISIT, Channel.FIELD_RESEARCH, Channel.STATION}
 
 
@@ -108,14 +76,10 @@ _ORGANISERS_BY_KIND = {
 }
 
 
-class Handling(StrEnum):
-    ADOPTED = "adopted"  # 采纳
-    ASSIGNED = "assigned"  # 转交有关单位
-    EXPLAINED = "explained"  # 解释说明
-
-    @property
-    def label(self) -> str:
-        return {"adopted": "采纳", "assigned": "转交办理", "explained": "解释说明"}[self.value]
+class Handling(Labelled):
+    ADOPTED = "adopted", "采纳"
+    ASSIGNED = "assigned", "转交办理"  # 转交有关单位
+    EXPLAINED = "explained", "解释说明"
 
 
 class ContactActivity(DutyAggregate):

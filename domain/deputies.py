@@ -13,18 +13,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, natural_id, require_text
+from domain.labelled import Labelled
 from domain.levels import CongressLevel
 
 
-class MandateStatus(StrEnum):
-    PENDING_REVIEW = "pending_review"  # elected, credentials not yet reviewed
-    ACTIVE = "active"
-    VOID = "void"  # credentials review failed
-    TERMINATED = "terminated"
-
-    @property
-    def label(self) -> str:
-        return {"pending_review": "待资格审查", "active": "在任", "void": "资格无效", "terminated": "资格终止"}[self.value]
+class MandateStatus(Labelled):
+    PENDING_REVIEW = "pending_review", "待资格审查"  # elected, credentials not yet reviewed
+    ACTIVE = "active", "在任"
+    VOID = "void", "资格无效"  # credentials review failed
+    TERMINATED = "terminated", "资格终止"
 
 
 class ElectedVia(StrEnum):

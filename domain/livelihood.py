@@ -16,34 +16,19 @@ from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID
 
 from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, choice, natural_id, require_text
+from domain.labelled import Labelled
 from domain.levels import Level
 
 
-class ProjectState(StrEnum):
-    PROPOSED = "proposed"
-    CANDIDATE = "candidate"
-    DELIBERATED = "deliberated"
-    PASSED = "passed"
-    REJECTED = "rejected"
-    IMPLEMENTING = "implementing"
-    EVALUATED = "evaluated"
-    CLOSED = "closed"
-
-    @property
-    def label(self) -> str:
-        return _STATE_LABELS[self]
-
-
-_STATE_LABELS = {
-    ProjectState.PROPOSED: "群众提",
-    ProjectState.CANDIDATE: "征集初定",
-    ProjectState.DELIBERATED: "代表议",
-    ProjectState.PASSED: "大会决(通过)",
-    ProjectState.REJECTED: "大会决(未通过)",
-    ProjectState.IMPLEMENTING: "政府办",
-    ProjectState.EVALUATED: "代表评",
-    ProjectState.CLOSED: "已办结",
-}
+class ProjectState(Labelled):
+    PROPOSED = "proposed", "群众提"
+    CANDIDATE = "candidate", "征集初定"
+    DELIBERATED = "deliberated", "代表议"
+    PASSED = "passed", "大会决(通过)"
+    REJECTED = "rejected", "大会决(未通过)"
+    IMPLEMENTING = "implementing", "政府办"
+    EVALUATED = "evaluated", "代表评"
+    CLOSED = "closed", "已办结"
 
 
 class ProposedBy(StrEnum):
@@ -234,7 +219,9 @@ class LivelihoodProject(DutyAggregate):
         self.require(present <= total_deputies, f"present ({present}) cannot exceed all deputies ({total_deputies})")
         self.require(yes + no + abstain <= present, f"yes+no+abstain ({yes + no + abstain}) cannot exceed present ({present})")
         # 地方组织法: a congress session needs two thirds or more of all its deputies present.
-        self.require(3 * present >= 2 * total_deputies, f"no quorum: {present} present of {total_deputies} is less than two thirds")
+        self.require(
+            3 * present >= 2 * total_deputies, f"no quorum: {present} present of {total_deputies} is less than two thirds"
+        )
         self.record(
             self.Voted,
             by,

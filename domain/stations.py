@@ -6,22 +6,18 @@ successor records which station it absorbed with the deputies it took over.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID
 
 from domain.base import Attribution, DutyAggregate, NodeRef, natural_id, require_text
+from domain.labelled import Labelled
 from domain.levels import CongressLevel
 
 
-class StationStatus(StrEnum):
-    OPEN = "open"
-    MERGED = "merged"
-    CLOSED = "closed"
-
-    @property
-    def label(self) -> str:
-        return {"open": "运行中", "merged": "已合并", "closed": "已撤销"}[self.value]
+class StationStatus(Labelled):
+    OPEN = "open", "运行中"
+    MERGED = "merged", "已合并"
+    CLOSED = "closed", "已撤销"
 
 
 class Station(DutyAggregate):

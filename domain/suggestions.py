@@ -11,86 +11,47 @@ no office account can record a satisfaction ("被满意" must be impossible).
 from __future__ import annotations
 
 from datetime import date
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, Role, choice, natural_id, require_text
+from domain.labelled import Labelled
 from domain.levels import CongressLevel
 
 
-class SuggestionState(StrEnum):
-    SUBMITTED = "submitted"
-    ASSIGNED = "assigned"
-    IN_HANDLING = "in_handling"
-    REPLIED = "replied"
-    REHANDLING = "rehandling"
-    FOLLOW_UP = "follow_up"
-    EVALUATED = "evaluated"
-    CLOSED = "closed"
-
-    @property
-    def label(self) -> str:
-        return _STATE_LABELS[self]
+class SuggestionState(Labelled):
+    SUBMITTED = "submitted", "已提出"
+    ASSIGNED = "assigned", "已交办"
+    IN_HANDLING = "in_handling", "办理中"
+    REPLIED = "replied", "已答复"
+    REHANDLING = "rehandling", "重新办理"
+    FOLLOW_UP = "follow_up", "跟踪督办"
+    EVALUATED = "evaluated", "已评价"
+    CLOSED = "closed", "已办结"
 
 
-_STATE_LABELS = {
-    SuggestionState.SUBMITTED: "已提出",
-    SuggestionState.ASSIGNED: "已交办",
-    SuggestionState.IN_HANDLING: "办理中",
-    SuggestionState.REPLIED: "已答复",
-    SuggestionState.REHANDLING: "重新办理",
-    SuggestionState.FOLLOW_UP: "跟踪督办",
-    SuggestionState.EVALUATED: "已评价",
-    SuggestionState.CLOSED: "已办结",
-}
+class ReplyCategory(Labelled):
+    A = "A", "A类(已解决或基本解决)"  # solved or basically solved
+    B = "B", "B类(正在解决或列入计划)"  # being solved / planned
+    C = "C", "C类(留作参考)"  # cannot be solved now, kept for reference
 
 
-class ReplyCategory(StrEnum):
-    A = "A"  # solved or basically solved
-    B = "B"  # being solved / planned
-    C = "C"  # cannot be solved now, kept for reference
-
-    @property
-    def label(self) -> str:
-        return {"A": "A类(已解决或基本解决)", "B": "B类(正在解决或列入计划)", "C": "C类(留作参考)"}[self.value]
+class Evaluation(Labelled):
+    SATISFIED = "satisfied", "满意"
+    BASICALLY_SATISFIED = "basically_satisfied", "基本满意"
+    DISSATISFIED = "dissatisfied", "不满意"
 
 
-class Evaluation(StrEnum):
-    SATISFIED = "satisfied"
-    BASICALLY_SATISFIED = "basically_satisfied"
-    DISSATISFIED = "dissatisfied"
+class SupervisionType(Labelled):
+    CHAIR_LED = "chair_led", "主任领衔督办"
+    LEADER_LED = "leader_led", "领导领办"  # 政府领导领办
+    COMMITTEE_COUNTERPART = "committee_counterpart", "专委会对口督办"
+    DEPUTY_INSPECTION_REVIEW = "deputy_inspection_review", "代表视察评议"
+    SC_REPORT_REVIEW = "sc_report_review", "常委会审议报告"  # 常委会听取审议报告
+    SPECIAL_INQUIRY = "special_inquiry", "专题询问"
+    PROGRESS_MEETING = "progress_meeting", "推进会"
+    FOLLOW_UP = "follow_up", "跟踪督办"
 
-    @property
-    def label(self) -> str:
-        return {"satisfied": "满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意"}[self.value]
-
-
-class SupervisionType(StrEnum):
-    CHAIR_LED = "chair_led"  # 主任领衔督办
-    LEADER_LED = "leader_led"  # 政府领导领办
-    COMMITTEE_COUNTERPART = "committee_counterpart"  # 专委会对口督办
-    DEPUTY_INSPECTION_REVIEW = "deputy_inspection_review"  # 代表视察评议
-    SC_REPORT_REVIEW = "sc_report_review"  # 常委会听取审议报告
-    SPECIAL_INQUIRY = "special_inquiry"  # 专题询问
-    PROGRESS_MEETING = "progress_meeting"  # 推进会
-    FOLLOW_UP = "follow_up"  # 跟踪督办
-
-    @property
-    def label(self) -> str:
-        return _SUPERVISION_LABELS[self]
-
-
-_SUPERVISION_LABELS = {
-    SupervisionType.CHAIR_LED: "主任领衔督办",
-    SupervisionType.LEADER_LED: "领导领办",
-    SupervisionType.COMMITTEE_COUNTERPART: "专委会对口督办",
-    SupervisionType.DEPUTY_INSPECTION_REVIEW: "代表视察评议",
-    SupervisionType.SC_REPORT_REVIEW: "常委会审议报告",
-    SupervisionType.SPECIAL_INQUIRY: "专题询问",
-    SupervisionType.PROGRESS_MEETING: "推进会",
-    SupervisionType.FOLLOW_UP: "跟踪督办",
-}
 
 _OPEN = frozenset(SuggestionState) - {SuggestionState.CLOSED}
 _UNDER_HANDLING = _OPEN - {SuggestionState.SUBMITTED}

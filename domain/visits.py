@@ -6,22 +6,18 @@ Every issue raised ends resolved on the spot or transferred to a unit; a visit c
 from __future__ import annotations
 
 from datetime import date
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from domain.base import Attribution, DutyAggregate, NodeRef, natural_id
+from domain.labelled import Labelled
 from domain.stations import Station, StationStatus
 
 
-class IssueStatus(StrEnum):
-    RAISED = "raised"
-    RESOLVED = "resolved"
-    TRANSFERRED = "transferred"
-
-    @property
-    def label(self) -> str:
-        return {"raised": "待处理", "resolved": "已解决", "transferred": "已转办"}[self.value]
+class IssueStatus(Labelled):
+    RAISED = "raised", "待处理"
+    RESOLVED = "resolved", "已解决"
+    TRANSFERRED = "transferred", "已转办"
 
 
 class StationVisit(DutyAggregate):
