@@ -1790,10 +1790,12 @@ class _Simulation:
         """Schedule the cycle of projects voted at ``year``'s session: 群众提 → 征集初定 → 代表议 → 大会决 → ..."""
         sub = self._sub(node, "livelihood", year)
         session = self._session_day(node, year)
-        if year == self.start.year and session < self.start + timedelta(days=25):
+        if session < self.start + timedelta(days=25):
             if session + timedelta(days=300) <= self.start:
                 return  # that year's projects are long finished
-            # Warm-up: the session is before (or too close to) the first day, so hold this year's vote a little later.
+            # Warm-up: the session is before (or too close to) the first day — in the first year, or early next January
+            # after a late-December start — so hold this year's vote a little later: the candidates are listed at least
+            # 13 days before it, after the proposals, and deliberated in the 10 days before it.
             session = self.start + timedelta(days=sub.randint(25, 55))
         first = max(self.start, session - timedelta(days=100))
         if first >= self.end:

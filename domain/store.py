@@ -25,7 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.base import DutyAggregate, NodeRef
 from domain.codec import DateAsISO, NodeMapper, StateTranscoder
-from domain.persistence import SyncRecorder
+from domain.persistence import Beside, EventRow, SyncRecorder
 
 __all__ = ["DateAsISO", "NodeStore", "NodeStores", "StoreSettings", "postgres_env"]
 
@@ -112,8 +112,9 @@ class NodeStore(Application):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
-    def save_all(self, aggregates: Iterable[DutyAggregate]) -> Sequence[int]:
-        """Save many aggregates' pending events in one transaction (bulk work: simulation, imports).
+    def save_all(self, aggregates: Iterable[DutyAggregate], *, beside: Sequence[Beside] = ()) -> Sequence[int]:
+        """Save many aggregates' pending events in one transaction (bulk work: simulation, imports), with the rows
+        ``beside`` them (``domain.persistence``: e.g. a command's stored answer).
 
         The lean path of ``Application.save``: collect the pending events, map them to rows and insert them through
         the node's recorder, with nothing in between (no processing event, no ``Recording``/``Notification``
@@ -121,33 +122,38 @@ class NodeStore(Application):
         subclass's ``_notify``/``notify``, another mapper or recorder) sends the batch down ``Application.save``.
         """
         if not self._lean_save:
+            if beside:
+                raise TypeError("rows beside events need the lean save path (the node recorder, no snapshots)")
             return [r.notification.id for r in self.save(*aggregates)]
         aggregates = list(aggregates)
-        events: list[Any] = []
-        for aggregate in aggregates:
-            if type(aggregate).collect_events is _LIBRARY_COLLECT:
-                # What the library's collect_events() does (take the pending events, in order, and leave none),
-                # without popping them one by one from the front.
-                pending = aggregate._pending_events
-                events += pending
-                pending.clear()
-            else:
-                events += aggregate.collect_events()
-        if not events:
+        events = _collect(aggregates)
+        if not events and not beside:
             return []
-        to_row = self.mapper.to_row  # type: ignore[attr-defined]
-        recorder = self.recorder
-        if isinstance(recorder, SyncRecorder):
-            # Lazily: the recorder takes each row as it is mapped (SQLite: inside its write transaction, so an
-            # event that cannot be encoded rolls the whole batch back), and encoded states do not pile up in memory.
-            ids = recorder.insert_rows(map(to_row, events))
-        else:
-            ids = recorder.insert_events([StoredEvent(*to_row(e)) for e in events]) or []
+        # Lazily: the recorder takes each row as it is mapped (SQLite: inside its write transaction, so an event
+        # that cannot be encoded rolls the whole batch back), and encoded states do not pile up in memory.
+        ids = self.append_rows(map(self.mapper.to_row, events), beside=beside)  # type: ignore[attr-defined]
         cache = self.repository.cache
         if cache and not self.repository.fastforward:
             for aggregate in aggregates:
                 cache.put(aggregate.id, aggregate)
         return ids
+
+    def take_rows(self, aggregates: Iterable[DutyAggregate]) -> list[EventRow]:
+        """The aggregates' pending events as rows to append later (they leave the aggregates now): a caller that
+        commits several decisions at once (the gateway's group commit) keeps them until it does."""
+        if not self._lean_save:
+            raise TypeError("rows are taken on the lean save path only (the node recorder, no snapshots)")
+        to_row = self.mapper.to_row  # type: ignore[attr-defined]
+        return [to_row(e) for e in _collect(aggregates)]
+
+    def append_rows(self, rows: Iterable[EventRow], *, beside: Sequence[Beside] = ()) -> Sequence[int]:
+        """Append mapped events and the rows beside them in one transaction; the events' notification ids."""
+        recorder = self.recorder
+        if isinstance(recorder, SyncRecorder):
+            return recorder.insert_rows(rows, beside=beside)
+        if beside:
+            raise TypeError(f"{type(recorder).__name__} cannot write rows beside events")
+        return recorder.insert_events([StoredEvent(*row) for row in rows]) or []
 
     @property
     def _lean_save(self) -> bool:
@@ -184,6 +190,20 @@ class NodeStore(Application):
             if len(page) < batch:
                 return
             start = page[-1].id + 1
+
+
+def _collect(aggregates: Iterable[DutyAggregate]) -> list[Any]:
+    """Take the aggregates' pending events, in order, leaving none."""
+    events: list[Any] = []
+    for aggregate in aggregates:
+        if type(aggregate).collect_events is _LIBRARY_COLLECT:
+            # What the library's collect_events() does, without popping the events one by one from the front.
+            pending = aggregate._pending_events
+            events += pending
+            pending.clear()
+        else:
+            events += aggregate.collect_events()
+    return events
 
 
 class ReferenceStore(NodeStore):

@@ -171,12 +171,15 @@ def bench_gateway_command(
     requests: Annotated[int, typer.Option(min=100, max=200_000, help="每项测量的请求上限 / request cap per measurement")] = 4000,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="并发连接数")] = 8,
     days: Annotated[int, typer.Option(min=1, max=365, help="模拟数据天数")] = 30,
+    rounds: Annotated[int, typer.Option(min=1, max=9, help="轮数: 裸端点/命令/查询交替, 取中位数 / alternating rounds")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as one JSON line last")] = False,
 ) -> None:
     """网关基准 / commands, province rollup and a bare endpoint on one uvicorn worker, from a separate load process."""
     from gateways.bench.gateway import run_gateway_benchmark
 
-    result = run_gateway_benchmark(seconds=seconds, requests=requests, concurrency=concurrency, days=days, log=console.print)
+    result = run_gateway_benchmark(
+        seconds=seconds, requests=requests, concurrency=concurrency, days=days, rounds=rounds, log=console.print
+    )
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
     else:

@@ -26,6 +26,7 @@ STATE_LABELS = {
     "following": "[green]正常[/]",
     "behind": "[yellow]追赶中[/]",
     "parked": "[red]已搁置 parked[/]",
+    "gap": "[yellow]缺口, 等待重发 gap[/]",
     "unknown": "[dim]无本地存储 no store here[/]",
 }
 

@@ -77,7 +77,11 @@ def _yipanqi(
     try:
         middle = (date(2025, 1, 1) + timedelta(days=days // 2)).isoformat()
         renderables, summary = yipanqi_report(
-            province, settings, region=region.code, hierarchy=hierarchy, env_hint=f"YIPANQI_DATA_DIR={data_dir} ",
+            province,
+            settings,
+            region=region.code,
+            hierarchy=hierarchy,
+            env_hint=f"YIPANQI_DATA_DIR={data_dir} ",
             as_of_hint=middle,
         )
     finally:

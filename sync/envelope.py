@@ -1,9 +1,14 @@
-"""The envelope that travels with each stored event through Kafka, and the hash chain that links a stream.
+"""The envelope that travels with each frame of stored events through Kafka, and the hash chain that links a stream.
 
-The event's stored bytes go as the message value, unchanged; the envelope goes in one binary header. It names the
-stream's origin node, the position the event was read from in the origin's log and the position published just
-before it (so a receiver sees any gap, even where the log's ids have holes), the event's aggregate id, version and
-topic, and a hash-chain link over everything published so far (so a receiver sees any divergence).
+A frame is one Kafka message carrying up to ``frame_events`` consecutive events of a relay's page: its value is the
+events' stored bytes concatenated, each unchanged; its envelope goes in one binary header. The envelope names the
+stream's origin node, the position published just before the frame's first event (``prev``: a receiver sees any
+gap, even where the log's ids have holes), the origin log's head, the hash-chain link after the frame's last event
+(the receiver recomputes the chain event by event and compares), and per event its position in the origin's log,
+aggregate id, version, topic and length. A heartbeat is a frame without events: "I have published up to ``prev``".
+
+Kafka's per-message cost (kafka-python's per-record Python work, paid at every hop) is what framing saves: see
+``sync/TUNING.md``.
 """
 
 from __future__ import annotations
@@ -11,101 +16,166 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any, NamedTuple
 from uuid import UUID
 
 HEADER = "yq"
 GENESIS_LINK = "0" * 64
-_FIXED = struct.Struct(">B16sqqq16sq32sH")  # kind, origin, position, prev, head, originator_id, version, link, topic len
+#: The envelope's first byte names its format. Format 1 (one event per message) had its kind (1 or 2) there and no
+#: format byte, so frames start at 3: a format-1 message is recognised, and parked with a reason that says so.
+FORMAT = 3
+_FORMAT_1 = (1, 2)
+_FRAME = struct.Struct(">BB16sqq32sHH")  # format, kind, origin, prev, head, link after the last event, topics, events
+_TOPIC = struct.Struct(">H")  # length of one distinct topic's UTF-8 name, followed by the name
+_ENTRY = struct.Struct(">q16sqIH")  # position, originator id, version, length of its bytes, index into the topics
+_STEP = struct.Struct(">q16sq")  # what the chain commits to besides the topic and the bytes
 
 
 class EnvelopeError(ValueError):
-    """The header is missing or cannot be decoded: the message is poison."""
+    """The header is missing or cannot be decoded, or disagrees with the value: the message is poison."""
 
 
 class Kind(IntEnum):
-    EVENT = 1
-    HEARTBEAT = 2  # "I have published up to ``position``": lets an idle stream's receiver see what it is missing
+    EVENTS = 1
+    HEARTBEAT = 2  # "I have published up to ``prev``": lets an idle stream's receiver see what it is missing
+
+
+class Entry(NamedTuple):
+    """One event of a frame (a NamedTuple: one is made per event on the hot path, and it unpacks cheaply)."""
+
+    position: int
+    originator_id: bytes  # the aggregate id's 16 bytes, as on the wire and in the chain (no UUID object per event)
+    originator_version: int
+    topic: str
+    length: int
 
 
 @dataclass(frozen=True)
-class Envelope:
+class Frame:
     kind: Kind
     origin: UUID
-    position: int
-    prev: int
+    prev: int  # the position published just before the first event (a heartbeat: the position published)
     head: int  # the origin log's last position when sent: how far behind the receiver is
-    originator_id: UUID
-    originator_version: int
-    topic: str
-    link: str
+    link: str  # hash-chain link after the last event, hex (a heartbeat: the link at ``prev``)
+    entries: tuple[Entry, ...] = ()
+
+    @property
+    def last(self) -> int:
+        return self.entries[-1].position if self.entries else self.prev
 
     def encode(self) -> bytes:
-        topic = self.topic.encode()
-        return (
-            _FIXED.pack(
-                self.kind,
-                self.origin.bytes,
-                self.position,
-                self.prev,
-                self.head,
-                self.originator_id.bytes,
-                self.originator_version,
-                bytes.fromhex(self.link),
-                len(topic),
-            )
-            + topic
-        )
+        topics = list(dict.fromkeys(e.topic for e in self.entries))
+        index = {topic: i for i, topic in enumerate(topics)}
+        link = bytes.fromhex(self.link)
+        parts = [_FRAME.pack(FORMAT, self.kind, self.origin.bytes, self.prev, self.head, link, len(topics), len(self.entries))]
+        for topic in topics:
+            name = topic.encode()
+            parts += (_TOPIC.pack(len(name)), name)
+        parts += (_ENTRY.pack(e.position, e.originator_id, e.originator_version, e.length, index[e.topic]) for e in self.entries)
+        return b"".join(parts)
 
     @classmethod
-    def decode(cls, data: bytes | None) -> Envelope:
-        if not data or len(data) < _FIXED.size:
-            raise EnvelopeError(f"envelope header of {len(data or b'')} bytes, expected at least {_FIXED.size}")
-        kind, origin, position, prev, head, originator_id, version, link, topic_len = _FIXED.unpack_from(data)
-        topic = data[_FIXED.size :]
-        if len(topic) != topic_len:
-            raise EnvelopeError(f"envelope topic of {len(topic)} bytes, header says {topic_len}")
+    def decode(cls, data: bytes | None) -> Frame:
+        if not data:
+            raise EnvelopeError("no envelope header")
+        if data[0] in _FORMAT_1:
+            raise EnvelopeError("envelope format 1 (one event per message) is no longer read: upgrade the origin's sync")
+        if data[0] != FORMAT:
+            raise EnvelopeError(f"unknown envelope format {data[0]} (this version reads format {FORMAT})")
+        if len(data) < _FRAME.size:
+            raise EnvelopeError(f"envelope header of {len(data)} bytes, expected at least {_FRAME.size}")
+        _, kind, origin, prev, head, link, topic_count, count = _FRAME.unpack_from(data)
         try:
-            return cls(
-                Kind(kind),
-                UUID(bytes=origin),
-                position,
-                prev,
-                head,
-                UUID(bytes=originator_id),
-                version,
-                topic.decode(),
-                link.hex(),
+            topics, at = _topics(data, _FRAME.size, topic_count)
+            if len(data) - at != count * _ENTRY.size:
+                raise EnvelopeError(f"envelope of {len(data)} bytes does not hold {count} events")
+            entries = tuple(
+                Entry(position, originator_id, version, topics[topic], length)
+                for position, originator_id, version, length, topic in _ENTRY.iter_unpack(data[at:])
             )
-        except (ValueError, UnicodeDecodeError) as e:
+            frame = cls(Kind(kind), UUID(bytes=origin), prev, head, link.hex(), entries)
+        except EnvelopeError:
+            raise
+        except (ValueError, IndexError, struct.error) as e:
             raise EnvelopeError(f"envelope fields do not decode: {e}") from None
+        frame._check_shape()
+        return frame
 
-    def as_dict(self) -> dict[str, object]:
+    def _check_shape(self) -> None:
+        if self.kind is Kind.HEARTBEAT and self.entries:
+            raise EnvelopeError("a heartbeat with events")
+        if self.kind is Kind.EVENTS and not self.entries:
+            raise EnvelopeError("a frame without events")
+        positions = [self.prev, *(e.position for e in self.entries)]
+        if any(b <= a for a, b in zip(positions, positions[1:], strict=False)):
+            raise EnvelopeError(f"positions out of order: {positions[:5]}…")
+
+    def split(self, value: bytes | None) -> list[bytes]:
+        """The events' stored bytes, cut out of the message value by the lengths the envelope lists."""
+        value, listed = value or b"", sum(e.length for e in self.entries)
+        if listed != len(value):
+            raise EnvelopeError(f"the envelope lists {listed} bytes of events, the value has {len(value)}")
+        parts, at = [], 0
+        for entry in self.entries:
+            parts.append(value[at : at + entry.length])
+            at += entry.length
+        return parts
+
+    def as_dict(self) -> dict[str, Any]:
         return {
+            "format": FORMAT,
             "kind": self.kind.name.lower(),
             "origin": str(self.origin),
-            "position": self.position,
             "prev": self.prev,
             "head": self.head,
-            "originator_id": str(self.originator_id),
-            "originator_version": self.originator_version,
-            "topic": self.topic,
             "link": self.link,
+            "events": [
+                {
+                    "position": e.position,
+                    "originator_id": str(UUID(bytes=e.originator_id)),
+                    "originator_version": e.originator_version,
+                    "topic": e.topic,
+                }
+                for e in self.entries
+            ],
         }
+
+
+def _topics(data: bytes, at: int, count: int) -> tuple[list[str], int]:
+    topics = []
+    for _ in range(count):
+        (size,) = _TOPIC.unpack_from(data, at)
+        at += _TOPIC.size
+        name = data[at : at + size]
+        if len(name) != size:
+            raise EnvelopeError(f"envelope topic of {len(name)} bytes, header says {size}")
+        topics.append(name.decode())
+        at += size
+    return topics, at
 
 
 def chain(prev_link: str, position: int, originator_id: UUID, version: int, topic: str, state: bytes) -> str:
     """The next link: commits to the whole stream so far, so a re-published stream must match byte for byte."""
-    digest = hashlib.sha256(bytes.fromhex(prev_link))
-    digest.update(struct.pack(">q16sq", position, originator_id.bytes, version))
-    digest.update(topic.encode())
-    digest.update(state)
-    return digest.hexdigest()
+    return step(bytes.fromhex(prev_link), position, originator_id.bytes, version, topic, state).hex()
 
 
-def heartbeat(origin: UUID, position: int, head: int, link: str) -> Envelope:
-    return Envelope(Kind.HEARTBEAT, origin, position, position, head, UUID(int=0), 0, "", link)
+def step(prev: bytes, position: int, originator_id: bytes, version: int, topic: str, state: bytes) -> bytes:
+    """``chain`` on raw digests and id bytes: a frame's links are chained event by event without conversions."""
+    return hashlib.sha256(b"".join((prev, _STEP.pack(position, originator_id, version), topic.encode(), state))).digest()
+
+
+def links(prev: bytes, entries: Sequence[Entry], states: Sequence[bytes]) -> Iterator[bytes]:
+    """The link after each event, starting from ``prev``."""
+    for entry, state in zip(entries, states, strict=True):
+        prev = step(prev, entry.position, entry.originator_id, entry.originator_version, entry.topic, state)
+        yield prev
+
+
+def heartbeat(origin: UUID, position: int, head: int, link: str) -> Frame:
+    return Frame(Kind.HEARTBEAT, origin, position, head, link)
 
 
 def republish_request(stream: str, position: int, link: str, *, by: str) -> bytes:

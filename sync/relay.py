@@ -1,4 +1,8 @@
-"""The relay (outbox): a node's log → Kafka, each stored event unchanged, in order, at least once.
+"""The relay (outbox): a node's log → Kafka, each stored event unchanged, in order, at least once, in frames.
+
+Each round reads a page of the log and publishes it as frames of up to ``frame_events`` consecutive events (one
+Kafka message each, see ``sync.envelope``); a frame always starts right after the position published before it, so
+a rewound relay frames the stream anew from the requested position.
 
 The published position lives in the node's database and advances only after the broker acknowledged every message
 up to it (idempotent producer, ``acks=all``). A receiver that misses something asks for a re-publish from the
@@ -8,20 +12,26 @@ position it holds; the relay rewinds there. Re-publishing is always safe: receiv
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 from uuid import UUID
 
 import structlog
-from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.persistence import ApplicationRecorder
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from domain.persistence import StreamPosition, SyncRecorder
-from sync.envelope import GENESIS_LINK, HEADER, Envelope, Kind, chain, heartbeat
+from domain.persistence import LogRow, StreamPosition, SyncRecorder
+from sync.envelope import GENESIS_LINK, HEADER, Entry, Frame, Kind, chain, heartbeat, step
 from sync.settings import SyncSettings
 
-Accept = Callable[[Notification], bool]
+
+class Log(Protocol):
+    """What a relay reads of its node's log (the node recorder: ``domain.persistence``)."""
+
+    def select_rows(self, start: int, limit: int) -> list[LogRow]: ...
+
+    def max_notification_id(self) -> int | None: ...
 
 
 class Relay:
@@ -29,13 +39,12 @@ class Relay:
         self,
         *,
         origin: UUID,
-        source: ApplicationRecorder,
+        source: Log,
         books: SyncRecorder,
         producer: KafkaProducer,
         topic: str,
         stream: str,
         settings: SyncSettings,
-        accept: Accept | None = None,
     ) -> None:
         self.origin = origin
         self.source = source
@@ -44,60 +53,34 @@ class Relay:
         self.topic = topic
         self.stream = stream
         self.settings = settings
-        self.accept = accept
         self.published = books.positions().get(stream) or StreamPosition(stream, 0, GENESIS_LINK)
-        self.cursor = self.published.position  # last position read; ahead of `published` over filtered events
         self.last_sent = 0.0
         self.log = structlog.get_logger().bind(node=str(origin), stream=stream, topic=topic)
 
     def run_once(self) -> int:
-        """Publish the next page of the log; returns how many events went out."""
-        page = self.source.select_notifications(start=self.cursor + 1, limit=self.settings.relay_batch)
+        """Publish the next page of the log, in frames; returns how many events went out."""
+        page = self.source.select_rows(self.published.position + 1, self.settings.relay_batch)
         if not page:
             self._heartbeat_if_idle()
             return 0
-        head = page[-1].id
-        prev, link = self.published.position, self.published.link
-        envelopes = []
-        for notification in page:
-            if self.accept is not None and not self.accept(notification):
-                continue
-            link = chain(
-                link,
-                notification.id,
-                notification.originator_id,
-                notification.originator_version,
-                notification.topic,
-                notification.state,
-            )
-            envelope = Envelope(
-                Kind.EVENT,
-                self.origin,
-                notification.id,
-                prev,
-                head,
-                notification.originator_id,
-                notification.originator_version,
-                notification.topic,
-                link,
-            )
-            envelopes.append(envelope)
-            prev = notification.id
+        head = page[-1][0]
+        prev, link = self.published.position, bytes.fromhex(self.published.link)
         try:
             # send() itself can raise (no metadata while the broker is away): treat it like a failed ack.
-            states = {n.id: n.state for n in page}
-            self._await([self._send(envelope, states[envelope.position]) for envelope in envelopes])
+            futures = []
+            for chunk in _chunks(page, self.settings.frame_events, self.settings.frame_bytes):
+                frame, link = _frame(self.origin, prev, head, link, chunk)
+                futures.append(self._send(frame, b"".join(row[4] for row in chunk)))
+                prev = frame.last
+            self._await(futures)
         except KafkaError as e:
             # Nothing advances: the next round re-publishes from the durable position; receivers skip duplicates.
             self.log.warning("relay.publish_failed", error=repr(e), position=self.published.position)
-            self.cursor = self.published.position
             return 0
-        if envelopes:
-            self.published = StreamPosition(self.stream, prev, link)
-            self.books.save_position(self.published)
-            self.log.debug("relay.published", position=prev, events=len(envelopes))
-        self.cursor = head
-        return len(envelopes)
+        self.published = StreamPosition(self.stream, prev, link.hex())
+        self.books.save_position(self.published)
+        self.log.debug("relay.published", position=prev, events=len(page), frames=len(futures))
+        return len(page)
 
     def rewind(self, position: int, link: str, *, by: str) -> None:
         """A receiver holds only up to ``position`` (ending with ``link``): publish again from there."""
@@ -107,7 +90,6 @@ class Relay:
         self.log.info("relay.rewind", position=position, published=self.published.position, by=by)
         self.published = StreamPosition(self.stream, position, link)
         self.books.save_position(self.published)
-        self.cursor = position
 
     def _heartbeat_if_idle(self) -> None:
         now = time.monotonic()
@@ -120,15 +102,36 @@ class Relay:
         except KafkaError as e:
             self.log.warning("relay.heartbeat_failed", error=repr(e))
 
-    def _send(self, envelope: Envelope, value: bytes) -> Any:
+    def _send(self, frame: Frame, value: bytes) -> Any:
         self.last_sent = time.monotonic()
-        return self.producer.send(self.topic, value=value, headers=[(HEADER, envelope.encode())], partition=0)
+        return self.producer.send(self.topic, value=value, headers=[(HEADER, frame.encode())], partition=0)
 
     def _await(self, futures: list[Any]) -> None:
         if futures:
             self.producer.flush()
             for future in futures:
                 future.get(timeout=30)
+
+
+def _chunks(events: Sequence[LogRow], most: int, max_bytes: int) -> Iterator[Sequence[LogRow]]:
+    """Consecutive runs of at most ``most`` events and ``max_bytes`` stored bytes (an event larger than that alone)."""
+    start, size = 0, 0
+    for i, row in enumerate(events):
+        if i > start and (i - start == most or size + len(row[4]) > max_bytes):
+            yield events[start:i]
+            start, size = i, 0
+        size += len(row[4])
+    if start < len(events):
+        yield events[start:]
+
+
+def _frame(origin: UUID, prev: int, head: int, link: bytes, events: Sequence[LogRow]) -> tuple[Frame, bytes]:
+    """The frame of ``events`` that follow ``prev`` (whose link is ``link``), and the link after its last event."""
+    entries = []
+    for position, originator_id, version, topic, state in events:
+        link = step(link, position, originator_id, version, topic, state)
+        entries.append(Entry(position, originator_id, version, topic, len(state)))
+    return Frame(Kind.EVENTS, origin, prev, head, link.hex(), tuple(entries)), link
 
 
 def make_producer(bootstrap: str, settings: SyncSettings) -> KafkaProducer:

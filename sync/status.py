@@ -1,4 +1,5 @@
-"""Sync status read from the stores: what each node holds of each child, how far behind, and what is parked.
+"""Sync status read from the stores: what each node holds of each child, how far behind, what is parked, and which
+streams wait on a gap (the ingest keeps that beside the positions: this runs in another process).
 
 A child's head and lag are known when its store is reachable from here (same data directory or database);
 otherwise they show as unknown, and the position held and anything parked are still shown.
@@ -11,6 +12,7 @@ from typing import Any
 
 from domain.base import NodeRef
 from domain.hierarchy import Hierarchy
+from domain.persistence import ParkedMessage, StreamHalt
 from domain.store import NodeStore, NodeStores, StoreSettings
 
 
@@ -21,6 +23,7 @@ def node_status(hierarchy: Hierarchy, node: NodeRef, settings: StoreSettings) ->
         store = stores.open(node)
         positions = store.recorder.positions()
         parked = {m.stream: m for m in reversed(store.recorder.parked())}
+        halts = store.recorder.halts()
         rows = []
         for division in hierarchy.children(hierarchy.get(node.node_id)):
             child = hierarchy.ref(division)
@@ -36,15 +39,29 @@ def node_status(hierarchy: Hierarchy, node: NodeRef, settings: StoreSettings) ->
                 "lag_s": lag[2] if lag else None,
                 "state": "following",
                 "reason": "",
+                "since": None,
             }
             if lag is None:
                 row["state"] = "unknown"
-            if stream in parked:
-                row.update(state="parked", reason=f"@{parked[stream].position}: {parked[stream].reason}")
+            halted = _halted(stream, parked, halts)
+            if halted:
+                row.update(halted)
             elif lag and lag[1]:
                 row["state"] = "behind"
             rows.append(row)
         return rows
+
+
+def _halted(stream: str, parked: dict[str, ParkedMessage], halts: dict[str, StreamHalt]) -> dict[str, Any] | None:
+    """A stream held up by poison (parked) or waiting for a re-publish (gap): state, reason and since when."""
+    if stream in parked:
+        message = parked[stream]
+        return {"state": "parked", "reason": f"@{message.position}: {message.reason}", "since": message.parked_at.isoformat()}
+    if stream in halts:
+        halt = halts[stream]
+        reason = f"{halt.reason} (since {halt.since:%Y-%m-%d %H:%M:%S %Z})"
+        return {"state": "gap", "reason": reason, "since": halt.since.isoformat()}
+    return None
 
 
 def _lag(child: NodeStore, held: int) -> tuple[int, int, float]:

@@ -1,8 +1,11 @@
-"""What a node keeps beside its log for sync: positions in other logs and parked messages.
+"""What a node keeps beside its log: positions in other logs and parked messages (sync), and the answers to
+commands given under an idempotency key (gateways).
 
 The recorders of this package extend the eventsourcing application recorders, one module per backend, so that
-events copied from a child's log and the child's position are written in one database transaction: that is what
-makes replication exactly-once. The node's store selects them through ``APPLICATION_RECORDER_TOPIC``.
+rows *beside* the events are written in the events' database transaction: events copied from a child's log with
+the child's position (that is what makes replication exactly-once), a command's events with its answer (a retry
+finds both or neither, even after a crash between the two). The node's store selects them through
+``APPLICATION_RECORDER_TOPIC``.
 """
 
 from __future__ import annotations
@@ -14,11 +17,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+#: The PostgreSQL advisory lock under which tables are created, one creator at a time per database.
+CREATE_LOCK = 0x59_49_50_41_4E_51_49  # "YIPANQI"
+
 #: The stream name under which a node keeps its own relay's published position.
 RELAY_STREAM = "relay"
 
 #: One stored event as the recorders insert it: originator id, originator version, topic, state (JSON bytes).
 EventRow = tuple[UUID | str, int, str, bytes]
+
+#: One event of the log as the relay reads it: notification id, originator id (16 bytes), version, topic, state.
+LogRow = tuple[int, bytes, int, str, bytes]
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,21 @@ class StreamPosition:
     position: int
     link: str  # hash-chain link after that position, hex
     offset: int = -1  # the Kafka offset of that message: a hint for seeking, never the truth
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The first answer to a command sent with an idempotency key: a retry with the same key gets it again."""
+
+    principal: str  # who sent it (a token id): keys are unique per client, not across clients
+    key: str
+    request_hash: str  # a retry must be the same request; the same key with another request is refused
+    status: int
+    body: bytes  # the answer's JSON
+
+
+#: What may be written beside events, in their transaction.
+Beside = StreamPosition | StoredAnswer
 
 
 @dataclass(frozen=True)
@@ -43,22 +67,44 @@ class ParkedMessage:
     parked_at: datetime
 
 
+@dataclass(frozen=True)
+class StreamHalt:
+    """An incoming stream halted on a gap (waiting for its origin to re-publish), kept beside the positions so that
+    `yipanqi sync status`, another process, can say so, why and since when."""
+
+    stream: str
+    reason: str
+    since: datetime
+
+
 class SyncRecorder(ABC):
     """The bookkeeping part of a node's recorder; each backend module implements it.
 
-    Its ``insert_events(stored_events, positions=[StreamPosition(...), ...])`` (the library's method, extended)
-    saves the positions in the same transaction as the events; ``insert_rows`` does the same for plain tuples
-    (the store's lean append path, without ``StoredEvent`` objects).
+    Its ``insert_events(stored_events, beside=[...])`` (the library's method, extended) writes the ``Beside`` rows
+    (stream positions, stored answers) in the same transaction as the events; ``insert_rows`` does the same for
+    plain tuples (the store's lean append path, without ``StoredEvent`` objects). ``positions=`` is the sync
+    jobs' name for the same thing; both may be given. A stored answer whose key is taken already raises the
+    library's ``IntegrityError`` and nothing of the transaction is written.
     """
 
-    def insert_rows(self, rows: Iterable[EventRow], *, positions: Sequence[StreamPosition] = ()) -> Sequence[int]:
-        """Insert events given as ``(originator_id, originator_version, topic, state)`` and the positions, in one
-        transaction; return the events' notification ids, in order. ``rows`` may be a lazy iterable (consumed once).
-        Backends override it with a leaner insert."""
+    def insert_rows(
+        self, rows: Iterable[EventRow], *, positions: Sequence[StreamPosition] = (), beside: Sequence[Beside] = ()
+    ) -> Sequence[int]:
+        """Insert events given as ``(originator_id, originator_version, topic, state)`` and the rows beside them, in
+        one transaction; return the events' notification ids, in order. ``rows`` may be a lazy iterable (consumed
+        once). Backends override it with a leaner insert."""
         from eventsourcing.persistence import StoredEvent
 
         recorder: Any = self
-        return recorder.insert_events([StoredEvent(*row) for row in rows], positions=positions) or []
+        return recorder.insert_events([StoredEvent(*row) for row in rows], positions=positions, beside=beside) or []
+
+    @abstractmethod
+    def answer(self, principal: str, key: str) -> StoredAnswer | None:
+        """The stored answer for a client's idempotency key, if a command with that key was recorded."""
+
+    @abstractmethod
+    def last_version(self, originator_id: UUID) -> int:
+        """The version of an aggregate's last stored event (0: none): whether a copy kept in memory is current."""
 
     @abstractmethod
     def positions(self) -> dict[str, StreamPosition]: ...
@@ -75,3 +121,20 @@ class SyncRecorder(ABC):
     @abstractmethod
     def unpark(self, stream: str) -> list[ParkedMessage]:
         """Remove and return a stream's parked messages (an operator retries them)."""
+
+    def select_rows(self, start: int, limit: int) -> list[LogRow]:
+        """Up to ``limit`` events of the log from notification id ``start`` on, in order, as plain tuples (the
+        relay's read: no ``Notification`` or ``UUID`` objects per event). Backends override it with a leaner select."""
+        recorder: Any = self
+        page = recorder.select_notifications(start=start, limit=limit)
+        return [(n.id, n.originator_id.bytes, n.originator_version, n.topic, n.state) for n in page]
+
+    @abstractmethod
+    def halts(self) -> dict[str, StreamHalt]: ...
+
+    @abstractmethod
+    def save_halt(self, halt: StreamHalt) -> None:
+        """Keep why a stream halted (a stream halted already keeps its ``since``)."""
+
+    @abstractmethod
+    def clear_halt(self, stream: str) -> None: ...

@@ -14,7 +14,10 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from domain.persistence import EventRow, ParkedMessage, StreamPosition, SyncRecorder
+from domain.persistence import Beside, EventRow, ParkedMessage, StoredAnswer, StreamHalt, StreamPosition, SyncRecorder
+
+#: The advisory lock key under which node stores create their tables, one at a time per database.
+CREATE_LOCK = 0x59_49_50_41_4E_51_49  # "YIPANQI"
 
 
 class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
@@ -24,6 +27,8 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         schema = Identifier(self.datastore.schema)
         self.positions_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_positions"))
         self.parked_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_parked"))
+        self.answers_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_answers"))
+        self.halts_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_halts"))
         self._insert_rows_statement = SQL(
             "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
@@ -37,17 +42,36 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
                 "CREATE TABLE IF NOT EXISTS {} (stream text NOT NULL, position bigint NOT NULL, reason text NOT NULL, "
                 "envelope text NOT NULL, payload bytea, parked_at timestamptz NOT NULL, PRIMARY KEY (stream, position))"
             ).format(self.parked_table),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (principal text NOT NULL, key text NOT NULL, request_hash text NOT NULL, "
+                "status integer NOT NULL, body bytea NOT NULL, created_at timestamptz NOT NULL, PRIMARY KEY (principal, key))"
+            ).format(self.answers_table),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (stream text PRIMARY KEY, reason text NOT NULL, since timestamptz NOT NULL)"
+            ).format(self.halts_table),
         ]
+
+    def create_table(self) -> None:
+        """The library's creation, one store at a time per database: concurrent opens would race on its
+        ``CREATE TYPE`` and ``CREATE OR REPLACE FUNCTION`` (PostgreSQL answers "tuple concurrently updated")."""
+        with self.datastore.get_connection() as conn:  # autocommit: a session-level lock, held across the
+            conn.execute("SELECT pg_advisory_lock(%s)", (CREATE_LOCK,))  # library's own transactions
+            try:
+                super().create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (CREATE_LOCK,))
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         rows = [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events]
-        return self._insert_columns(self._columns(rows), kwargs.get("positions", ()))
+        return self._insert_columns(self._columns(rows), (*kwargs.get("positions", ()), *kwargs.get("beside", ())))
 
-    def insert_rows(self, rows: Iterable[EventRow], *, positions: Sequence[StreamPosition] = ()) -> Sequence[int]:
-        return self._insert_columns(self._columns(rows), positions)
+    def insert_rows(
+        self, rows: Iterable[EventRow], *, positions: Sequence[StreamPosition] = (), beside: Sequence[Beside] = ()
+    ) -> Sequence[int]:
+        return self._insert_columns(self._columns(rows), (*positions, *beside))
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _insert_columns(self, columns: tuple[list[Any], ...], positions: Sequence[StreamPosition]) -> list[int]:
+    def _insert_columns(self, columns: tuple[list[Any], ...], beside: Sequence[Beside]) -> list[int]:
         """The library's insert, leaner: the same table lock (commit order = notification id order), NOTIFY and
         RETURNING, in one pipelined transaction with the positions; the rows go as four binary arrays unnested by
         the server instead of an array of composites that psycopg formats as text in Python. (The rows are all
@@ -58,10 +82,15 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn:
             with conn.pipeline() as pipeline, conn.transaction():
                 with conn.cursor() as curs:
-                    # Positions first, as before: they are pipelined too, and commit with the events or not at all.
-                    for position in positions:
-                        self._upsert_position(curs, position)
-                if count:
+                    # The rows beside first: they are pipelined too, and commit with the events or not at all.
+                    for row in beside:
+                        self._write_beside(curs, row)
+                    if beside and not count:
+                        try:
+                            pipeline.sync()  # so that a taken answer key raises IntegrityError here
+                        except Exception as e:
+                            exc = e
+                if count and exc is None:
                     with conn.cursor() as curs:
                         try:
                             self._lock_table(curs)
@@ -89,6 +118,35 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         else:
             originator_ids = [str(i) for i in originator_ids]
         return originator_ids, versions, topics, states
+
+    def _write_beside(self, curs: Cursor[DictRow], row: Beside) -> None:
+        if isinstance(row, StreamPosition):
+            self._upsert_position(curs, row)
+        else:  # a plain INSERT: a key taken already fails the whole transaction (IntegrityError)
+            curs.execute(
+                SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s)").format(self.answers_table),
+                (row.principal, row.key, row.request_hash, row.status, row.body, datetime.now(UTC)),
+            )
+
+    def answer(self, principal: str, key: str) -> StoredAnswer | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT request_hash, status, body FROM {} WHERE principal = %s AND key = %s").format(self.answers_table),
+                (principal, key),
+            )
+            r = curs.fetchone()
+        return StoredAnswer(principal, key, r["request_hash"], r["status"], bytes(r["body"])) if r else None
+
+    def last_version(self, originator_id: UUID) -> int:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT MAX(originator_version) AS v FROM {}.{} WHERE originator_id = %s").format(
+                    Identifier(self.datastore.schema), Identifier(self.events_table_name)
+                ),
+                (originator_id if self.datastore.originator_id_type == "uuid" else str(originator_id),),
+            )
+            r = curs.fetchone()
+        return int(r["v"] or 0) if r else 0
 
     def positions(self) -> dict[str, StreamPosition]:
         with self.datastore.transaction(commit=False) as curs:
@@ -132,6 +190,24 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(SQL("DELETE FROM {} WHERE stream = %s RETURNING *").format(self.parked_table), (stream,))
             return sorted((_parked(r) for r in curs.fetchall()), key=lambda m: m.position)
+
+    def halts(self) -> dict[str, StreamHalt]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT stream, reason, since FROM {}").format(self.halts_table))
+            return {r["stream"]: StreamHalt(r["stream"], r["reason"], r["since"]) for r in curs.fetchall()}
+
+    def save_halt(self, halt: StreamHalt) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL("INSERT INTO {} VALUES (%s, %s, %s) ON CONFLICT (stream) DO UPDATE SET reason = EXCLUDED.reason").format(
+                    self.halts_table
+                ),
+                (halt.stream, halt.reason, halt.since),
+            )
+
+    def clear_halt(self, stream: str) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL("DELETE FROM {} WHERE stream = %s").format(self.halts_table), (stream,))
 
 
 def _parked(r: Any) -> ParkedMessage:

@@ -1,40 +1,45 @@
 """The gateway's state (hosted nodes, their stores, tokens) and the dependencies every route uses.
 
 One process serves many nodes: each hosted node has its store, its reference store (replicas sent down by its
-parent), its gateway tables and a write lock (commands on one node run one at a time in this process: load, decide,
-save; a write from another process to the same aggregate is caught by the store's version check and answered 409).
+parent) and its group commit (``gateways.api.commit``: commands on one node are decided one at a time in this
+process and committed together; a write from another process to the same aggregate is caught by the store's
+version check and answered 409).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 from fastapi import Depends, Header, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, Role
 from domain.deputies import Deputy
 from domain.hierarchy import Hierarchy
+from domain.persistence import StoredAnswer
 from domain.store import NodeStore, ReferenceStore, StoreSettings
 from gateways.api.auth import Access, AuthError, Principal, TokenVerifier
-from gateways.api.encode import KINDS, kind_label, kind_of, plain, state_of
+from gateways.api.commit import GroupCommit, Queued
+from gateways.api.encode import KINDS, kind_label, kind_of, state_of
 from gateways.api.errors import ApiError, ErrorBody, domain_error_body, domain_error_status
+from gateways.api.models import Body
 from gateways.api.projection import Keeper, NodeViews
-from gateways.api.storage import GatewayDB, gateway_db
+from gateways.api.storage import gateway_db
 
 CST = timezone(timedelta(hours=8), "CST")
+A = TypeVar("A", bound=DutyAggregate)
 
 NodeCode = Annotated[
     str,
@@ -60,21 +65,22 @@ class HostedNode:
     ref: NodeRef
     store: NodeStore
     reference: ReferenceStore
-    db: GatewayDB
     views: NodeViews
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    commits: GroupCommit
+    _deputies: set[UUID] = field(default_factory=set)
     _readonly: OrderedDict[UUID, Any] = field(default_factory=OrderedDict)
 
     def current(self, aggregate_id: UUID) -> Any | None:
         """An aggregate of the node's own log to *read* in a command (never to change): kept between commands and
-        brought up to date with the events stored after it (one indexed read), instead of replayed each time."""
+        brought up to date with the events stored after it (read only if its last version moved), instead of
+        replayed each time."""
         cached = self._readonly.get(aggregate_id)
         if cached is None:
             try:
                 cached = self.store.repository.get(aggregate_id)
             except AggregateNotFoundError:
                 return None
-        else:
+        elif self.store.recorder.last_version(aggregate_id) > cached.version:  # type: ignore[attr-defined]
             for stored in self.store.recorder.select_events(aggregate_id, gt=cached.version):
                 cached = self.store.mapper.to_domain_event(stored).mutate(cached)  # type: ignore[attr-defined]
         self._readonly[aggregate_id] = cached
@@ -82,6 +88,21 @@ class HostedNode:
         while len(self._readonly) > 2000:
             self._readonly.popitem(last=False)
         return cached
+
+    def knows_deputy(self, deputy_id: UUID) -> bool:
+        """Whether a deputy is registered in the node's log or its replicas. Once stored, a registration stays (the
+        logs are append-only), so a deputy found is remembered and not read again."""
+        if deputy_id in self._deputies:
+            return True
+        self.commits.settle(deputy_id)
+        for store in (self.store, self.reference):
+            first = store.recorder.select_events(deputy_id, limit=1)
+            if first and first[0].topic == _DEPUTY_REGISTERED:
+                if len(self._deputies) >= 100_000:
+                    self._deputies.clear()
+                self._deputies.add(deputy_id)
+                return True
+        return False
 
     def find(self, aggregate_id: UUID) -> tuple[Any, bool] | None:
         """An aggregate from the node's log, else from its replicas; with whether it is a replica."""
@@ -108,12 +129,15 @@ class Gateway:
                 continue
             ref = hierarchy.ref(division)
             store = NodeStore(ref, settings)
+            legacy = gateway_db(settings, ref.node_id).legacy_answers()
+            if legacy:  # kept beside the tokens by an earlier version: into the store, once
+                store.append_rows([], beside=legacy)
             self.nodes[ref.node_id] = HostedNode(
                 ref=ref,
                 store=store,
                 reference=ReferenceStore(ref, settings),
-                db=gateway_db(settings, ref.node_id),
                 views=NodeViews(store, settings, hierarchy),
+                commits=GroupCommit(store),
             )
         if not self.nodes:
             raise ValueError("a gateway serves at least one node")
@@ -142,6 +166,7 @@ class Gateway:
     def close(self) -> None:
         self.keeper.stop()
         for hosted in self.nodes.values():
+            hosted.commits.close()
             hosted.views.close()
             hosted.store.close()
             hosted.reference.close()
@@ -155,13 +180,27 @@ _DEPUTY_REGISTERED = get_topic(Deputy.Registered)
 _bearer = HTTPBearer(auto_error=False, description="令牌 / token from `yipanqi token issue` (Authorization: Bearer yq_...)")
 
 
-async def principal(
-    gw: Annotated[Gateway, Depends(gateway)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _verify(gw: Gateway, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None or not credentials.credentials:
         raise AuthError(401, "an Authorization: Bearer token is required", field="Authorization")
     return gw.verifier.verify(credentials.credentials)
+
+
+async def principal(gw: Annotated[Gateway, Depends(gateway)], credentials: Bearer) -> Principal:
+    return _verify(gw, credentials)
+
+
+def _caller(
+    request: Request, code: str, credentials: HTTPAuthorizationCredentials | None
+) -> tuple[Gateway, HostedNode, Principal]:
+    """The gateway, the node addressed (404 first) and who calls (401): resolved in one dependency rather than a
+    tree of them, since every route needs all three and each dependency costs the server time per request."""
+    gw: Gateway = request.app.state.gateway
+    node = gw.node(code)
+    return gw, node, _verify(gw, credentials)
 
 
 async def strict_query(request: Request) -> None:
@@ -217,20 +256,14 @@ class Reader:
         return self.gw.hierarchy.ref(division)
 
 
-async def reader(
-    node: Annotated[HostedNode, Depends(hosted_node)],
-    who: Annotated[Principal, Depends(principal)],
-    gw: Annotated[Gateway, Depends(gateway)],
-) -> Reader:
+async def reader(request: Request, code: NodeCode, credentials: Bearer) -> Reader:
+    gw, node, who = _caller(request, code, credentials)
     gw.access.require_read(who, node.ref)
     return Reader(gw, node, who)
 
 
-async def auditor(
-    node: Annotated[HostedNode, Depends(hosted_node)],
-    who: Annotated[Principal, Depends(principal)],
-    gw: Annotated[Gateway, Depends(gateway)],
-) -> Reader:
+async def auditor(request: Request, code: NodeCode, credentials: Bearer) -> Reader:
+    gw, node, who = _caller(request, code, credentials)
     gw.access.require_read(who, node.ref, audit=True)
     return Reader(gw, node, who)
 
@@ -266,6 +299,7 @@ class Command:
     pending: list[DutyAggregate] = field(default_factory=list)
     number: int | None = None  # the number of an issue or opinion a command added
     _by: Attribution | None = None
+    _main: DutyAggregate | None = None  # the aggregate the command acted on
 
     # ---------------------------------------------------------------------------------------- attribution
 
@@ -289,6 +323,7 @@ class Command:
     def load(self, cls: type[Any], aggregate_id: UUID, *, what: str = "aggregate", read_only: bool = False) -> Any:
         """One of this node's own aggregates, of the expected kind, to act on (``read_only``: only to read, e.g. the
         station a visit is recorded at; it may then come from the node's cache of current aggregates)."""
+        self.node.commits.settle(aggregate_id)
         if read_only:
             current = self.node.current(aggregate_id)
             if current is not None and isinstance(current, cls) and current.owner == self.node.ref.node_id:
@@ -312,6 +347,7 @@ class Command:
 
     def deputy(self, deputy_id: UUID, what: str = "deputy_id") -> Deputy:
         """A deputy known here: recorded in this node's log (its own or its subtree's) or replicated from above."""
+        self.node.commits.settle(deputy_id)
         found = self.node.find(deputy_id)
         if found is None or not isinstance(found[0], Deputy):
             raise ApiError(
@@ -324,19 +360,17 @@ class Command:
 
     def deputy_exists(self, deputy_id: UUID, what: str = "deputy_ids") -> None:
         """Like ``deputy`` for a check of existence only: reads one stored event, not the whole aggregate."""
-        for store in (self.node.store, self.node.reference):
-            first = store.recorder.select_events(deputy_id, limit=1)
-            if first and first[0].topic == _DEPUTY_REGISTERED:
-                return
-        raise ApiError(
-            404,
-            f"deputy {deputy_id} is unknown at {self.node.ref.name}({self.node.ref.code}): neither recorded in its "
-            "subtree nor sent down by its parent",
-            field=what,
-        )
+        if not self.node.knows_deputy(deputy_id):
+            raise ApiError(
+                404,
+                f"deputy {deputy_id} is unknown at {self.node.ref.name}({self.node.ref.code}): neither recorded in its "
+                "subtree nor sent down by its parent",
+                field=what,
+            )
 
     def create(self, aggregate: DutyAggregate) -> Any:
         """A new aggregate to save; if its id is taken (same natural key, or a retry), saving answers 409."""
+        self.node.commits.settle(aggregate.id)
         self.pending.append(aggregate)
         return aggregate
 
@@ -356,65 +390,83 @@ class Command:
 
     # ---------------------------------------------------------------------------------------------- running
 
-    def run(
-        self,
-        body: BaseModel | None,
-        action: Callable[[Command], DutyAggregate],
-        *,
-        creating: bool = False,
-        fields: set[str] | None = None,
-    ) -> JSONResponse:
+    async def run(
+        self, body: BaseModel | None, action: Callable[[Command], DutyAggregate], *, creating: bool = False
+    ) -> Response:
+        """Decide (on the event loop, without yielding: see ``gateways.api.commit``), then await the group commit
+        of the events and the answer."""
         self.creating = creating
         request_hash = hashlib.sha256(
             f"{self.request.method} {self.request.url.path}\n{body.model_dump_json() if body else ''}".encode()
         ).hexdigest()
+        commits = self.node.commits
         if self.key:
-            earlier = self.node.db.lookup_answer(self.who.token_id, self.key)
-            if earlier is not None:
-                return self._replay(earlier, request_hash)
-        # One command at a time per node in this process: load, decide, save, remember the answer.
-        with self.node.lock:
-            if self.key:
-                earlier = self.node.db.lookup_answer(self.who.token_id, self.key)  # a concurrent retry got here first
-                if earlier is not None:
-                    return self._replay(earlier, request_hash)
-            try:
-                status, content = self._execute(action, fields or set())
-            except ApiError as e:
-                if e.status == 409 and "concurrent" in e.body.rule:
-                    raise  # transient: not the request's answer, the client retries with the same key
-                status, content = e.status, e.body.model_dump(exclude_none=True)
-            if self.key:
-                self.node.db.record_answer(self.who.token_id, self.key, request_hash, status, content)
-        return JSONResponse(content, status_code=status)
-
-    def _replay(self, earlier: Any, request_hash: str) -> JSONResponse:
-        if earlier.request_hash != request_hash:
-            raise ApiError(
-                422,
-                "this Idempotency-Key was used for a different request; use a new key for a new request",
-                field="Idempotency-Key",
-            )
-        return JSONResponse(earlier.body, status_code=earlier.status_code, headers={"Idempotent-Replayed": "true"})
-
-    def _execute(self, action: Callable[[Command], DutyAggregate], fields: set[str]) -> tuple[int, dict[str, Any]]:
+            # A retry is not looked up first: it is decided like a new command, and its answer, inserted in the
+            # transaction of its events, collides with the stored one, so that nothing of it is written and the
+            # stored answer is sent (``_after_conflict``). That saves every first request a read; only a retry of a
+            # command still queued must wait for its commit.
+            commits.settle(self._key_written)
+        queued = self._decide(action, set(type(body).model_fields) if body else set(), request_hash)
+        if not queued.rows and queued.stored is None:
+            return _json(queued.body, queued.status)  # refused, and no answer to keep: nothing to commit
         try:
-            main = action(self)
+            await commits.commit(queued)
+        except IntegrityError:
+            return self._after_conflict(request_hash)
+        return _json(queued.body, queued.status)
+
+    async def step(
+        self,
+        cls: type[A],
+        aggregate_id: UUID,
+        body: Body,
+        decide: Callable[[A, Attribution], object],
+        *,
+        what: str,
+        number: int | None = None,
+    ) -> Response:
+        """The usual command: one of the node's aggregates of kind ``cls`` (``what`` names the field that gave its
+        id), one decision on it at the body's time, saved; ``number``: the issue or opinion it concerns."""
+
+        def act(c: Command) -> DutyAggregate:
+            aggregate = c.load(cls, aggregate_id, what=what)
+            decide(aggregate, c.by(body.occurred_at))
+            c.number = number
+            return aggregate  # type: ignore[return-value]
+
+        return await self.run(body, act)
+
+    @property
+    def _key_written(self) -> tuple[str, str]:
+        return (self.who.token_id, self.key or "")
+
+    def _decide(self, action: Callable[[Command], DutyAggregate], fields: set[str], request_hash: str) -> Queued:
+        """The command's events as rows and its answer: a rejected command has no rows, only an answer."""
+        rows: list[Any] = []
+        try:
+            main = self._main = action(self)
+            self.touch(main)
+            events = [
+                {"type": type(e).__qualname__, "label": getattr(e, "label", "")} for a in self.pending for e in a.pending_events
+            ]
+            rows = self.node.store.take_rows(self.pending)
+            status, content = (201 if self.creating else 200), self._result(main, events).model_dump_json(exclude_none=True)
         except DomainError as e:
             status = domain_error_status(e, creating=self.creating)
-            return status, domain_error_body(e, status, fields).model_dump(exclude_none=True)
-        self.touch(main)
-        events = [
-            {"type": type(e).__qualname__, "label": getattr(e, "label", "")} for a in self.pending for e in a.pending_events
-        ]
-        try:
-            self.node.store.save_all(self.pending)
-        except IntegrityError:
-            if self.creating and self.node.store.contains(main.id) and main.version == 1:
-                raise self._exists_already(main.id) from None
-            raise ApiError(409, "the aggregate changed meanwhile (concurrent write); retry") from None
+            content = domain_error_body(e, status, fields).model_dump_json(exclude_none=True)
+        except ApiError as e:
+            status, content = e.status, e.body.model_dump_json(exclude_none=True)
+        body = content.encode()
+        writes: set[Any] = {a.id for a in self.pending}
+        stored = None
+        if self.key:
+            stored = StoredAnswer(self.who.token_id, self.key, request_hash, status, body)
+            writes.add(self._key_written)
+        return Queued(rows, status, body, stored, frozenset(writes))
+
+    def _result(self, main: DutyAggregate, events: list[dict[str, str]]) -> CommandResult:
         state, state_label = state_of(main)
-        result = CommandResult(
+        return CommandResult(
             id=main.id,
             kind=kind_of(main),
             kind_label=kind_label(main),
@@ -426,31 +478,50 @@ class Command:
             number=self.number,
             recorded_by=self.who.label,
         )
-        return (201 if self.creating else 200), plain(result.model_dump(exclude_none=True))
+
+    def _after_conflict(self, request_hash: str) -> Response:
+        """The commit failed on a version or a key another writer took meanwhile (e.g. another gateway process)."""
+        if self.key:
+            earlier = self.node.store.recorder.answer(self.who.token_id, self.key)  # type: ignore[attr-defined]
+            if earlier is not None:  # a concurrent retry of this very request was recorded first
+                return self._replay(earlier, request_hash)
+        created = self._main if self.creating else None
+        if created is None or created.version != 1 or not self.node.store.contains(created.id):
+            raise ApiError(409, "the aggregate changed meanwhile (concurrent write); retry")  # transient: not recorded
+        error = self._exists_already(created.id)
+        body = error.body.model_dump_json(exclude_none=True).encode()
+        if self.key:
+            answer = StoredAnswer(self.who.token_id, self.key, request_hash, error.status, body)
+            with contextlib.suppress(IntegrityError):  # taken meanwhile: that answer stands, this one is not kept
+                self.node.store.append_rows([], beside=[answer])
+        return _json(body, error.status)
+
+    def _replay(self, earlier: StoredAnswer, request_hash: str) -> Response:
+        if earlier.request_hash != request_hash:
+            raise ApiError(
+                422,
+                "this Idempotency-Key was used for a different request; use a new key for a new request",
+                field="Idempotency-Key",
+            )
+        return _json(earlier.body, earlier.status, {"Idempotent-Replayed": "true"})
+
+
+def _json(body: bytes, status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
 def _label(cls: type) -> str:
     return next((label for c, label in KINDS.values() if c is cls), cls.__name__)
 
 
-async def writer(
-    request: Request,
-    node: Annotated[HostedNode, Depends(hosted_node)],
-    who: Annotated[Principal, Depends(principal)],
-    gw: Annotated[Gateway, Depends(gateway)],
-    key: IdempotencyKey = None,
-) -> Command:
+async def writer(request: Request, code: NodeCode, credentials: Bearer, key: IdempotencyKey = None) -> Command:
+    gw, node, who = _caller(request, code, credentials)
     gw.access.require_write(who, node.ref)
     return Command(gw, node, who, key, request)
 
 
-async def deputy_writer(
-    request: Request,
-    node: Annotated[HostedNode, Depends(hosted_node)],
-    who: Annotated[Principal, Depends(principal)],
-    gw: Annotated[Gateway, Depends(gateway)],
-    key: IdempotencyKey = None,
-) -> Command:
+async def deputy_writer(request: Request, code: NodeCode, credentials: Bearer, key: IdempotencyKey = None) -> Command:
+    gw, node, who = _caller(request, code, credentials)
     gw.access.require_deputy(who, node.ref)
     return Command(gw, node, who, key, request)
 

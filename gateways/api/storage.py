@@ -1,17 +1,17 @@
-"""What a gateway keeps beside a node's event store: access tokens (hashed) and idempotency records.
+"""What a gateway keeps beside a node's event store: access tokens (hashed).
 
 SQLite: one small file next to the node's log, ``<data_dir>/nodes/<node id>.gateway.sqlite``.
-PostgreSQL: two tables in the node's database, prefixed like the node's own tables (``n<node id hex>_``).
+PostgreSQL: a table in the node's database, prefixed like the node's own tables (``n<node id hex>_``).
 
-Neither table is part of the event log: tokens are credentials, not facts of deputy work, and idempotency records
-are a cache of answers. Losing them loses no fact (tokens are issued again; a retry after a loss records nothing
-twice for creations, whose ids derive from the Idempotency-Key, and is refused by the domain's rules otherwise).
+Tokens are credentials, not facts of deputy work, so they stay out of the event log and its database file.
+The answers to commands sent with an Idempotency-Key are kept in the node's own store instead, written in the
+transaction of the command's events (``domain.persistence.StoredAnswer``); a gateway of an earlier version kept
+them here, and ``legacy_answers`` hands those over once.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import threading
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
+from domain.persistence import CREATE_LOCK, StoredAnswer
 from domain.store import StoreSettings
 
 TOKEN_PREFIX = "yq"
@@ -78,14 +79,6 @@ class TokenRecord:
         }
 
 
-@dataclass(frozen=True)
-class IdempotencyRecord:
-    state: str  # "pending" while the first request runs, "done" once its answer is stored
-    request_hash: str
-    status_code: int
-    body: Any
-
-
 class _UTCDateTime(sa.TypeDecorator[datetime]):
     """Timezone-aware datetimes on both backends (SQLite stores ISO text)."""
 
@@ -100,7 +93,7 @@ class _UTCDateTime(sa.TypeDecorator[datetime]):
 
 
 class GatewayDB:
-    """Tokens and idempotency records of one node."""
+    """The tokens of one node."""
 
     def __init__(self, engine: Engine, node_id: UUID, prefix: str = "") -> None:
         self.engine = engine
@@ -118,18 +111,10 @@ class GatewayDB:
             sa.Column("expires_at", _UTCDateTime, nullable=True),
             sa.Column("revoked_at", _UTCDateTime, nullable=True),
         )
-        self.idempotency = sa.Table(
-            f"{prefix}gateway_idempotency",
-            meta,
-            sa.Column("principal", sa.String(16), primary_key=True),  # token id: keys are per client
-            sa.Column("key", sa.String(200), primary_key=True),
-            sa.Column("request_hash", sa.String(64), nullable=False),
-            sa.Column("state", sa.String(10), nullable=False),
-            sa.Column("status_code", sa.Integer, nullable=False, default=0),
-            sa.Column("body", sa.Text, nullable=False, default=""),
-            sa.Column("created_at", _UTCDateTime, nullable=False),
-        )
-        meta.create_all(engine)
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":  # one creator at a time, as the node stores (a race otherwise)
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CREATE_LOCK})
+            meta.create_all(conn)
 
     # ------------------------------------------------------------------------------------------------ tokens
 
@@ -192,70 +177,19 @@ class GatewayDB:
             revoked_at=row.revoked_at,
         )
 
-    # ----------------------------------------------------------------------------------------- idempotency
+    # -------------------------------------------------------------------------------- earlier versions' answers
 
-    def reserve(self, principal: str, key: str, request_hash: str) -> IdempotencyRecord | None:
-        """Claim ``key`` for a request; None when claimed now, else the record that holds it already."""
-        t = self.idempotency
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    t.insert().values(
-                        principal=principal,
-                        key=key,
-                        request_hash=request_hash,
-                        state="pending",
-                        status_code=0,
-                        body="",
-                        created_at=datetime.now(UTC),
-                    )
-                )
-            return None
-        except sa.exc.IntegrityError:
-            pass
-        with self.engine.connect() as conn:
-            row = conn.execute(t.select().where(t.c.principal == principal, t.c.key == key)).first()
-        if row is None:  # released in between: try once more
-            return self.reserve(principal, key, request_hash)
-        return IdempotencyRecord(row.state, row.request_hash, row.status_code, json.loads(row.body) if row.body else None)
-
-    def lookup_answer(self, principal: str, key: str) -> IdempotencyRecord | None:
-        t = self.idempotency
-        with self.engine.connect() as conn:
-            row = conn.execute(t.select().where(t.c.principal == principal, t.c.key == key)).first()
-        if row is None:
-            return None
-        return IdempotencyRecord(row.state, row.request_hash, row.status_code, json.loads(row.body) if row.body else None)
-
-    def record_answer(self, principal: str, key: str, request_hash: str, status_code: int, body: Any) -> None:
-        """Store the first answer for ``key`` (the caller holds the node's write lock, so no one else claims it here)."""
-        t = self.idempotency
+    def legacy_answers(self) -> list[StoredAnswer]:
+        """The answers an earlier gateway kept in table ``gateway_idempotency``; the table is dropped: call it
+        once, and store what it returns (``GatewayDB`` of this version keeps no answers)."""
+        name = f"{self.tokens.name.removesuffix('gateway_tokens')}gateway_idempotency"
+        if not sa.inspect(self.engine).has_table(name):
+            return []
+        table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
         with self.engine.begin() as conn:
-            conn.execute(
-                t.insert().values(
-                    principal=principal,
-                    key=key,
-                    request_hash=request_hash,
-                    state="done",
-                    status_code=status_code,
-                    body=json.dumps(body, ensure_ascii=False, default=str),
-                    created_at=datetime.now(UTC),
-                )
-            )
-
-    def complete(self, principal: str, key: str, status_code: int, body: Any) -> None:
-        t = self.idempotency
-        with self.engine.begin() as conn:
-            conn.execute(
-                t.update()
-                .where(t.c.principal == principal, t.c.key == key)
-                .values(state="done", status_code=status_code, body=json.dumps(body, ensure_ascii=False, default=str))
-            )
-
-    def release(self, principal: str, key: str) -> None:
-        t = self.idempotency
-        with self.engine.begin() as conn:
-            conn.execute(t.delete().where(t.c.principal == principal, t.c.key == key, t.c.state == "pending"))
+            rows = conn.execute(sa.select(table).where(table.c.state == "done")).all()
+            table.drop(conn)
+        return [StoredAnswer(r.principal, r.key, r.request_hash, r.status_code, r.body.encode()) for r in rows]
 
 
 _engines: dict[str, Engine] = {}

@@ -6,11 +6,13 @@ projection hold its subtree. One ``yipanqi serve`` process (uvicorn, one worker)
 township. The load generator is a separate process on loopback (``python -m gateways.bench.gateway load``): a small
 asyncio HTTP/1.1 keep-alive client, ``concurrency`` connections, each phase bounded in requests and in time.
 
-Phases, in order: ``bare`` (GET /healthz, a constant), ``command`` (POST a station visit at the township, each with
-its own Idempotency-Key and natural key: every request records one event), ``query`` (GET the province's rollup:
-every view of all of Hunan by region, as the dashboard reads it; answers are cached until the projection moves,
-which is how the gateway serves it), and ``query_uncached`` (the same rollup with a distinct as-of each time, so
-every request computes the views from the projection).
+Phases: ``bare`` (GET /healthz, a constant), ``command`` (POST a station visit at the township, each with its own
+Idempotency-Key and natural key: every request records one event and its stored answer, concurrent ones sharing a
+commit: ``gateways.api.commit``) and ``query`` (GET the province's rollup: every view of all of Hunan by region, as
+the dashboard reads it; answers are cached until the projection moves, which is how the gateway serves it), in
+alternating rounds whose ratios are taken within the round and reported as medians; then ``query_uncached`` (the
+same rollup with a distinct as-of each time, so every request computes the views from the projection). The
+gateway projects in a projector process beside it (``gateways.api.projection.Keeper``), as ``yipanqi serve`` does.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -195,7 +198,13 @@ def _visit_requests(settings: Any, hierarchy: Any, token: str, count: int) -> li
 
 
 def run_gateway_benchmark(
-    *, seconds: float = 8.0, requests: int = 4000, concurrency: int = 8, days: int = 30, log: Callable[..., Any] = print
+    *,
+    seconds: float = 8.0,
+    requests: int = 4000,
+    concurrency: int = 8,
+    days: int = 30,
+    rounds: int = 3,
+    log: Callable[..., Any] = print,
 ) -> dict[str, Any]:
     from domain.hierarchy import Hierarchy
     from domain.store import StoreSettings
@@ -211,30 +220,10 @@ def run_gateway_benchmark(
         _replicate_up(settings, hierarchy)
         tokens = issue_tokens(settings, [PROVINCE, TOWNSHIP], ["viewer", "recorder"], hierarchy)
         dispose_engines()
-        visits = _visit_requests(settings, hierarchy, tokens[(TOWNSHIP, "recorder")], requests + 20)
+        per_phase = requests + 20  # the load process warms each phase up with 20 requests
+        visits = _visit_requests(settings, hierarchy, tokens[(TOWNSHIP, "recorder")], per_phase * rounds)
         viewer = {"Authorization": f"Bearer {tokens[(PROVINCE, 'viewer')]}"}
-        cut = date(2025, 1, 1)
-        phases: list[dict[str, Any]] = [
-            {"name": "bare", "method": "GET", "requests": [{"path": "/healthz", "headers": {}, "body": ""}] * (requests + 20)},
-            {"name": "command", "method": "POST", "requests": visits},
-            {
-                "name": "query",
-                "method": "GET",
-                "requests": [{"path": f"/nodes/{PROVINCE}/views/rollup", "headers": viewer, "body": ""}] * (requests + 20),
-            },
-            {
-                "name": "query_uncached",
-                "method": "GET",
-                "requests": [
-                    {
-                        "path": f"/nodes/{PROVINCE}/views/rollup?as_of={(cut + timedelta(days=i)).isoformat()}",
-                        "headers": viewer,
-                        "body": "",
-                    }
-                    for i in range(min(requests, 400) + 20)
-                ],
-            },
-        ]
+        phases = _phases(visits, viewer, per_phase, rounds)
         port = free_port()
         for p in phases:
             p.update(concurrency=concurrency, seconds=seconds, warmup=20)
@@ -244,41 +233,82 @@ def run_gateway_benchmark(
         with GatewayProcess([PROVINCE, TOWNSHIP], store_env(settings), tmp / "gateway.log", port=port) as gateway:
             gateway.wait_ready(120)
             _wait_projected(gateway.url, viewer)
-            log(f"负载 load: {concurrency} connections, ≤{requests} requests or ≤{seconds}s per phase, separate process…")
-            env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-            result = subprocess.run(
-                [sys.executable, "-m", "gateways.bench.gateway", "load", str(spec)],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=4 * (seconds + 60) + 60,
+            log(
+                f"负载 load: {rounds} rounds of bare, command, query; {concurrency} connections, "
+                f"≤{requests} requests or ≤{seconds}s per phase, separate process…"
             )
-            if result.returncode != 0:
-                raise RuntimeError(f"load generator failed:\n{result.stderr[-3000:]}")
-            measured = json.loads(result.stdout.strip().splitlines()[-1])
-        bare, command, query, uncached = (measured[k] for k in ("bare", "command", "query", "query_uncached"))
-        failures = {k: {s: n for s, n in v["statuses"].items() if s not in ("200", "201")} for k, v in measured.items()}
-        return {
-            "command_rps": command["rps"],
-            "command_p99_ms": command["p99_ms"],
-            "query_rps": query["rps"],
-            "query_p99_ms": query["p99_ms"],
-            "bare_rps": bare["rps"],
-            "command_ratio": round(command["rps"] / bare["rps"], 3) if bare["rps"] else None,
-            "query_ratio": round(query["rps"] / bare["rps"], 3) if bare["rps"] else None,
-            "query_uncached_rps": uncached["rps"],
-            "query_uncached_p99_ms": uncached["p99_ms"],
-            "command_p50_ms": command["p50_ms"],
-            "query_p50_ms": query["p50_ms"],
-            "bare_p99_ms": bare["p99_ms"],
-            "requests": {k: v["requests"] for k, v in measured.items()},
-            "non_2xx": {k: v for k, v in failures.items() if v},
-            "concurrency": concurrency,
-            "server": "uvicorn, 1 worker, SQLite stores",
-            "simulated_events": events,
-        }
+            measured = _load(spec, timeout=len(phases) * (seconds + 60) + 60)
+        return {**_summary(measured, rounds), "concurrency": concurrency, "simulated_events": events}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _phases(visits: list[dict[str, Any]], viewer: dict[str, str], per_phase: int, rounds: int) -> list[dict[str, Any]]:
+    """Bare, command and query alternate, ``rounds`` times: each ratio is taken within one round, so a burst of
+    other work on the machine skews one round's pair, not the whole result. The uncached rollup comes last."""
+    rollup = {"path": f"/nodes/{PROVINCE}/views/rollup", "headers": viewer, "body": ""}
+    phases: list[dict[str, Any]] = []
+    for r in range(rounds):
+        phases += [
+            {"name": f"bare#{r}", "method": "GET", "requests": [{"path": "/healthz", "headers": {}, "body": ""}] * per_phase},
+            {"name": f"command#{r}", "method": "POST", "requests": visits[r * per_phase : (r + 1) * per_phase]},
+            {"name": f"query#{r}", "method": "GET", "requests": [rollup] * per_phase},
+        ]
+    cut = date(2025, 1, 1)
+    as_of = [{**rollup, "path": f"{rollup['path']}?as_of={(cut + timedelta(days=i)).isoformat()}"} for i in range(420)]
+    return [*phases, {"name": "query_uncached", "method": "GET", "requests": as_of}]
+
+
+def _load(spec: Path, *, timeout: float) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    result = subprocess.run(
+        [sys.executable, "-m", "gateways.bench.gateway", "load", str(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"load generator failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _summary(measured: dict[str, Any], rounds: int) -> dict[str, Any]:
+    """Medians over the rounds: of each phase's rps and p99, and of the ratios taken within each round."""
+    kinds = ("bare", "command", "query")
+    per_round = [{k: measured[f"{k}#{r}"] for k in kinds} for r in range(rounds)]
+
+    def median_of(kind: str, figure: str) -> float:
+        return round(statistics.median(r[kind][figure] for r in per_round), 2)
+
+    def ratios(kind: str) -> list[float]:
+        return [round(r[kind]["rps"] / r["bare"]["rps"], 3) if r["bare"]["rps"] else 0.0 for r in per_round]
+
+    uncached = measured["query_uncached"]
+    failures = {k: {s: n for s, n in v["statuses"].items() if s not in ("200", "201")} for k, v in measured.items()}
+    return {
+        "command_rps": median_of("command", "rps"),
+        "command_p99_ms": median_of("command", "p99_ms"),
+        "query_rps": median_of("query", "rps"),
+        "query_p99_ms": median_of("query", "p99_ms"),
+        "bare_rps": median_of("bare", "rps"),
+        "command_ratio": statistics.median(ratios("command")),
+        "query_ratio": statistics.median(ratios("query")),
+        "rounds": {
+            "command_ratio": ratios("command"),
+            "query_ratio": ratios("query"),
+            "bare_rps": [r["bare"]["rps"] for r in per_round],
+        },
+        "query_uncached_rps": uncached["rps"],
+        "query_uncached_p99_ms": uncached["p99_ms"],
+        "command_p50_ms": median_of("command", "p50_ms"),
+        "query_p50_ms": median_of("query", "p50_ms"),
+        "bare_p99_ms": median_of("bare", "p99_ms"),
+        "requests": {k: v["requests"] for k, v in measured.items()},
+        "non_2xx": {k: v for k, v in failures.items() if v},
+        "server": "uvicorn, 1 worker, SQLite stores; projections in a projector process beside it",
+        "load_avg": [round(x, 2) for x in os.getloadavg()],  # the machine's load: other jobs skew every figure
+    }
 
 
 def _wait_projected(url: str, headers: dict[str, str], timeout: float = 120.0) -> None:

@@ -3,9 +3,11 @@
 One run, one broker (``--kafka``, else ``YIPANQI_KAFKA``, else the embedded broker started here):
 
 1. **Record** ``events`` simulated events into several township stores under one county (邵东市), before any sync.
-2. **Raw**: bare kafka-python produces the same number of messages of the same sizes (each event's stored bytes
-   and an envelope header of its real length) to one single-partition topic with the relay's producer settings
-   (acks=all, idempotent, same linger, batch and compression), then consumes them with assign/seek.
+2. **Raw**: bare kafka-python produces the same number of messages as there are events, of the same sizes (each
+   event's stored bytes, with the envelope header a frame of that one event would carry), to one single-partition
+   topic with the relay's producer settings (acks=all, idempotent, same linger, batch and compression), then
+   consumes them with assign/seek. The pipeline itself frames up to ``frame_events`` events per message; the
+   events per message its relays actually sent are read back from their topics (``events_per_message``).
 3. **Pipeline**: one ``yipanqi sync run`` process per level (townships, county, prefecture, province), each with
    this run's own ``YIPANQI_TOPIC_PREFIX`` and ``YIPANQI_DATA_DIR``, so the stages pipeline across the cores as
    they would on separate machines. Timed from the moment the township process is ready to relay until the
@@ -55,10 +57,10 @@ from domain.simulation import simulate
 from domain.store import NodeStore, StoreSettings
 from gateways.bench.services import PROJECT_ROOT
 from sync.brokers import EmbeddedBroker, broker_reachable
-from sync.envelope import GENESIS_LINK, HEADER, Envelope, Kind
+from sync.envelope import GENESIS_LINK, HEADER, Entry, Frame, Kind
 from sync.ingest import make_consumer
 from sync.relay import make_producer
-from sync.settings import SyncSettings
+from sync.settings import SyncSettings, TopicPlan
 
 COUNTY = "430582"  # 邵东市
 PREFECTURE = "430500"  # 邵阳市
@@ -159,6 +161,8 @@ def run_sync_benchmark(
             "linger_ms": settings.linger_ms,
             "batch_bytes": settings.batch_bytes,
             "relay_batch": settings.relay_batch,
+            "frame_events": settings.frame_events,
+            "frame_bytes": settings.frame_bytes,
             "poll_ms": settings.poll_ms,
         }
         log(f"broker: {broker['kind']} at {bootstrap}; topic prefix {prefix}; data in {tmp}")
@@ -265,6 +269,14 @@ def run_sync_benchmark(
         # Everything the machine did meanwhile, ours included: well above cpu_busy_pipeline means someone else ran.
         result["machine_busy_pipeline"] = round((machine[0] - machine0[0]) / max(1e-9, machine[1] - machine0[1]), 3)
         log(f"  {events:,} events at the province in {elapsed:.1f} s: {result['pipeline_events_per_s']:,}/s")
+        plan = TopicPlan(prefix)
+        up_topics = {
+            "townships": [plan.up(ref.node_id) for ref in town_refs],
+            "county": [plan.up(hierarchy.ref(hierarchy.by_code(COUNTY)).node_id)],
+            "prefecture": [plan.up(hierarchy.ref(hierarchy.by_code(PREFECTURE)).node_id)],
+        }
+        result["events_per_message"] = _events_per_message(bootstrap, up_topics)
+        log(f"  events per message: {result['events_per_message']}")
 
         log(f"延迟 lag: townships record {lag_rate:g} events/s for {lag_seconds:g} s…")
         result.update(_lag(writer, watch["province"], lag_rate, lag_seconds, levels))
@@ -305,15 +317,14 @@ def run_sync_benchmark(
 
 
 def _messages(stores: Sequence[NodeStore] | Any) -> list[tuple[bytes, bytes]]:
-    """Every recorded event's stored bytes with an envelope header of its real length (the link is a dummy)."""
+    """Every recorded event's stored bytes with the envelope header it would have alone in a message (one event per
+    message, as the raw ceiling is defined; the link is a dummy of its real length)."""
     out = []
     for store in stores:
         prev = 0
         for n in store.iter_notifications(batch=5000):
-            envelope = Envelope(
-                Kind.EVENT, store.node.node_id, n.id, prev, n.id, n.originator_id, n.originator_version, n.topic, GENESIS_LINK
-            )
-            out.append((n.state, envelope.encode()))
+            entry = Entry(n.id, n.originator_id.bytes, n.originator_version, n.topic, len(n.state))
+            out.append((n.state, Frame(Kind.EVENTS, store.node.node_id, prev, n.id, GENESIS_LINK, (entry,)).encode()))
             prev = n.id
     return out
 
@@ -359,6 +370,28 @@ def _raw(bootstrap: str, settings: SyncSettings, topic: str, messages: list[tupl
         "raw_produce_per_s": round(n / produce_s),
         "raw_consume_per_s": round(n / consume_s),
     }
+
+
+def _events_per_message(bootstrap: str, levels: dict[str, list[str]]) -> dict[str, float | None]:
+    """Events per frame each level's relay sent during the pipeline phase (read back from its topics)."""
+    consumer = make_consumer(bootstrap)
+    out: dict[str, float | None] = {}
+    try:
+        for level, topics in levels.items():
+            frames = events = 0
+            for topic in topics:
+                tp = TopicPartition(topic, 0)
+                consumer.assign([tp])
+                consumer.seek_to_beginning(tp)
+                end, deadline = consumer.end_offsets([tp])[tp], time.monotonic() + 60
+                while consumer.position(tp) < end and time.monotonic() < deadline:
+                    for record in consumer.poll(timeout_ms=500).get(tp, []):
+                        frame = Frame.decode(dict(record.headers)[HEADER])
+                        frames, events = frames + bool(frame.entries), events + len(frame.entries)
+            out[level] = round(events / frames, 1) if frames else None
+    finally:
+        consumer.close()
+    return out
 
 
 # ------------------------------------------------------------------------------------------------------- lag

@@ -1,11 +1,13 @@
-"""Duplicated, replayed and reordered messages change nothing.
+"""Duplicated, replayed and reordered frames change nothing.
 
-A township's stream is captured from a real relay (the envelopes it would send), and copies are produced into the
-county's inbound topic with raw kafka-python, out of order and with duplicates, as a misbehaving network would.
-The township's relay believes it published all of it, so the county has to notice the holes itself and have the
-relay re-publish. Then, after the county has applied it, the whole stream is replayed again (reversed, shuffled,
-with more duplicates), and an operator replays the township's whole log with `yipanqi sync backfill`. Every level
-still ends with exactly its subtree's own events, each once, in order.
+A township's stream is captured from a real relay (the frames it would send, here of up to 4 events), and copies
+are produced into the county's inbound topic with raw kafka-python, out of order and with duplicates, as a
+misbehaving network would. The township's relay believes it published all of it, so the county has to notice the
+holes itself and have the relay re-publish; the running relay frames the stream anew (up to 100 events a frame)
+from the position the county holds, so frames of the two framings straddle each other's boundaries. Then, after
+the county has applied it, the whole stream is replayed again (reversed, shuffled, with more duplicates), and an
+operator replays the township's whole log with `yipanqi sync backfill`. Every level still ends with exactly its
+subtree's own events, each once, in order.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ CODES = (WULINGYUAN, XIEHE, ZHONGHU)
 
 
 def capture(store: NodeStore, settings: SyncSettings, topic: str) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
-    """What the township's relay sends for its whole log (its published position advances as if the broker had
-    it all)."""
+    """What the township's relay sends for its whole log, in frames of up to 4 events (its published position
+    advances as if the broker had it all)."""
     producer = RecordingProducer()
     relay = Relay(
         origin=store.node.node_id,
@@ -39,7 +41,7 @@ def capture(store: NodeStore, settings: SyncSettings, topic: str) -> list[tuple[
         producer=producer,  # type: ignore[arg-type]
         topic=topic,
         stream="up",
-        settings=settings,
+        settings=settings.model_copy(update={"frame_events": 4}),
     )
     while relay.run_once():
         pass
@@ -47,7 +49,7 @@ def capture(store: NodeStore, settings: SyncSettings, topic: str) -> list[tuple[
 
 
 def scrambled(messages: list[Any], rng: random.Random) -> list[Any]:
-    """Every message at least once: windows shuffled, some messages twice or three times, some replayed late."""
+    """Every frame at least once: windows shuffled, some frames twice or three times, some replayed late."""
     out = []
     for start in range(0, len(messages), 25):
         window = messages[start : start + 25]
@@ -85,7 +87,7 @@ def test_duplicated_replayed_and_reordered_messages_change_nothing(
         township = NodeStore(ref(XIEHE), sqlite_settings)
         stream = capture(township, sync_settings, topic)
         township.close()
-        assert len(stream) > 200
+        assert len(stream) > 100
         produce(sync_settings.kafka, topic, scrambled(stream, rng))  # what the county will find in the topic
 
         procs = processes(sqlite_settings)

@@ -4,8 +4,9 @@ Two kinds of poison in a township's stream to its county:
 
 - a message whose envelope header does not decode (here: a real header cut short, produced with raw kafka-python);
 - an event whose topic names a class this version of the code does not know: the township runs a newer version
-  with a new aggregate (``Petition``, in a module the county's code lacks). The county parks it; the "upgrade" puts
-  the module on the county process's path, and `yipanqi sync retry` then lets the stream go on.
+  with a new aggregate (``Petition``, in a module the county's code lacks), recorded between known events so that
+  it travels in the middle of a frame. The county applies the frame's events before it and parks it; the
+  "upgrade" puts the module on the county process's path, and `yipanqi sync retry` then lets the stream go on.
 
 Either way the county keeps following its other township meanwhile, the status says which child is parked and why,
 and after the retry every level ends with exactly its subtree's own events.
@@ -139,20 +140,28 @@ def test_unknown_event_type_is_parked_until_upgrade_and_retry(
         procs = start_county_and_townships(sqlite_settings, processes, activity, upgrade)
         ledger.wait_converged(60, why=procs.tails)
 
-        # 协合乡 records a petition, a type the county's version does not know, then goes on with known ones.
+        # 协合乡 records a petition, a type the county's version does not know, between known ones; its relay is
+        # stopped meanwhile, so that the petition goes out in the middle of a frame.
+        procs.procs[0].stop()
+        activity.write_until(XIEHE, 5)
         clerk = Attribution("clerk-430811201-01", Role.RECORDER, datetime(2025, 4, 2, 9, 0, tzinfo=UTC))
         petition = petitions.Petition.file(ref(XIEHE), clerk, title="关于协合乡张家界大峡谷景区周边道路拥堵的信访")
         township = NodeStore(ref(XIEHE), sqlite_settings)
         township.save(petition)
+        at = township.max_position()
         township.close()
         activity.write_until(XIEHE, 30)
         activity.write_until(ZHONGHU, 30)
+        procs.start("townships", [XIEHE, ZHONGHU]).wait_ready(60)
 
         wait_for(lambda: county_lacks_only(ledger, XIEHE), 30, "the county to follow all but 协合乡", why=ledger.report)
         rows = status_rows(procs)
         parked = rows[str(ref(XIEHE))]
         topic = f"{NEW_MODULE}:Petition.Filed"
         assert parked["state"] == "parked" and f"unknown event type {topic}" in parked["reason"], parked
+        assert parked["reason"].startswith(f"@{at}: ") and parked["position"] == at - 1, parked  # parked at the petition
+        logs = ledger.logs()
+        assert [r for r in logs[WULINGYUAN] if ledger.owner(r) == ref(XIEHE).node_id] == logs[XIEHE][: at - 1]
         assert rows[str(ref(ZHONGHU))]["state"] == "following" and rows[str(ref(ZHONGHU))]["lag_events"] == 0
         assert not any(row[0] == petition.id for row in ledger.logs()[WULINGYUAN])
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from domain.base import Attribution, Role
 from domain.hierarchy import Hierarchy
@@ -75,7 +78,7 @@ def test_batch_save_is_one_transaction(settings: StoreSettings) -> None:
         store.save_all([first])
         again = Station.establish(node, BY, name="团山代表联络站")  # same natural id, version 1 again
         fresh = Station.establish(node, BY, name="另一联络站")
-        with pytest.raises(Exception):
+        with pytest.raises(IntegrityError):
             store.save_all([fresh, again])
         assert not store.contains(fresh.id)
         assert store.count_events() == 1
@@ -100,6 +103,28 @@ def test_many_nodes_share_one_postgres_database(pg_database: dict[str, Any]) -> 
     finally:
         for store in stores:
             store.close()
+
+
+@pytest.mark.postgres
+def test_many_stores_open_at_once_on_one_fresh_postgres_database(pg_database: dict[str, Any]) -> None:
+    """Opening creates the node's tables, types and the library's functions; concurrent opens used to race on
+    ``CREATE OR REPLACE FUNCTION`` ("tuple concurrently updated"). They take turns now (an advisory lock)."""
+    hierarchy = Hierarchy.load()
+    settings = StoreSettings(store="postgres", pg_dsn=pg_database["dsn"])
+    nodes = [hierarchy.ref(d) for d in hierarchy.subtree(hierarchy.by_code("430582"))][:12]
+    barrier = threading.Barrier(len(nodes))
+
+    def open_and_save(node: Any) -> int:
+        barrier.wait()
+        store = NodeStore(node, settings)
+        try:
+            store.save_all([Station.establish(node, BY, name=f"{node.name}联络站")])
+            return store.count_events()
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(len(nodes)) as pool:
+        assert list(pool.map(open_and_save, nodes)) == [1] * len(nodes)
 
 
 def test_sqlite_store_is_one_file_per_node(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from domain.base import Attribution, Role
 from domain.codec import DateAsISO, NodeMapper, StateTranscoder
 from domain.hierarchy import Hierarchy
-from domain.persistence import StreamPosition
+from domain.persistence import StoredAnswer, StreamPosition
 from domain.stations import Station
 from domain.store import NodeStore, StoreSettings
 
@@ -295,6 +295,29 @@ def test_rows_and_positions_commit_together_or_not_at_all(store: NodeStore) -> N
     assert store.contains(fresh.id)
     assert recorder.insert_events([], positions=[StreamPosition("child-b", 1, "ef", 0)]) in ([], None)
     assert recorder.positions()["child-b"].position == 1
+    assert store.count_events() == 2
+
+
+def test_a_commands_answer_commits_with_its_events_or_not_at_all(store: NodeStore) -> None:
+    """The gateway's idempotency: the answer is written beside the events; a key taken already (a retry that got
+    here second) fails the whole transaction, so the retry's events are not written either."""
+    first = Station.establish(store.node, BY, name="丙")
+    answer = StoredAnswer("tok-1", "key-1", "hash-1", 201, '{"id": "甲"}'.encode())
+    ids = store.append_rows(store.take_rows([first]), beside=[answer])
+    assert len(ids) == 1 and store.recorder.answer("tok-1", "key-1") == answer  # type: ignore[attr-defined]
+    assert store.recorder.answer("tok-2", "key-1") is None  # type: ignore[attr-defined]
+    assert store.recorder.last_version(first.id) == 1 and store.recorder.last_version(uuid4()) == 0  # type: ignore[attr-defined]
+
+    retry = Station.establish(store.node, BY, name="丁")  # a new aggregate, as a re-decided non-creation would be
+    with pytest.raises(IntegrityError):
+        store.append_rows(store.take_rows([retry]), beside=[StoredAnswer("tok-1", "key-1", "hash-2", 200, b"{}")])
+    assert not store.contains(retry.id) and store.recorder.answer("tok-1", "key-1") == answer  # type: ignore[attr-defined]
+
+    # An answer alone (a refused command records no event) and save_all's keyword go the same way.
+    assert store.append_rows([], beside=[StoredAnswer("tok-1", "key-2", "hash-3", 409, b"{}")]) == []
+    other = Station.establish(store.node, BY, name="戊")
+    store.save_all([other], beside=[StoredAnswer("tok-1", "key-3", "hash-4", 201, b"{}")])
+    assert store.contains(other.id) and store.recorder.answer("tok-1", "key-3").status == 201  # type: ignore[attr-defined]
     assert store.count_events() == 2
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,9 +21,9 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 
 from domain.base import NodeRef
-from domain.persistence import StreamPosition
+from domain.persistence import StreamHalt, StreamPosition
 from domain.store import NodeStore, StoreSettings
-from sync.envelope import GENESIS_LINK, HEADER, Envelope, Kind, chain
+from sync.envelope import GENESIS_LINK, HEADER, Frame, Kind, chain
 from sync.ingest import Inbound, Ingest, StreamState, initial_position, make_consumer
 from sync.relay import Relay, make_producer
 from sync.settings import SyncSettings, TopicPlan
@@ -50,14 +51,19 @@ def create_topics(bootstrap: str, *names: str) -> None:
         admin.close()
 
 
+def events_in(records: list[Any]) -> int:
+    return sum(len(Frame.decode(dict(r.headers)[HEADER]).entries) for r in records)
+
+
 def read_all(bootstrap: str, topic: str, count: int, timeout: float = 30) -> list[Any]:
+    """The topic's frames from its start, until they hold ``count`` events."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     tp = TopicPartition(topic, 0)
     consumer.assign([tp])
     consumer.seek_to_beginning(tp)
     records: list[Any] = []
     deadline = time.monotonic() + timeout
-    while len(records) < count and time.monotonic() < deadline:
+    while events_in(records) < count and time.monotonic() < deadline:
         for batch in consumer.poll(timeout_ms=500).values():
             records.extend(batch)
     consumer.close()
@@ -120,23 +126,22 @@ def drive(ingest: Ingest, consumer: Any, until: Any, timeout: float = 30) -> Non
 
 
 def check_published(store: NodeStore, records: list[Any]) -> None:
-    """Each message: the stored bytes unchanged, an envelope naming the event and the position published before."""
-    notifications = list(store.iter_notifications())
-    assert len(records) == len(notifications)
-    prev, link = 0, GENESIS_LINK
-    for record, n in zip(records, notifications, strict=True):
-        envelope = Envelope.decode(dict(record.headers)[HEADER])
-        link = chain(link, n.id, n.originator_id, n.originator_version, n.topic, n.state)
-        assert record.value == n.state
-        assert (envelope.kind, envelope.origin, envelope.position, envelope.prev) == (Kind.EVENT, store.node.node_id, n.id, prev)
-        assert (envelope.originator_id, envelope.originator_version, envelope.topic, envelope.link) == (
-            n.originator_id,
-            n.originator_version,
-            n.topic,
-            link,
-        )
-        assert envelope.head >= n.id
-        prev = n.id
+    """Each frame: consecutive events' stored bytes unchanged, an envelope naming each event and the position
+    published before the frame, and the hash-chain link after its last event."""
+    notifications = iter(store.iter_notifications())
+    prev, link, count = 0, GENESIS_LINK, 0
+    for record in records:
+        frame = Frame.decode(dict(record.headers)[HEADER])
+        assert (frame.kind, frame.origin, frame.prev) == (Kind.EVENTS, store.node.node_id, prev)
+        for entry, state in zip(frame.entries, frame.split(record.value), strict=True):
+            n = next(notifications)
+            link = chain(link, n.id, n.originator_id, n.originator_version, n.topic, n.state)
+            assert state == n.state
+            assert entry == (n.id, n.originator_id.bytes, n.originator_version, n.topic, len(n.state))
+            count += 1
+        assert frame.link == link and frame.head >= frame.last
+        prev = frame.last
+    assert next(notifications, None) is None and count == store.count_events()
     assert store.recorder.positions()["up"] == StreamPosition("up", prev, link)
 
 
@@ -145,7 +150,7 @@ def test_relay_publishes_stored_bytes_unchanged_and_resumes_from_its_durable_pos
 ) -> None:
     topic = TopicPlan(sync_settings.topic_prefix).up(ref(XIEHE).node_id)
     create_topics(sync_settings.kafka, topic)
-    settings = sync_settings.model_copy(update={"relay_batch": 50})
+    settings = sync_settings.model_copy(update={"relay_batch": 50, "frame_events": 8})  # frames cut by count and page
     with Activity(sqlite_settings, (XIEHE,), days=20, seed=81, scale=1.0) as activity:
         activity.write(events=200)
         store = NodeStore(ref(XIEHE), sqlite_settings)
@@ -165,7 +170,8 @@ def test_relay_publishes_stored_bytes_unchanged_and_resumes_from_its_durable_pos
                 pass
             records = read_all(sync_settings.kafka, topic, store.count_events())
             check_published(store, records)
-            assert len(records) == store.count_events() > first
+            assert events_in(records) == store.count_events() > first
+            assert {len(Frame.decode(dict(r.headers)[HEADER]).entries) for r in records} >= {8, 2}
         finally:
             producer.close()
             store.close()
@@ -201,6 +207,13 @@ def test_holes_in_postgresql_ids_are_not_gaps(pg_database: dict[str, Any], sync_
             drive(ingest, consumer, lambda: inbound.position.position == ids[-1])
             assert inbound.state is StreamState.FOLLOWING
             assert log_rows(county) == log_rows(store)  # verbatim, in order, once
+            # The halts `sync status` reads keep their first `since` on PostgreSQL too, and go when cleared.
+            first = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+            county.recorder.save_halt(StreamHalt(inbound.stream, "a gap", first))
+            county.recorder.save_halt(StreamHalt(inbound.stream, "still a gap", datetime.now(UTC)))
+            assert county.recorder.halts() == {inbound.stream: StreamHalt(inbound.stream, "still a gap", first)}
+            county.recorder.clear_halt(inbound.stream)
+            assert county.recorder.halts() == {}
         finally:
             consumer.close()
             producer.close()
@@ -219,6 +232,7 @@ def test_ingest_trusts_the_database_not_kafka_offsets(sqlite_settings: StoreSett
     producer = make_producer(sync_settings.kafka, sync_settings)
     consumers: list[Any] = []
     ledger = Ledger(sqlite_settings, CODES)
+    small_frames = sync_settings.model_copy(update={"frame_events": 2})  # 20 new events: 10 frames, 6 of them skipped
 
     def fresh_ingest() -> Ingest:
         consumers.append(make_consumer(sync_settings.kafka))
@@ -226,7 +240,7 @@ def test_ingest_trusts_the_database_not_kafka_offsets(sqlite_settings: StoreSett
 
     def publish() -> list[int]:
         for child in children:
-            relay = relay_for(child, sync_settings, producer)
+            relay = relay_for(child, small_frames, producer)
             while relay.run_once():
                 pass
         return [c.max_position() for c in children]
@@ -245,16 +259,16 @@ def test_ingest_trusts_the_database_not_kafka_offsets(sqlite_settings: StoreSett
         for stream in ingest.inbound.values():
             county.recorder.save_position(StreamPosition(stream.stream, stream.position.position, stream.position.link, -1))
         ingest = fresh_ingest()
-        records = 0
+        events = 0
         deadline = time.monotonic() + 15
-        while records < sum(heads) and time.monotonic() < deadline:
+        while events < sum(heads) and time.monotonic() < deadline:
             polled = consumers[-1].poll(timeout_ms=200)
-            records += sum(len(batch) for batch in polled.values())
+            events += sum(events_in(batch) for batch in polled.values())
             assert ingest.handle(polled) == 0
-        assert records >= sum(heads)
+        assert events >= sum(heads)
         assert ledger.logs()[WULINGYUAN] == before
 
-        # New events are published; a wrong hint skips some of 协合乡's. Its next message does not follow on from
+        # New events are published; a wrong hint skips some of 协合乡's frames. Its next one does not follow on from
         # the position the database holds: that stream halts and asks its relay to publish again after that
         # position, with that position's link; 中湖乡's stream goes on.
         activity.write_until(XIEHE, 20)
@@ -308,12 +322,3 @@ def test_ingest_trusts_the_database_not_kafka_offsets(sqlite_settings: StoreSett
         producer.close()
         for store in (county, *children):
             store.close()
-
-
-def _link_at(store: NodeStore, position: int) -> str:
-    link = GENESIS_LINK
-    for n in store.iter_notifications():
-        if n.id > position:
-            break
-        link = chain(link, n.id, n.originator_id, n.originator_version, n.topic, n.state)
-    return link

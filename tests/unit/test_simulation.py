@@ -288,6 +288,20 @@ def test_a_mid_year_start_still_votes_livelihood_projects(hunan: Hierarchy) -> N
     assert events["StationVisit.Recorded"] and events["ContactActivity.Recorded"]
 
 
+@pytest.mark.parametrize("start", [date(2024, 12, 24), date(2024, 12, 28), date(2024, 12, 30)])
+def test_a_late_december_start_schedules_next_januarys_vote_in_order(hunan: Hierarchy, start: date) -> None:
+    """Next year's township sessions fall days after such a start (邵东's towns: from 5 January): there was no room
+    to list the candidates 12 days before the vote (an empty random range). The vote moves later instead, and each
+    project is still proposed, listed, deliberated and voted in that order."""
+    result = run(region(hunan, SHAODONG), days=60, start=start, seed=1, scale=0.1)
+    steps = ["LivelihoodProject.Proposed", "LivelihoodProject.Listed", "LivelihoodProject.Deliberated", "LivelihoodProject.Voted"]
+    assert result.events["LivelihoodProject.Voted"]
+    for aggregate in result.final.values():
+        if isinstance(aggregate, LivelihoodProject) and aggregate.tally:
+            days = [result.when[(aggregate.id, step)] for step in steps]
+            assert None not in days and days[0] < days[1] < days[2] < days[3], days
+
+
 def test_stats_count_pending_events_by_family_and_level() -> None:
     node = NodeRef(UUID(int=1), "430000", "湖南省", Level.PROVINCE, DivisionKind.PROVINCE)
     batches = list(simulate([node], days=0, start=START, scale=0.05))

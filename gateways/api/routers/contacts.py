@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from domain.contacts import ContactActivity
 from gateways.api import models as m
@@ -20,7 +20,7 @@ OpinionNo = Annotated[int, Path(ge=1, le=10_000, description="意见序号 (从 
 
 
 @router.post("/contacts", status_code=201, response_model=CommandResult, summary="记录联系活动 / record a contact")
-def record(body: m.ContactRecord, cmd: Cmd) -> JSONResponse:
+async def record(body: m.ContactRecord, cmd: Cmd) -> Response:
     def act(c: Command) -> ContactActivity:
         for deputy_id in body.deputy_ids:
             c.deputy_exists(deputy_id, what="deputy_ids")
@@ -41,30 +41,31 @@ def record(body: m.ContactRecord, cmd: Cmd) -> JSONResponse:
         )
         return c.create(contact)
 
-    return cmd.run(body, act, creating=True, fields=set(m.ContactRecord.model_fields))
+    return await cmd.run(body, act, creating=True)
 
 
 @router.post("/contacts/{contact_id}/opinions", response_model=CommandResult, summary="提出意见 / an opinion raised")
-def raise_opinion(contact_id: ContactId, body: m.OpinionRaise, cmd: Cmd) -> JSONResponse:
+async def raise_opinion(contact_id: ContactId, body: m.OpinionRaise, cmd: Cmd) -> Response:
     def act(c: Command) -> ContactActivity:
         contact = c.load(ContactActivity, contact_id, what="contact_id")
         c.number = contact.raise_opinion(c.by(body.occurred_at), text=body.text, deputy_id=body.deputy_id)
         return contact
 
-    return cmd.run(body, act, fields=set(m.OpinionRaise.model_fields))
+    return await cmd.run(body, act)
 
 
 @router.post(
     "/contacts/{contact_id}/opinions/{number}/handle", response_model=CommandResult, summary="意见办理 / handle an opinion"
 )
-def handle_opinion(contact_id: ContactId, number: OpinionNo, body: m.OpinionHandle, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> ContactActivity:
-        contact = c.load(ContactActivity, contact_id, what="contact_id")
-        contact.handle_opinion(c.by(body.occurred_at), number=number, handling=body.handling, unit=body.unit, note=body.note)
-        c.number = number
-        return contact
-
-    return cmd.run(body, act, fields=set(m.OpinionHandle.model_fields))
+async def handle_opinion(contact_id: ContactId, number: OpinionNo, body: m.OpinionHandle, cmd: Cmd) -> Response:
+    return await cmd.step(
+        ContactActivity,
+        contact_id,
+        body,
+        lambda contact, by: contact.handle_opinion(by, number=number, handling=body.handling, unit=body.unit, note=body.note),
+        what="contact_id",
+        number=number,
+    )
 
 
 @router.post(
@@ -72,23 +73,25 @@ def handle_opinion(contact_id: ContactId, number: OpinionNo, body: m.OpinionHand
     response_model=CommandResult,
     summary="意见反馈 / feed back to the deputy",
 )
-def feed_back(contact_id: ContactId, number: OpinionNo, body: m.OpinionFeedback, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> ContactActivity:
-        contact = c.load(ContactActivity, contact_id, what="contact_id")
-        contact.feed_back(c.by(body.occurred_at), number=number, note=body.note)
-        c.number = number
-        return contact
-
-    return cmd.run(body, act, fields=set(m.OpinionFeedback.model_fields))
+async def feed_back(contact_id: ContactId, number: OpinionNo, body: m.OpinionFeedback, cmd: Cmd) -> Response:
+    return await cmd.step(
+        ContactActivity,
+        contact_id,
+        body,
+        lambda contact, by: contact.feed_back(by, number=number, note=body.note),
+        what="contact_id",
+        number=number,
+    )
 
 
 @router.post(
     "/contacts/{contact_id}/hotline-outcome", response_model=CommandResult, summary="12345办理结果 / the hotline's outcome"
 )
-def hotline_outcome(contact_id: ContactId, body: m.HotlineOutcome, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> ContactActivity:
-        contact = c.load(ContactActivity, contact_id, what="contact_id")
-        contact.record_hotline_outcome(c.by(body.occurred_at), outcome=body.outcome)
-        return contact
-
-    return cmd.run(body, act, fields=set(m.HotlineOutcome.model_fields))
+async def hotline_outcome(contact_id: ContactId, body: m.HotlineOutcome, cmd: Cmd) -> Response:
+    return await cmd.step(
+        ContactActivity,
+        contact_id,
+        body,
+        lambda contact, by: contact.record_hotline_outcome(by, outcome=body.outcome),
+        what="contact_id",
+    )

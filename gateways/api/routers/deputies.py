@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from domain.base import DomainError
 from domain.bodies import StandingCommittee
@@ -22,7 +22,7 @@ CommitteeId = Annotated[UUID, Path(description="常委会 id")]
 
 
 @router.post("/deputies", status_code=201, response_model=CommandResult, summary="登记代表 / register a deputy")
-def register(body: m.DeputyRegister, cmd: Cmd) -> JSONResponse:
+async def register(body: m.DeputyRegister, cmd: Cmd) -> Response:
     def act(c: Command) -> Deputy:
         home = None
         if body.home_node:
@@ -43,11 +43,11 @@ def register(body: m.DeputyRegister, cmd: Cmd) -> JSONResponse:
         )
         return c.create(deputy)
 
-    return cmd.run(body, act, creating=True, fields=set(m.DeputyRegister.model_fields))
+    return await cmd.run(body, act, creating=True)
 
 
 @router.post("/deputies/{deputy_id}/mandates", response_model=CommandResult, summary="取得代表资格 / grant a mandate")
-def grant_mandate(deputy_id: DeputyId, body: m.MandateGrant, cmd: Cmd) -> JSONResponse:
+async def grant_mandate(deputy_id: DeputyId, body: m.MandateGrant, cmd: Cmd) -> Response:
     def act(c: Command) -> Deputy:
         d = c.load(Deputy, deputy_id, what="deputy_id")
         d.grant_mandate(
@@ -61,88 +61,85 @@ def grant_mandate(deputy_id: DeputyId, body: m.MandateGrant, cmd: Cmd) -> JSONRe
         )
         return d
 
-    return cmd.run(body, act, fields=set(m.MandateGrant.model_fields))
+    return await cmd.run(body, act)
 
 
 @router.post("/deputies/{deputy_id}/credentials", response_model=CommandResult, summary="代表资格审查 / credentials review")
-def review_credentials(deputy_id: DeputyId, body: m.CredentialsReview, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> Deputy:
-        d = c.load(Deputy, deputy_id, what="deputy_id")
-        d.review_credentials(c.by(body.occurred_at), congress=body.congress, term=body.term, passed=body.passed, note=body.note)
-        return d
-
-    return cmd.run(body, act, fields=set(m.CredentialsReview.model_fields))
+async def review_credentials(deputy_id: DeputyId, body: m.CredentialsReview, cmd: Cmd) -> Response:
+    return await cmd.step(
+        Deputy,
+        deputy_id,
+        body,
+        lambda d, by: d.review_credentials(by, congress=body.congress, term=body.term, passed=body.passed, note=body.note),
+        what="deputy_id",
+    )
 
 
 @router.post("/deputies/{deputy_id}/termination", response_model=CommandResult, summary="终止代表资格 / terminate a mandate")
-def terminate(deputy_id: DeputyId, body: m.MandateTermination, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> Deputy:
-        d = c.load(Deputy, deputy_id, what="deputy_id")
-        d.terminate(c.by(body.occurred_at), congress=body.congress, term=body.term, reason=body.reason)
-        return d
-
-    return cmd.run(body, act, fields=set(m.MandateTermination.model_fields))
+async def terminate(deputy_id: DeputyId, body: m.MandateTermination, cmd: Cmd) -> Response:
+    return await cmd.step(
+        Deputy,
+        deputy_id,
+        body,
+        lambda d, by: d.terminate(by, congress=body.congress, term=body.term, reason=body.reason),
+        what="deputy_id",
+    )
 
 
 @router.post("/deputies/{deputy_id}/flags", response_model=CommandResult, summary="设置代表类别 / grassroots or leading cadre")
-def set_flags(deputy_id: DeputyId, body: m.DeputyFlags, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> Deputy:
-        d = c.load(Deputy, deputy_id, what="deputy_id")
-        d.set_flags(c.by(body.occurred_at), grassroots=body.grassroots, leading_cadre=body.leading_cadre)
-        return d
-
-    return cmd.run(body, act, fields=set(m.DeputyFlags.model_fields))
+async def set_flags(deputy_id: DeputyId, body: m.DeputyFlags, cmd: Cmd) -> Response:
+    return await cmd.step(
+        Deputy,
+        deputy_id,
+        body,
+        lambda d, by: d.set_flags(by, grassroots=body.grassroots, leading_cadre=body.leading_cadre),
+        what="deputy_id",
+    )
 
 
 @router.post("/deputies/{deputy_id}/groups", response_model=CommandResult, summary="编入代表小组 / join a deputy group")
-def join_group(deputy_id: DeputyId, body: m.GroupJoin, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> Deputy:
-        d = c.load(Deputy, deputy_id, what="deputy_id")
-        d.join_group(c.by(body.occurred_at), group=body.group, kind=body.kind)
-        return d
-
-    return cmd.run(body, act, fields=set(m.GroupJoin.model_fields))
+async def join_group(deputy_id: DeputyId, body: m.GroupJoin, cmd: Cmd) -> Response:
+    return await cmd.step(
+        Deputy, deputy_id, body, lambda d, by: d.join_group(by, group=body.group, kind=body.kind), what="deputy_id"
+    )
 
 
 @router.post("/deputies/{deputy_id}/groups/leave", response_model=CommandResult, summary="退出代表小组 / leave a deputy group")
-def leave_group(deputy_id: DeputyId, body: m.GroupLeave, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> Deputy:
-        d = c.load(Deputy, deputy_id, what="deputy_id")
-        d.leave_group(c.by(body.occurred_at), group=body.group)
-        return d
-
-    return cmd.run(body, act, fields=set(m.GroupLeave.model_fields))
+async def leave_group(deputy_id: DeputyId, body: m.GroupLeave, cmd: Cmd) -> Response:
+    return await cmd.step(Deputy, deputy_id, body, lambda d, by: d.leave_group(by, group=body.group), what="deputy_id")
 
 
 @router.post(
     "/standing-committees", status_code=201, response_model=CommandResult, summary="组成人大常委会 / constitute the SC for a term"
 )
-def constitute(body: m.CommitteeConstitute, cmd: Cmd) -> JSONResponse:
+async def constitute(body: m.CommitteeConstitute, cmd: Cmd) -> Response:
     def act(c: Command) -> StandingCommittee:
         return c.create(StandingCommittee.constitute(c.node.ref, c.by(body.occurred_at), term=body.term))
 
-    return cmd.run(body, act, creating=True, fields=set(m.CommitteeConstitute.model_fields))
+    return await cmd.run(body, act, creating=True)
 
 
 @router.post(
     "/standing-committees/{committee_id}/members", response_model=CommandResult, summary="任命组成人员 / appoint a member"
 )
-def appoint(committee_id: CommitteeId, body: m.MemberAppoint, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> StandingCommittee:
-        sc = c.load(StandingCommittee, committee_id, what="committee_id")
-        sc.appoint(c.by(body.occurred_at), member_id=body.member_id, name=body.name, post=body.post)
-        return sc
-
-    return cmd.run(body, act, fields=set(m.MemberAppoint.model_fields))
+async def appoint(committee_id: CommitteeId, body: m.MemberAppoint, cmd: Cmd) -> Response:
+    return await cmd.step(
+        StandingCommittee,
+        committee_id,
+        body,
+        lambda sc, by: sc.appoint(by, member_id=body.member_id, name=body.name, post=body.post),
+        what="committee_id",
+    )
 
 
 @router.post(
     "/standing-committees/{committee_id}/members/leave", response_model=CommandResult, summary="组成人员离任 / a member leaves"
 )
-def remove_member(committee_id: CommitteeId, body: m.MemberLeave, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> StandingCommittee:
-        sc = c.load(StandingCommittee, committee_id, what="committee_id")
-        sc.remove_member(c.by(body.occurred_at), member_id=body.member_id, reason=body.reason)
-        return sc
-
-    return cmd.run(body, act, fields=set(m.MemberLeave.model_fields))
+async def remove_member(committee_id: CommitteeId, body: m.MemberLeave, cmd: Cmd) -> Response:
+    return await cmd.step(
+        StandingCommittee,
+        committee_id,
+        body,
+        lambda sc, by: sc.remove_member(by, member_id=body.member_id, reason=body.reason),
+        what="committee_id",
+    )

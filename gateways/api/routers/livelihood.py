@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from domain.livelihood import LivelihoodProject
 from gateways.api import models as m
@@ -20,12 +20,8 @@ Cmd = Annotated[Command, Depends(writer)]
 ProjectId = Annotated[UUID, Path(description="项目 id")]
 
 
-def _project(c: Command, project_id: UUID) -> LivelihoodProject:
-    return c.load(LivelihoodProject, project_id, what="project_id")  # type: ignore[no-any-return]
-
-
 @router.post("/livelihood-projects", status_code=201, response_model=CommandResult, summary="群众提 / propose a project")
-def propose(body: m.ProjectPropose, cmd: Cmd) -> JSONResponse:
+async def propose(body: m.ProjectPropose, cmd: Cmd) -> Response:
     def act(c: Command) -> LivelihoodProject:
         project = LivelihoodProject.propose(
             c.node.ref,
@@ -37,101 +33,76 @@ def propose(body: m.ProjectPropose, cmd: Cmd) -> JSONResponse:
         )
         return c.create(project)
 
-    return cmd.run(body, act, creating=True, fields=set(m.ProjectPropose.model_fields))
+    return await cmd.run(body, act, creating=True)
 
 
 @router.post("/livelihood-projects/{project_id}/candidate", response_model=CommandResult, summary="征集初定 / list as candidate")
-def list_candidate(project_id: ProjectId, body: m.ProjectList, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> LivelihoodProject:
-        p = _project(c, project_id)
-        p.list_as_candidate(c.by(body.occurred_at), estimate_wan=body.estimate_wan)
-        return p
-
-    return cmd.run(body, act, fields=set(m.ProjectList.model_fields))
+async def list_candidate(project_id: ProjectId, body: m.ProjectList, cmd: Cmd) -> Response:
+    return await cmd.step(
+        LivelihoodProject,
+        project_id,
+        body,
+        lambda p, by: p.list_as_candidate(by, estimate_wan=body.estimate_wan),
+        what="project_id",
+    )
 
 
 @router.post("/livelihood-projects/{project_id}/deliberation", response_model=CommandResult, summary="代表议 / deliberation")
-def deliberate(project_id: ProjectId, body: m.ProjectDeliberate, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> LivelihoodProject:
-        p = _project(c, project_id)
-        p.deliberate(c.by(body.occurred_at), deputies_present=body.deputies_present, opinions=body.opinions)
-        return p
-
-    return cmd.run(body, act, fields=set(m.ProjectDeliberate.model_fields))
+async def deliberate(project_id: ProjectId, body: m.ProjectDeliberate, cmd: Cmd) -> Response:
+    return await cmd.step(
+        LivelihoodProject,
+        project_id,
+        body,
+        lambda p, by: p.deliberate(by, deputies_present=body.deputies_present, opinions=body.opinions),
+        what="project_id",
+    )
 
 
 @router.post("/livelihood-projects/{project_id}/vote", response_model=CommandResult, summary="大会决 (票数) / the vote tally")
-def vote(project_id: ProjectId, body: m.ProjectVote, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> LivelihoodProject:
-        p = _project(c, project_id)
-        p.vote(
-            c.by(body.occurred_at),
-            session=body.session,
-            yes=body.yes,
-            no=body.no,
-            abstain=body.abstain,
-            present=body.present,
-            total_deputies=body.total_deputies,
-        )
-        return p
-
-    return cmd.run(body, act, fields=set(m.ProjectVote.model_fields))
+async def vote(project_id: ProjectId, body: m.ProjectVote, cmd: Cmd) -> Response:
+    tally = body.model_dump(include={"session", "yes", "no", "abstain", "present", "total_deputies"})
+    return await cmd.step(LivelihoodProject, project_id, body, lambda p, by: p.vote(by, **tally), what="project_id")
 
 
 @router.post(
     "/livelihood-projects/{project_id}/implementation", response_model=CommandResult, summary="政府办 / implementation starts"
 )
-def implement(project_id: ProjectId, body: m.ProjectImplement, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> LivelihoodProject:
-        p = _project(c, project_id)
-        p.start_implementation(c.by(body.occurred_at), budget_wan=body.budget_wan, lead_unit=body.lead_unit)
-        return p
-
-    return cmd.run(body, act, fields=set(m.ProjectImplement.model_fields))
+async def implement(project_id: ProjectId, body: m.ProjectImplement, cmd: Cmd) -> Response:
+    return await cmd.step(
+        LivelihoodProject,
+        project_id,
+        body,
+        lambda p, by: p.start_implementation(by, budget_wan=body.budget_wan, lead_unit=body.lead_unit),
+        what="project_id",
+    )
 
 
 @router.post("/livelihood-projects/{project_id}/progress", response_model=CommandResult, summary="进度报告 / progress report")
-def progress(project_id: ProjectId, body: m.ProjectProgress, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> LivelihoodProject:
-        p = _project(c, project_id)
-        p.report_progress(c.by(body.occurred_at), progress=body.progress, spent_wan=body.spent_wan, note=body.note)
-        return p
-
-    return cmd.run(body, act, fields=set(m.ProjectProgress.model_fields))
+async def progress(project_id: ProjectId, body: m.ProjectProgress, cmd: Cmd) -> Response:
+    return await cmd.step(
+        LivelihoodProject,
+        project_id,
+        body,
+        lambda p, by: p.report_progress(by, progress=body.progress, spent_wan=body.spent_wan, note=body.note),
+        what="project_id",
+    )
 
 
 @router.post("/livelihood-projects/{project_id}/supervision", response_model=CommandResult, summary="人大督 / supervision")
-def supervise(project_id: ProjectId, body: m.ProjectSupervise, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> LivelihoodProject:
-        p = _project(c, project_id)
-        p.supervise(c.by(body.occurred_at), action=body.action, note=body.note)
-        return p
-
-    return cmd.run(body, act, fields=set(m.ProjectSupervise.model_fields))
+async def supervise(project_id: ProjectId, body: m.ProjectSupervise, cmd: Cmd) -> Response:
+    return await cmd.step(
+        LivelihoodProject, project_id, body, lambda p, by: p.supervise(by, action=body.action, note=body.note), what="project_id"
+    )
 
 
 @router.post(
     "/livelihood-projects/{project_id}/evaluation", response_model=CommandResult, summary="代表评 / deputies' evaluation"
 )
-def evaluate(project_id: ProjectId, body: m.ProjectEvaluate, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> LivelihoodProject:
-        p = _project(c, project_id)
-        p.evaluate(
-            c.by(body.occurred_at),
-            satisfied=body.satisfied,
-            basically_satisfied=body.basically_satisfied,
-            dissatisfied=body.dissatisfied,
-        )
-        return p
-
-    return cmd.run(body, act, fields=set(m.ProjectEvaluate.model_fields))
+async def evaluate(project_id: ProjectId, body: m.ProjectEvaluate, cmd: Cmd) -> Response:
+    counts = body.model_dump(include={"satisfied", "basically_satisfied", "dissatisfied"})
+    return await cmd.step(LivelihoodProject, project_id, body, lambda p, by: p.evaluate(by, **counts), what="project_id")
 
 
 @router.post("/livelihood-projects/{project_id}/close", response_model=CommandResult, summary="办结 / close")
-def close(project_id: ProjectId, body: m.Empty, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> LivelihoodProject:
-        p = _project(c, project_id)
-        p.close(c.by(body.occurred_at))
-        return p
-
-    return cmd.run(body, act)
+async def close(project_id: ProjectId, body: m.Empty, cmd: Cmd) -> Response:
+    return await cmd.step(LivelihoodProject, project_id, body, lambda p, by: p.close(by), what="project_id")

@@ -242,6 +242,14 @@ async def _reader_for_aggregate(
     return Reader(gw, node, who)
 
 
+def _find(r: Reader, aggregate_id: UUID) -> tuple[Any, bool]:
+    """An aggregate of the node's log or its replicas, with whether it is a replica."""
+    found = r.node.find(aggregate_id)
+    if found is None:
+        raise ApiError(404, f"no aggregate {aggregate_id} at {r.node.ref.name}({r.node.ref.code})", field="aggregate_id")
+    return found
+
+
 @router.get(
     "/nodes/{code}/aggregates/{aggregate_id}",
     response_model=AggregateView,
@@ -254,10 +262,7 @@ def get_aggregate(
     as_of: AsOf = None,
     basis: Basis = TimeBasis.RECORDED,
 ) -> AggregateView:
-    found = r.node.find(aggregate_id)
-    if found is None:
-        raise ApiError(404, f"no aggregate {aggregate_id} at {r.node.ref.name}({r.node.ref.code})", field="aggregate_id")
-    aggregate, replica = found
+    aggregate, replica = _find(r, aggregate_id)
     if r.who.role is Role.DEPUTY:
         own = isinstance(aggregate, Suggestion) and r.who.subject in {
             str(aggregate.lead_deputy_id),
@@ -307,10 +312,7 @@ def get_history(
     as_of: AsOf = None,
     basis: Basis = TimeBasis.RECORDED,
 ) -> HistoryView:
-    found = r.node.find(aggregate_id)
-    if found is None:
-        raise ApiError(404, f"no aggregate {aggregate_id} at {r.node.ref.name}({r.node.ref.code})", field="aggregate_id")
-    aggregate, replica = found
+    aggregate, replica = _find(r, aggregate_id)
     events = (r.node.reference if replica else r.node.store).history(aggregate_id)
     if as_of is not None:
         _, events = _replay(events, _aware(as_of), basis)

@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from domain.deputies import Deputy, MandateStatus
 from domain.levels import CongressLevel
@@ -51,15 +51,15 @@ def enrolment_level(deputy: Deputy, wanted: CongressLevel | None) -> CongressLev
 
 
 @router.post("/stations", status_code=201, response_model=CommandResult, summary="设立联络站 / establish a station")
-def establish(body: m.StationEstablish, cmd: Cmd) -> JSONResponse:
+async def establish(body: m.StationEstablish, cmd: Cmd) -> Response:
     def act(c: Command) -> Station:
         return c.create(Station.establish(c.node.ref, c.by(body.occurred_at), name=body.name, address=body.address))
 
-    return cmd.run(body, act, creating=True, fields=set(m.StationEstablish.model_fields))
+    return await cmd.run(body, act, creating=True)
 
 
 @router.post("/stations/{station_id}/enrolments", response_model=CommandResult, summary="代表进站 / enrol a deputy")
-def enrol(station_id: StationId, body: m.Enrolment, cmd: Cmd) -> JSONResponse:
+async def enrol(station_id: StationId, body: m.Enrolment, cmd: Cmd) -> Response:
     def act(c: Command) -> Station:
         station = c.load(Station, station_id, what="station_id")
         deputy = c.deputy(body.deputy_id)
@@ -67,21 +67,22 @@ def enrol(station_id: StationId, body: m.Enrolment, cmd: Cmd) -> JSONResponse:
         station.enrol(c.by(body.occurred_at), deputy_id=deputy.id, deputy_name=deputy.name, congress=level)
         return station
 
-    return cmd.run(body, act, fields=set(m.Enrolment.model_fields))
+    return await cmd.run(body, act)
 
 
 @router.post("/stations/{station_id}/removals", response_model=CommandResult, summary="代表出站 / remove a deputy")
-def remove(station_id: StationId, body: m.Removal, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> Station:
-        station = c.load(Station, station_id, what="station_id")
-        station.remove(c.by(body.occurred_at), deputy_id=body.deputy_id, reason=body.reason)
-        return station
-
-    return cmd.run(body, act, fields=set(m.Removal.model_fields))
+async def remove(station_id: StationId, body: m.Removal, cmd: Cmd) -> Response:
+    return await cmd.step(
+        Station,
+        station_id,
+        body,
+        lambda station, by: station.remove(by, deputy_id=body.deputy_id, reason=body.reason),
+        what="station_id",
+    )
 
 
 @router.post("/stations/{station_id}/merge", response_model=CommandResult, summary="并站 / merge into another station")
-def merge(station_id: StationId, body: m.Merge, cmd: Cmd) -> JSONResponse:
+async def merge(station_id: StationId, body: m.Merge, cmd: Cmd) -> Response:
     def act(c: Command) -> Station:
         station = c.load(Station, station_id, what="station_id")
         successor = c.load(Station, body.successor_id, what="successor_id")
@@ -89,21 +90,16 @@ def merge(station_id: StationId, body: m.Merge, cmd: Cmd) -> JSONResponse:
         c.touch(successor)
         return station
 
-    return cmd.run(body, act, fields=set(m.Merge.model_fields))
+    return await cmd.run(body, act)
 
 
 @router.post("/stations/{station_id}/close", response_model=CommandResult, summary="撤销联络站 / close a station")
-def close(station_id: StationId, body: m.Closure, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> Station:
-        station = c.load(Station, station_id, what="station_id")
-        station.close(c.by(body.occurred_at), reason=body.reason)
-        return station
-
-    return cmd.run(body, act, fields=set(m.Closure.model_fields))
+async def close(station_id: StationId, body: m.Closure, cmd: Cmd) -> Response:
+    return await cmd.step(Station, station_id, body, lambda station, by: station.close(by, reason=body.reason), what="station_id")
 
 
 @visits.post("/visits", status_code=201, response_model=CommandResult, summary="记录进站接待 / record a station visit")
-def record_visit(body: m.VisitRecord, cmd: Cmd) -> JSONResponse:
+async def record_visit(body: m.VisitRecord, cmd: Cmd) -> Response:
     def act(c: Command) -> StationVisit:
         station = c.load(Station, body.station_id, what="station_id", read_only=True)
         for deputy_id in body.deputy_ids:
@@ -119,11 +115,11 @@ def record_visit(body: m.VisitRecord, cmd: Cmd) -> JSONResponse:
         )
         return c.create(visit)
 
-    return cmd.run(body, act, creating=True, fields=set(m.VisitRecord.model_fields))
+    return await cmd.run(body, act, creating=True)
 
 
 @visits.post("/visits/{visit_id}/issues", response_model=CommandResult, summary="群众反映问题 / an issue raised")
-def raise_issue(visit_id: VisitId, body: m.IssueRaise, cmd: Cmd) -> JSONResponse:
+async def raise_issue(visit_id: VisitId, body: m.IssueRaise, cmd: Cmd) -> Response:
     def act(c: Command) -> StationVisit:
         visit = c.load(StationVisit, visit_id, what="visit_id")
         c.number = visit.raise_issue(
@@ -135,36 +131,33 @@ def raise_issue(visit_id: VisitId, body: m.IssueRaise, cmd: Cmd) -> JSONResponse
         )
         return visit
 
-    return cmd.run(body, act, fields=set(m.IssueRaise.model_fields))
+    return await cmd.run(body, act)
 
 
 @visits.post("/visits/{visit_id}/issues/{number}/resolve", response_model=CommandResult, summary="当场解决 / resolve an issue")
-def resolve_issue(visit_id: VisitId, number: IssueNo, body: m.IssueResolve, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> StationVisit:
-        visit = c.load(StationVisit, visit_id, what="visit_id")
-        visit.resolve_issue(c.by(body.occurred_at), number=number, outcome=body.outcome)
-        c.number = number
-        return visit
-
-    return cmd.run(body, act, fields=set(m.IssueResolve.model_fields))
+async def resolve_issue(visit_id: VisitId, number: IssueNo, body: m.IssueResolve, cmd: Cmd) -> Response:
+    return await cmd.step(
+        StationVisit,
+        visit_id,
+        body,
+        lambda visit, by: visit.resolve_issue(by, number=number, outcome=body.outcome),
+        what="visit_id",
+        number=number,
+    )
 
 
 @visits.post("/visits/{visit_id}/issues/{number}/transfer", response_model=CommandResult, summary="转交办理 / transfer an issue")
-def transfer_issue(visit_id: VisitId, number: IssueNo, body: m.IssueTransfer, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> StationVisit:
-        visit = c.load(StationVisit, visit_id, what="visit_id")
-        visit.transfer_issue(c.by(body.occurred_at), number=number, to_unit=body.to_unit)
-        c.number = number
-        return visit
-
-    return cmd.run(body, act, fields=set(m.IssueTransfer.model_fields))
+async def transfer_issue(visit_id: VisitId, number: IssueNo, body: m.IssueTransfer, cmd: Cmd) -> Response:
+    return await cmd.step(
+        StationVisit,
+        visit_id,
+        body,
+        lambda visit, by: visit.transfer_issue(by, number=number, to_unit=body.to_unit),
+        what="visit_id",
+        number=number,
+    )
 
 
 @visits.post("/visits/{visit_id}/close", response_model=CommandResult, summary="接待办结 / close a visit")
-def close_visit(visit_id: VisitId, body: m.Empty, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> StationVisit:
-        visit = c.load(StationVisit, visit_id, what="visit_id")
-        visit.close(c.by(body.occurred_at))
-        return visit
-
-    return cmd.run(body, act)
+async def close_visit(visit_id: VisitId, body: m.Empty, cmd: Cmd) -> Response:
+    return await cmd.step(StationVisit, visit_id, body, lambda visit, by: visit.close(by), what="visit_id")

@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from domain.suggestions import Suggestion
 from gateways.api import models as m
@@ -19,7 +19,7 @@ SuggestionId = Annotated[UUID, Path(description="建议 id")]
 
 
 @router.post("/suggestions", status_code=201, response_model=CommandResult, summary="提出建议 / submit a suggestion")
-def submit(body: m.SuggestionSubmit, cmd: Cmd) -> JSONResponse:
+async def submit(body: m.SuggestionSubmit, cmd: Cmd) -> Response:
     def act(c: Command) -> Suggestion:
         c.deputy_exists(body.lead_deputy_id, what="lead_deputy_id")
         for co in body.co_deputy_ids:
@@ -39,39 +39,38 @@ def submit(body: m.SuggestionSubmit, cmd: Cmd) -> JSONResponse:
         )
         return c.create(suggestion)
 
-    return cmd.run(body, act, creating=True, fields=set(m.SuggestionSubmit.model_fields))
+    return await cmd.run(body, act, creating=True)
 
 
 @router.post("/suggestions/{suggestion_id}/assign", response_model=CommandResult, summary="交办 / assign to handling units")
-def assign(suggestion_id: SuggestionId, body: m.SuggestionAssign, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> Suggestion:
-        s = c.load(Suggestion, suggestion_id, what="suggestion_id")
-        s.assign(c.by(body.occurred_at), lead_unit=body.lead_unit, co_units=list(body.co_units), due_on=body.due_on)
-        return s
-
-    return cmd.run(body, act, fields=set(m.SuggestionAssign.model_fields))
+async def assign(suggestion_id: SuggestionId, body: m.SuggestionAssign, cmd: Cmd) -> Response:
+    return await cmd.step(
+        Suggestion,
+        suggestion_id,
+        body,
+        lambda s, by: s.assign(by, lead_unit=body.lead_unit, co_units=list(body.co_units), due_on=body.due_on),
+        what="suggestion_id",
+    )
 
 
 @router.post(
     "/suggestions/{suggestion_id}/start-handling", response_model=CommandResult, summary="开始办理 (已联系代表) / handling starts"
 )
-def start_handling(suggestion_id: SuggestionId, body: m.HandlingStart, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> Suggestion:
-        s = c.load(Suggestion, suggestion_id, what="suggestion_id")
-        s.start_handling(c.by(body.occurred_at), contacted_on=body.contacted_on)
-        return s
-
-    return cmd.run(body, act, fields=set(m.HandlingStart.model_fields))
+async def start_handling(suggestion_id: SuggestionId, body: m.HandlingStart, cmd: Cmd) -> Response:
+    return await cmd.step(
+        Suggestion, suggestion_id, body, lambda s, by: s.start_handling(by, contacted_on=body.contacted_on), what="suggestion_id"
+    )
 
 
 @router.post("/suggestions/{suggestion_id}/reply", response_model=CommandResult, summary="答复 (A/B/C) / the unit's reply")
-def reply(suggestion_id: SuggestionId, body: m.SuggestionReply, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> Suggestion:
-        s = c.load(Suggestion, suggestion_id, what="suggestion_id")
-        s.reply(c.by(body.occurred_at), category=body.category, text=body.text, replied_on=body.replied_on)
-        return s
-
-    return cmd.run(body, act, fields=set(m.SuggestionReply.model_fields))
+async def reply(suggestion_id: SuggestionId, body: m.SuggestionReply, cmd: Cmd) -> Response:
+    return await cmd.step(
+        Suggestion,
+        suggestion_id,
+        body,
+        lambda s, by: s.reply(by, category=body.category, text=body.text, replied_on=body.replied_on),
+        what="suggestion_id",
+    )
 
 
 @router.post(
@@ -81,55 +80,49 @@ def reply(suggestion_id: SuggestionId, body: m.SuggestionReply, cmd: Cmd) -> JSO
     description="只接受角色为 deputy、主体为领衔代表 id 的令牌: 任何机关账号 (录入员、管理员等) 都无法记录评价, 杜绝“被满意”。"
     " / Only a token of role deputy whose subject is the lead deputy's id; no office account can record it.",
 )
-def evaluate(
+async def evaluate(
     suggestion_id: SuggestionId, body: m.SuggestionEvaluate, cmd: Annotated[Command, Depends(deputy_writer)]
-) -> JSONResponse:
+) -> Response:
     def act(c: Command) -> Suggestion:
         deputy_id = UUID(c.who.subject)
         s = c.load(Suggestion, suggestion_id, what="suggestion_id")
         s.evaluate(c.by(body.occurred_at), deputy_id=deputy_id, evaluation=body.evaluation, comment=body.comment)
         return s
 
-    return cmd.run(body, act, fields=set(m.SuggestionEvaluate.model_fields))
+    return await cmd.run(body, act)
 
 
 @router.post(
     "/suggestions/{suggestion_id}/solved", response_model=CommandResult, summary="跟踪督办后解决 / solved after follow-up"
 )
-def solved(suggestion_id: SuggestionId, body: m.SuggestionSolved, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> Suggestion:
-        s = c.load(Suggestion, suggestion_id, what="suggestion_id")
-        s.mark_solved(c.by(body.occurred_at), note=body.note, solved_on=body.solved_on)
-        return s
-
-    return cmd.run(body, act, fields=set(m.SuggestionSolved.model_fields))
+async def solved(suggestion_id: SuggestionId, body: m.SuggestionSolved, cmd: Cmd) -> Response:
+    return await cmd.step(
+        Suggestion,
+        suggestion_id,
+        body,
+        lambda s, by: s.mark_solved(by, note=body.note, solved_on=body.solved_on),
+        what="suggestion_id",
+    )
 
 
 @router.post("/suggestions/{suggestion_id}/priority", response_model=CommandResult, summary="重点处理建议 / mark as priority")
-def priority(suggestion_id: SuggestionId, body: m.SuggestionPriority, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> Suggestion:
-        s = c.load(Suggestion, suggestion_id, what="suggestion_id")
-        s.mark_priority(c.by(body.occurred_at), leader=body.leader)
-        return s
-
-    return cmd.run(body, act, fields=set(m.SuggestionPriority.model_fields))
+async def priority(suggestion_id: SuggestionId, body: m.SuggestionPriority, cmd: Cmd) -> Response:
+    return await cmd.step(
+        Suggestion, suggestion_id, body, lambda s, by: s.mark_priority(by, leader=body.leader), what="suggestion_id"
+    )
 
 
 @router.post("/suggestions/{suggestion_id}/supervision", response_model=CommandResult, summary="督办 / a supervision action")
-def supervise(suggestion_id: SuggestionId, body: m.SuggestionSupervise, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> Suggestion:
-        s = c.load(Suggestion, suggestion_id, what="suggestion_id")
-        s.supervise(c.by(body.occurred_at), supervision=body.supervision, note=body.note)
-        return s
-
-    return cmd.run(body, act, fields=set(m.SuggestionSupervise.model_fields))
+async def supervise(suggestion_id: SuggestionId, body: m.SuggestionSupervise, cmd: Cmd) -> Response:
+    return await cmd.step(
+        Suggestion,
+        suggestion_id,
+        body,
+        lambda s, by: s.supervise(by, supervision=body.supervision, note=body.note),
+        what="suggestion_id",
+    )
 
 
 @router.post("/suggestions/{suggestion_id}/close", response_model=CommandResult, summary="办结 / close")
-def close(suggestion_id: SuggestionId, body: m.Empty, cmd: Cmd) -> JSONResponse:
-    def act(c: Command) -> Suggestion:
-        s = c.load(Suggestion, suggestion_id, what="suggestion_id")
-        s.close(c.by(body.occurred_at))
-        return s
-
-    return cmd.run(body, act)
+async def close(suggestion_id: SuggestionId, body: m.Empty, cmd: Cmd) -> Response:
+    return await cmd.step(Suggestion, suggestion_id, body, lambda s, by: s.close(by), what="suggestion_id")

@@ -11,10 +11,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.base import NodeRef
 from gateways.api.context import Reader, reader
 from gateways.api.errors import ApiError, responses
 from gateways.api.masking import mask
@@ -61,20 +63,14 @@ class Target(StrEnum):
     OPINIONS = "opinions"
 
 
-def _json(body: bytes) -> Response:
-    return Response(content=body, media_type="application/json")
-
-
-def run_view(r: Reader, name: str, params: dict[str, Any], compute: Any) -> bytes:
-    """Resolve the scope, answer from the cache or compute (masked), translating the queries' errors to 422."""
+def run_view(r: Reader, area: NodeRef, key: tuple[Any, ...], params: dict[str, Any], compute: Any) -> bytes:
+    """Answer from the cache or compute (masked), translating the queries' errors to 422."""
     from projections.queries import QueryError, make_scope
 
-    area = r.region(params.get("region"))
     views = r.node.views
     fresh = not r.gw.keeper.running
     if fresh:
         views.catch_up(max_batches=None)
-    key = (name, tuple(sorted((k, str(v)) for k, v in params.items())))
 
     def work() -> Any:
         try:
@@ -94,145 +90,115 @@ def run_view(r: Reader, name: str, params: dict[str, Any], compute: Any) -> byte
     return views.answer(key, work, fresh=fresh)
 
 
-def _common(region: str | None, year: int | None, term: int | None, as_of: str | None, by: Clock) -> dict[str, Any]:
+async def view(r: Reader, name: str, params: dict[str, Any], compute: Any) -> Response:
+    """A view's answer: a cached one on the event loop (no thread for a dictionary lookup), else computed in a
+    worker thread (the queries block on the projection's database)."""
+    area = r.region(params.get("region"))
+    key = (name, tuple(sorted((k, str(v)) for k, v in params.items())))
+    body = r.node.views.cached(key) if r.gw.keeper.running else None
+    if body is None:
+        body = await anyio.to_thread.run_sync(run_view, r, area, key, params, compute)
+    return Response(content=body, media_type="application/json")
+
+
+async def common(
+    region: Region = None, year: Year = None, term: Term = None, as_of: AsOf = None, by: By = Clock.RECORDED
+) -> dict[str, Any]:
+    """The parameters every view takes: where, which year or term, as of when."""
     return {"region": region, "year": year, "term": term, "as_of": as_of, "by": by.value}
+
+
+async def page(offset: Offset = 0, limit: Limit = 20) -> dict[str, int]:
+    return {"offset": offset, "limit": limit}
+
+
+Rd = Annotated[Reader, Depends(reader)]
+Common = Annotated[dict[str, Any], Depends(common)]
+Page = Annotated[dict[str, int], Depends(page)]
 
 
 @router.get(
     "/coverage", response_model=ViewAnswer, summary="联系覆盖 (一盘棋指标) / coverage against each target, who is missing"
 )
-def coverage(
-    r: Annotated[Reader, Depends(reader)],
-    region: Region = None,
-    year: Year = None,
-    term: Term = None,
-    as_of: AsOf = None,
-    by: By = Clock.RECORDED,
+async def coverage(
+    r: Rd,
+    common: Common,
     target: Annotated[list[Target] | None, Query(description="只看这些指标 (可重复)")] = None,
     missing_offset: Offset = 0,
     missing_limit: Limit = 20,
 ) -> Response:
     from projections import queries as Q
 
-    params = {
-        **_common(region, year, term, as_of, by),
-        "target": ",".join(t.value for t in target or []),
-        "missing_offset": missing_offset,
-        "missing_limit": missing_limit,
-    }
     targets = tuple(t.value for t in target) if target else None
-    return _json(
-        run_view(
-            r,
-            "coverage",
-            params,
-            lambda db, scope: Q.coverage(db, scope, targets=targets, missing_offset=missing_offset, missing_limit=missing_limit),
-        )
-    )
+    missing = {"missing_offset": missing_offset, "missing_limit": missing_limit}
+    params = {**common, "target": ",".join(targets or ()), **missing}
+    return await view(r, "coverage", params, lambda db, scope: Q.coverage(db, scope, targets=targets, **missing))
 
 
 @router.get("/stations", response_model=ViewAnswer, summary="联络站 / visits, people received, issues; idle stations")
-def stations(
-    r: Annotated[Reader, Depends(reader)],
-    region: Region = None,
-    year: Year = None,
-    term: Term = None,
-    as_of: AsOf = None,
-    by: By = Clock.RECORDED,
+async def stations(
+    r: Rd,
+    common: Common,
+    page: Page,
     idle_days: Annotated[int, Query(ge=1, le=3650, description="多少天无接待算闲置")] = 30,
-    offset: Offset = 0,
-    limit: Limit = 20,
 ) -> Response:
     from projections import queries as Q
 
-    params = {**_common(region, year, term, as_of, by), "idle_days": idle_days, "offset": offset, "limit": limit}
-    return _json(
-        run_view(r, "stations", params, lambda db, scope: Q.stations(db, scope, idle_days=idle_days, offset=offset, limit=limit))
-    )
+    params = {**common, **page, "idle_days": idle_days}
+    return await view(r, "stations", params, lambda db, scope: Q.stations(db, scope, idle_days=idle_days, **page))
 
 
 @router.get(
     "/suggestions", response_model=ViewAnswer, summary="代表建议办理 / by state, region, unit, category; overdue; follow-ups"
 )
-def suggestions(
-    r: Annotated[Reader, Depends(reader)],
-    region: Region = None,
-    year: Year = None,
-    term: Term = None,
-    as_of: AsOf = None,
-    by: By = Clock.RECORDED,
-    offset: Offset = 0,
-    limit: Limit = 20,
-) -> Response:
+async def suggestions(r: Rd, common: Common, page: Page) -> Response:
     from projections import queries as Q
 
-    params = {**_common(region, year, term, as_of, by), "offset": offset, "limit": limit}
-    return _json(run_view(r, "suggestions", params, lambda db, scope: Q.suggestions(db, scope, offset=offset, limit=limit)))
+    return await view(r, "suggestions", {**common, **page}, lambda db, scope: Q.suggestions(db, scope, **page))
 
 
 @router.get("/livelihood", response_model=ViewAnswer, summary="民生实事 / number, investment, pass rate, progress, satisfaction")
-def livelihood(
-    r: Annotated[Reader, Depends(reader)],
-    region: Region = None,
-    year: Year = None,
-    term: Term = None,
-    as_of: AsOf = None,
-    by: By = Clock.RECORDED,
-    offset: Offset = 0,
-    limit: Limit = 20,
-) -> Response:
+async def livelihood(r: Rd, common: Common, page: Page) -> Response:
     from projections import queries as Q
 
-    params = {**_common(region, year, term, as_of, by), "offset": offset, "limit": limit}
-    return _json(run_view(r, "livelihood", params, lambda db, scope: Q.livelihood(db, scope, offset=offset, limit=limit)))
+    return await view(r, "livelihood", {**common, **page}, lambda db, scope: Q.livelihood(db, scope, **page))
 
 
 @router.get("/regions", response_model=ViewAnswer, summary="下钻区域 / the region's children")
-def regions(r: Annotated[Reader, Depends(reader)], region: Region = None) -> Response:
+async def regions(r: Rd, region: Region = None) -> Response:
     from projections import queries as Q
 
-    return _json(run_view(r, "regions", {"region": region}, Q.regions))
+    return await view(r, "regions", {"region": region}, Q.regions)
 
 
 @router.get(
     "/duty-record", response_model=ViewAnswer, summary="代表履职档案 / everything one deputy did, at any node of the subtree"
 )
-def duty_record(
-    r: Annotated[Reader, Depends(reader)],
+async def duty_record(
+    r: Rd,
     who: Annotated[str, Query(min_length=1, max_length=64, description="代表 id、人员编号或姓名")],
-    region: Region = None,
-    year: Year = None,
-    term: Term = None,
-    as_of: AsOf = None,
-    by: By = Clock.RECORDED,
+    common: Common,
     limit: Limit = 50,
 ) -> Response:
     from projections import queries as Q
 
-    params = {**_common(region, year, term, as_of, by), "who": who, "limit": limit}
-    return _json(run_view(r, "duty-record", params, lambda db, scope: Q.duty_record(db, scope, who, limit=limit)))
+    params = {**common, "who": who, "limit": limit}
+    return await view(r, "duty-record", params, lambda db, scope: Q.duty_record(db, scope, who, limit=limit))
 
 
 @router.get(
     "/duty-ranking", response_model=ViewAnswer, summary="履职排行 / serving deputies by what they did (least active first)"
 )
-def duty_ranking(
-    r: Annotated[Reader, Depends(reader)],
-    region: Region = None,
-    year: Year = None,
-    term: Term = None,
-    as_of: AsOf = None,
-    by: By = Clock.RECORDED,
-    offset: Offset = 0,
-    limit: Limit = 20,
+async def duty_ranking(
+    r: Rd,
+    common: Common,
+    page: Page,
     least: Annotated[bool, Query(description="true: 最少的在前")] = True,
 ) -> Response:
     from projections import queries as Q
 
-    params = {**_common(region, year, term, as_of, by), "offset": offset, "limit": limit, "least": least}
-    return _json(
-        run_view(r, "duty-ranking", params, lambda db, scope: Q.duty_ranking(db, scope, offset=offset, limit=limit, least=least))
-    )
+    params = {**common, **page, "least": least}
+    return await view(r, "duty-ranking", params, lambda db, scope: Q.duty_ranking(db, scope, least=least, **page))
 
 
 def rollup(db: Any, scope: Any) -> dict[str, Any]:
@@ -267,12 +233,5 @@ class RollupAnswer(BaseModel):
     response_model=RollupAnswer,
     summary="一盘棋总览 (省级即全省) / every view's totals by region, the regions furthest behind",
 )
-def rollup_view(
-    r: Annotated[Reader, Depends(reader)],
-    region: Region = None,
-    year: Year = None,
-    term: Term = None,
-    as_of: AsOf = None,
-    by: By = Clock.RECORDED,
-) -> Response:
-    return _json(run_view(r, "rollup", _common(region, year, term, as_of, by), rollup))
+async def rollup_view(r: Rd, common: Common) -> Response:
+    return await view(r, "rollup", common, rollup)
