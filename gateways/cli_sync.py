@@ -22,13 +22,7 @@ from sync.relay import link_at
 from sync.settings import SyncSettings
 from sync.status import node_status
 
-STATE_LABELS = {
-    "following": "[green]正常[/]",
-    "behind": "[yellow]追赶中[/]",
-    "parked": "[red]已搁置 parked[/]",
-    "gap": "[yellow]缺口, 等待重发 gap[/]",
-    "unknown": "[dim]无本地存储 no store here[/]",
-}
+STATE_STYLES = {"following": "green", "behind": "yellow", "gap": "yellow", "parked": "red", "unknown": "dim"}
 
 sync_app = typer.Typer(help="同步 / inter-level sync through Kafka", no_args_is_help=True)
 console = Console(width=max(120, Console().width))
@@ -140,7 +134,7 @@ def status(
     ):
         table.add_column(column)
     for row in rows:
-        state = STATE_LABELS.get(row["state"], row["state"])
+        state = f"[{STATE_STYLES[row['state']]}]{row['state_label']} {row['state']}[/]"
         table.add_row(
             row["node"],
             row["child"],

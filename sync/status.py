@@ -15,6 +15,14 @@ from domain.hierarchy import Hierarchy
 from domain.persistence import ParkedMessage, StreamHalt
 from domain.store import NodeStore, NodeStores, StoreSettings
 
+STATE_LABELS = {
+    "following": "正常",
+    "behind": "追赶中",
+    "gap": "缺口, 等待重发",
+    "parked": "已搁置",
+    "unknown": "无本地存储",
+}
+
 
 def node_status(hierarchy: Hierarchy, node: NodeRef, settings: StoreSettings) -> list[dict[str, Any]]:
     with NodeStores(settings) as stores:
@@ -48,6 +56,7 @@ def node_status(hierarchy: Hierarchy, node: NodeRef, settings: StoreSettings) ->
                 row.update(halted)
             elif lag and lag[1]:
                 row["state"] = "behind"
+            row["state_label"] = STATE_LABELS[row["state"]]
             rows.append(row)
         return rows
 

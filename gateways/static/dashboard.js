@@ -150,8 +150,10 @@
 
   function healthLabel(sync) {
     const kids = sync.children || [];
-    const bad = kids.filter((c) => c.state === "parked").length, behind = kids.filter((c) => c.state === "behind").length;
-    if (bad) return `${bad} 个搁置`;
+    const count = (state) => kids.filter((c) => c.state === state).length;
+    const parked = count("parked"), gap = count("gap"), behind = count("behind");
+    if (parked) return `${parked} 个搁置`;
+    if (gap) return `${gap} 个缺口待重发`;
     if (behind) return `${behind} 个追赶中`;
     return kids.length ? "全部正常" : "无下级";
   }
@@ -262,7 +264,7 @@
       xAxis: { type: "category", data: kids.map((k) => k.child), axisLabel: { rotate: kids.length > 6 ? 40 : 0, interval: 0 } },
       yAxis: { type: "value", name: "滞后(条)" },
       series: [{ type: "bar", name: "滞后事件", data: kids.map((k) => ({ value: k.lag_events === null ? 0 : k.lag_events, itemStyle: { color: colour[k.state] || GREY } })),
-        label: { show: true, position: "top", formatter: (p) => (["behind", "parked"].includes(kids[p.dataIndex].state) ? kids[p.dataIndex].state_label : "") } }],
+        label: { show: true, position: "top", formatter: (p) => (["behind", "gap", "parked"].includes(kids[p.dataIndex].state) ? kids[p.dataIndex].state_label : "") } }],
     }, true);
     $("sync-note").textContent = sync
       ? `本节点日志头 ${num(sync.head)}` + (sync.published === null ? " (省级, 无上级)" : `, 已向上级发布 ${num(sync.published)}, 待发布 ${num(sync.unpublished)}`)

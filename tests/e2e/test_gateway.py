@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -273,3 +276,43 @@ def test_idempotent_retries_over_http(cluster: Cluster) -> None:
         headers=c.h((ZHUOXI, "recorder"), "retry-0309"),
     )
     assert other.status_code == 422 and other.json()["field"] == "Idempotency-Key"
+
+
+def _projectors(gateway: int) -> set[int]:
+    """The gateway's projector processes (multiprocessing's spawned children; not its resource tracker)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            spawned = b"spawn_main" in (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == gateway and spawned:
+            found.add(int(entry.name))
+    return found
+
+
+def test_views_stay_current_when_the_projector_dies(cluster: Cluster) -> None:
+    """The gateway projects in a child process; killed, it is started again and the views catch up."""
+    c = cluster
+    gateway = c.gateways["shaodong"].popen.pid
+    projector = wait_for("the projector process", lambda: _projectors(gateway))
+
+    def visits() -> int:
+        return int(c.get(ZHUOXI, "/views/stations", (ZHUOXI, "viewer")).json()["totals"]["visits"])
+
+    def settled() -> tuple[int] | None:
+        seen = visits()
+        time.sleep(1.5)  # longer than the projector's round: nothing moved meanwhile
+        return (seen,) if visits() == seen else None
+
+    (before,) = wait_for("a settled projection", settled)
+    for pid in projector:
+        os.kill(pid, signal.SIGKILL)
+    station, enrolled = township_station(c)
+    deputy = next(d for d, congress in enrolled.items() if congress == "township")
+    body = {"station_id": station, "visit_date": "2025-03-11", "deputy_ids": [deputy], "people_received": 2}
+    assert c.post(ZHUOXI, "/visits", body, key="after-projector-kill").status_code == 201
+    wait_for("the new visit in the township's views", lambda: visits() == before + 1)
+    restarted = _projectors(gateway)
+    assert restarted and restarted.isdisjoint(projector)

@@ -145,9 +145,10 @@ class ChildSync(BaseModel):
     child_head: int | None = Field(description="下级日志头 (下级存储不在本机时为空)")
     lag_events: int | None
     lag_s: float | None
-    state: str = Field(description="following 正常 / behind 追赶中 / parked 已搁置 / unknown 无本地存储")
+    state: str = Field(description="following 正常 / behind 追赶中 / gap 缺口, 等待重发 / parked 已搁置 / unknown 无本地存储")
     state_label: str
     reason: str
+    since: str | None = Field(description="停顿开始时间 (gap / parked), ISO 8601")
 
 
 class SyncStatusView(BaseModel):
@@ -158,9 +159,6 @@ class SyncStatusView(BaseModel):
     published: int | None = Field(description="已向上级发布到的位置 (省: 无上级)")
     unpublished: int | None
     children: list[ChildSync]
-
-
-_STATE_LABELS = {"following": "正常", "behind": "追赶中", "parked": "已搁置", "unknown": "无本地存储"}
 
 
 # ------------------------------------------------------------------------------------------------------- nodes
@@ -452,7 +450,7 @@ def sync_status_of(gw: Gateway, node: HostedNode) -> SyncStatusView:
         head=head,
         published=published,
         unpublished=max(head - published, 0) if published is not None else None,
-        children=[ChildSync(**row, state_label=_STATE_LABELS.get(row["state"], row["state"])) for row in rows],
+        children=[ChildSync(**row) for row in rows],
     )
 
 
