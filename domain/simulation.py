@@ -19,9 +19,8 @@ only thing that differs between two runs with the same seed is the store's own r
 Sizes (at ``scale=1``) follow Hunan: 118 national and 774 provincial deputies at the province, ~430 deputies per
 prefecture, ~250 per county, ~66 per 镇/乡 (none at a 街道: streets have no congress), SC rosters of ~60/40/30,
 ~2 stations per township-level unit and one per county. Activity rates give about 1.5–2 million duty events a
-year for the whole province. Terms: national and provincial 14th (from 2023), prefecture 16th (2022), county and
-township 18th (2022). Elections at the end of a term are not simulated (deputies keep their mandates; the term
-and session numbers of suggestions still roll over).
+year for the whole province. Terms come from the domain's calendar (``domain.terms``). Elections at the end of a
+term are not simulated (deputies keep their mandates; the term and session numbers of suggestions still roll over).
 """
 
 from __future__ import annotations
@@ -45,6 +44,7 @@ from domain.levels import CongressLevel, DivisionKind, Level
 from domain.livelihood import LivelihoodProject, ProjectState, ProposedBy
 from domain.stations import Station, StationStatus
 from domain.suggestions import Evaluation, ReplyCategory, Suggestion, SuggestionState, SupervisionType
+from domain.terms import session_of, term_of
 from domain.visits import StationVisit
 
 __all__ = [
@@ -442,13 +442,6 @@ _SPECIAL_COMMITTEES = {
 _SC_OFFICES = ("代表工作委员会", "法制工作委员会", "预算工作委员会", "办公室")
 _PROFESSIONAL_GROUPS = ("财政经济", "教育科学文化卫生", "农业农村", "社会建设", "环境与资源保护", "法治")
 
-_TERMS = {  # congress level → (term, first year of that term)
-    CongressLevel.NATIONAL: (14, 2023),
-    CongressLevel.PROVINCIAL: (14, 2023),
-    CongressLevel.PREFECTURE: (16, 2022),
-    CongressLevel.COUNTY: (18, 2022),
-    CongressLevel.TOWNSHIP: (18, 2022),
-}
 #: Per level: base deputies, SC posts (vice-chairs, secretaries-general, members), suggestions per deputy at a
 #: session, share grassroots, share leading cadres.
 _DEPUTIES = {
@@ -514,13 +507,6 @@ def _cn(n: int) -> str:
         return _CN_DIGITS[n]
     tens, ones = divmod(n, 10)
     return ("" if tens == 1 else _CN_DIGITS[tens]) + "十" + ("" if ones == 0 else _CN_DIGITS[ones])
-
-
-def _term_session(level: CongressLevel, year: int) -> tuple[int, int]:
-    """The term (届) a congress is in during ``year`` and the number (次) of that year's session."""
-    term, first = _TERMS[level]
-    shift = (year - first) // 5
-    return term + shift, year - (first + 5 * shift) + 1
 
 
 # ================================================================================================ node state
@@ -904,7 +890,7 @@ class _Simulation:
 
     def _make_sc(self, node: _Node) -> None:
         congress = node.congress or CongressLevel.PROVINCIAL
-        term, _ = _term_session(congress, self.start.year)
+        term = term_of(congress, self.start.year)
         sub = self._sub(node, "sc")
         by = self._by(node)
         sc = StandingCommittee.constitute(node.ref, by, term=term)
@@ -944,7 +930,7 @@ class _Simulation:
         sub = self._sub(node, f"deputies-{congress.value}")
         spread = {CongressLevel.TOWNSHIP: (0.6, 1.4), CongressLevel.COUNTY: (0.75, 1.25)}.get(congress, (1.0, 1.0))
         count = max(3, round(_DEPUTIES[congress] * self.scale * sub.uniform(*spread)))
-        term, _ = _term_session(congress, self.start.year)
+        term = term_of(congress, self.start.year)
         pools = self._pools(node, congress)
         weights = [max(1, len(p[1])) for p in pools]
         grassroots_share, leading_share = _FLAGS[congress]
@@ -1652,7 +1638,7 @@ class _Simulation:
         """A congress session: the burst of suggestions, submitted over the session's days and assigned after it."""
         rng = self.rng
         assert node.congress is not None
-        term, session = _term_session(node.congress, year)
+        term, session = session_of(node.congress, year)
         count = self._count(len(node.deputies) * _SUGGESTIONS_PER_DEPUTY[node.congress] * rng.uniform(0.8, 1.2))
         length = {Level.PROVINCE: 5, Level.PREFECTURE: 4, Level.COUNTY: 3, Level.TOWNSHIP: 1}[node.level]
         batch: list[Suggestion] = []
@@ -1675,7 +1661,7 @@ class _Simulation:
     def _new_recess_suggestions(self, node: _Node, n: int) -> None:
         assert node.congress is not None
         year = self.day.year if self.day >= self._session_day(node, self.day.year) else self.day.year - 1
-        term, session = _term_session(node.congress, year)
+        term, session = session_of(node.congress, year)
         for lead in self._leads(node, n):
             node.suggestion_seq[(term, session, "r")] += 1
             number = f"闭{node.suggestion_seq[(term, session, 'r')]:03d}"
@@ -1861,7 +1847,7 @@ class _Simulation:
         rng = self.rng
         by = self._by(node)
         assert node.congress is not None
-        term, session = _term_session(node.congress, year)
+        term, session = session_of(node.congress, year)
         label = f"第{_cn(term)}届人民代表大会第{_cn(session)}次会议"
         total = self._congress_size(node)
         present = min(total, max(total // 2 + 1, round(total * rng.uniform(0.86, 0.98))))
@@ -1974,7 +1960,7 @@ class _Simulation:
         if deputy is None or not dep.active:
             return
         by = self._by(node)
-        term, _ = _term_session(dep.congress, self.start.year)
+        term = term_of(dep.congress, self.start.year)
         reason = rng.choice(("工作调动，辞去代表职务", "工作调动，辞去代表职务", "迁出原选区", "因病去世", "依法罢免"))
         deputy.terminate(by, congress=dep.congress.value, term=term, reason=reason)
         for group in list(deputy.groups):
@@ -1997,7 +1983,7 @@ class _Simulation:
         """补选: a new deputy takes the seat of a terminated (or void) mandate, in the same group and station."""
         rng = self.rng
         by = self._by(node)
-        term, _ = _term_session(old.congress, self.start.year)
+        term = term_of(old.congress, self.start.year)
         node.person_seq += 1
         person_id = f"P{node.code}{node.person_seq:05d}"
         grassroots_share, leading_share = _FLAGS[old.congress]
