@@ -1,8 +1,9 @@
 """The projector: a node's log, in order, into its read models, exactly once.
 
 It reads the notification log from the position its database holds, in pages (``batch`` events); skips the events
-no view needs by their topic string, before decoding them; decodes the rest through the store's own mapper
-(``store.mapper.to_domain_event``: whatever transcoder and upcasters the store has); folds them into rows; and writes
+no view needs by their topic string, before decoding them; decodes the rest into lean events
+(``projections.decode``: the read models' forms straight from the stored JSON, or through the store's own mapper
+whenever the fast path is not sure of the mapper's reading); folds them into rows; and writes
 the rows **and the new position in the same transaction**. A crash anywhere loses the whole page's work and nothing
 else, and the page is projected again from the same position: exactly once.
 
@@ -21,12 +22,11 @@ import gc
 import operator
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import sqlalchemy as sa
 import structlog
@@ -37,6 +37,7 @@ from domain.bodies import StandingCommittee
 from domain.contacts import Channel, ContactActivity, ContactKind, OrganiserKind
 from domain.deputies import Deputy
 from domain.hierarchy import Hierarchy
+from domain.levels import CongressLevel
 from domain.livelihood import LivelihoodProject, passes
 from domain.stations import Station
 from domain.store import NodeStore
@@ -44,7 +45,8 @@ from domain.suggestions import Suggestion
 from domain.visits import StationVisit
 from projections import schema as s
 from projections.db import MAIN, ProjectionDB
-from projections.timeutil import CST, EPOCH, ONE_US, us
+from projections.decode import LeanDecoder, LeanEvent
+from projections.timeutil import CST, us
 
 log = structlog.get_logger("projections")
 
@@ -84,12 +86,17 @@ RESEARCH_ORGANISERS = frozenset(
     }
 )
 FACE_TO_FACE = frozenset(c.value for c in Channel if c.face_to_face)
+PROVINCIAL = CongressLevel.PROVINCIAL.value
+LOCAL_CONGRESSES = (CongressLevel.COUNTY.value, CongressLevel.TOWNSHIP.value)  # whose deputies report to constituents
 ORGAN_TO_DEPUTY = frozenset({ContactKind.ORGAN_MEETING.value, ContactKind.FIELD_RESEARCH.value})
 DEPUTY_MARKS = {
     ContactKind.PRACTICAL_DEED.value: "deed",
     ContactKind.GROUP_ACTIVITY.value: "group",
     ContactKind.CONSTITUENT_REPORT.value: "report",
 }
+#: Where each kind of activity is counted in a ``deputy_years`` row (``schema.ACTIVITY_COUNTERS``).
+CONTACTS, VISITS, SUGGESTIONS, OPINIONS = 0, 1, 2, 3
+COUNTER_OF_MARK = {"deed": 4, "group": 5, "organ": 6, "report": 7}
 
 #: Event types that no view needs: skipped by topic, never decoded.
 UNNEEDED = (
@@ -118,12 +125,8 @@ KNOWN_TOPICS = frozenset(get_topic(cls) for cls in _event_classes())
 UNNEEDED_TOPICS = frozenset(get_topic(cls) for cls in UNNEEDED)
 
 
-def _yuan(amount: Decimal) -> int:
+def _yuan(amount: str) -> int:
     return int((Decimal(amount) * 10000).to_integral_value())
-
-
-def _hex(value: UUID | None) -> str | None:
-    return None if value is None else value.hex
 
 
 @dataclass
@@ -177,15 +180,17 @@ class Projector:
         self.subtree = frozenset(d.id.hex for d in hierarchy.subtree(root)) if root in hierarchy else frozenset({root.hex})
         self.handlers: dict[str, Callable[[_Page, Any], None]] = {get_topic(cls): handler for cls, handler in _HANDLERS.items()}
         self.prefetch_kind = {get_topic(cls): kind for cls, kind in _PREFETCH.items()}
-        self.owner_hex: dict[UUID, str] = {}
+        self.decoder = LeanDecoder(store.mapper)
         self._sql: dict[str, str] = {}
         #: Bulk builds (aside) write the current tables of suggestions and projects once, at the end, from their
         #: snapshots, instead of upserting them page by page.
         self.deferred = False
         self.deferred_marks: dict[tuple[str, int, str], list[Any]] = {}
+        self.deferred_years: dict[tuple[str, int], list[int]] = {}  # (deputy id, year) -> activity counters
+        self.deferred_open: dict[tuple[str, int], tuple[Any, ...]] = {}  # open opinions, by (contact id, number)
         self.dirty_clock: set[str] = set()
         self.broken = False  # a page failed during a deferred (bulk) run: what it deferred cannot be trusted
-        self._wrote_marks = self._wrote_clock = False
+        self._wrote_marks = self._wrote_clock = self._wrote_years = False
         # State carried from page to page while this process is the only writer (checked by position, under the
         # writer lock); anything missing is loaded from the database, which stays the truth.
         self.cache: dict[str, dict[str, Any]] = {"visits": {}, "contacts": {}, "suggestions": {}, "projects": {}, "clock": {}}
@@ -198,7 +203,7 @@ class Projector:
         self,
         *,
         stop: int | None = None,
-        keep: Callable[[Any], bool] | None = None,
+        keep: Callable[[LeanEvent], bool] | None = None,
         max_batches: int | None = None,
         lock: bool = True,
     ) -> RunStats:
@@ -206,13 +211,8 @@ class Projector:
         stats = RunStats()
         started = time.perf_counter()
         position = 0
-        gc_was = gc.isenabled()
-        gc.disable()  # millions of short-lived objects, big caches and no cycles: collections would only cost time
-        try:
+        with _without_gc():
             position = self._run(stats, stop, keep, max_batches, lock)
-        finally:
-            if gc_was:
-                gc.enable()
         stats.position = position
         stats.seconds = time.perf_counter() - started
         if stats.problems:
@@ -221,7 +221,7 @@ class Projector:
         return stats
 
     def _run(
-        self, stats: RunStats, stop: int | None, keep: Callable[[Any], bool] | None, max_batches: int | None, lock: bool
+        self, stats: RunStats, stop: int | None, keep: Callable[[LeanEvent], bool] | None, max_batches: int | None, lock: bool
     ) -> int:
         position = 0
         while max_batches is None or stats.batches < max_batches:
@@ -238,7 +238,7 @@ class Projector:
                 break
         return position
 
-    def _project_page(self, page: Sequence[Any], stats: RunStats, keep: Callable[[Any], bool] | None, expected: int) -> int:
+    def _project_page(self, page: Sequence[Any], stats: RunStats, keep: Callable[[LeanEvent], bool] | None, expected: int) -> int:
         if expected != self._cached_at:
             self.clear_cache()
             self.complete = expected == 0  # from the start of the log, the caches will hold every aggregate
@@ -261,7 +261,7 @@ class Projector:
                     )
                 self.cache[kind].clear()
                 self.complete = False
-        if len(self.deferred_marks) > _DEFERRED_MARKS:
+        if len(self.deferred_marks) + len(self.deferred_years) > _DEFERRED_MARKS:
             self._write_deferred(clock=False)
         return position
 
@@ -271,22 +271,65 @@ class Projector:
         self._cached_at = -1
         self.complete = False
 
-    def _handle_with_prefetch(self, batch: _Page, page: Sequence[Any], decode: Callable[[Any], Any], handle: Any) -> None:
-        """Decode the page, load in bulk what its events need from earlier pages, then handle them."""
+    def _project_page_unsafe(
+        self, page: Sequence[Any], stats: RunStats, keep: Callable[[LeanEvent], bool] | None, expected: int
+    ) -> int:
+        tally = _Tally()
+        with self.db.begin() as conn:
+            current = conn.execute(sa.select(s.projection_state.c.position).where(s.projection_state.c.name == MAIN)).scalar()
+            if (current or 0) != expected:
+                # Another writer moved the position since we read it: its work stands, ours is dropped.
+                raise ConcurrentProjection(f"position moved from {expected} to {current} under us")
+            batch = _Page(self, conn)
+            events = self._decode(page, keep, tally)
+            if not self.complete:
+                # Not everything since position 0 went through this process's caches: load in bulk what the
+                # page's events need from earlier pages (when complete, a miss is an aggregate never seen).
+                self._prefetch(batch, events)
+            projected = _handle(batch, events, tally)
+            batch.flush()
+            position = page[-1].id
+            self._save_state(conn, position, projected, tally.skipped, sum(tally.problems.values()))
+            for key, n in tally.problems.items():
+                self._save_problem(conn, key, n, tally.last_position.get(key) or position, tally.details.get(key, ""))
+        stats.read += len(page)
+        stats.projected += projected
+        stats.skipped += tally.skipped
+        stats.cut += tally.cut
+        stats.problems.update(tally.problems)
+        return position
+
+    def _decode(self, page: Sequence[Any], keep: Callable[[LeanEvent], bool] | None, tally: _Tally) -> list[_Decoded]:
+        """The page's events that a view needs (and ``keep`` keeps), decoded, in log order."""
+        handlers = self.handlers
+        decode = self.decoder.decode
+        out = []
+        for notification in page:
+            topic = notification.topic
+            handler = handlers.get(topic)
+            if handler is None:
+                tally.unhandled(notification)
+                continue
+            try:
+                event = decode(notification)
+            except Exception as e:  # noqa: BLE001 - a poison event is counted, never a crash
+                tally.problem("undecodable", topic, repr(e), notification.id)
+                continue
+            if keep is not None and not keep(event):
+                tally.cut += 1
+                continue
+            out.append((handler, event, topic))
+        return out
+
+    def _prefetch(self, batch: _Page, events: list[_Decoded]) -> None:
+        """Load in bulk the state that events of aggregates created in earlier pages need."""
         prefetch_kind = self.prefetch_kind
         cache = self.cache
         clock = cache["clock"]
         want: dict[str, set[str]] = defaultdict(set)
         created: set[str] = set()
-        decoded = []
-        for notification in page:
-            found = decode(notification)
-            if found is None:
-                continue
-            event = found[1]
-            key = event.originator_id.hex
-            topic = notification.topic
-            decoded.append((found[0], event, key, topic))
+        for _, event, topic in events:
+            key = event.originator_id
             if event.originator_version == 1:
                 created.add(key)
             elif key not in created:
@@ -297,107 +340,6 @@ class Projector:
                     want[kind].add(key)
         for kind, ids in want.items():
             _LOADERS[kind](batch, sorted(ids))
-        for handler, event, key, topic in decoded:
-            handle(batch, handler, event, key, topic)
-
-    def _project_page_unsafe(
-        self, page: Sequence[Any], stats: RunStats, keep: Callable[[Any], bool] | None, expected: int
-    ) -> int:
-        handlers = self.handlers
-        to_domain_event = self.store.mapper.to_domain_event
-        problems: Counter[tuple[str, str]] = Counter()
-        details: dict[tuple[str, str], str] = {}
-        last_position: dict[tuple[str, str], int] = {}
-        counts = [0, 0, 0]  # skipped, cut, projected
-
-        def decode(notification: Any) -> tuple[Callable[[_Page, Any], None], Any] | None:
-            topic = notification.topic
-            handler = handlers.get(topic)
-            if handler is None:
-                if topic in UNNEEDED_TOPICS or topic in KNOWN_TOPICS:
-                    counts[0] += 1
-                else:
-                    problems[("unknown", topic)] += 1
-                    last_position[("unknown", topic)] = notification.id
-                    details[("unknown", topic)] = "no projector handles this event type (newer code?)"
-                return None
-            try:
-                event = to_domain_event(notification)
-            except Exception as e:  # noqa: BLE001 - a poison event is counted, never a crash
-                problems[("undecodable", topic)] += 1
-                last_position[("undecodable", topic)] = notification.id
-                details[("undecodable", topic)] = repr(e)[:500]
-                return None
-            if keep is not None and not keep(event):
-                counts[1] += 1
-                return None
-            return handler, event
-
-        def handle(batch: _Page, handler: Callable[[_Page, Any], None], event: Any, key: str, topic: str) -> None:
-            batch.oid = key
-            owner = event.owner
-            batch.owner = owners.get(owner) or owners.setdefault(owner, owner.hex)
-            try:
-                handler(batch, event)
-                counts[2] += 1
-            except _Orphan as e:
-                problems[("orphan", topic)] += 1
-                details[("orphan", topic)] = str(e)[:500]
-            except Exception as e:  # noqa: BLE001 - a handler bug or a newer payload: counted, never a crash
-                problems[("failed", topic)] += 1
-                details[("failed", topic)] = repr(e)[:500]
-                log.warning("projection.handler_failed", topic=topic, error=repr(e))
-
-        owners = self.owner_hex
-        with self.db.begin() as conn:
-            current = conn.execute(sa.select(s.projection_state.c.position).where(s.projection_state.c.name == MAIN)).scalar()
-            if (current or 0) != expected:
-                # Another writer moved the position since we read it: its work stands, ours is dropped.
-                raise ConcurrentProjection(f"position moved from {expected} to {current} under us")
-            batch = _Page(self, conn)
-            if self.complete:
-                # Everything since position 0 went through this process's caches: a miss is an unknown aggregate,
-                # not one to look up; decode and handle in one pass (the hot loop of a rebuild, so written out).
-                for notification in page:
-                    topic = notification.topic
-                    handler = handlers.get(topic)
-                    if handler is None or keep is not None:
-                        found = decode(notification)  # skipped, unknown, or cut: decode() counts it
-                        if found is not None:
-                            handle(batch, found[0], found[1], found[1].originator_id.hex, topic)
-                        continue
-                    try:
-                        event = to_domain_event(notification)
-                    except Exception:  # noqa: BLE001 - decode() counts the poison event again, never a crash
-                        decode(notification)
-                        continue
-                    batch.oid = event.originator_id.hex
-                    owner = event.owner
-                    batch.owner = owners.get(owner) or owners.setdefault(owner, owner.hex)
-                    try:
-                        handler(batch, event)
-                        counts[2] += 1
-                    except _Orphan as e:
-                        problems[("orphan", topic)] += 1
-                        details[("orphan", topic)] = str(e)[:500]
-                    except Exception as e:  # noqa: BLE001 - a handler bug or a newer payload: counted, never a crash
-                        problems[("failed", topic)] += 1
-                        details[("failed", topic)] = repr(e)[:500]
-                        log.warning("projection.handler_failed", topic=topic, error=repr(e))
-            else:
-                self._handle_with_prefetch(batch, page, decode, handle)
-            batch.flush()
-            position = page[-1].id
-            skipped, cut, projected = counts
-            self._save_state(conn, position, projected, skipped, sum(problems.values()))
-            for key, n in problems.items():
-                self._save_problem(conn, key, n, last_position.get(key) or position, details.get(key, ""))
-        stats.read += len(page)
-        stats.projected += projected
-        stats.skipped += skipped
-        stats.cut += cut
-        stats.problems.update(problems)
-        return position
 
     def _save_state(self, conn: Connection, position: int, projected: int, skipped: int, unknown: int) -> None:
         table = self.db.qualified(s.projection_state)
@@ -462,9 +404,16 @@ class Projector:
             # inserts when this bulk build has written none of these rows yet (the tables started empty).
             if marks and self.deferred_marks:
                 sql = self.marks_sql() if self._wrote_marks else self.insert_sql(s.marks, MARK_COLUMNS)
-                conn.exec_driver_sql(sql, [(*k, *self.deferred_marks[k]) for k in sorted(self.deferred_marks)])
+                found = self.deferred_marks
+                conn.exec_driver_sql(sql, [(*k, *found[k]) for k in sorted(found, key=_mark_order)])
                 self.deferred_marks.clear()
                 self._wrote_marks = True
+            if marks and self.deferred_years:
+                years = self.deferred_years
+                sql = self.add_sql(s.deputy_years) if self._wrote_years else self.insert_sql(s.deputy_years)
+                conn.exec_driver_sql(sql, [(*k, *years[k]) for k in sorted(years)])
+                years.clear()
+                self._wrote_years = True
             if clock and self.dirty_clock:
                 times = self.cache["clock"]
                 sql = self.upsert_sql(s.aggregate_clock) if self._wrote_clock else self.insert_sql(s.aggregate_clock)
@@ -477,8 +426,16 @@ class Projector:
         rows of the suggestions and projects still under way, all kept in memory until now."""
         if self.broken:
             raise RuntimeError("a page of this bulk build failed: build it again")
-        self._write_deferred()
-        self._write_states(self.cache["suggestions"].values(), self.cache["projects"].values())
+        with _without_gc():
+            self._write_deferred()
+            self._write_states(self.cache["suggestions"].values(), self.cache["projects"].values())
+            with self.db.begin() as conn:
+                opened = self.deferred_open
+                if opened:
+                    conn.exec_driver_sql(self.insert_sql(s.open_opinions), [opened[k] for k in sorted(opened)])
+                opened.clear()
+        with self.db.begin() as conn:  # every deputy's counters are in: sum them per person once
+            conn.exec_driver_sql(self.person_years_sql())
         self.deferred = False
 
     def _write_states(self, suggestions: Any, projects: Any, conn: Connection | None = None) -> None:
@@ -503,6 +460,124 @@ class Projector:
             )
         return sql
 
+    def add_sql(self, table: sa.Table, select: str = "") -> str:
+        """Insert counters, or add them to the row already there (``select`` instead of VALUES: INSERT … SELECT)."""
+        key = f"a:{table.name}:{select}"
+        sql = self._sql.get(key)
+        if sql is None:
+            insert = self.insert_sql(table)
+            if select:
+                insert = insert[: insert.index(" VALUES ")] + " " + select
+            keys = [c.name for c in table.primary_key.columns]
+            sets = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in s.ACTIVITY_COUNTERS)
+            sql = self._sql[key] = f"{insert} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
+        return sql
+
+    def person_add_sql(self) -> str:
+        """A page's counters of a deputy, added to their person's (nothing while the deputy is not registered here)."""
+        ph = ", ".join([self.db.placeholder] * len(s.ACTIVITY_COUNTERS))
+        select = f"SELECT person_id, {self.db.placeholder}, {ph} FROM {self.db.qualified(s.deputies)} WHERE deputy_id = "
+        return self.add_sql(s.person_years, select + self.db.placeholder)
+
+    def adopt_sql(self) -> str:
+        """A deputy registered now: the counters recorded for them before, added to their person's."""
+        counters = ", ".join(f"y.{c}" for c in s.ACTIVITY_COUNTERS)
+        select = (
+            f"SELECT d.person_id, y.year, {counters} FROM {self.db.qualified(s.deputy_years)} y "
+            f"JOIN {self.db.qualified(s.deputies)} d ON d.deputy_id = y.deputy_id WHERE y.deputy_id = {self.db.placeholder}"
+        )
+        return self.add_sql(s.person_years, select)
+
+    def delete_open_sql(self) -> str:
+        ph = self.db.placeholder
+        return f"DELETE FROM {self.db.qualified(s.open_opinions)} WHERE contact_id = {ph} AND number = {ph}"
+
+    def person_years_sql(self) -> str:
+        """Every person's counters from their deputies' (the end of a bulk build, into an empty table)."""
+        sums = ", ".join(f"sum(y.{c})" for c in s.ACTIVITY_COUNTERS)
+        return (
+            f"INSERT INTO {self.db.qualified(s.person_years)} (person_id, year, {', '.join(s.ACTIVITY_COUNTERS)}) "
+            f"SELECT d.person_id, y.year, {sums} FROM {self.db.qualified(s.deputy_years)} y "
+            f"JOIN {self.db.qualified(s.deputies)} d ON d.deputy_id = y.deputy_id GROUP BY d.person_id, y.year"
+        )
+
+    def serving_sql(self) -> str:
+        """A deputy's serving flags, from their mandates as they are now."""
+        sql = self._sql.get("serving")
+        if sql is None:
+            ph = self.db.placeholder
+            local = ", ".join(f"'{c}'" for c in LOCAL_CONGRESSES)
+            in_force = (
+                f"SELECT 1 FROM {self.db.qualified(s.mandates)} WHERE deputy_id = {ph} AND passed = TRUE "
+                "AND reviewed_rec IS NOT NULL AND terminated_rec IS NULL"
+            )
+            sql = self._sql["serving"] = (
+                f"UPDATE {self.db.qualified(s.deputies)} SET serving = EXISTS ({in_force}), "
+                f"serving_provincial = EXISTS ({in_force} AND congress = '{PROVINCIAL}'), "
+                f"serving_local = EXISTS ({in_force} AND congress IN ({local})) WHERE deputy_id = {ph}"
+            )
+        return sql
+
+
+#: An event of a page to handle: its handler, the event, its topic.
+_Decoded = tuple[Callable[["_Page", Any], None], LeanEvent, str]
+
+
+class _Tally:
+    """What one page skipped, cut and could not project (counted per reason and topic)."""
+
+    def __init__(self) -> None:
+        self.skipped = 0  # known events no view needs
+        self.cut = 0  # left out by ``keep``
+        self.problems: Counter[tuple[str, str]] = Counter()
+        self.details: dict[tuple[str, str], str] = {}
+        self.last_position: dict[tuple[str, str], int] = {}
+
+    def unhandled(self, notification: Any) -> None:
+        topic = notification.topic
+        if topic in UNNEEDED_TOPICS or topic in KNOWN_TOPICS:
+            self.skipped += 1
+        else:
+            self.problem("unknown", topic, "no projector handles this event type (newer code?)", notification.id)
+
+    def problem(self, reason: str, topic: str, detail: str, position: int | None = None) -> None:
+        key = (reason, topic)
+        self.problems[key] += 1
+        self.details[key] = detail[:500]
+        if position is not None:
+            self.last_position[key] = position
+
+
+def _handle(batch: _Page, events: list[_Decoded], tally: _Tally) -> int:
+    """Fold the events into the page; returns how many were projected (a failing one is counted, never a crash)."""
+    failed = 0
+    for handler, event, topic in events:
+        batch.oid = event.originator_id
+        batch.owner = event.owner
+        try:
+            handler(batch, event)
+        except _Orphan as e:
+            failed += 1
+            tally.problem("orphan", topic, str(e))
+        except Exception as e:  # noqa: BLE001 - a handler bug or a newer payload: counted, never a crash
+            failed += 1
+            tally.problem("failed", topic, repr(e))
+            log.warning("projection.handler_failed", topic=topic, error=repr(e))
+    return len(events) - failed
+
+
+@contextlib.contextmanager
+def _without_gc() -> Iterator[None]:
+    """Millions of short-lived objects beside big caches, and no cycles: collections would only cost time (each one
+    walks the caches)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
 
 class ConcurrentProjection(RuntimeError):
     """Two writers projected the same database at once (they should hold its writer lock)."""
@@ -513,6 +588,13 @@ class _Orphan(Exception):
 
 
 # ===================================================================================================== a page
+
+
+def _mark_order(key: tuple[str, int, str]) -> str:
+    """The primary key's order, as one string (sorting hundreds of thousands of tuples element by element is slow)."""
+    mark, year, subject = key
+    return f"{mark:<10}{year}{subject}"
+
 
 _day_cache: dict[int, str] = {}
 
@@ -537,6 +619,11 @@ class _Page:
         self.updates: list[tuple[str, tuple[Any, ...]]] = []
         # a bulk build keeps one dict of first occurrences for the whole run (written at its end)
         self.marks: dict[tuple[str, int, str], list[Any]] = projector.deferred_marks if projector.deferred else {}
+        self.years: dict[tuple[str, int], list[int]] = projector.deferred_years if projector.deferred else {}
+        # opinions raised and not fed back (a bulk build keeps them all until its end), and those fed back now
+        self.opened: dict[tuple[str, int], tuple[Any, ...]] = projector.deferred_open if projector.deferred else {}
+        self.answered: list[tuple[str, int]] = []
+        self.mandated: set[str] = set()  # deputies whose mandates changed: their serving flags are refreshed
         # rows created in this page that later events of the page may still change (written at flush)
         self.deputies: dict[str, list[Any]] = {}
         self.mandates: dict[tuple[str, str, int], dict[str, Any]] = {}
@@ -548,7 +635,7 @@ class _Page:
         # state carried from earlier pages (prefetched) or created in this one
         cache = projector.cache
         self.visits: dict[str, list[Any]] = cache["visits"]  # visit id -> [station id, issues so far]
-        self.contacts: dict[str, list[Any]] = cache["contacts"]  # contact id -> [kind, opinions so far]
+        self.contacts: dict[str, list[Any]] = cache["contacts"]  # contact id -> [kind, year of each opinion so far]
         self.suggestions: dict[str, dict[str, Any]] = cache["suggestions"]
         self.projects: dict[str, dict[str, Any]] = cache["projects"]
         self.latest_day = ""  # the latest day of activity seen (contacts, visits, suggestions)
@@ -559,9 +646,9 @@ class _Page:
         self.touched_suggestions: set[str] = set()
         self.touched_projects: set[str] = set()
 
-    def occ(self, e: Any) -> int:
+    def occ(self, e: LeanEvent) -> int:
         """The event's effective occurred time: its own, or its aggregate's latest if that is later."""
-        occurred = (e.occurred_at - EPOCH) // ONE_US
+        occurred = e.occurred_at
         key = self.oid
         before = self.clock.get(key)
         if before is not None and before > occurred:
@@ -594,10 +681,11 @@ class _Page:
 
     def _load_contacts(self, ids: Sequence[str]) -> None:
         c, o = self.db.qualified(s.contacts), self.db.qualified(s.opinions)
-        opinions = f"(SELECT count(*) FROM {o} x WHERE x.contact_id = c.contact_id)"
-        sql = f"SELECT contact_id, kind, {opinions} FROM {c} c WHERE contact_id IN (?)"
-        for contact_id, kind, opinions in self.select(sql, ids):
-            self.contacts[contact_id] = [kind, opinions]
+        for contact_id, kind in self.select(f"SELECT contact_id, kind FROM {c} WHERE contact_id IN (?)", ids):
+            self.contacts[contact_id] = [kind, []]
+        sql = f"SELECT contact_id, year FROM {o} WHERE contact_id IN (?) ORDER BY contact_id, number"
+        for contact_id, year in self.select(sql, ids):
+            self.contacts[contact_id][1].append(year)
 
     def _load_suggestions(self, ids: Sequence[str]) -> None:
         self._load_states(ids, s.suggestions, "suggestion_id", s.SUGGESTION_COLUMNS, self.suggestions)
@@ -614,6 +702,21 @@ class _Page:
             into[row[0]] = dict(zip(cols, row, strict=True))
 
     # -------------------------------------------------------------------------------------------- writing
+
+    def count(self, deputy_id: str, year: int, counter: int, also: int | None = None) -> None:
+        """One more of ``counter`` (and of ``also``) for the deputy in the year."""
+        key = (deputy_id, year)
+        counters = self.years.get(key)
+        if counters is None:
+            counters = self.years[key] = [0] * len(s.ACTIVITY_COUNTERS)
+        counters[counter] += 1
+        if also is not None:
+            counters[also] += 1
+
+    def answer(self, contact_id: str, number: int) -> None:
+        """The opinion was fed back: no longer open (a bulk build never wrote it; else it may be in the database)."""
+        if self.opened.pop((contact_id, number), None) is None and not self.p.deferred:
+            self.answered.append((contact_id, number))
 
     def mark(self, mark: str, year: int, subject: str, node: str, rec: int, occ: int) -> None:
         key = (mark, year, subject)
@@ -668,6 +771,11 @@ class _Page:
                 conn.exec_driver_sql(p.upsert_sql(s.aggregate_clock), [(k, clock[k]) for k in self.touched_clock])
         for sql, params in self.updates:
             conn.exec_driver_sql(sql, params)
+        if self.answered:
+            conn.exec_driver_sql(p.delete_open_sql(), self.answered)
+        if self.opened and not p.deferred:
+            conn.exec_driver_sql(p.insert_sql(s.open_opinions), list(self.opened.values()))
+        self._flush_summaries()
         closed_s = [sid for sid in self.touched_suggestions if self.suggestions[sid]["state"] == "closed"]
         closed_p = [pid for pid in self.touched_projects if self.projects[pid]["state"] == "closed"]
         if p.deferred and (closed_s or closed_p):  # their current rows, once, now that they are final
@@ -677,15 +785,30 @@ class _Page:
         for pid in closed_p:
             del self.projects[pid]
 
+    def _flush_summaries(self) -> None:
+        """After the page's deputies and mandates are written: their serving flags, and the activity counters of
+        deputies and of their persons (a bulk build keeps the counters in memory and sums persons at its end)."""
+        conn, p = self.conn, self.p
+        if self.mandated:
+            conn.exec_driver_sql(p.serving_sql(), [(d, d, d, d) for d in sorted(self.mandated)])
+        if p.deferred:
+            return
+        if self.deputies:  # before this page's counters go in: they are added to the person below
+            conn.exec_driver_sql(p.adopt_sql(), [(d,) for d in sorted(self.deputies)])
+        if self.years:
+            keys = sorted(self.years)
+            conn.exec_driver_sql(p.add_sql(s.deputy_years), [(*k, *self.years[k]) for k in keys])
+            conn.exec_driver_sql(p.person_add_sql(), [(k[1], *self.years[k], k[0]) for k in keys])
+
 
 # ============================================================================================ the handlers
 
 # Deputies ------------------------------------------------------------------------------------------------
 
 
-def _deputy_registered(b: _Page, e: Deputy.Registered) -> None:
-    rec, occ = us(e.timestamp), b.occ(e)
-    node, home = b.owner, e.home_node.hex
+def _deputy_registered(b: _Page, e: LeanEvent) -> None:
+    rec, occ = e.timestamp, b.occ(e)
+    node, home = b.owner, e.home_node
     area = home if home in b.p.subtree else node
     deputy_id = b.oid
     b.deputies[deputy_id] = [
@@ -701,12 +824,15 @@ def _deputy_registered(b: _Page, e: Deputy.Registered) -> None:
         e.leading_cadre,
         rec,
         occ,
+        False,  # serving, serving_provincial, serving_local: refreshed from the mandates at flush
+        False,
+        False,
     ]
     b.inserts["deputy_flags"].append((deputy_id, e.originator_version, e.grassroots, e.leading_cadre, rec, occ))
 
 
-def _flags_set(b: _Page, e: Deputy.FlagsSet) -> None:
-    rec, occ = us(e.timestamp), b.occ(e)
+def _flags_set(b: _Page, e: LeanEvent) -> None:
+    rec, occ = e.timestamp, b.occ(e)
     deputy_id = b.oid
     b.inserts["deputy_flags"].append((deputy_id, e.originator_version, e.grassroots, e.leading_cadre, rec, occ))
     row = b.deputies.get(deputy_id)
@@ -716,7 +842,7 @@ def _flags_set(b: _Page, e: Deputy.FlagsSet) -> None:
         b.update(s.deputies, "grassroots = ?, leading_cadre = ?", "deputy_id = ?", (e.grassroots, e.leading_cadre, deputy_id))
 
 
-def _mandate_granted(b: _Page, e: Deputy.MandateGranted) -> None:
+def _mandate_granted(b: _Page, e: LeanEvent) -> None:
     deputy_id = b.oid
     b.mandates[(deputy_id, e.congress, e.term)] = {
         "deputy_id": deputy_id,
@@ -725,7 +851,7 @@ def _mandate_granted(b: _Page, e: Deputy.MandateGranted) -> None:
         "node_id": b.owner,
         "elected_by": e.elected_by,
         "via": e.via,
-        "granted_rec": us(e.timestamp),
+        "granted_rec": e.timestamp,
         "granted_occ": b.occ(e),
         "reviewed_rec": None,
         "reviewed_occ": None,
@@ -736,44 +862,32 @@ def _mandate_granted(b: _Page, e: Deputy.MandateGranted) -> None:
     }
 
 
-def _credentials_reviewed(b: _Page, e: Deputy.CredentialsReviewed) -> None:
-    rec, occ = us(e.timestamp), b.occ(e)
-    key = (b.oid, e.congress, e.term)
-    mandate = b.mandates.get(key)
-    if mandate is not None:
-        mandate.update(reviewed_rec=rec, reviewed_occ=occ, passed=e.passed)
-    else:
-        b.update(
-            s.mandates,
-            "reviewed_rec = ?, reviewed_occ = ?, passed = ?",
-            "deputy_id = ? AND congress = ? AND term = ?",
-            (rec, occ, e.passed, *key),
-        )
+def _mandate_step(prefix: str, column: str) -> Callable[[_Page, Any], None]:
+    """A later step of a mandate (reviewed: ``passed``; terminated: ``reason``), on its row in the page or in the
+    database."""
 
+    def handle(b: _Page, e: LeanEvent) -> None:
+        changes = {f"{prefix}_rec": e.timestamp, f"{prefix}_occ": b.occ(e), column: getattr(e, column)}
+        key = (b.oid, e.congress, e.term)
+        b.mandated.add(b.oid)
+        mandate = b.mandates.get(key)
+        if mandate is not None:
+            mandate.update(changes)
+        else:
+            sets = ", ".join(f"{c} = ?" for c in changes)
+            b.update(s.mandates, sets, "deputy_id = ? AND congress = ? AND term = ?", (*changes.values(), *key))
 
-def _mandate_terminated(b: _Page, e: Deputy.MandateTerminated) -> None:
-    rec, occ = us(e.timestamp), b.occ(e)
-    key = (b.oid, e.congress, e.term)
-    mandate = b.mandates.get(key)
-    if mandate is not None:
-        mandate.update(terminated_rec=rec, terminated_occ=occ, reason=e.reason)
-    else:
-        b.update(
-            s.mandates,
-            "terminated_rec = ?, terminated_occ = ?, reason = ?",
-            "deputy_id = ? AND congress = ? AND term = ?",
-            (rec, occ, e.reason, *key),
-        )
+    return handle
 
 
 # Standing committees --------------------------------------------------------------------------------------
 
 
-def _sc_constituted(b: _Page, e: StandingCommittee.Constituted) -> None:
-    b.inserts["standing_committees"].append((b.oid, b.owner, e.term, e.level, us(e.timestamp), b.occ(e)))
+def _sc_constituted(b: _Page, e: LeanEvent) -> None:
+    b.inserts["standing_committees"].append((b.oid, b.owner, e.term, e.level, e.timestamp, b.occ(e)))
 
 
-def _member_appointed(b: _Page, e: StandingCommittee.MemberAppointed) -> None:
+def _member_appointed(b: _Page, e: LeanEvent) -> None:
     row = {
         "sc_id": b.oid,
         "member_id": e.member_id,
@@ -781,7 +895,7 @@ def _member_appointed(b: _Page, e: StandingCommittee.MemberAppointed) -> None:
         "node_id": b.owner,
         "name": e.name,
         "post": e.post,
-        "appointed_rec": us(e.timestamp),
+        "appointed_rec": e.timestamp,
         "appointed_occ": b.occ(e),
         "left_rec": None,
         "left_occ": None,
@@ -790,8 +904,8 @@ def _member_appointed(b: _Page, e: StandingCommittee.MemberAppointed) -> None:
     b.open_members[(row["sc_id"], e.member_id)] = row
 
 
-def _member_left(b: _Page, e: StandingCommittee.MemberLeft) -> None:
-    rec, occ = us(e.timestamp), b.occ(e)
+def _member_left(b: _Page, e: LeanEvent) -> None:
+    rec, occ = e.timestamp, b.occ(e)
     sc_id = b.oid
     row = b.open_members.pop((sc_id, e.member_id), None)
     if row is not None:
@@ -808,7 +922,7 @@ def _member_left(b: _Page, e: StandingCommittee.MemberLeft) -> None:
 # Stations -------------------------------------------------------------------------------------------------
 
 
-def _station_established(b: _Page, e: Station.Established) -> None:
+def _station_established(b: _Page, e: LeanEvent) -> None:
     occ = b.occ(e)
     station_id = b.oid
     b.stations[station_id] = {
@@ -817,7 +931,7 @@ def _station_established(b: _Page, e: Station.Established) -> None:
         "name": e.name,
         "address": e.address,
         "day": _day(occ),
-        "recorded_at": us(e.timestamp),
+        "recorded_at": e.timestamp,
         "occurred_at": occ,
         "successor_id": None,
         "merged_rec": None,
@@ -827,7 +941,7 @@ def _station_established(b: _Page, e: Station.Established) -> None:
     }
 
 
-def _enrol(b: _Page, station_id: str, deputy_id: str, name: str, congress: str, e: Any) -> None:
+def _enrol(b: _Page, station_id: str, deputy_id: str, name: str, congress: str, e: LeanEvent) -> None:
     row = {
         "station_id": station_id,
         "deputy_id": deputy_id,
@@ -835,7 +949,7 @@ def _enrol(b: _Page, station_id: str, deputy_id: str, name: str, congress: str, 
         "node_id": b.owner,
         "deputy_name": name,
         "congress": congress,
-        "since_rec": us(e.timestamp),
+        "since_rec": e.timestamp,
         "since_occ": b.occ(e),
         "until_rec": None,
         "until_occ": None,
@@ -844,13 +958,13 @@ def _enrol(b: _Page, station_id: str, deputy_id: str, name: str, congress: str, 
     b.open_enrolments[(station_id, deputy_id)] = row
 
 
-def _deputy_enrolled(b: _Page, e: Station.DeputyEnrolled) -> None:
-    _enrol(b, b.oid, e.deputy_id.hex, e.deputy_name, e.congress, e)
+def _deputy_enrolled(b: _Page, e: LeanEvent) -> None:
+    _enrol(b, b.oid, e.deputy_id, e.deputy_name, e.congress, e)
 
 
-def _deputy_removed(b: _Page, e: Station.DeputyRemoved) -> None:
-    rec, occ = us(e.timestamp), b.occ(e)
-    station_id, deputy_id = b.oid, e.deputy_id.hex
+def _deputy_removed(b: _Page, e: LeanEvent) -> None:
+    rec, occ = e.timestamp, b.occ(e)
+    station_id, deputy_id = b.oid, e.deputy_id
     row = b.open_enrolments.pop((station_id, deputy_id), None)
     if row is not None:
         row.update(until_rec=rec, until_occ=occ)
@@ -863,18 +977,18 @@ def _deputy_removed(b: _Page, e: Station.DeputyRemoved) -> None:
         )
 
 
-def _merged_into(b: _Page, e: Station.MergedInto) -> None:
-    rec, occ = us(e.timestamp), b.occ(e)
+def _merged_into(b: _Page, e: LeanEvent) -> None:
+    rec, occ = e.timestamp, b.occ(e)
     station_id = b.oid
     row = b.stations.get(station_id)
     if row is not None:
-        row.update(successor_id=e.successor_id.hex, merged_rec=rec, merged_occ=occ)
+        row.update(successor_id=e.successor_id, merged_rec=rec, merged_occ=occ)
     else:
         b.update(
             s.stations,
             "successor_id = ?, merged_rec = ?, merged_occ = ?",
             "station_id = ?",
-            (e.successor_id.hex, rec, occ, station_id),
+            (e.successor_id, rec, occ, station_id),
         )
     for key in [k for k in b.open_enrolments if k[0] == station_id]:
         b.open_enrolments.pop(key).update(until_rec=rec, until_occ=occ)
@@ -886,8 +1000,8 @@ def _merged_into(b: _Page, e: Station.MergedInto) -> None:
     )
 
 
-def _absorbed(b: _Page, e: Station.Absorbed) -> None:
-    merged = e.merged_id.hex
+def _absorbed(b: _Page, e: LeanEvent) -> None:
+    merged = e.merged_id
     names = {k[1]: r["deputy_name"] for k, r in b.open_enrolments.items() if k[0] == merged}
     names.update({r["deputy_id"]: r["deputy_name"] for r in b.enrolments if r["station_id"] == merged})
     missing = [d for d in e.deputies if d not in names]
@@ -901,8 +1015,8 @@ def _absorbed(b: _Page, e: Station.Absorbed) -> None:
             _enrol(b, station_id, deputy_id, names.get(deputy_id, ""), congress, e)
 
 
-def _station_closed(b: _Page, e: Station.Closed) -> None:
-    rec, occ = us(e.timestamp), b.occ(e)
+def _station_closed(b: _Page, e: LeanEvent) -> None:
+    rec, occ = e.timestamp, b.occ(e)
     station_id = b.oid
     row = b.stations.get(station_id)
     if row is not None:
@@ -914,40 +1028,43 @@ def _station_closed(b: _Page, e: Station.Closed) -> None:
 # Station visits -------------------------------------------------------------------------------------------
 
 
-def _visit_recorded(b: _Page, e: StationVisit.Recorded) -> None:
-    rec, occ = us(e.timestamp), b.occ(e)
-    visit_id, node, station_id = b.oid, b.owner, e.station_id.hex
-    day = e.visit_date.isoformat()
-    year = e.visit_date.year
+def _visit_recorded(b: _Page, e: LeanEvent) -> None:
+    rec, occ = e.timestamp, b.occ(e)
+    visit_id, node, station_id = b.oid, b.owner, e.station_id
+    day = e.visit_date
+    year = int(day[:4])
     b.inserts["visits"].append((visit_id, node, station_id, day, year, e.people_received, len(e.deputy_ids), rec, occ))
-    b.inserts["visit_deputies"].extend((visit_id, d.hex, node, station_id, day, year, rec, occ) for d in e.deputy_ids)
+    deputy_ids = e.deputy_ids
+    b.inserts["visit_deputies"].extend((visit_id, d, node, station_id, day, year, rec, occ) for d in deputy_ids)
+    for d in deputy_ids:
+        b.count(d, year, VISITS)
     b.visits[visit_id] = [station_id, 0]
     if day > b.latest_day:
         b.latest_day = day
 
 
-def _visit(b: _Page, e: Any) -> list[Any]:
+def _visit(b: _Page, e: LeanEvent) -> list[Any]:
     info = b.visits.get(b.oid)
     if info is None:
         raise _Orphan(f"visit {e.originator_id} was never recorded here")
     return info
 
 
-def _issue_raised(b: _Page, e: StationVisit.IssueRaised) -> None:
+def _issue_raised(b: _Page, e: LeanEvent) -> None:
     info = _visit(b, e)
     occ = b.occ(e)
     day = _day(occ)
     info[1] += 1
-    b.inserts["visit_issues"].append((b.oid, info[1], b.owner, info[0], e.category, day, int(day[:4]), us(e.timestamp), occ))
+    b.inserts["visit_issues"].append((b.oid, info[1], b.owner, info[0], e.category, day, int(day[:4]), e.timestamp, occ))
 
 
 def _issue_outcome(outcome: str) -> Callable[[_Page, Any], None]:
-    def handle(b: _Page, e: Any) -> None:
+    def handle(b: _Page, e: LeanEvent) -> None:
         info = _visit(b, e)
         occ = b.occ(e)
         to_unit = getattr(e, "to_unit", "")
         b.inserts["visit_issue_outcomes"].append(
-            (b.oid, e.number, b.owner, info[0], outcome, to_unit, _day(occ), us(e.timestamp), occ)
+            (b.oid, e.number, b.owner, info[0], outcome, to_unit, _day(occ), e.timestamp, occ)
         )
 
     return handle
@@ -956,13 +1073,14 @@ def _issue_outcome(outcome: str) -> Callable[[_Page, Any], None]:
 # Contacts -------------------------------------------------------------------------------------------------
 
 
-def _contact_recorded(b: _Page, e: ContactActivity.Recorded) -> None:
-    rec, occ = us(e.timestamp), b.occ(e)
+def _contact_recorded(b: _Page, e: LeanEvent) -> None:
+    rec, occ = e.timestamp, b.occ(e)
     contact_id, node = b.oid, b.owner
     kind, channel, organiser_kind = e.kind, e.channel, e.organiser_kind
-    day, year = e.held_on.isoformat(), e.held_on.year
+    day = e.held_on
+    year = int(day[:4])
     face = channel in FACE_TO_FACE
-    deputy_ids = [d.hex for d in e.deputy_ids]
+    deputy_ids = e.deputy_ids
     b.inserts["contacts"].append(
         (
             contact_id,
@@ -983,16 +1101,21 @@ def _contact_recorded(b: _Page, e: ContactActivity.Recorded) -> None:
         )
     )
     b.inserts["contact_deputies"].extend((contact_id, d, node, year, rec, occ) for d in deputy_ids)
-    b.contacts[contact_id] = [kind, 0]
+    b.contacts[contact_id] = [kind, []]
     if day > b.latest_day:
         b.latest_day = day
-    mark = b.mark
+    mark, count = b.mark, b.count
     deputy_mark = DEPUTY_MARKS.get(kind)
     if deputy_mark is None and kind in ORGAN_TO_DEPUTY and organiser_kind in ORGANS:
         deputy_mark = "organ"
-    if deputy_mark is not None:
+    if deputy_mark is None:
+        for d in deputy_ids:
+            count(d, year, CONTACTS)
+    else:
+        counter = COUNTER_OF_MARK[deputy_mark]
         for d in deputy_ids:
             mark(deputy_mark, year, d, node, rec, occ)
+            count(d, year, CONTACTS, counter)
     if kind in ORGAN_TO_DEPUTY:
         if organiser_kind in SC_MEMBER_ORGANISERS and face:
             mark("f2f", year, f"{node}:{e.organiser_id}", node, rec, occ)
@@ -1000,32 +1123,43 @@ def _contact_recorded(b: _Page, e: ContactActivity.Recorded) -> None:
             mark("research", year, node, node, rec, occ)
 
 
-def _opinion_raised(b: _Page, e: ContactActivity.OpinionRaised) -> None:
+def _opinion_raised(b: _Page, e: LeanEvent) -> None:
     info = b.contacts.get(b.oid)
     if info is None:
         raise _Orphan(f"contact {e.originator_id} was never recorded here")
     occ = b.occ(e)
     day = _day(occ)
-    info[1] += 1
-    b.inserts["opinions"].append(
-        (b.oid, info[1], b.owner, _hex(e.deputy_id), info[0], e.text, day, int(day[:4]), us(e.timestamp), occ)
-    )
+    year = int(day[:4])
+    years = info[1]
+    years.append(year)
+    deputy_id = e.deputy_id
+    number = len(years)
+    b.inserts["opinions"].append((b.oid, number, b.owner, deputy_id, info[0], e.text, day, year, e.timestamp, occ))
+    b.opened[(b.oid, number)] = (b.oid, number, b.owner, day, year)
+    if deputy_id is not None:
+        b.count(deputy_id, year, OPINIONS)
 
 
-def _opinion_handled(b: _Page, e: ContactActivity.OpinionHandled) -> None:
-    occ = b.occ(e)
-    b.inserts["opinion_steps"].append((b.oid, e.number, "handled", b.owner, e.handling, e.unit, _day(occ), us(e.timestamp), occ))
+def _opinion_step(step: str) -> Callable[[_Page, Any], None]:
+    """An opinion handled or fed back, filed under the year the opinion was raised in."""
 
+    def handle(b: _Page, e: LeanEvent) -> None:
+        occ = b.occ(e)
+        info = b.contacts.get(b.oid)
+        years = info[1] if info is not None else ()
+        year = years[e.number - 1] if 0 < e.number <= len(years) else 0  # 0: never raised here
+        handling, unit = (e.handling, e.unit) if step == "handled" else ("", "")
+        b.inserts["opinion_steps"].append((b.oid, e.number, step, b.owner, handling, unit, _day(occ), e.timestamp, occ, year))
+        if step == "fed_back":
+            b.answer(b.oid, e.number)
 
-def _opinion_fed_back(b: _Page, e: ContactActivity.OpinionFedBack) -> None:
-    occ = b.occ(e)
-    b.inserts["opinion_steps"].append((b.oid, e.number, "fed_back", b.owner, "", "", _day(occ), us(e.timestamp), occ))
+    return handle
 
 
 # Suggestions ----------------------------------------------------------------------------------------------
 
 
-def _suggestion(b: _Page, e: Any) -> dict[str, Any]:
+def _suggestion(b: _Page, e: LeanEvent) -> dict[str, Any]:
     sid = b.oid
     state = b.suggestions.get(sid)
     if state is None:
@@ -1033,16 +1167,16 @@ def _suggestion(b: _Page, e: Any) -> dict[str, Any]:
     return state
 
 
-def _snapshot_suggestion(b: _Page, state: dict[str, Any], e: Any, name: str, occ: int) -> None:
-    rec = us(e.timestamp)
+def _snapshot_suggestion(b: _Page, state: dict[str, Any], e: LeanEvent, name: str, occ: int) -> None:
+    rec = e.timestamp
     state["version"], state["recorded_at"], state["occurred_at"] = e.originator_version, rec, occ
     sid = state["suggestion_id"]
     b.touched_suggestions.add(sid)
     b.inserts["suggestion_snapshots"].append((*_SUGGESTION_SNAPSHOT(state), name))
 
 
-def _suggestion_submitted(b: _Page, e: Suggestion.Submitted) -> None:
-    rec, occ = us(e.timestamp), b.occ(e)
+def _suggestion_submitted(b: _Page, e: LeanEvent) -> None:
+    rec, occ = e.timestamp, b.occ(e)
     sid, node = b.oid, b.owner
     day = _day(occ)
     year = int(day[:4])
@@ -1055,7 +1189,7 @@ def _suggestion_submitted(b: _Page, e: Suggestion.Submitted) -> None:
         "session": e.session,
         "title": e.title,
         "category": e.category,
-        "lead_deputy_id": e.lead_deputy_id.hex,
+        "lead_deputy_id": e.lead_deputy_id,
         "co_n": len(e.co_deputy_ids),
         "day": day,
         "year": year,
@@ -1084,13 +1218,15 @@ def _suggestion_submitted(b: _Page, e: Suggestion.Submitted) -> None:
     if day > b.latest_day:
         b.latest_day = day
     signers = b.inserts["suggestion_signers"]
-    signers.append((sid, e.lead_deputy_id.hex, "lead", node, day, year, rec, occ))
-    signers.extend((sid, d.hex, "co", node, day, year, rec, occ) for d in e.co_deputy_ids)
+    signers.append((sid, e.lead_deputy_id, "lead", node, day, year, rec, occ))
+    signers.extend((sid, d, "co", node, day, year, rec, occ) for d in e.co_deputy_ids)
+    for signer in (e.lead_deputy_id, *e.co_deputy_ids):
+        b.count(signer, year, SUGGESTIONS)
     _snapshot_suggestion(b, state, e, "submitted", occ)
 
 
 def _suggestion_step(name: str, apply: Callable[[dict[str, Any], Any, str], None]) -> Callable[[_Page, Any], None]:
-    def handle(b: _Page, e: Any) -> None:
+    def handle(b: _Page, e: LeanEvent) -> None:
         state = _suggestion(b, e)
         occ = b.occ(e)
         apply(state, e, _day(occ))
@@ -1104,17 +1240,17 @@ def _assigned(state: dict[str, Any], e: Suggestion.Assigned, day: str) -> None:
         state="assigned",
         lead_unit=e.lead_unit,
         co_units="、".join(e.co_units),
-        due_on=e.due_on.isoformat(),
+        due_on=e.due_on,
         assigned_day=day,
     )
 
 
 def _handling_started(state: dict[str, Any], e: Suggestion.HandlingStarted, day: str) -> None:
-    state.update(state="in_handling", handling_day=e.contacted_on.isoformat())
+    state.update(state="in_handling", handling_day=e.contacted_on)
 
 
 def _replied(state: dict[str, Any], e: Suggestion.Replied, day: str) -> None:
-    day = e.replied_on.isoformat()
+    day = e.replied_on
     state.update(state="replied", replies=state["replies"] + 1, last_reply_day=day, last_category=e.category)
     if state["first_reply_day"] is None:
         state["first_reply_day"] = day
@@ -1137,7 +1273,7 @@ def _evaluated(state: dict[str, Any], e: Suggestion.Evaluated, day: str) -> None
 
 
 def _solved(state: dict[str, Any], e: Suggestion.Solved, day: str) -> None:
-    state.update(state="evaluated", solved_day=e.solved_on.isoformat())
+    state.update(state="evaluated", solved_day=e.solved_on)
 
 
 def _priority(state: dict[str, Any], e: Suggestion.MarkedPriority, day: str) -> None:
@@ -1155,15 +1291,15 @@ def _suggestion_closed(state: dict[str, Any], e: Suggestion.Closed, day: str) ->
 # Livelihood projects --------------------------------------------------------------------------------------
 
 
-def _snapshot_project(b: _Page, state: dict[str, Any], e: Any, name: str, occ: int) -> None:
-    state["version"], state["recorded_at"], state["occurred_at"] = e.originator_version, us(e.timestamp), occ
+def _snapshot_project(b: _Page, state: dict[str, Any], e: LeanEvent, name: str, occ: int) -> None:
+    state["version"], state["recorded_at"], state["occurred_at"] = e.originator_version, e.timestamp, occ
     pid = state["project_id"]
     b.touched_projects.add(pid)
     b.inserts["project_snapshots"].append((*_PROJECT_SNAPSHOT(state), name))
 
 
-def _project_proposed(b: _Page, e: LivelihoodProject.Proposed) -> None:
-    rec, occ = us(e.timestamp), b.occ(e)
+def _project_proposed(b: _Page, e: LeanEvent) -> None:
+    rec, occ = e.timestamp, b.occ(e)
     pid = b.oid
     state = {
         "project_id": pid,
@@ -1204,7 +1340,7 @@ def _project_proposed(b: _Page, e: LivelihoodProject.Proposed) -> None:
 
 
 def _project_step(name: str, apply: Callable[[dict[str, Any], Any, str], None]) -> Callable[[_Page, Any], None]:
-    def handle(b: _Page, e: Any) -> None:
+    def handle(b: _Page, e: LeanEvent) -> None:
         state = b.projects.get(b.oid)
         if state is None:
             raise _Orphan(f"livelihood project {e.originator_id} was never proposed here")
@@ -1267,8 +1403,8 @@ def _project_closed(state: dict[str, Any], e: LivelihoodProject.Closed, day: str
 _HANDLERS: dict[type, Callable[[_Page, Any], None]] = {
     Deputy.Registered: _deputy_registered,
     Deputy.MandateGranted: _mandate_granted,
-    Deputy.CredentialsReviewed: _credentials_reviewed,
-    Deputy.MandateTerminated: _mandate_terminated,
+    Deputy.CredentialsReviewed: _mandate_step("reviewed", "passed"),
+    Deputy.MandateTerminated: _mandate_step("terminated", "reason"),
     Deputy.FlagsSet: _flags_set,
     StandingCommittee.Constituted: _sc_constituted,
     StandingCommittee.MemberAppointed: _member_appointed,
@@ -1285,8 +1421,8 @@ _HANDLERS: dict[type, Callable[[_Page, Any], None]] = {
     StationVisit.IssueTransferred: _issue_outcome("transferred"),
     ContactActivity.Recorded: _contact_recorded,
     ContactActivity.OpinionRaised: _opinion_raised,
-    ContactActivity.OpinionHandled: _opinion_handled,
-    ContactActivity.OpinionFedBack: _opinion_fed_back,
+    ContactActivity.OpinionHandled: _opinion_step("handled"),
+    ContactActivity.OpinionFedBack: _opinion_step("fed_back"),
     Suggestion.Submitted: _suggestion_submitted,
     Suggestion.Assigned: _suggestion_step("assigned", _assigned),
     Suggestion.HandlingStarted: _suggestion_step("handling", _handling_started),
@@ -1315,6 +1451,8 @@ _PREFETCH: dict[type, str] = {
     StationVisit.IssueResolved: "visits",
     StationVisit.IssueTransferred: "visits",
     ContactActivity.OpinionRaised: "contacts",
+    ContactActivity.OpinionHandled: "contacts",  # the opinion's year
+    ContactActivity.OpinionFedBack: "contacts",
     **{cls: "suggestions" for cls in _HANDLERS if cls.__qualname__.startswith("Suggestion.")},
     **{cls: "projects" for cls in _HANDLERS if cls.__qualname__.startswith("LivelihoodProject.")},
 }

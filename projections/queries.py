@@ -26,10 +26,10 @@ from sqlalchemy.sql import ColumnElement
 from domain.base import DomainError
 from domain.hierarchy import Hierarchy
 from domain.levels import CongressLevel, Level
+from domain.terms import ANCHORS, CONGRESS_AT, TERM_YEARS, term_of, term_years
 from projections import labels as L
 from projections import schema as s
 from projections.db import ProjectionDB
-from projections.terms import ANCHORS, CONGRESS_AT, TERM_YEARS, term_of, term_years
 from projections.timeutil import day_of_us, iso, parse_moment, us
 
 Clock = Literal["recorded", "occurred"]
@@ -177,16 +177,25 @@ def make_scope(
 # ================================================================================================= helpers
 
 
-_NODES: dict[str, tuple[str, dict[str, Any]]] = {}
+@dataclass
+class _Dimension:
+    """The node dimension of one database, and each region's children (in code order) as they are asked for."""
+
+    digest: str
+    nodes: dict[str, Any]
+    children: dict[str, list[Any]]
 
 
-def _nodes(db: ProjectionDB, conn: Connection) -> dict[str, Any]:
-    """The node dimension, cached per database while its digest stays the same."""
+_NODES: dict[str, _Dimension] = {}
+
+
+def _nodes(db: ProjectionDB, conn: Connection) -> _Dimension:
+    """The node dimension, cached per database while its digest (the hierarchy it was built from) stays the same."""
     digest = conn.execute(sa.select(s.projection_meta.c.value).where(s.projection_meta.c.key == "nodes")).scalar() or ""
     cached = _NODES.get(db.lock_key)
-    if cached is None or cached[0] != digest:
-        cached = _NODES[db.lock_key] = (digest, {r.node_id: r for r in conn.execute(sa.select(N)).all()})
-    return cached[1]
+    if cached is None or cached.digest != digest:
+        cached = _NODES[db.lock_key] = _Dimension(digest, {r.node_id: r for r in conn.execute(sa.select(N)).all()}, {})
+    return cached
 
 
 class _Ctx:
@@ -194,7 +203,8 @@ class _Ctx:
 
     def __init__(self, db: ProjectionDB, scope: Scope, conn: Connection) -> None:
         self.db, self.scope, self.conn = db, scope, conn
-        self.nodes = _nodes(db, conn)
+        self.dimension = _nodes(db, conn)
+        self.nodes = self.dimension.nodes
         self.child_level = scope.child_level
 
     # clocks -------------------------------------------------------------------------------------------------
@@ -254,8 +264,12 @@ class _Ctx:
         """The scope region's children (drill-down), in code order."""
         if self.child_level is None:
             return [self.region_label(self.scope.region_id)]
-        rows = [r for r in self.nodes.values() if r.parent_id == self.scope.region_id]
-        return [self.region_label(r.node_id) for r in sorted(rows, key=lambda r: r.code)]
+        region = self.scope.region_id
+        rows = self.dimension.children.get(region)
+        if rows is None:
+            found = [r for r in self.nodes.values() if r.parent_id == region]
+            rows = self.dimension.children[region] = sorted(found, key=lambda r: r.code)
+        return [self.region_label(r.node_id) for r in rows]
 
     def rollup(self, per_node: dict[str | None, dict[str, float]], keys: list[str]) -> list[dict[str, Any]]:
         """Sum per-node counters into the scope's children (every child listed, zeros included)."""
@@ -375,17 +389,20 @@ def _serving(ctx: _Ctx) -> tuple[list[_Deputy], dict[str, str]]:
     return list(found.values()), person_of
 
 
-def _units(ctx: _Ctx, deputies: list[_Deputy]) -> None:
-    """Fill in the work units of a page of deputies (left out of the big scan)."""
+def _details(ctx: _Ctx, deputies: list[_Deputy]) -> None:
+    """Fill in the work unit, person and office of a page of deputies (left out of the big scans; they never change)."""
     if deputies:
         d = s.deputies
-        units = dict(
-            ctx.conn.execute(
-                sa.select(d.c.deputy_id, d.c.unit).where(d.c.deputy_id.in_([x.deputy_id for x in deputies]))
-            ).fetchall()
-        )
+        found = {
+            r[0]: r[1:]
+            for r in ctx.conn.execute(
+                sa.select(d.c.deputy_id, d.c.unit, d.c.person_id, d.c.node_id).where(
+                    d.c.deputy_id.in_([x.deputy_id for x in deputies])
+                )
+            )
+        }
         for x in deputies:
-            x.unit = units.get(x.deputy_id, "")
+            x.unit, x.person_id, x.node_id = found.get(x.deputy_id, ("", x.person_id, x.node_id))
 
 
 def _marked_persons(ctx: _Ctx, mark: str, years: tuple[int, int], person_of: dict[str, str]) -> set[str]:
@@ -405,13 +422,14 @@ _MARK_OF = {
     "practical_deed": "deed",
     "constituent_report": "report",
 }
+#: Per area: {"population": n, "covered": n}; and the deputy records missing (any order).
+_Coverage = tuple[dict[str | None, dict[str, float]], list[_Deputy]]
 
 
-def _deputy_targets(ctx: _Ctx, keys: list[str], missing_offset: int, missing_limit: int) -> dict[str, dict[str, Any]]:
-    scope = ctx.scope
-    report_term = term_of(CongressLevel.COUNTY, scope.year)
-    first, last = term_years(CongressLevel.COUNTY, report_term)
-    wanted = {_MARK_OF[k]: ((first, last) if k == "constituent_report" else (scope.year, scope.year)) for k in keys}
+def _coverage_at_cut(ctx: _Ctx, keys: list[str], report_years: tuple[int, int]) -> dict[str, _Coverage]:
+    """The deputy targets from the facts as they stood at the cut (serving mandates, flags and first marks then)."""
+    year = ctx.scope.year
+    wanted = {_MARK_OF[k]: (report_years if k == "constituent_report" else (year, year)) for k in keys}
     serving, person_of = _serving(ctx)
     marked = {mark: _marked_persons(ctx, mark, years, person_of) for mark, years in wanted.items()}
     out = {}
@@ -431,12 +449,69 @@ def _deputy_targets(ctx: _Ctx, keys: list[str], missing_offset: int, missing_lim
         per_node: dict[str | None, dict[str, float]] = {
             area: {"population": n, "covered": n - uncovered.get(area, 0)} for area, n in everyone.items()
         }
+        out[key] = (per_node, missing)
+    return out
+
+
+def _coverage_now(ctx: _Ctx, keys: list[str], report_years: tuple[int, int]) -> dict[str, _Coverage]:
+    """The deputy targets now, from the summaries the projector keeps: serving flags on ``deputies`` and each person's
+    yearly counters (``person_years``). Populations are counted on ``deputies`` alone; only the records missing a
+    target come back as rows (the one query that looks each serving deputy's person up)."""
+    d, yr, rp = s.deputies, s.person_years.alias("yr"), s.person_years.alias("rp")
+
+    def did(counter: Any) -> ColumnElement[bool]:
+        return sa.func.coalesce(counter, 0) > 0
+
+    reported = sa.exists().where(rp.c.person_id == d.c.person_id, rp.c.year.between(*report_years), rp.c.reports > 0)
+    targets = {  # population, covered
+        "grassroots_provincial_invited": (
+            sa.and_(d.c.grassroots == sa.true(), d.c.serving_provincial == sa.true()),
+            did(yr.c.organ_contacts),
+        ),
+        "leading_cadre_group": (d.c.leading_cadre == sa.true(), did(yr.c.group_activities)),
+        "practical_deed": (sa.true(), did(yr.c.deeds)),
+        "constituent_report": (d.c.serving_local == sa.true(), reported),
+    }
+    serving = [d.c.serving == sa.true()] + ([] if ctx.scope.is_root else [d.c.area_node_id.in_(ctx.region_nodes())])
+    per_node: dict[str, dict[str | None, dict[str, float]]] = {k: {} for k in keys}
+    members = [sa.func.sum(sa.case((targets[k][0], 1), else_=0)) for k in keys]
+    for area, *counts in ctx.conn.execute(sa.select(d.c.area_node_id, *members).where(*serving).group_by(d.c.area_node_id)):
+        for key, n in zip(keys, counts, strict=True):
+            if n:
+                per_node[key][area] = {"population": n, "covered": n}
+    # One bit per target a record lacks: few columns and one expression, for the thousands of rows that come back
+    # (the rest of a listed record is looked up for the page only, by _details).
+    lacking = sum((sa.case((sa.and_(targets[k][0], sa.not_(targets[k][1])), 1 << i), else_=0) for i, k in enumerate(keys)))
+    missing: dict[str, list[_Deputy]] = {k: [] for k in keys}
+    rows = _rows(
+        ctx.conn,
+        sa.select(d.c.deputy_id, d.c.area_node_id, d.c.name, lacking)
+        .join_from(d, yr, sa.and_(yr.c.person_id == d.c.person_id, yr.c.year == ctx.scope.year), isouter=True)
+        .where(*serving, lacking > 0),
+    )
+    bits = [(1 << i, missing[k], per_node[k]) for i, k in enumerate(keys)]
+    for deputy_id, area, name, lacks in rows:
+        deputy = _Deputy(deputy_id, "", area, name, "", "", False, False, False, False)
+        for bit, listed, counts in bits:
+            if lacks & bit:
+                listed.append(deputy)
+                counts[area]["covered"] -= 1
+    return {k: (per_node[k], missing[k]) for k in keys}
+
+
+def _deputy_targets(ctx: _Ctx, keys: list[str], missing_offset: int, missing_limit: int) -> dict[str, dict[str, Any]]:
+    scope = ctx.scope
+    report_term = term_of(CongressLevel.COUNTY, scope.year)
+    first, last = term_years(CongressLevel.COUNTY, report_term)
+    compute = _coverage_now if scope.as_of is None else _coverage_at_cut
+    out = {}
+    for key, (per_node, missing) in compute(ctx, keys, (first, last)).items():
         code = {n: ctx.region_label(n)["code"] for n in per_node if n}
         missing = heapq.nsmallest(
             missing_offset + missing_limit, missing, key=lambda x: (code.get(x.area, ""), x.name, x.deputy_id)
         )
         page = missing[missing_offset : missing_offset + missing_limit]
-        _units(ctx, page)
+        _details(ctx, page)
         items = [
             {
                 "deputy_id": x.deputy_id,
@@ -615,23 +690,35 @@ def _opinions_block(ctx: _Ctx, missing_offset: int, missing_limit: int) -> dict[
     conds = [ctx.known(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id)]
     handled, fed = step("handled"), step("fed_back")
     per_node: dict[str | None, dict[str, float]] = {}
-    for node_id, raised, h, f in ctx.conn.execute(
-        sa.select(
-            o.c.node_id, sa.func.count(), sa.func.sum(sa.case((handled, 1), else_=0)), sa.func.sum(sa.case((fed, 1), else_=0))
-        )
-        .where(*conds)
-        .group_by(o.c.node_id)
-    ):
-        per_node[node_id] = {"population": raised, "covered": f or 0, "handled": h or 0}
+    for node_id, raised in ctx.conn.execute(sa.select(o.c.node_id, sa.func.count()).where(*conds).group_by(o.c.node_id)):
+        per_node[node_id] = {"population": raised, "covered": 0, "handled": 0}
+    # A step is filed under its opinion's year and node, and is known at a cut only after its opinion: counting steps
+    # counts the opinions that had them, without looking each opinion's steps up.
+    steps = sa.select(st.c.node_id, st.c.step, sa.func.count()).where(
+        ctx.known(st), ctx.years(st.c.year), ctx.in_region(st.c.node_id)
+    )
+    for node_id, name, n in ctx.conn.execute(steps.group_by(st.c.node_id, st.c.step)):
+        counts = per_node.setdefault(node_id, {"population": 0, "covered": 0, "handled": 0})
+        counts["covered" if name == "fed_back" else "handled"] = n
     c = s.contacts
-    rows = ctx.conn.execute(
-        sa.select(o.c.contact_id, o.c.number, o.c.text, o.c.day, o.c.node_id, c.c.title, sa.case((handled, 1), else_=0))
-        .join_from(o, c, c.c.contact_id == o.c.contact_id, isouter=True)
-        .where(*conds, sa.not_(fed))
-        .order_by(o.c.day, o.c.contact_id, o.c.number)
-        .offset(missing_offset)
-        .limit(missing_limit)
-    ).all()
+    columns = [o.c.contact_id, o.c.number, o.c.text, o.c.day, o.c.node_id, c.c.title, sa.case((handled, 1), else_=0)]
+    if ctx.scope.as_of is None:  # the opinions still open, kept by the projector: no walk over the answered ones
+        op = s.open_opinions
+        waiting = (
+            sa.select(*columns)
+            .join_from(op, o, sa.and_(o.c.contact_id == op.c.contact_id, o.c.number == op.c.number))
+            .join(c, c.c.contact_id == o.c.contact_id, isouter=True)
+            .where(ctx.years(op.c.year), ctx.in_region(op.c.node_id))
+            .order_by(op.c.day, op.c.contact_id, op.c.number)
+        )
+    else:
+        waiting = (
+            sa.select(*columns)
+            .join_from(o, c, c.c.contact_id == o.c.contact_id, isouter=True)
+            .where(*conds, sa.not_(fed))
+            .order_by(o.c.day, o.c.contact_id, o.c.number)
+        )
+    rows = ctx.conn.execute(waiting.offset(missing_offset).limit(missing_limit)).all()
     items = [
         {
             "contact_id": r[0],
@@ -792,6 +879,7 @@ def stations(db: ProjectionDB, scope: Scope, *, idle_days: int = 30, offset: int
             stats[final(station_id)]["enrolled"] += enrolled
 
     ref = date.fromisoformat(scope.ref_day)
+    absorbed = Counter(map(final, info))  # an open station is its own final station: one more than it absorbed
     rows = []
     for station_id, meta in info.items():
         if meta["status"] != "open":
@@ -800,7 +888,6 @@ def stations(db: ProjectionDB, scope: Scope, *, idle_days: int = 30, offset: int
         last = last_visit.get(station_id)
         since = last or meta["established"]
         idle = (ref - date.fromisoformat(since)).days if since <= scope.ref_day else 0
-        absorbed = sum(1 for other in info if other != station_id and final(other) == station_id)
         rows.append(
             {
                 "station_id": station_id,
@@ -817,7 +904,7 @@ def stations(db: ProjectionDB, scope: Scope, *, idle_days: int = 30, offset: int
                 "issues_transferred": counts.get("issues_transferred", 0),
                 "last_visit": last,
                 "idle_days": idle,
-                "absorbed": absorbed,
+                "absorbed": absorbed[station_id] - 1,
             }
         )
     keys = [
@@ -941,36 +1028,25 @@ def suggestions(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int =
         totals = {k: sum(r[k] for r in by_region) for k in keys}
         totals["reply_rate"] = _rate(totals["replied"], totals["total"])
         totals["satisfaction"] = _rate(totals["satisfied"], totals["evaluated"])
-        totals["replied_late"] = conn.execute(sa.select(one(replied_late)).where(*base)).scalar() or 0
-
-        by_state = [
-            {"state": st_, "label": L.SUGGESTION_STATE.get(st_, st_), "count": n}
-            for st_, n in conn.execute(sa.select(sg.c.state, sa.func.count()).where(*base).group_by(sg.c.state))
-        ]
+        cells = _suggestion_cells(conn, sg, base, overdue, replied_late)
+        totals["replied_late"] = sum(c.late for c in cells)
         order = list(L.SUGGESTION_STATE)
-        by_state.sort(key=lambda r: order.index(r["state"]) if r["state"] in order else 99)
+        by_state = _counted(cells, lambda c: c.state, "state", L.SUGGESTION_STATE, order)
         by_category = [
             {"category": c or "", "label": L.REPLY_CATEGORY.get(c, "未答复") if c else "未答复", "count": n}
-            for c, n in sorted(
-                conn.execute(sa.select(sg.c.last_category, sa.func.count()).where(*base).group_by(sg.c.last_category)),
-                key=lambda r: r[0] or "~",
-            )
+            for c, n in sorted(_count(cells, lambda c: c.category).items(), key=lambda r: r[0] or "~")
         ]
         satisfaction = [
             {"evaluation": e, "label": L.EVALUATION.get(e, e), "count": n}
             for e, n in sorted(
-                conn.execute(
-                    sa.select(sg.c.last_evaluation, sa.func.count())
-                    .where(*base, sg.c.evaluations > 0)
-                    .group_by(sg.c.last_evaluation)
-                ),
+                _count(cells, lambda c: c.evaluation if c.evaluated else _NONE).items(),
                 key=lambda r: list(L.EVALUATION).index(r[0]) if r[0] in L.EVALUATION else 9,
             )
         ]
         by_congress = [
             {"congress": c, "label": L.CONGRESS.get(c, c), "count": n}
             for c, n in sorted(
-                conn.execute(sa.select(sg.c.congress, sa.func.count()).where(*base).group_by(sg.c.congress)),
+                _count(cells, lambda c: c.congress).items(),
                 key=lambda r: list(L.CONGRESS).index(r[0]) if r[0] in L.CONGRESS else 9,
             )
         ]
@@ -999,8 +1075,7 @@ def suggestions(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int =
             for u, n, rp, od, fu, sat, ev in sorted(units, key=lambda r: (-r[1], r[0]))[:15]
         ]
 
-        def listing(cond: ColumnElement[bool], order_by: list[Any]) -> dict[str, Any]:
-            total = conn.execute(sa.select(sa.func.count()).where(*base, cond)).scalar() or 0
+        def listing(cond: ColumnElement[bool], order_by: list[Any], total: int) -> dict[str, Any]:
             rows = conn.execute(
                 sa.select(
                     sg.c.suggestion_id,
@@ -1041,25 +1116,16 @@ def suggestions(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int =
             return _page(items, total, offset, limit)
 
         follow = {
-            "b_open": conn.execute(
-                sa.select(sa.func.count()).where(*base, sg.c.state == "follow_up", sg.c.last_category == "B")
-            ).scalar()
-            or 0,
-            "c_open": conn.execute(
-                sa.select(sa.func.count()).where(*base, sg.c.state == "follow_up", sg.c.last_category == "C")
-            ).scalar()
-            or 0,
-            "rehandling": conn.execute(sa.select(sa.func.count()).where(*base, sg.c.state == "rehandling")).scalar() or 0,
+            "b_open": sum(c.n for c in cells if c.state == "follow_up" and c.category == "B"),
+            "c_open": sum(c.n for c in cells if c.state == "follow_up" and c.category == "C"),
+            "rehandling": sum(c.n for c in cells if c.state == "rehandling"),
         }
-        priority = sorted(
-            (
-                {"state": st_, "label": L.SUGGESTION_STATE.get(st_, st_), "count": n}
-                for st_, n in conn.execute(
-                    sa.select(sg.c.state, sa.func.count()).where(*base, sg.c.priority.is_(True)).group_by(sg.c.state)
-                )
-            ),
-            key=lambda r: order.index(r["state"]) if r["state"] in order else 99,
-        )
+        priority = _counted(cells, lambda c: c.state if c.priority else _NONE, "state", L.SUGGESTION_STATE, order)
+        totals_of = {
+            "overdue": sum(c.n for c in cells if c.overdue),
+            "follow_ups": sum(c.n for c in cells if c.state in ("follow_up", "rehandling")),
+            "priority": sum(c.n for c in cells if c.priority),
+        }
         return _view(
             "suggestions",
             scope,
@@ -1071,10 +1137,54 @@ def suggestions(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int =
             by_congress=by_congress,
             satisfaction=satisfaction,
             follow_up=follow,
-            overdue=listing(overdue, [sg.c.due_on]),
-            follow_ups=listing(open_follow, [sg.c.last_reply_day]),
-            priority={"by_state": priority, "list": listing(sg.c.priority.is_(True), [sg.c.day])},
+            overdue=listing(overdue, [sg.c.due_on], totals_of["overdue"]),
+            follow_ups=listing(open_follow, [sg.c.last_reply_day], totals_of["follow_ups"]),
+            priority={"by_state": priority, "list": listing(sg.c.priority.is_(True), [sg.c.day], totals_of["priority"])},
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Cell:
+    """The period's suggestions that share every attribute the view counts by: how many, and how many replied late."""
+
+    state: str
+    category: str | None
+    evaluation: str | None
+    congress: str
+    priority: bool
+    evaluated: bool
+    overdue: bool
+    n: int
+    late: int
+
+
+_NONE = object()  # a cell a count leaves out
+
+
+def _suggestion_cells(
+    conn: Connection, sg: Any, base: list[ColumnElement[bool]], overdue: ColumnElement[bool], late: ColumnElement[bool]
+) -> list[_Cell]:
+    """One grouped scan of the period's suggestions, instead of one query per count of the view."""
+    keys = [sg.c.state, sg.c.last_category, sg.c.last_evaluation, sg.c.congress, sg.c.priority, sg.c.evaluations > 0, overdue]
+    rows = conn.execute(
+        sa.select(*keys, sa.func.count(), sa.func.sum(sa.case((late, 1), else_=0))).where(*base).group_by(*keys)
+    ).all()
+    return [_Cell(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5]), bool(r[6]), r[7], int(r[8] or 0)) for r in rows]
+
+
+def _count(cells: list[_Cell], key: Any) -> Counter[Any]:
+    counted: Counter[Any] = Counter()
+    for c in cells:
+        k = key(c)
+        if k is not _NONE:
+            counted[k] += c.n
+    return counted
+
+
+def _counted(cells: list[_Cell], key: Any, name: str, labels: dict[str, str], order: list[str]) -> list[dict[str, Any]]:
+    """Counts by one attribute, labelled, in the labels' order."""
+    rows = [{name: k, "label": labels.get(k, k), "count": n} for k, n in _count(cells, key).items()]
+    return sorted(rows, key=lambda r: order.index(r[name]) if r[name] in order else 99)
 
 
 # ============================================================================================== livelihood
@@ -1441,41 +1551,17 @@ def _mandate_status(ctx: _Ctx, r: Any) -> str | None:
 def duty_ranking(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int = 20, least: bool = True) -> dict[str, Any]:
     """Serving deputies of the region (by where they live), one row per person, with what they did in the period at
     any node of the subtree (contacts, station visits, suggestions signed, opinions raised), least active first."""
+    names = ["contacts", "visits", "suggestions", "opinions"]
     with db.connect() as conn:
         ctx = _Ctx(db, scope, conn)
-        serving, person_of = _serving(ctx)
-        people: dict[str, _Deputy] = {}
-        for x in sorted(serving, key=lambda x: x.deputy_id):
-            people.setdefault(x.person_id, x)
-        names = ["contacts", "visits", "suggestions", "opinions"]
-        per_table = [
-            dict(
-                _rows(
-                    conn,
-                    sa.select(table.c.deputy_id, sa.func.count())
-                    .where(ctx.years(table.c.year), ctx.known(table), table.c.deputy_id.is_not(None))
-                    .group_by(table.c.deputy_id),
-                )
-            )
-            for table in (s.contact_deputies, s.visit_deputies, s.suggestion_signers, s.opinions)
-        ]
-        records: dict[str, list[str]] = defaultdict(list)  # a person's deputy records, at any node
-        for deputy_id, person_id in person_of.items():
-            if person_id in people:
-                records[person_id].append(deputy_id)
-        rows = []
-        for person, x in people.items():
-            ids = records[person]
-            if len(ids) == 1:
-                one = ids[0]
-                c = [counted.get(one, 0) for counted in per_table]
-            else:
-                c = [sum(counted.get(i, 0) for i in ids) for counted in per_table]
-            rows.append((c[0] + c[1] + c[2], x, c))
-        inactive = sum(1 for r in rows if r[0] == 0)
-        order = (lambda r: (r[0], r[1].name, r[1].person_id)) if least else (lambda r: (-r[0], r[1].name, r[1].person_id))
-        top = heapq.nsmallest(offset + limit, rows, key=order)
-        _units(ctx, [x for _, x, _ in top[offset:]])
+        if scope.as_of is None:
+            page, serving, inactive = _ranking_now(ctx, offset, limit, least)
+        else:
+            ranked = _ranking_at_cut(ctx)
+            serving, inactive = len(ranked), sum(1 for r in ranked if r[0] == 0)
+            order = (lambda r: (r[0], r[1].name, r[1].person_id)) if least else (lambda r: (-r[0], r[1].name, r[1].person_id))
+            page = heapq.nsmallest(offset + limit, ranked, key=order)[offset:]
+        _details(ctx, [x for _, x, _ in page])
     items = [
         {
             "deputy_id": x.deputy_id,
@@ -1487,16 +1573,93 @@ def duty_ranking(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int 
             **dict(zip(names, c, strict=True)),
             "total": total,
         }
-        for total, x, c in top[offset:]
+        for total, x, c in page
     ]
     return _view(
         "duty",
         scope,
-        serving=len(rows),
+        serving=serving,
         inactive=inactive,
         order="least active first" if least else "most active first",
-        deputies=_page(items, len(rows), offset, limit),
+        deputies=_page(items, serving, offset, limit),
     )
+
+
+#: One row per person: (contacts + visits + suggestions, their first serving record, [the four counts]).
+_Ranked = list[tuple[int, _Deputy, list[int]]]
+
+
+def _ranking_at_cut(ctx: _Ctx) -> _Ranked:
+    """Counted from the fact tables as they stood at the cut."""
+    serving, person_of = _serving(ctx)
+    people: dict[str, _Deputy] = {}
+    for x in sorted(serving, key=lambda x: x.deputy_id):
+        people.setdefault(x.person_id, x)
+    per_table = [
+        dict(
+            _rows(
+                ctx.conn,
+                sa.select(table.c.deputy_id, sa.func.count())
+                .where(ctx.years(table.c.year), ctx.known(table), table.c.deputy_id.is_not(None))
+                .group_by(table.c.deputy_id),
+            )
+        )
+        for table in (s.contact_deputies, s.visit_deputies, s.suggestion_signers, s.opinions)
+    ]
+    records: dict[str, list[str]] = defaultdict(list)  # a person's deputy records, at any node
+    for deputy_id, person_id in person_of.items():
+        if person_id in people:
+            records[person_id].append(deputy_id)
+    ranked = []
+    for person, x in people.items():
+        c = [sum(counted.get(i, 0) for i in records[person]) for counted in per_table]
+        ranked.append((c[0] + c[1] + c[2], x, c))
+    return ranked
+
+
+def _ranking_now(ctx: _Ctx, offset: int, limit: int, least: bool) -> tuple[_Ranked, int, int]:
+    """The page of the ranking, ranked in SQL from each person's yearly counters (``person_years``, kept by the
+    projector); with the number of serving people and of inactive ones (counted apart: a window over every person
+    would make SQLite sort them all, where the page needs only a top-N sort)."""
+    d = s.deputies
+    region = [] if ctx.scope.is_root else [d.c.area_node_id.in_(ctx.region_nodes())]
+    people = (
+        sa.select(d.c.person_id, sa.func.min(d.c.deputy_id).label("deputy_id"))
+        .where(d.c.serving == sa.true(), *region)
+        .group_by(d.c.person_id)
+        .subquery("people")
+    )
+    y = _person_counts(ctx)
+    counts = [sa.func.coalesce(y.c[c], 0) for c in ("contacts", "visits", "suggestions", "opinions")]
+    total = counts[0] + counts[1] + counts[2]
+    of_person = y.c.person_id == people.c.person_id
+    rows = _rows(
+        ctx.conn,
+        sa.select(people.c.deputy_id, people.c.person_id, d.c.area_node_id, d.c.name, d.c.node_id, *counts, total)
+        .join_from(people, d, d.c.deputy_id == people.c.deputy_id)
+        .join(y, of_person, isouter=True)
+        .order_by(total if least else total.desc(), d.c.name, people.c.person_id)
+        .offset(offset)
+        .limit(limit),
+    )
+    idle = sa.func.sum(sa.case((total == 0, 1), else_=0))
+    serving, inactive = ctx.conn.execute(
+        sa.select(sa.func.count(), idle).select_from(people).join(y, of_person, isouter=True)
+    ).one()
+    ranked = [
+        (r[9], _Deputy(r[0], r[1], r[2], r[3], "", r[4], False, False, False, False), [int(n) for n in r[5:9]]) for r in rows
+    ]
+    return ranked, serving or 0, int(inactive or 0)
+
+
+def _person_counts(ctx: _Ctx) -> Any:
+    """Each person's counters in the scope's years: their one row of a year (looked up by key), or a term's sums."""
+    y = s.person_years
+    names = ("contacts", "visits", "suggestions", "opinions")
+    if ctx.scope.first_year == ctx.scope.last_year:
+        return sa.select(y.c.person_id, *[y.c[c] for c in names]).where(y.c.year == ctx.scope.first_year).subquery("y")
+    sums = [sa.func.sum(y.c[c]).label(c) for c in names]
+    return sa.select(y.c.person_id, *sums).where(ctx.years(y.c.year)).group_by(y.c.person_id).subquery("y")
 
 
 # ================================================================================================ drill-down

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from domain.hierarchy import Hierarchy
 from domain.store import NodeStore, StoreSettings
 from projections.db import ProjectionDB
+from projections.decode import LeanEvent
 from projections.projector import DEFAULT_BATCH, Projector, RunStats
 
 BULK_BATCH = 20_000  # events per transaction of an aside build (nobody reads it: fewer, bigger commits)
@@ -145,13 +146,13 @@ def build_cut(
     db.open()
     if by == "recorded":
 
-        def keep(event: Any) -> bool:
-            return us(event.timestamp) <= cut
+        def keep(event: LeanEvent) -> bool:
+            return event.timestamp <= cut
     else:
-        clock: dict[Any, int] = {}  # effective occurred times, as the projector computes them (called in log order)
+        clock: dict[str, int] = {}  # effective occurred times, as the projector computes them (called in log order)
 
-        def keep(event: Any) -> bool:
-            occurred = max(us(event.occurred_at), clock.get(event.originator_id, -(2**62)))
+        def keep(event: LeanEvent) -> bool:
+            occurred = max(event.occurred_at, clock.get(event.originator_id, -(2**62)))
             clock[event.originator_id] = occurred
             return occurred <= cut
 

@@ -28,7 +28,7 @@ the migrated database with this metadata).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, false, text
 
 metadata = MetaData()
 
@@ -36,8 +36,8 @@ ID = String(32)
 DAY = String(10)
 
 
-def _t(name: str, *columns: object) -> Table:
-    return Table(name, metadata, *columns)  # type: ignore[arg-type]
+def _t(name: str, *columns: object, **dialect: object) -> Table:
+    return Table(name, metadata, *columns, **dialect)  # type: ignore[arg-type]
 
 
 def _clocks(prefix: str = "", nullable: bool = False) -> list[Column]:
@@ -114,8 +114,14 @@ deputies = _t(
     Column("grassroots", Boolean, nullable=False),
     Column("leading_cadre", Boolean, nullable=False),
     *_clocks(),
+    # Mandates in force now (passed review, not terminated), kept from ``mandates`` by the projector: the current-time
+    # views' population without scanning every mandate (as-of views still read ``mandates``).
+    Column("serving", Boolean, nullable=False, server_default=false()),
+    Column("serving_provincial", Boolean, nullable=False, server_default=false()),
+    Column("serving_local", Boolean, nullable=False, server_default=false()),  # a county or township mandate
     Index("ix_deputies_person", "person_id"),
     Index("ix_deputies_area", "area_node_id"),
+    Index("ix_deputies_node", "node_id"),  # which offices record deputies (township presidiums): from the index alone
 )
 
 deputy_flags = _t(
@@ -203,6 +209,9 @@ visits = _t(
     Column("deputies_n", Integer, nullable=False),
     *_clocks(),
     Index("ux_visits", "visit_id", unique=True),
+    # the stations view, from the indexes alone: a year's visits per station, and each station's latest visit
+    Index("ix_visits_year", "year", "station_id", "people", "deputies_n"),
+    Index("ix_visits_station_day", "station_id", "day"),
 )
 
 visit_deputies = _t(
@@ -215,6 +224,7 @@ visit_deputies = _t(
     Column("year", Integer, nullable=False),
     *_clocks(),
     Index("ix_visit_deputies_year", "year", "deputy_id"),
+    Index("ix_visit_deputies_station", "year", "station_id", "deputy_id"),
 )
 
 visit_issues = _t(
@@ -228,6 +238,7 @@ visit_issues = _t(
     Column("year", Integer, nullable=False),
     *_clocks(),
     Index("ux_visit_issues", "visit_id", "number", unique=True),
+    Index("ix_visit_issues_year", "year", "station_id"),
 )
 
 visit_issue_outcomes = _t(
@@ -287,6 +298,7 @@ opinions = _t(
     *_clocks(),
     Index("ix_opinions_year", "year", "deputy_id"),
     Index("ix_opinions_day", "year", "day"),
+    Index("ix_opinions_node", "year", "node_id"),  # opinions raised per node: counted from the index alone
     Index("ux_opinions", "contact_id", "number", unique=True),
 )
 
@@ -300,7 +312,21 @@ opinion_steps = _t(
     Column("unit", String(100), nullable=False),
     Column("day", DAY, nullable=False),
     *_clocks(),
+    Column("year", Integer, nullable=False, server_default=text("0")),  # the opinion's year (not the step's)
     Index("ux_opinion_steps", "contact_id", "number", "step", unique=True),
+    Index("ix_opinion_steps_year", "year", "step", "node_id"),
+)
+
+#: Opinions not fed back yet, kept by the projector: the current coverage view's list of who still waits for an
+#: answer, without walking the year's opinions that were answered (as-of views check ``opinion_steps``).
+open_opinions = _t(
+    "open_opinions",
+    Column("contact_id", ID, primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("node_id", ID, nullable=False),
+    Column("day", DAY, nullable=False),
+    Column("year", Integer, nullable=False),
+    Index("ix_open_opinions_year", "year", "day", "contact_id", "number"),
 )
 
 marks = _t(
@@ -312,6 +338,34 @@ marks = _t(
     Column("first_rec", BigInteger, nullable=False),
     Column("first_occ", BigInteger, nullable=False),
 )
+
+
+def _activity_counters() -> list[Column]:
+    """What a deputy did in a year, counted: the rows they appear in (contacts, station visits, suggestions signed,
+    opinions raised) and the contacts behind the deputy coverage targets (``marks`` has their first times)."""
+    names = ["contacts", "visits", "suggestions", "opinions", "deeds", "group_activities", "organ_contacts", "reports"]
+    return [Column(name, Integer, nullable=False) for name in names]
+
+
+#: Summary of the current (not as-of) views, kept by the projector in the transaction of the facts it counts.
+#: Without rowid on SQLite: the views look rows up by their key, one b-tree descent each instead of two.
+deputy_years = _t(
+    "deputy_years",
+    Column("deputy_id", ID, primary_key=True),
+    Column("year", Integer, primary_key=True),
+    *_activity_counters(),
+    sqlite_with_rowid=False,
+)
+
+#: ``deputy_years`` summed over a person's deputy records known here (a record counts once it is registered).
+person_years = _t(
+    "person_years",
+    Column("person_id", String(64), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    *_activity_counters(),
+    sqlite_with_rowid=False,
+)
+ACTIVITY_COUNTERS = [c.name for c in _activity_counters()]
 
 # --------------------------------------------------------------------------------------------- suggestions
 

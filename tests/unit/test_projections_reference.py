@@ -668,6 +668,51 @@ def test_every_view_equals_the_reference(
         store.close()
 
 
+FAR_FUTURE = _us(datetime(2100, 1, 1, tzinfo=UTC))
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    days=st.integers(20, 150),
+    start=st.dates(date(2024, 9, 1), date(2025, 9, 1)),
+    scale=st.sampled_from([0.1, 0.2, 0.3]),
+    page=st.integers(7, 3000),
+    by=st.sampled_from(["recorded", "occurred"]),
+)
+def test_current_views_from_the_summaries_equal_the_views_from_the_facts(
+    tmp_path_factory: Any, hunan: Hierarchy, seed: int, days: int, start: date, scale: float, page: int, by: str
+) -> None:
+    """The current views read the projector's summaries (serving flags, per-person yearly counters); an as-of view
+    with a cut after everything reads the fact tables: both must say the same, to the last name on every list."""
+    settings_ = StoreSettings(store="sqlite", data_dir=tmp_path_factory.mktemp("summaries"))
+    nodes = _region_nodes(hunan)
+    store = NodeStore(nodes[0], settings_)
+    db = ProjectionDB(nodes[0], settings_, hierarchy=hunan).open()
+    try:
+        write_simulation(store, nodes, days=days, start=start, seed=seed, scale=scale)
+        Projector(store, db, batch=page, hierarchy=hunan).run()
+        for code in ("430000", "430811", "430811201"):
+            now = queries.make_scope(db, region=code, hierarchy=hunan)
+            cut = queries.make_scope(
+                db, region=code, year=now.year, as_of=FAR_FUTURE, by=by, ref_day=now.ref_day, hierarchy=hunan
+            )
+            for view in (
+                lambda scope: queries.coverage(db, scope, missing_limit=BIG),
+                lambda scope: queries.duty_ranking(db, scope, limit=BIG),
+                lambda scope: queries.duty_ranking(db, scope, offset=3, limit=5, least=False),
+                lambda scope: queries.stations(db, scope, limit=BIG),
+                lambda scope: queries.suggestions(db, scope, limit=BIG),
+                lambda scope: queries.livelihood(db, scope, limit=BIG),
+            ):
+                got, want = view(now), view(cut)
+                assert got.pop("scope")["as_of"] is None and want.pop("scope")["as_of"] is not None
+                assert got == want
+    finally:
+        db.dispose()
+        store.close()
+
+
 def test_pages_of_any_size_give_the_same_views(tmp_path: Path, hunan: Hierarchy) -> None:
     """One event per page and one page for everything: the same rows in every table."""
     settings_ = StoreSettings(store="sqlite", data_dir=tmp_path)
