@@ -1154,6 +1154,22 @@ class _Simulation:
     def _street_deputies(self, node: _Node) -> list[UUID]:
         return [d for s in node.stations for d in s.enrolled]
 
+    def _local_organiser(
+        self, node: _Node, *, street: tuple[int, int], presidium: tuple[int, int]
+    ) -> tuple[list[UUID], OrganiserKind, str] | None:
+        """Who organises deputies at a township-level node, and which of them take part (between the bounds given):
+        at a street, the county SC's street committee with the deputies enrolled at the street's stations (None if
+        there are none: a street has no deputies of its own); elsewhere the township presidium with its deputies."""
+        rng = self.rng
+        if node.street:
+            pool = self._street_deputies(node)
+            if not pool:
+                return None
+            taking_part = rng.sample(pool, min(len(pool), rng.randint(*street)))
+            return taking_part, OrganiserKind.STREET_COMMITTEE, f"{node.county_name}人大常委会{node.name}工委"
+        taking_part = [d.id for d in self._active(node.deputies, rng.randint(*presidium))]
+        return taking_part, OrganiserKind.TOWNSHIP_PRESIDIUM, f"{node.name}人大主席团"
+
     def _schedule_station_merges(self) -> None:
         for node in self.nodes:
             if len(node.stations) < 2 or self.days < 2:
@@ -1341,17 +1357,10 @@ class _Simulation:
         rng = self.rng
         for _ in range(n):
             if node.level is Level.TOWNSHIP:
-                if node.street:
-                    pool = self._street_deputies(node)
-                    if not pool:
-                        return
-                    deputies = rng.sample(pool, min(len(pool), rng.randint(2, 8)))
-                    organiser_kind = OrganiserKind.STREET_COMMITTEE
-                    organiser = f"{node.county_name}人大常委会{node.name}工委"
-                else:
-                    deputies = [d.id for d in self._active(node.deputies, rng.randint(3, 12))]
-                    organiser_kind = OrganiserKind.TOWNSHIP_PRESIDIUM
-                    organiser = f"{node.name}人大主席团"
+                local = self._local_organiser(node, street=(2, 8), presidium=(3, 12))
+                if local is None:
+                    return
+                deputies, organiser_kind, organiser = local
                 if not deputies:
                     continue
                 title = rng.choice(
@@ -1448,16 +1457,10 @@ class _Simulation:
         for _ in range(n):
             topic = rng.choice(_TOPICS)
             if node.level is Level.TOWNSHIP:
-                if node.street:
-                    pool = self._street_deputies(node)
-                    if not pool:
-                        return
-                    deputies = rng.sample(pool, min(len(pool), rng.randint(3, 10)))
-                    organiser_kind = OrganiserKind.STREET_COMMITTEE
-                    organiser = f"{node.county_name}人大常委会{node.name}工委"
-                else:
-                    deputies = [d.id for d in self._active(node.deputies, rng.randint(5, 15))]
-                    organiser_kind, organiser = OrganiserKind.TOWNSHIP_PRESIDIUM, f"{node.name}人大主席团"
+                local = self._local_organiser(node, street=(3, 10), presidium=(5, 15))
+                if local is None:
+                    return
+                deputies, organiser_kind, organiser = local
                 organiser_id = organiser
             else:
                 deputies = [d.id for d in self._active(node.deputies, rng.randint(5, 20))]
