@@ -1212,61 +1212,29 @@ def livelihood(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int = 
         # a passed project's investment: its budget once the government starts it, its estimate until then
         invested = sa.case((p.c.budget_yuan > 0, p.c.budget_yuan), else_=p.c.estimate_yuan)
         started = p.c.started_day.is_not(None)
-        keys = [
-            "proposed",
-            "voted",
-            "passed",
-            "budget_yuan",
-            "implementing",
-            "completed",
-            "progress_sum",
-            "satisfied",
-            "basically_satisfied",
-            "dissatisfied",
-            "estimate_yuan",
-        ]
+        figures = {
+            "proposed": sa.func.count(),
+            "voted": one(voted),
+            "passed": one(passed),
+            "budget_yuan": sa.func.sum(sa.case((passed, invested), else_=0)),
+            "implementing": one(started),
+            "completed": one(p.c.progress == 100),
+            "progress_sum": sa.func.sum(sa.case((started, p.c.progress), else_=0)),
+            "satisfied": sa.func.sum(sa.func.coalesce(p.c.satisfied, 0)),
+            "basically_satisfied": sa.func.sum(sa.func.coalesce(p.c.basically_satisfied, 0)),
+            "dissatisfied": sa.func.sum(sa.func.coalesce(p.c.dissatisfied, 0)),
+            "estimate_yuan": sa.func.sum(sa.case((passed, p.c.estimate_yuan), else_=0)),
+        }
+        keys = list(figures)
         per_node: dict[str | None, dict[str, float]] = {}
-        for r in conn.execute(
-            sa.select(
-                p.c.node_id,
-                sa.func.count(),
-                one(voted),
-                one(passed),
-                sa.func.sum(sa.case((passed, invested), else_=0)),
-                one(started),
-                one(p.c.progress == 100),
-                sa.func.sum(sa.case((started, p.c.progress), else_=0)),
-                sa.func.sum(sa.func.coalesce(p.c.satisfied, 0)),
-                sa.func.sum(sa.func.coalesce(p.c.basically_satisfied, 0)),
-                sa.func.sum(sa.func.coalesce(p.c.dissatisfied, 0)),
-                sa.func.sum(sa.case((passed, p.c.estimate_yuan), else_=0)),
-            )
-            .where(*base)
-            .group_by(p.c.node_id)
-        ):
+        for r in conn.execute(sa.select(p.c.node_id, *figures.values()).where(*base).group_by(p.c.node_id)):
             per_node[r[0]] = dict(zip(keys, [x or 0 for x in r[1:]], strict=True))
         by_region = [_project_figures(r) for r in ctx.rollup(per_node, keys)]
         totals = _project_figures({k: sum(v.get(k, 0) for v in per_node.values()) for k in keys})
         by_year = [
             _project_figures({"year": y, **dict(zip(keys, [x or 0 for x in rest], strict=True))})
             for y, *rest in conn.execute(
-                sa.select(
-                    p.c.year,
-                    sa.func.count(),
-                    one(voted),
-                    one(passed),
-                    sa.func.sum(sa.case((passed, invested), else_=0)),
-                    one(started),
-                    one(p.c.progress == 100),
-                    sa.func.sum(sa.case((started, p.c.progress), else_=0)),
-                    sa.func.sum(sa.func.coalesce(p.c.satisfied, 0)),
-                    sa.func.sum(sa.func.coalesce(p.c.basically_satisfied, 0)),
-                    sa.func.sum(sa.func.coalesce(p.c.dissatisfied, 0)),
-                    sa.func.sum(sa.case((passed, p.c.estimate_yuan), else_=0)),
-                )
-                .where(ctx.in_region(p.c.node_id))
-                .group_by(p.c.year)
-                .order_by(p.c.year)
+                sa.select(p.c.year, *figures.values()).where(ctx.in_region(p.c.node_id)).group_by(p.c.year).order_by(p.c.year)
             )
         ]
         by_state = [
