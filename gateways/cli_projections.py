@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -40,6 +41,18 @@ def open_store(hierarchy: Hierarchy, code: str, settings: StoreSettings) -> Node
             "run `yipanqi demo`, `yipanqi simulate` or sync first, or set YIPANQI_DATA_DIR"
         )
     return NodeStore(hierarchy.ref(division), settings)
+
+
+def _each_store(codes: list[str]) -> Iterator[tuple[NodeStore, StoreSettings, Hierarchy]]:
+    """The named nodes' stores (default the province), one at a time, each closed before the next opens."""
+    hierarchy = Hierarchy.load()
+    settings = StoreSettings()
+    for code in codes or [PROVINCE]:
+        store = open_store(hierarchy, code, settings)
+        try:
+            yield store, settings, hierarchy
+        finally:
+            store.close()
 
 
 def report_command(
@@ -130,14 +143,8 @@ def projections_update(
     node: Annotated[list[str], typer.Option("--node", help="node code (repeatable; default the province)")] = [],  # noqa: B006
 ) -> None:
     """增量更新 / catch a node's read models up with its log."""
-    hierarchy = Hierarchy.load()
-    settings = StoreSettings()
-    for code in node or [PROVINCE]:
-        store = open_store(hierarchy, code, settings)
-        try:
-            stats = update(store, settings, hierarchy=hierarchy)
-        finally:
-            store.close()
+    for store, settings, hierarchy in _each_store(node):
+        stats = update(store, settings, hierarchy=hierarchy)
         console.print(f"{store.node.name}({store.node.code}): {json.dumps(stats.as_dict(), ensure_ascii=False)}")
 
 
@@ -147,14 +154,8 @@ def projections_rebuild(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per node")] = False,
 ) -> None:
     """重建 / rebuild a node's read models from its whole log, aside, then swap them in (writes may go on)."""
-    hierarchy = Hierarchy.load()
-    settings = StoreSettings()
-    for code in node or [PROVINCE]:
-        store = open_store(hierarchy, code, settings)
-        try:
-            result = rebuild(store, settings, hierarchy=hierarchy, log=None if as_json else console.print)
-        finally:
-            store.close()
+    for store, settings, hierarchy in _each_store(node):
+        result = rebuild(store, settings, hierarchy=hierarchy, log=None if as_json else console.print)
         if as_json:
             typer.echo(json.dumps({"node": store.node.code, **result}, ensure_ascii=False))
         else:
@@ -169,17 +170,11 @@ def projections_status(
     node: Annotated[list[str], typer.Option("--node", help="node code (repeatable; default the province)")] = [],  # noqa: B006
 ) -> None:
     """状态 / position of a node's read models against its log, and skipped events."""
-    hierarchy = Hierarchy.load()
-    settings = StoreSettings()
-    for code in node or [PROVINCE]:
-        store = open_store(hierarchy, code, settings)
-        try:
-            db = ProjectionDB(store.node, settings, hierarchy=hierarchy)
-            state = db.state() if db.exists() else {"position": 0, "skips": []}
-            head = store.max_position()
-            db.dispose()
-        finally:
-            store.close()
+    for store, settings, hierarchy in _each_store(node):
+        db = ProjectionDB(store.node, settings, hierarchy=hierarchy)
+        state = db.state() if db.exists() else {"position": 0, "skips": []}
+        head = store.max_position()
+        db.dispose()
         console.print(
             f"{store.node.name}({store.node.code}) {db.where}: position {state['position']:,} of {head:,} "
             f"(behind {head - state['position']:,}); skipped {len(state['skips'])} kinds: "
