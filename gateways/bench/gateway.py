@@ -312,20 +312,17 @@ def _summary(measured: dict[str, Any], rounds: int) -> dict[str, Any]:
 
 
 def _wait_projected(url: str, headers: dict[str, str], timeout: float = 120.0) -> None:
-    """The province's projection is built (the gateway's keeper projects in the background) before timing reads."""
+    """The province's read models hold its whole log (the gateway's projector process catches up in the background)
+    before timing reads."""
     import httpx
 
     deadline = time.monotonic() + timeout
-    last = 0
     while time.monotonic() < deadline:
-        r = httpx.get(f"{url}/nodes/{PROVINCE}/views/stations", headers=headers, timeout=60)
-        if r.status_code == 200:
-            visits = r.json()["totals"]["visits"]
-            if visits and visits == last:
-                return
-            last = visits
-        time.sleep(1.0)
-    raise RuntimeError("the province's projection did not settle")
+        r = httpx.get(f"{url}/nodes/{PROVINCE}/sync/status", headers=headers, timeout=60)
+        if r.status_code == 200 and r.json()["projected"] == r.json()["head"]:
+            return
+        time.sleep(0.5)
+    raise RuntimeError("the province's projection did not catch up with its log")
 
 
 if __name__ == "__main__":

@@ -136,7 +136,7 @@
       kpi("超期未答复", num(sg.overdue), `跟踪督办中 ${num(sg.open_follow_up)} 件`),
       kpi("民生实事(通过)", num(lv.passed), `投资 ${num(lv.investment_yi)} 亿元`),
       kpi("民生实事平均进度", lv.avg_progress === null ? "—" : lv.avg_progress + "%", `通过率 ${pct(lv.pass_rate)}`),
-      kpi("同步健康", sync ? healthLabel(sync) : "—", sync ? `日志头 ${num(sync.head)}` : "下钻区域不显示"),
+      kpi("同步健康", sync ? healthLabel(sync) : "—", sync ? freshness(sync) : "下钻区域不显示"),
     ].join("");
     renderCoverage(data.coverage);
     renderTargetPick(data.coverage);
@@ -146,6 +146,11 @@
     renderLivelihood(data.livelihood.by_region);
     renderSync(sync);
     window.yipanqiDashboard.data = data;
+  }
+
+  function freshness(sync) {
+    const behind = sync.head - sync.projected;
+    return `日志头 ${num(sync.head)}` + (behind > 0 ? ` · 读模型追赶中, 差 ${num(behind)} 条` : "");
   }
 
   function healthLabel(sync) {

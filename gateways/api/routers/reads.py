@@ -158,6 +158,7 @@ class SyncStatusView(BaseModel):
     head: int = Field(description="本节点日志头")
     published: int | None = Field(description="已向上级发布到的位置 (省: 无上级)")
     unpublished: int | None
+    projected: int = Field(description="读模型已投影到的日志位置 (小于日志头: 读模型追赶中)")
     children: list[ChildSync]
 
 
@@ -450,6 +451,7 @@ def sync_status_of(gw: Gateway, node: HostedNode) -> SyncStatusView:
         head=head,
         published=published,
         unpublished=max(head - published, 0) if published is not None else None,
+        projected=node.views.position(),
         children=[ChildSync(**row) for row in rows],
     )
 
