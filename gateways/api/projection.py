@@ -22,6 +22,7 @@ from domain.hierarchy import Hierarchy
 from domain.store import NodeStore, StoreSettings
 
 log = structlog.get_logger("gateway")
+PROJECTOR_NICENESS = 10
 
 
 class NodeViews:
@@ -171,6 +172,9 @@ def project_forever(
     to the gateway reads end-of-file (the gateway stops or dies). A few batches per node per round, so one busy node
     does not starve the others. Ctrl-C is the gateway's to handle: it stops this process in order."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Background work: when requests and projecting compete for the CPU, requests go first; the projection catches
+    # up in the quieter moments after (its answers are cached by position, so nothing stale is served as current).
+    os.nice(PROJECTOR_NICENESS)
     views = [NodeViews(NodeStore(node, settings), settings, hierarchy) for node in nodes]
     read = 0
     while not line.poll(0 if read else interval_s):
