@@ -22,6 +22,8 @@ from enum import IntEnum
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from domain.persistence import StreamPosition, SyncRecorder
+
 HEADER = "yq"
 GENESIS_LINK = "0" * 64
 #: The envelope's first byte names its format. Format 1 (one event per message) had its kind (1 or 2) there and no
@@ -181,3 +183,8 @@ def heartbeat(origin: UUID, position: int, head: int, link: str) -> Frame:
 def republish_request(stream: str, position: int, link: str, *, by: str) -> bytes:
     """A control message: "publish ``stream`` again after ``position``, whose link is ``link``"."""
     return json.dumps({"kind": "republish", "stream": stream, "from": position, "link": link, "by": by}).encode()
+
+
+def initial_position(books: SyncRecorder, stream: str) -> StreamPosition:
+    """A stream's position as ``books`` keep it; the start of the stream while none is kept."""
+    return books.positions().get(stream) or StreamPosition(stream, 0, GENESIS_LINK)

@@ -23,8 +23,8 @@ from domain.base import NodeRef
 from domain.persistence import StreamPosition
 from domain.store import NodeStore, ReferenceStore
 from sync.downward import DownwardReceiver, DownwardSender
-from sync.envelope import republish_request
-from sync.ingest import Inbound, Ingest, initial_position, make_consumer
+from sync.envelope import initial_position, republish_request
+from sync.ingest import Inbound, Ingest, make_consumer
 from sync.relay import Relay, make_producer
 from sync.settings import SyncSettings, TopicPlan
 

@@ -25,7 +25,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from domain.persistence import EventRow, ParkedMessage, StreamHalt, StreamPosition, SyncRecorder
-from sync.envelope import GENESIS_LINK, HEADER, EnvelopeError, Frame, Kind, links, republish_request
+from sync.envelope import HEADER, EnvelopeError, Frame, Kind, links, republish_request
 from sync.settings import SyncSettings
 
 
@@ -249,10 +249,6 @@ class Ingest:
             status = stream.status()
             status["lag_s"] = round(now - stream.last_applied_at, 3) if status["lag_events"] and stream.last_applied_at else 0.0
             yield status
-
-
-def initial_position(books: SyncRecorder, stream: str) -> StreamPosition:
-    return books.positions().get(stream) or StreamPosition(stream, 0, GENESIS_LINK)
 
 
 def _held_prefix(frame: Frame, held: int) -> int | None:

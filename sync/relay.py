@@ -22,7 +22,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from domain.persistence import LogRow, StreamPosition, SyncRecorder
-from sync.envelope import GENESIS_LINK, HEADER, Entry, Frame, Kind, chain, heartbeat, step
+from sync.envelope import GENESIS_LINK, HEADER, Entry, Frame, Kind, chain, heartbeat, initial_position, step
 from sync.settings import SyncSettings
 
 
@@ -53,7 +53,7 @@ class Relay:
         self.topic = topic
         self.stream = stream
         self.settings = settings
-        self.published = books.positions().get(stream) or StreamPosition(stream, 0, GENESIS_LINK)
+        self.published = initial_position(books, stream)
         self.last_sent = 0.0
         self.log = structlog.get_logger().bind(node=str(origin), stream=stream, topic=topic)
 

@@ -339,7 +339,7 @@ def wait_for(
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{why() if why else ''}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {value!r})\n{why() if why else ''}")
         time.sleep(poll)
 
 

@@ -113,6 +113,18 @@ class GatewayProcess:
             time.sleep(0.1)
         raise RuntimeError(f"gateway {self.codes} not ready after {timeout}s:\n{self.output()[-4000:]}")
 
+    def wait_projected(self, code: str, token: str, timeout: float = 120.0) -> GatewayProcess:
+        """Until the node's read models hold its whole log (the gateway projects in a process of its own)."""
+        deadline = time.monotonic() + timeout
+        status: Any = None
+        while time.monotonic() < deadline:
+            r = httpx.get(f"{self.url}/nodes/{code}/sync/status", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+            status = r.json() if r.status_code == 200 else r.text
+            if r.status_code == 200 and status["projected"] == status["head"]:
+                return self
+            time.sleep(0.5)
+        raise RuntimeError(f"the read models of {code} did not catch up with its log in {timeout}s: {status}")
+
     def stop(self) -> None:
         if self.popen.poll() is None:
             self.popen.terminate()

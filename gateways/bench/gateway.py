@@ -232,7 +232,7 @@ def run_gateway_benchmark(
         log(f"启动网关 starting `yipanqi serve` (uvicorn, 1 worker) on 127.0.0.1:{port}…")
         with GatewayProcess([PROVINCE, TOWNSHIP], store_env(settings), tmp / "gateway.log", port=port) as gateway:
             gateway.wait_ready(120)
-            _wait_projected(gateway.url, viewer)
+            gateway.wait_projected(PROVINCE, tokens[(PROVINCE, "viewer")])
             log(
                 f"负载 load: {rounds} rounds of bare, command, query; {concurrency} connections, "
                 f"≤{requests} requests or ≤{seconds}s per phase, separate process…"
@@ -309,20 +309,6 @@ def _summary(measured: dict[str, Any], rounds: int) -> dict[str, Any]:
         "server": "uvicorn, 1 worker, SQLite stores; projections in a projector process beside it",
         "load_avg": [round(x, 2) for x in os.getloadavg()],  # the machine's load: other jobs skew every figure
     }
-
-
-def _wait_projected(url: str, headers: dict[str, str], timeout: float = 120.0) -> None:
-    """The province's read models hold its whole log (the gateway's projector process catches up in the background)
-    before timing reads."""
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = httpx.get(f"{url}/nodes/{PROVINCE}/sync/status", headers=headers, timeout=60)
-        if r.status_code == 200 and r.json()["projected"] == r.json()["head"]:
-            return
-        time.sleep(0.5)
-    raise RuntimeError("the province's projection did not catch up with its log")
 
 
 if __name__ == "__main__":

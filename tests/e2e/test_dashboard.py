@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from domain.hierarchy import Hierarchy
@@ -69,17 +67,6 @@ def replicate_up(settings: StoreSettings, hierarchy: Hierarchy) -> None:
             dst.close()
 
 
-def projected(url: str, token: str, timeout: float = 120.0) -> None:
-    """The gateway projects in a process of its own: wait until the province's read models hold its whole log."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = httpx.get(f"{url}/nodes/{PROVINCE}/sync/status", headers={"Authorization": f"Bearer {token}"}).json()
-        if status["projected"] == status["head"]:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"the province's projection did not catch up with its log in {timeout}s: {status}")
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp("dashboard")
@@ -90,7 +77,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     tokens = issue_tokens(settings, [PROVINCE], ["viewer"], hierarchy)
     gateway = GatewayProcess([PROVINCE], store_env(settings), data / "gateway.log").wait_ready()
     try:
-        projected(gateway.url, tokens[(PROVINCE, "viewer")])
+        gateway.wait_projected(PROVINCE, tokens[(PROVINCE, "viewer")])
         yield {"url": gateway.url, "token": tokens[(PROVINCE, "viewer")], "dir": data}
     finally:
         gateway.stop()

@@ -18,7 +18,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -29,23 +29,13 @@ import pytest
 from domain.hierarchy import Hierarchy
 from domain.store import StoreSettings
 from gateways.api.devtools import GatewayProcess, issue_tokens, seed, store_env
+from tests.sync_helpers import wait_for
 
 PROVINCE, SHAOYANG, SHAODONG, ZHUOXI, DONGKOU, JIANGKOU = "430000", "430500", "430582", "430582204", "430525", "430525101"
 CODES = (PROVINCE, SHAOYANG, SHAODONG, ZHUOXI, DONGKOU, JIANGKOU)
 ROLES = ("recorder", "viewer", "auditor", "administrator")
 GATEWAYS = {"top": (PROVINCE, SHAOYANG), "shaodong": (SHAODONG, ZHUOXI), "dongkou": (DONGKOU, JIANGKOU)}
 SYNC = {"townships": (ZHUOXI, JIANGKOU), "counties": (SHAODONG, DONGKOU), "top": (SHAOYANG, PROVINCE)}
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = 90.0, every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 class Cluster:
@@ -172,23 +162,27 @@ def test_record_at_a_township_see_it_at_the_province(synced: Cluster) -> None:
 
     # After sync: the province's log holds the visit, its views count it, its lists show it.
     seen = wait_for(
-        "the visit at the province",
         lambda: (
             c.get(PROVINCE, f"/aggregates/{visit}", (PROVINCE, "viewer")).json()
             if c.get(PROVINCE, f"/aggregates/{visit}", (PROVINCE, "viewer")).status_code == 200
             else None
         ),
+        90,
+        "the visit at the province",
+        poll=0.5,
     )
     assert seen["owner_name"] == "斫𥕢乡(430582204)" and seen["version"] >= 1
     full = wait_for(
-        "both events at the province",
         lambda: (lambda j: j if j["version"] == 2 else None)(
             c.get(PROVINCE, f"/aggregates/{visit}", (PROVINCE, "administrator")).json()
         ),
+        90,
+        "both events at the province",
+        poll=0.5,
     )
     issue = full["data"]["issues"][0]
     assert full["masked"] and issue["raised_by_phone"] == "138****1234" and "13807391234" not in issue["summary"]
-    wait_for("the province's view to count the visit", lambda: (visits_at_province() or 0) >= 1)
+    wait_for(lambda: (visits_at_province() or 0) >= 1, 90, "the province's view to count the visit", poll=0.5)
     listed = c.get(PROVINCE, "/lists/visits", (PROVINCE, "viewer"), region=ZHUOXI, limit=200).json()["items"]
     assert visit in {i["id"] for i in listed}
     rollup = c.get(PROVINCE, "/views/rollup", (PROVINCE, "viewer")).json()
@@ -200,10 +194,12 @@ def test_record_at_a_township_see_it_at_the_province(synced: Cluster) -> None:
     mine = c.get(ZHUOXI, f"/aggregates/{visit}", (ZHUOXI, "recorder")).json()
     assert not mine["masked"] and mine["data"]["issues"][0]["raised_by_phone"] == "13807391234"
     county = wait_for(
-        "the visit at the county",
         lambda: (lambda r: r.json() if r.status_code == 200 else None)(
             c.get(SHAODONG, f"/aggregates/{visit}", (SHAODONG, "administrator"))
         ),
+        90,
+        "the visit at the county",
+        poll=0.5,
     )
     assert county["masked"]
 
@@ -213,14 +209,16 @@ def test_record_at_a_township_see_it_at_the_province(synced: Cluster) -> None:
         row = next(r for r in rows if r["child"] == "邵阳市(430500)")
         return row if (row["state"], row["lag_events"]) == ("following", 0) else None
 
-    assert wait_for("the province to follow 邵阳市", settled)["position"] > 0
+    assert wait_for(settled, 90, "the province to follow 邵阳市", poll=0.5)["position"] > 0
 
     # A county deputy enrolled at the township's station: recordable there once the county's replica came down.
     if county_deputies:
         attempt = {"station_id": station, "visit_date": "2025-03-06", "deputy_ids": county_deputies[:1], "people_received": 2}
         r = wait_for(
-            "the county deputy's replica at the township",
             lambda: (lambda r: r if r.status_code == 201 else None)(c.post(ZHUOXI, "/visits", attempt)),
+            90,
+            "the county deputy's replica at the township",
+            poll=0.5,
         )
         assert r.json()["kind"] == "visit"
 
@@ -296,7 +294,7 @@ def test_views_stay_current_when_the_projector_dies(cluster: Cluster) -> None:
     """The gateway projects in a child process; killed, it is started again and the views catch up."""
     c = cluster
     gateway = c.gateways["shaodong"].popen.pid
-    projector = wait_for("the projector process", lambda: _projectors(gateway))
+    projector = wait_for(lambda: _projectors(gateway), 90, "the projector process", poll=0.5)
 
     def visits() -> int:
         return int(c.get(ZHUOXI, "/views/stations", (ZHUOXI, "viewer")).json()["totals"]["visits"])
@@ -306,13 +304,13 @@ def test_views_stay_current_when_the_projector_dies(cluster: Cluster) -> None:
         time.sleep(1.5)  # longer than the projector's round: nothing moved meanwhile
         return (seen,) if visits() == seen else None
 
-    (before,) = wait_for("a settled projection", settled)
+    (before,) = wait_for(settled, 90, "a settled projection", poll=0.5)
     for pid in projector:
         os.kill(pid, signal.SIGKILL)
     station, enrolled = township_station(c)
     deputy = next(d for d, congress in enrolled.items() if congress == "township")
     body = {"station_id": station, "visit_date": "2025-03-11", "deputy_ids": [deputy], "people_received": 2}
     assert c.post(ZHUOXI, "/visits", body, key="after-projector-kill").status_code == 201
-    wait_for("the new visit in the township's views", lambda: visits() == before + 1)
+    wait_for(lambda: visits() == before + 1, 90, "the new visit in the township's views", poll=0.5)
     restarted = _projectors(gateway)
     assert restarted and restarted.isdisjoint(projector)

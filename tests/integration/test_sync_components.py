@@ -23,8 +23,8 @@ from kafka.admin import NewTopic
 from domain.base import NodeRef
 from domain.persistence import StreamHalt, StreamPosition
 from domain.store import NodeStore, StoreSettings
-from sync.envelope import GENESIS_LINK, HEADER, Frame, Kind, chain
-from sync.ingest import Inbound, Ingest, StreamState, initial_position, make_consumer
+from sync.envelope import GENESIS_LINK, HEADER, Frame, Kind, chain, initial_position
+from sync.ingest import Inbound, Ingest, StreamState, make_consumer
 from sync.relay import Relay, make_producer
 from sync.settings import SyncSettings, TopicPlan
 from tests.sync_helpers import (

@@ -35,9 +35,9 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from domain.persistence import StreamPosition
 from domain.store import NodeStore, StoreSettings
-from sync.envelope import HEADER, Entry, Frame, Kind, heartbeat
+from sync.envelope import HEADER, Entry, Frame, Kind, heartbeat, initial_position
 from sync.envelope import step as chain_step
-from sync.ingest import Inbound, Ingest, StreamState, initial_position
+from sync.ingest import Inbound, Ingest, StreamState
 from sync.relay import Relay, link_at
 from sync.settings import SyncSettings, TopicPlan
 from sync.status import node_status
