@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +30,10 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
     parked_table = "sync_parked"
     answers_table = "gateway_answers"
     halts_table = "sync_halts"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._readers = threading.local()  # each thread's own read connection (see ``_read_one``)
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -91,9 +97,20 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
 
     def _read_one(self, statement: str, params: tuple[Any, ...]) -> Any:
         """One row of one statement, in autocommit mode: a single statement reads a consistent snapshot, so the
-        library's BEGIN/ROLLBACK round is not needed for it (it is for a command's hottest reads)."""
-        with self.datastore.get_connection(commit=False) as conn:
-            return conn._sqlite_conn.execute(statement, params).fetchone()
+        library's BEGIN/ROLLBACK round is not needed. These are a command's hottest reads (on the gateway's event
+        loop), and the library's pool costs more than the indexed read itself (a semaphore, locks and bookkeeping
+        per use), so each thread reads on a connection of its own; they close with the recorder. In WAL mode a
+        reader neither waits for the writer nor holds it up."""
+        pool = self.datastore.pool
+        if pool.is_sqlite_memory_mode:  # one shared in-memory database: only the pool's connections see it
+            with self.datastore.get_connection(commit=False) as conn:
+                return conn._sqlite_conn.execute(statement, params).fetchone()
+        reader = getattr(self._readers, "connection", None)
+        if reader is None:
+            reader = self._readers.connection = sqlite3.connect(
+                pool.db_name, uri=True, check_same_thread=False, isolation_level=None, timeout=pool.lock_timeout or 5
+            )
+        return reader.execute(statement, params).fetchone()
 
     def positions(self) -> dict[str, StreamPosition]:
         with self.datastore.transaction(commit=False) as c:

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
 from gateways.api.context import HostedNode, hosted_node
+from gateways.api.direct import DirectRoute
 
-router = APIRouter(tags=["看板 dashboard"])
+router = APIRouter(route_class=DirectRoute, tags=["看板 dashboard"])
 PAGE = Path(__file__).resolve().parents[2] / "static" / "dashboard.html"
 
 

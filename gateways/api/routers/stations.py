@@ -14,10 +14,18 @@ from domain.stations import Station
 from domain.visits import StationVisit
 from gateways.api import models as m
 from gateways.api.context import Command, CommandResult, writer
+from gateways.api.direct import DirectRoute
 from gateways.api.errors import ApiError, responses
 
-router = APIRouter(prefix="/nodes/{code}", tags=["联络站 stations"], responses=responses(400, 401, 403, 404, 409, 422))
-visits = APIRouter(prefix="/nodes/{code}", tags=["进站接待 station visits"], responses=responses(400, 401, 403, 404, 409, 422))
+router = APIRouter(
+    route_class=DirectRoute, prefix="/nodes/{code}", tags=["联络站 stations"], responses=responses(400, 401, 403, 404, 409, 422)
+)
+visits = APIRouter(
+    route_class=DirectRoute,
+    prefix="/nodes/{code}",
+    tags=["进站接待 station visits"],
+    responses=responses(400, 401, 403, 404, 409, 422),
+)
 Cmd = Annotated[Command, Depends(writer)]
 StationId = Annotated[UUID, Path(description="联络站 id")]
 VisitId = Annotated[UUID, Path(description="进站接待 id")]

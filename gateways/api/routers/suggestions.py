@@ -11,9 +11,15 @@ from fastapi.responses import Response
 from domain.suggestions import Suggestion
 from gateways.api import models as m
 from gateways.api.context import Command, CommandResult, deputy_writer, writer
+from gateways.api.direct import DirectRoute
 from gateways.api.errors import responses
 
-router = APIRouter(prefix="/nodes/{code}", tags=["代表建议 suggestions"], responses=responses(400, 401, 403, 404, 409, 422))
+router = APIRouter(
+    route_class=DirectRoute,
+    prefix="/nodes/{code}",
+    tags=["代表建议 suggestions"],
+    responses=responses(400, 401, 403, 404, 409, 422),
+)
 Cmd = Annotated[Command, Depends(writer)]
 SuggestionId = Annotated[UUID, Path(description="建议 id")]
 
