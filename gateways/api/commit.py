@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
@@ -55,6 +56,7 @@ class GroupCommit:
         self._closed = False
         self._changed = threading.Condition()  # guards the fields above; notified when work comes or is done
         self._writer: threading.Thread | None = None
+        self._answers: OrderedDict[tuple[str, str], StoredAnswer] = OrderedDict()  # the latest ones committed here
 
     async def commit(self, queued: Queued) -> None:
         """Queue a decided command and wait until it is committed; raises its error if its write failed."""
@@ -89,6 +91,12 @@ class GroupCommit:
             while self._queue or self._writing:
                 self._changed.wait()
 
+    def answered(self, principal: str, key: str) -> StoredAnswer | None:
+        """The answer this process committed for an idempotency key, if it is among the latest 10,000: a retry of
+        it is answered without being decided again (a stored answer never changes). Call ``settle`` first."""
+        with self._changed:
+            return self._answers.get((principal, key))
+
     def close(self) -> None:
         """Stop the writer once it has written what is queued."""
         with self._changed:
@@ -108,10 +116,18 @@ class GroupCommit:
                 self._writing = True
             self._write(group)
             with self._changed:
+                self._remember(group)
                 self._writing = False
                 self._written = set().union(*(q.writes for q in self._queue))
                 self._changed.notify_all()
             _resolve(group)
+
+    def _remember(self, group: Sequence[Queued]) -> None:
+        for queued in group:
+            if queued.stored is not None and queued.error is None:
+                self._answers[(queued.stored.principal, queued.stored.key)] = queued.stored
+        while len(self._answers) > 10_000:
+            self._answers.popitem(last=False)
 
     def _write(self, group: Sequence[Queued]) -> None:
         """In one transaction, else one transaction per command; each command's error is kept on it."""

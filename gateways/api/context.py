@@ -401,11 +401,14 @@ class Command:
         ).hexdigest()
         commits = self.node.commits
         if self.key:
-            # A retry is not looked up first: it is decided like a new command, and its answer, inserted in the
-            # transaction of its events, collides with the stored one, so that nothing of it is written and the
-            # stored answer is sent (``_after_conflict``). That saves every first request a read; only a retry of a
-            # command still queued must wait for its commit.
+            # A retry of an answer committed by this process is answered from memory. Any other request with a key is
+            # not looked up first: it is decided like a new command, and its answer, inserted in the transaction of
+            # its events, collides with a stored one (from another process, or older), so that nothing of it is
+            # written and the stored answer is sent (``_after_conflict``). That saves every first request a read.
             commits.settle(self._key_written)
+            earlier = commits.answered(*self._key_written)
+            if earlier is not None:
+                return self._replay(earlier, request_hash)
         queued = self._decide(action, set(type(body).model_fields) if body else set(), request_hash)
         if not queued.rows and queued.stored is None:
             return _json(queued.body, queued.status)  # refused, and no answer to keep: nothing to commit

@@ -148,6 +148,39 @@ def test_concurrent_retries_record_once_and_all_get_the_first_answer(world: Any)
     assert store.get(UUID(vid)).version == 2  # recorded once, however the retries were interleaved
 
 
+def test_a_retry_of_a_committed_answer_is_not_decided_again(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A retry of an answer this process committed is answered from memory: it is not decided again, and its stored
+    answer does not collide inside a group of other commands (which would write that group command by command)."""
+    from gateways.api.context import Command
+
+    app, _, _, tokens = world
+    station, deputy = _station_and_deputy(app)
+    visit = {"station_id": str(station), "deputy_ids": [str(deputy)], "people_received": 3}
+    first = {**visit, "visit_date": "2026-06-01"}
+    (answer,) = asyncio.run(_gather(app, [(f"/nodes/{TOWNSHIP}/visits", first, _h(tokens, "june-1"))]))
+    decided: list[str | None] = []
+    decide = Command._decide
+
+    def counted(self: Command, *args: Any) -> Any:
+        decided.append(self.key)
+        return decide(self, *args)
+
+    monkeypatch.setattr(Command, "_decide", counted)
+    sizes = _count_groups(app, monkeypatch)
+    others = [
+        (f"/nodes/{TOWNSHIP}/visits", {**visit, "visit_date": f"2026-06-{d:02d}"}, _h(tokens, f"june-{d}")) for d in (2, 3, 4)
+    ]
+    retry = (f"/nodes/{TOWNSHIP}/visits", first, _h(tokens, "june-1"))
+    answers = asyncio.run(_gather(app, [others[0], retry, *others[1:]]))
+    assert [r.status_code for r in answers] == [201] * 4
+    assert answers[1].content == answer.content and answers[1].headers["idempotent-replayed"] == "true"
+    assert sorted(decided) == ["june-2", "june-3", "june-4"]  # the retry was not decided
+    assert sum(sizes) == 3 and max(sizes) > 1  # no command wrote alone after a collision (sizes: {sizes})
+    changed = {**first, "people_received": 4}  # the same key with another request is still refused
+    (refused,) = asyncio.run(_gather(app, [(f"/nodes/{TOWNSHIP}/visits", changed, _h(tokens, "june-1"))]))
+    assert refused.status_code == 422 and refused.json()["field"] == "Idempotency-Key"
+
+
 def test_a_group_whose_commit_fails_is_written_command_by_command(tmp_path: Path) -> None:
     """A version taken meanwhile by another writer fails only the command that wrote it."""
     hierarchy = Hierarchy.load()
