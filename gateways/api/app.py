@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ from pydantic import BaseModel
 from domain.hierarchy import Hierarchy
 from domain.store import StoreSettings
 from gateways.api.context import Gateway, strict_query
-from gateways.api.errors import install_error_handlers
+from gateways.api.errors import BodyLimit, install_error_handlers
 from gateways.api.routers import contacts, dashboard, deputies, livelihood, reads, stations, suggestions, views
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -61,7 +62,15 @@ class Health(BaseModel):
     status: str
 
 
-def create_app(codes: Iterable[str], *, settings: StoreSettings | None = None, hierarchy: Hierarchy | None = None) -> FastAPI:
+def create_app(
+    codes: Iterable[str],
+    *,
+    settings: StoreSettings | None = None,
+    hierarchy: Hierarchy | None = None,
+    max_body_bytes: int | None = None,
+) -> FastAPI:
+    """``max_body_bytes``: the largest request body taken (413 beyond it; default ``YIPANQI_MAX_BODY_BYTES``, 1 MiB:
+    the largest command, a suggestion with its full text, is a few kilobytes)."""
     gw = Gateway(hierarchy or Hierarchy.load(), settings or StoreSettings(), codes)
 
     @asynccontextmanager
@@ -80,6 +89,9 @@ def create_app(codes: Iterable[str], *, settings: StoreSettings | None = None, h
         openapi_tags=TAGS,
         dependencies=[Depends(strict_query)],
         lifespan=lifespan,
+    )
+    app.add_middleware(
+        BodyLimit, limit=int(os.environ.get("YIPANQI_MAX_BODY_BYTES", 1 << 20)) if max_body_bytes is None else max_body_bytes
     )
     # The stores stay open for the app's life (an ASGI lifespan may run more than once under test clients):
     # ``app.state.gateway.close()`` closes them; a server process simply exits.

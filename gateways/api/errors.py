@@ -12,7 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.base import DomainError, NotFound
 from gateways.api.auth import AuthError
@@ -26,6 +28,7 @@ ERROR_KINDS = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "too_large",
     422: "invalid",
     503: "unavailable",
 }
@@ -92,6 +95,42 @@ def _validation_body(exc: RequestValidationError) -> tuple[int, ErrorBody]:
     return status, ErrorBody(error=ERROR_KINDS[status], rule=rule, field=first.field, fields=problems)
 
 
+class BodyLimit:
+    """Refuses a request body over ``limit`` bytes (413), in the gateway's error shape: a declared length at once,
+    without reading the body; a body streamed without one as soon as it passes the limit. (Starlette's own limiter
+    answers in plain text.)"""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope["yipanqi.max_body_bytes"] = self.limit
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            body = ErrorBody(error=ERROR_KINDS[413], rule=_too_large(scope))
+            await error_response(413, body, {"Connection": "close"})(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise StarletteHTTPException(413)  # answered by the handler below, in the same shape
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _too_large(scope: Scope) -> str:
+    return f"the request body is larger than this gateway takes ({scope.get('yipanqi.max_body_bytes', 0):,} bytes)"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -114,11 +153,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(status, domain_error_body(exc, status))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         status = exc.status_code if exc.status_code in ERROR_KINDS else 400
         rule = str(exc.detail) if exc.detail else ERROR_KINDS.get(status, "error")
         if exc.status_code == 404 and rule == "Not Found":
             rule = "no such route (see /docs)"
+        if exc.status_code == 413:
+            rule = _too_large(request.scope)
         return error_response(status, ErrorBody(error=ERROR_KINDS.get(status, "error"), rule=rule), getattr(exc, "headers", None))
 
     @app.exception_handler(IntegrityError)
@@ -149,7 +190,12 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "无权限 / the token's node or role may not do this",
         404: "不存在 / no such node, aggregate or deputy here",
         409: "状态冲突 / the aggregate's state does not allow this step, or it exists already",
+        413: "请求体过大 / the request body is larger than the gateway takes (YIPANQI_MAX_BODY_BYTES)",
         422: "输入不合规则 / the input breaks a field or domain rule",
         503: "暂不可用 / the store is busy or failed; retry",
     }
     return {s: {"model": ErrorBody, "description": described[s]} for s in statuses}
+
+
+COMMAND_ERRORS = responses(400, 401, 403, 404, 409, 413, 422)
+READ_ERRORS = responses(400, 401, 403, 404, 422)

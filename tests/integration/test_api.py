@@ -418,6 +418,8 @@ def test_errors_name_the_field_rule_or_state(api: Api) -> None:
     h = api.h(SHAODONG, "recorder")
     r = c.post(f"/nodes/{SHAODONG}/stations", content=b"{not json", headers={**h, "Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["error"] == "bad_request"
+    r = c.post(f"/nodes/{SHAODONG}/stations", json={"name": "x" * (1 << 20)}, headers=h)  # over 1 MiB: not even read
+    assert r.status_code == 413 and r.json()["rule"].endswith("(1,048,576 bytes)")
     r = c.post(f"/nodes/{SHAODONG}/stations", json={"name": "x", "colour": "red"}, headers=h)
     assert r.status_code == 422 and r.json()["field"] == "body.colour"
     r = c.post(f"/nodes/{SHAODONG}/visits/not-a-uuid/close", json={}, headers=h)

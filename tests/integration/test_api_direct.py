@@ -135,6 +135,7 @@ def test_bad_input_of_every_kind_is_answered_alike(both: Both) -> None:
         (422, {"content": b'{"a": 1}', "headers": h}),  # no content type: the body is not read as JSON
         (422, {"content": b"{}", "headers": {**h, "Content-Type": "text/plain"}}),
         (422, {"content": b"", "headers": {**h, "Content-Type": "application/json"}}),  # no body
+        (413, {"content": [b"x" * 600_000] * 2, "headers": {**h, "Content-Type": "application/json"}}),  # streamed
         (422, {"json": [visit], "headers": h}),
         (422, {"json": "visit", "headers": h}),
         (422, {"json": {**visit, "colour": "red"}, "headers": h}),
@@ -147,7 +148,9 @@ def test_bad_input_of_every_kind_is_answered_alike(both: Both) -> None:
         (422, {"json": {**visit, "visit_date": "2025-04-02", "deputy_ids": [deputy, deputy]}, "headers": h}),
     ]
     for status, kwargs in cases:
-        assert both.same("POST", url, **kwargs)[0] == status, kwargs
+        answer = both.same("POST", url, **kwargs)
+        assert answer[0] == status, kwargs
+        assert status != 413 or answer[1]["rule"].endswith("(1,048,576 bytes)")
     for code in ("43", "999999"):  # a malformed code with a bad body: path and body errors together, in order
         assert both.same("POST", f"/nodes/{code}/visits", json={"visit_date": "x"}, headers=h)[0] in (404, 422)
     paths = [

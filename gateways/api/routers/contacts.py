@@ -12,11 +12,9 @@ from domain.contacts import ContactActivity
 from gateways.api import models as m
 from gateways.api.context import Command, CommandResult, writer
 from gateways.api.direct import DirectRoute
-from gateways.api.errors import responses
+from gateways.api.errors import COMMAND_ERRORS
 
-router = APIRouter(
-    route_class=DirectRoute, prefix="/nodes/{code}", tags=["联系活动 contacts"], responses=responses(400, 401, 403, 404, 409, 422)
-)
+router = APIRouter(route_class=DirectRoute, prefix="/nodes/{code}", tags=["联系活动 contacts"], responses=COMMAND_ERRORS)
 Cmd = Annotated[Command, Depends(writer)]
 ContactId = Annotated[UUID, Path(description="联系活动 id")]
 OpinionNo = Annotated[int, Path(ge=1, le=10_000, description="意见序号 (从 1 起)")]

@@ -14,11 +14,9 @@ from domain.deputies import Deputy
 from gateways.api import models as m
 from gateways.api.context import Command, CommandResult, writer
 from gateways.api.direct import DirectRoute
-from gateways.api.errors import ApiError, responses
+from gateways.api.errors import COMMAND_ERRORS, ApiError
 
-router = APIRouter(
-    route_class=DirectRoute, prefix="/nodes/{code}", tags=["代表 deputies"], responses=responses(400, 401, 403, 404, 409, 422)
-)
+router = APIRouter(route_class=DirectRoute, prefix="/nodes/{code}", tags=["代表 deputies"], responses=COMMAND_ERRORS)
 Cmd = Annotated[Command, Depends(writer)]
 DeputyId = Annotated[UUID, Path(description="代表 id")]
 CommitteeId = Annotated[UUID, Path(description="常委会 id")]

@@ -12,13 +12,13 @@ from domain.livelihood import LivelihoodProject
 from gateways.api import models as m
 from gateways.api.context import Command, CommandResult, writer
 from gateways.api.direct import DirectRoute
-from gateways.api.errors import responses
+from gateways.api.errors import COMMAND_ERRORS
 
 router = APIRouter(
     route_class=DirectRoute,
     prefix="/nodes/{code}",
     tags=["民生实事 livelihood projects"],
-    responses=responses(400, 401, 403, 404, 409, 422),
+    responses=COMMAND_ERRORS,
 )
 Cmd = Annotated[Command, Depends(writer)]
 ProjectId = Annotated[UUID, Path(description="项目 id")]

@@ -24,11 +24,11 @@ from gateways.api.auth import ROLE_LABELS, Principal
 from gateways.api.context import CST, Gateway, HostedNode, Reader, auditor, gateway, hosted_node, principal, reader
 from gateways.api.direct import DirectRoute
 from gateways.api.encode import aggregate_data, event_row, kind_label, kind_of, plain, state_of
-from gateways.api.errors import ApiError, responses
+from gateways.api.errors import READ_ERRORS, ApiError
 from gateways.api.masking import mask
 from sync.status import node_status
 
-router = APIRouter(route_class=DirectRoute, tags=["查询 reads"], responses=responses(400, 401, 403, 404, 422))
+router = APIRouter(route_class=DirectRoute, tags=["查询 reads"], responses=READ_ERRORS)
 AggregateId = Annotated[UUID, Path(description="聚合 id / aggregate id")]
 
 

@@ -15,16 +15,14 @@ from domain.visits import StationVisit
 from gateways.api import models as m
 from gateways.api.context import Command, CommandResult, writer
 from gateways.api.direct import DirectRoute
-from gateways.api.errors import ApiError, responses
+from gateways.api.errors import COMMAND_ERRORS, ApiError
 
-router = APIRouter(
-    route_class=DirectRoute, prefix="/nodes/{code}", tags=["联络站 stations"], responses=responses(400, 401, 403, 404, 409, 422)
-)
+router = APIRouter(route_class=DirectRoute, prefix="/nodes/{code}", tags=["联络站 stations"], responses=COMMAND_ERRORS)
 visits = APIRouter(
     route_class=DirectRoute,
     prefix="/nodes/{code}",
     tags=["进站接待 station visits"],
-    responses=responses(400, 401, 403, 404, 409, 422),
+    responses=COMMAND_ERRORS,
 )
 Cmd = Annotated[Command, Depends(writer)]
 StationId = Annotated[UUID, Path(description="联络站 id")]

@@ -12,13 +12,13 @@ from domain.suggestions import Suggestion
 from gateways.api import models as m
 from gateways.api.context import Command, CommandResult, deputy_writer, writer
 from gateways.api.direct import DirectRoute
-from gateways.api.errors import responses
+from gateways.api.errors import COMMAND_ERRORS
 
 router = APIRouter(
     route_class=DirectRoute,
     prefix="/nodes/{code}",
     tags=["代表建议 suggestions"],
-    responses=responses(400, 401, 403, 404, 409, 422),
+    responses=COMMAND_ERRORS,
 )
 Cmd = Annotated[Command, Depends(writer)]
 SuggestionId = Annotated[UUID, Path(description="建议 id")]

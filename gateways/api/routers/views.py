@@ -19,12 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.base import NodeRef
 from gateways.api.context import Reader, reader
 from gateways.api.direct import DirectRoute
-from gateways.api.errors import ApiError, responses
+from gateways.api.errors import READ_ERRORS, ApiError
 from gateways.api.masking import mask
 
-router = APIRouter(
-    route_class=DirectRoute, prefix="/nodes/{code}/views", tags=["视图 views"], responses=responses(400, 401, 403, 404, 422)
-)
+router = APIRouter(route_class=DirectRoute, prefix="/nodes/{code}/views", tags=["视图 views"], responses=READ_ERRORS)
 
 Region = Annotated[str | None, Query(pattern=r"^[0-9]{6}([0-9]{3})?$", description="下钻区域代码 (本节点子树内)")]
 Year = Annotated[int | None, Query(ge=2000, le=2100, description="年度 (默认: 最近有活动的年度)")]
