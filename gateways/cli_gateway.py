@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
@@ -19,6 +20,11 @@ token_app = typer.Typer(help="访问令牌 / access tokens (stored hashed beside
 console = Console(width=max(120, Console().width))
 
 ROLES = ("recorder", "viewer", "auditor", "administrator", "deputy")
+
+
+class StoreKind(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRES = "postgres"
 
 
 def _fail(message: str) -> typer.Exit:
@@ -172,13 +178,24 @@ def bench_gateway_command(
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="并发连接数")] = 8,
     days: Annotated[int, typer.Option(min=1, max=365, help="模拟数据天数")] = 30,
     rounds: Annotated[int, typer.Option(min=1, max=9, help="轮数: 裸端点/命令/查询交替, 取中位数 / alternating rounds")] = 3,
+    store: Annotated[StoreKind, typer.Option(help="节点存储 / the nodes' stores")] = StoreKind.SQLITE,
+    pg_dsn: Annotated[
+        str | None, typer.Option(help="PostgreSQL 服务器 (建临时库; 默认 deploy/postgres.sh 启动的测试服务器)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as one JSON line last")] = False,
 ) -> None:
     """网关基准 / commands, province rollup and a bare endpoint on one uvicorn worker, from a separate load process."""
     from gateways.bench.gateway import run_gateway_benchmark
 
     result = run_gateway_benchmark(
-        seconds=seconds, requests=requests, concurrency=concurrency, days=days, rounds=rounds, log=console.print
+        seconds=seconds,
+        requests=requests,
+        concurrency=concurrency,
+        days=days,
+        rounds=rounds,
+        store=store.value,
+        pg_dsn=pg_dsn,
+        log=console.print,
     )
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))

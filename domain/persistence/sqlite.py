@@ -70,18 +70,21 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
             c.execute("SELECT last_insert_rowid()")
             last = c.fetchone()[0]
             ids = list(range(last - count + 1, last + 1))
-        for row in beside:
-            self._write_beside(c, row)
+        self._write_beside(c, beside)
         return ids
 
-    def _write_beside(self, c: SQLiteCursor, row: Beside) -> None:
-        if isinstance(row, StreamPosition):
-            self._upsert_position(c, row)
-        else:  # a plain INSERT: a key taken already fails the whole transaction (IntegrityError)
-            c.execute(
-                f"INSERT INTO {self.answers_table} VALUES (?, ?, ?, ?, ?, ?)",
-                (row.principal, row.key, row.request_hash, row.status, row.body, _now()),
-            )
+    def _write_beside(self, c: SQLiteCursor, rows: Sequence[Beside]) -> None:
+        """Stream positions upserted; stored answers inserted in one statement (a key taken already fails the whole
+        transaction: IntegrityError)."""
+        now = _now()
+        answers = []
+        for row in rows:
+            if isinstance(row, StreamPosition):
+                self._upsert_position(c, row)
+            else:
+                answers.append((row.principal, row.key, row.request_hash, row.status, row.body, now))
+        if answers:
+            c.executemany(f"INSERT INTO {self.answers_table} VALUES (?, ?, ?, ?, ?, ?)", answers)
 
     def answer(self, principal: str, key: str) -> StoredAnswer | None:
         found = self._read_one(

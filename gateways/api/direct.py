@@ -17,8 +17,8 @@ What stays FastAPI's: the declarations, so OpenAPI and the validation rules are 
 and the exception handlers. A route whose tree uses anything beyond that subset (a sync or generator dependency,
 cookies, security scopes, sequences of parameters, an endpoint that does not answer with a ``Response`` of its own)
 keeps FastAPI's handler, as does every request while ``app.dependency_overrides`` is set (tests) or when
-``YIPANQI_GATEWAY_DIRECT=0`` (to rule this module out when in doubt). ``tests/gateway/test_direct.py`` checks that
-both handlers answer bad input alike.
+``YIPANQI_GATEWAY_DIRECT=0`` (to rule this module out when in doubt). ``tests/integration/test_api_direct.py``
+checks that both handlers answer alike.
 """
 
 from __future__ import annotations

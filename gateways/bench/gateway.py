@@ -204,7 +204,22 @@ def run_gateway_benchmark(
     concurrency: int = 8,
     days: int = 30,
     rounds: int = 3,
+    store: str = "sqlite",
+    pg_dsn: str | None = None,
     log: Callable[..., Any] = print,
+) -> dict[str, Any]:
+    """``store``: the nodes' stores on ``sqlite`` (files in a temporary directory) or ``postgres`` (a throwaway
+    database on ``pg_dsn``'s server, default the test server that ``deploy/postgres.sh`` starts)."""
+    if store == "postgres":
+        from gateways.bench.services import throwaway_database
+
+        with throwaway_database(pg_dsn, log) as dsn:
+            return _run(seconds, requests, concurrency, days, rounds, log, pg_dsn=dsn)
+    return _run(seconds, requests, concurrency, days, rounds, log, pg_dsn=None)
+
+
+def _run(
+    seconds: float, requests: int, concurrency: int, days: int, rounds: int, log: Callable[..., Any], *, pg_dsn: str | None
 ) -> dict[str, Any]:
     from domain.hierarchy import Hierarchy
     from domain.store import StoreSettings
@@ -213,7 +228,11 @@ def run_gateway_benchmark(
 
     tmp = Path(tempfile.mkdtemp(prefix="yipanqi-bench-gateway-"))
     try:
-        settings = StoreSettings(store="sqlite", data_dir=tmp / "var")
+        settings = (
+            StoreSettings(store="postgres", pg_dsn=pg_dsn, data_dir=tmp / "var")
+            if pg_dsn
+            else StoreSettings(store="sqlite", data_dir=tmp / "var")
+        )
         hierarchy = Hierarchy.load()
         log(f"模拟数据 simulating {days} days of {len(TREE) + 1} nodes…")
         events = seed(settings, sorted({*TREE, PROVINCE}), days=days, seed=7, scale=0.1, hierarchy=hierarchy)
@@ -238,7 +257,11 @@ def run_gateway_benchmark(
                 f"≤{requests} requests or ≤{seconds}s per phase, separate process…"
             )
             measured = _load(spec, timeout=len(phases) * (seconds + 60) + 60)
-        return {**_summary(measured, rounds), "concurrency": concurrency, "simulated_events": events}
+        summary = _summary(measured, rounds)
+        summary["server"] = (
+            f"uvicorn, 1 worker, {'PostgreSQL' if pg_dsn else 'SQLite'} stores; projections in a projector process beside it"
+        )
+        return {**summary, "concurrency": concurrency, "simulated_events": events}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -306,7 +329,6 @@ def _summary(measured: dict[str, Any], rounds: int) -> dict[str, Any]:
         "bare_p99_ms": median_of("bare", "p99_ms"),
         "requests": {k: v["requests"] for k, v in measured.items()},
         "non_2xx": {k: v for k, v in failures.items() if v},
-        "server": "uvicorn, 1 worker, SQLite stores; projections in a projector process beside it",
         "load_avg": [round(x, 2) for x in os.getloadavg()],  # the machine's load: other jobs skew every figure
     }
 
