@@ -104,7 +104,7 @@ class DirectRoute(APIRoute):
         try:
             plan = _compile(route.dependant, name=None)
             body = _body_plan(route)
-        except _Unsupported:
+        except (_Unsupported, AttributeError):  # AttributeError: a FastAPI whose dependants look otherwise
             return general
         if not _answers_itself(self.endpoint):
             return general
