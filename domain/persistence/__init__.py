@@ -98,6 +98,24 @@ class SyncRecorder(ABC):
         recorder: Any = self
         return recorder.insert_events([StoredEvent(*row) for row in rows], positions=positions, beside=beside) or []
 
+    def _write_beside(self, cursor: Any, rows: Sequence[Beside]) -> None:
+        """In the transaction of the events: stream positions upserted, stored answers inserted in one statement (a
+        key taken already fails the whole transaction: IntegrityError)."""
+        answers = []
+        for row in rows:
+            if isinstance(row, StreamPosition):
+                self._upsert_position(cursor, row)
+            else:
+                answers.append(row)
+        if answers:
+            self._insert_answers(cursor, answers)
+
+    @abstractmethod
+    def _upsert_position(self, cursor: Any, position: StreamPosition) -> None: ...
+
+    @abstractmethod
+    def _insert_answers(self, cursor: Any, answers: Sequence[StoredAnswer]) -> None: ...
+
     @abstractmethod
     def answer(self, principal: str, key: str) -> StoredAnswer | None:
         """The stored answer for a client's idempotency key, if a command with that key was recorded."""

@@ -129,18 +129,11 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
             originator_ids = [str(i) for i in originator_ids]
         return originator_ids, versions, topics, states
 
-    def _write_beside(self, curs: Cursor[DictRow], rows: Sequence[Beside]) -> None:
-        """Stream positions upserted; stored answers inserted in one statement (a key taken already fails the whole
-        transaction: IntegrityError)."""
+    def _insert_answers(self, curs: Cursor[DictRow], answers: Sequence[StoredAnswer]) -> None:
         now = datetime.now(UTC)
-        answers = []
-        for row in rows:
-            if isinstance(row, StreamPosition):
-                self._upsert_position(curs, row)
-            else:
-                answers.append((row.principal, row.key, row.request_hash, row.status, row.body, now))
-        if answers:
-            curs.executemany(self._insert_answer_statement, answers)
+        curs.executemany(
+            self._insert_answer_statement, [(a.principal, a.key, a.request_hash, a.status, a.body, now) for a in answers]
+        )
 
     def answer(self, principal: str, key: str) -> StoredAnswer | None:
         r = self._read_one(self._answer_statement, (principal, key))

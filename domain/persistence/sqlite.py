@@ -73,18 +73,12 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
         self._write_beside(c, beside)
         return ids
 
-    def _write_beside(self, c: SQLiteCursor, rows: Sequence[Beside]) -> None:
-        """Stream positions upserted; stored answers inserted in one statement (a key taken already fails the whole
-        transaction: IntegrityError)."""
+    def _insert_answers(self, c: SQLiteCursor, answers: Sequence[StoredAnswer]) -> None:
         now = _now()
-        answers = []
-        for row in rows:
-            if isinstance(row, StreamPosition):
-                self._upsert_position(c, row)
-            else:
-                answers.append((row.principal, row.key, row.request_hash, row.status, row.body, now))
-        if answers:
-            c.executemany(f"INSERT INTO {self.answers_table} VALUES (?, ?, ?, ?, ?, ?)", answers)
+        c.executemany(
+            f"INSERT INTO {self.answers_table} VALUES (?, ?, ?, ?, ?, ?)",
+            [(a.principal, a.key, a.request_hash, a.status, a.body, now) for a in answers],
+        )
 
     def answer(self, principal: str, key: str) -> StoredAnswer | None:
         found = self._read_one(

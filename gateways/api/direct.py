@@ -28,6 +28,8 @@ import json
 import os
 import typing
 from collections.abc import Callable, Coroutine
+from collections.abc import Sequence as AbcSequence
+from collections.abc import Set as AbstractSet
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
@@ -100,13 +102,13 @@ class DirectRoute(APIRoute):
         general = super().get_route_handler()
         if os.environ.get("YIPANQI_GATEWAY_DIRECT", "1") == "0":
             return general
+        if not _answers_itself(self.endpoint):
+            return general
         route = _as_included(self)
         try:
             plan = _compile(route.dependant, name=None)
             body = _body_plan(route)
         except (_Unsupported, AttributeError):  # AttributeError: a FastAPI whose dependants look otherwise
-            return general
-        if not _answers_itself(self.endpoint):
             return general
 
         async def direct(request: Request) -> Response:
@@ -208,10 +210,9 @@ def _is_async(call: Callable[..., Any]) -> bool:
 
 
 def _is_sequence(annotation: Any) -> bool:
+    """Whether a parameter takes several values (list, tuple, set, Sequence[...], ..., also within a union)."""
     origin = typing.get_origin(annotation)
-    if origin in (list, set, frozenset, tuple) or (
-        origin is not None and isinstance(origin, type) and issubclass(origin, (list, set, tuple))
-    ):
+    if isinstance(origin, type) and issubclass(origin, (AbcSequence, AbstractSet)) and not issubclass(origin, str | bytes):
         return True
     return any(_is_sequence(arg) for arg in typing.get_args(annotation) if arg is not type(None))
 

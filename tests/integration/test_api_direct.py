@@ -10,7 +10,7 @@ and by the domain, reads, and a command that records.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -211,6 +211,11 @@ async def _with_list(tag: Annotated[list[str], Query()] = []) -> Response:  # no
     return Response(",".join(tag))
 
 
+@_fallbacks.get("/sequence")
+async def _with_sequence(tag: Annotated[Sequence[str], Query()] = ()) -> Response:
+    return Response(",".join(tag))
+
+
 @_fallbacks.get("/model")
 async def _with_model() -> dict[str, int]:
     return {"n": 1}
@@ -222,7 +227,7 @@ async def _plain(n: int = 2) -> Response:
 
 
 def test_routes_outside_the_subset_keep_fastapis_handler(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fallbacks: a sync dependency, a list parameter and an endpoint whose answer FastAPI serialises are served
+    """The fallbacks: a sync dependency, list and sequence parameters and an endpoint whose answer FastAPI serialises are served
     by FastAPI's handler, and answered as FastAPI answers them; a plain route is compiled."""
     app = FastAPI()
     app.include_router(_fallbacks)
@@ -230,6 +235,7 @@ def test_routes_outside_the_subset_keep_fastapis_handler(monkeypatch: pytest.Mon
     with both.client as client:
         assert client.get("/sync").text == "1"
         assert client.get("/list", params={"tag": ["a", "b"]}).text == "a,b"
+        assert client.get("/sequence", params={"tag": ["a", "b"]}).text == "a,b"
         assert client.get("/model").json() == {"n": 1}
         assert both.direct_solves == 0
         assert client.get("/plain", params={"n": 3}).text == "3" and both.direct_solves == 1
