@@ -15,6 +15,10 @@ Determinism: one ``random.Random(seed)`` drives all activity and per-node schedu
 generators. Ids are the aggregates' natural keys where they have one (deputies, stations, SCs, suggestions,
 livelihood projects) and are drawn from the seeded generator otherwise (visits, contacts) — never ``uuid4``. The
 only thing that differs between two runs with the same seed is the store's own recording time (``timestamp``).
+Nothing depends on the number of days either (departures, station merges and sessions are planned whatever the
+run's length): a run of N days begins with exactly the events of a shorter run, so a recorded run can be resumed or
+extended by simulating again and skipping what is stored. :data:`VERSION` names the simulator's output: it changes
+whenever the same parameters would simulate other events.
 
 Sizes (at ``scale=1``) follow Hunan: 118 national and 774 provincial deputies at the province, ~430 deputies per
 prefecture, ~250 per county, ~66 per 镇/乡 (none at a 街道: streets have no congress), SC rosters of ~60/40/30,
@@ -49,6 +53,7 @@ from domain.visits import StationVisit
 
 __all__ = [
     "TZ",
+    "VERSION",
     "Batch",
     "EventFamily",
     "FAMILY_OF",
@@ -57,6 +62,10 @@ __all__ = [
     "simulate",
     "summarise",
 ]
+
+#: Which events the same parameters simulate: recorded beside a run's events, so that a run is extended only by the
+#: simulator that began it. Raise it with any change that alters the simulated events.
+VERSION = 2
 
 #: Simulated days happen in Hunan's time zone.
 TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -1104,19 +1113,28 @@ class _Simulation:
 
     def _prepare(self, node: _Node) -> None:
         """After master data: plan departures, queues for yearly duties, and the node's daily rates."""
+        self._plan_departures(node)
         sub = self._sub(node, "prepare")
-        p_leave = min(0.5, _TERMINATIONS_PER_DEPUTY * self.days / 365)
-        for dep in node.deputies:
-            agg, dep.agg = dep.agg, None
-            if dep.active and self.days > 2 and sub.random() < p_leave:
-                dep.agg = agg
-                self._at_day(node, sub.randrange(1, self.days), self._terminate, dep)
         active = [d for d in node.deputies if d.active]
         node.deed_queue = [d for d in active if not d.idle]
         sub.shuffle(node.deed_queue)
         node.report_queue = active[:]
         sub.shuffle(node.report_queue)
         self._rates(node)
+
+    def _plan_departures(self, node: _Node) -> None:
+        """When serving deputies leave: each after a time drawn from an exponential distribution (a yearly rate of
+        ``_TERMINATIONS_PER_DEPUTY``), whatever the run's length, so that a longer run begins as a shorter one did
+        (a run can be extended)."""
+        sub = self._sub(node, "departures")
+        rate = _TERMINATIONS_PER_DEPUTY / 365
+        for dep in node.deputies:
+            agg, dep.agg = dep.agg, None
+            if dep.active:
+                day = 1 + int(sub.expovariate(rate))
+                if day < self.days:
+                    dep.agg = agg
+                    self._at_day(node, day, self._terminate, dep)
 
     def _rates(self, node: _Node) -> None:
         per_day = 1 / 365
@@ -1171,13 +1189,16 @@ class _Simulation:
         return taking_part, OrganiserKind.TOWNSHIP_PRESIDIUM, f"{node.name}人大主席团"
 
     def _schedule_station_merges(self) -> None:
+        """At most one merge per node in each 365 days of the run, each window drawn on its own (a longer run
+        begins as a shorter one did)."""
         for node in self.nodes:
-            if len(node.stations) < 2 or self.days < 2:
+            if len(node.stations) < 2:
                 continue
-            sub = self._sub(node, "merge")
             yearly = 0.35 if node.code.startswith("4305") else 0.08  # 邵阳 consolidated 829 → 559 stations
-            if sub.random() < min(1.0, yearly * self.days / 365):
-                self._at_day(node, sub.randrange(1, self.days), self._merge_stations)
+            for window in range(math.ceil(self.days / 365)):
+                sub = self._sub(node, "merge", window)
+                if sub.random() < yearly:
+                    self._at_day(node, 365 * window + sub.randrange(1, 365), self._merge_stations)
 
     def _session_day(self, node: _Node, year: int) -> date:
         if year not in node.sessions:

@@ -15,7 +15,7 @@ import pytest
 from domain.base import DutyAggregate, NodeRef, Role
 from domain.bodies import StandingCommittee
 from domain.contacts import ContactActivity, ContactKind, OrganiserKind
-from domain.deputies import Deputy, MandateStatus
+from domain.deputies import Deputy, ElectedVia, MandateStatus
 from domain.hierarchy import Hierarchy
 from domain.levels import CongressLevel, DivisionKind, Level
 from domain.livelihood import LivelihoodProject, ProjectState, passes
@@ -88,6 +88,23 @@ def test_same_seed_same_events_and_different_seeds_differ(hunan: Hierarchy) -> N
     assert len(first) > 1000
     assert first == again
     assert first != other
+
+
+def rows_before(batches: Iterator[Batch], day: date) -> list[tuple[Any, ...]]:
+    """``event_rows`` of the master data and of the days before ``day``."""
+    return event_rows(b for b in batches if b.day is None or b.day < day)
+
+
+@pytest.mark.parametrize(("start", "short", "long"), [(START, 30, 60), (date(2025, 12, 20), 20, 90), (START, 300, 420)])
+def test_a_longer_run_begins_exactly_as_the_shorter_one(hunan: Hierarchy, start: date, short: int, long: int) -> None:
+    """What lets a recorded run be extended: no event of the first days depends on how many days are simulated
+    (departures, station merges and sessions are planned independently of the run's length)."""
+    nodes = region(hunan, SHAODONG if short < 100 else WULINGYUAN)
+    cut = start + timedelta(days=short)
+    shorter = event_rows(simulate(nodes, days=short, start=start, seed=5, scale=0.3))
+    longer = rows_before(simulate(nodes, days=long, start=start, seed=5, scale=0.3), cut)
+    assert len(shorter) > 1000
+    assert longer == shorter
 
 
 # ------------------------------------------------------------------------------------------------ structure
@@ -195,6 +212,19 @@ def test_stations_merge_keeping_history_and_no_visit_after_the_merge(
         merged_on = merge_day.get(visit.station_id)
         if merged_on is not None:
             assert visit.visit_date <= merged_on
+
+
+def test_some_deputies_leave_during_the_year_and_by_elections_fill_their_seats(shaodong_year: Run) -> None:
+    deputies = [a for a in shaodong_year.final.values() if isinstance(a, Deputy)]
+    statuses = [m["status"] for d in deputies for m in d.mandates.values()]
+    left = [d for d in deputies if any(m["status"] == MandateStatus.TERMINATED.value for m in d.mandates.values())]
+    by_elected = [d for d in deputies if any(m["via"] == ElectedVia.BY_ELECTION.value for m in d.mandates.values())]
+    # About 1.2 % a year of ~1,900 serving deputies; a seat is filled 60-150 days later (within the year or not),
+    # and so are the few seats whose election was found void.
+    assert 8 <= len(left) <= 45 and shaodong_year.events["Deputy.MandateTerminated"] == len(left)
+    assert 0 < len(by_elected) <= len(left) + statuses.count(MandateStatus.VOID.value)
+    days = sorted(shaodong_year.when[(d.id, "Deputy.MandateTerminated")] or START for d in left)
+    assert days[0] < START + timedelta(days=120) and days[-1] > START + timedelta(days=240), "spread over the year"
 
 
 def test_sc_members_mostly_but_not_all_contact_deputies_in_a_year(
