@@ -4,6 +4,8 @@ Configuration comes from the environment (prefix ``YIPANQI_``) or a settings fil
 
 - ``YIPANQI_STORE``: ``sqlite`` (default; one file per node under ``YIPANQI_DATA_DIR``) or ``postgres``
   (many nodes in one server, tables prefixed by the node's stable id);
+- ``YIPANQI_STORE_LEVELS``: another backend for some levels, e.g. ``province=postgres,prefecture=postgres`` (the
+  mixed layout of a real deployment: the upper levels on PostgreSQL, counties and townships on SQLite files);
 - ``YIPANQI_DATA_DIR``: where SQLite files live (default ``var``);
 - ``YIPANQI_PG_DSN``: ``postgresql://user:password@host:port/dbname`` for the PostgreSQL store.
 """
@@ -20,14 +22,17 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Transcoder
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.base import DutyAggregate, NodeRef
 from domain.codec import DateAsISO, NodeMapper, StateTranscoder
+from domain.levels import Level
 from domain.persistence import Beside, EventRow, SyncRecorder
 
-__all__ = ["DateAsISO", "NodeStore", "NodeStores", "StoreSettings", "postgres_env"]
+Backend = Literal["sqlite", "postgres"]
+
+__all__ = ["Backend", "DateAsISO", "NodeStore", "NodeStores", "StoreSettings", "postgres_env"]
 
 _LIBRARY_COLLECT = BaseAggregate.collect_events
 
@@ -37,11 +42,31 @@ class StoreSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="YIPANQI_", env_file="yipanqi.env", extra="ignore")
 
-    store: Literal["sqlite", "postgres"] = "sqlite"
+    store: Backend = "sqlite"
+    store_levels: str = Field(default="", description="per-level backends, e.g. province=postgres,prefecture=postgres")
     data_dir: Path = Path("var")
     pg_dsn: str | None = None
     pg_pool_size: int = Field(default=2, ge=1, le=50)
     open_stores: int = Field(default=64, ge=1, description="most node stores kept open at once in one process")
+
+    @field_validator("store_levels")
+    @classmethod
+    def _check_levels(cls, value: str) -> str:
+        _parse_levels(value)
+        return value
+
+    def backend(self, level: Level) -> Backend:
+        """Where a node of ``level`` keeps its store."""
+        return _parse_levels(self.store_levels).get(level, self.store)
+
+    def for_level(self, level: Level) -> StoreSettings:
+        """These settings with ``store`` resolved for one level (what a node's own store and views use)."""
+        backend = self.backend(level)
+        return (
+            self
+            if backend == self.store and not self.store_levels
+            else self.model_copy(update={"store": backend, "store_levels": ""})
+        )
 
     def eventsourcing_env(self, node_id: UUID, log: str = "n") -> dict[str, str]:
         if self.store == "sqlite":
@@ -64,6 +89,20 @@ class StoreSettings(BaseSettings):
     def sqlite_path(self, node_id: UUID, log: str = "n") -> Path:
         """``n``: the node's own log; ``r``: its reference store of replicas."""
         return self.data_dir / "nodes" / (f"{node_id}.sqlite" if log == "n" else f"{node_id}.{log}.sqlite")
+
+
+def _parse_levels(value: str) -> dict[Level, Backend]:
+    """``province=postgres,prefecture=postgres`` → {Level.PROVINCE: "postgres", …}; a clear error for anything else."""
+    levels: dict[Level, Backend] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, _, backend = item.partition("=")
+        if name.strip() not in Level._value2member_map_ or backend.strip() not in ("sqlite", "postgres"):
+            raise ValueError(
+                f"YIPANQI_STORE_LEVELS item {item!r}: expected LEVEL=BACKEND with LEVEL one of "
+                f"{', '.join(level.value for level in Level)} and BACKEND sqlite or postgres"
+            )
+        levels[Level(name.strip())] = backend.strip()  # type: ignore[assignment]
+    return levels
 
 
 def postgres_env(dsn: str, pool_size: int = 2) -> dict[str, str]:
@@ -92,7 +131,7 @@ class NodeStore(Application):
         self.node = node
         # The application's name prefixes its PostgreSQL tables: the stable id, not the code, which can change.
         self.name = f"{self.log}{node.node_id.hex}"
-        self.settings = settings or StoreSettings()
+        self.settings = (settings or StoreSettings()).for_level(node.level)
         super().__init__(env={**self.settings.eventsourcing_env(node.node_id, self.log), **(env or {})})
 
     def construct_transcoder(self) -> Transcoder:
@@ -228,9 +267,9 @@ class NodeStores:
             evicted.close()
         return store
 
-    def exists(self, node_id: UUID) -> bool:
+    def exists(self, node: NodeRef) -> bool:
         """Whether the node has a store already (SQLite: its file exists; PostgreSQL: assumed, tables are created on open)."""
-        return self.settings.store == "postgres" or self.settings.sqlite_path(node_id).exists()
+        return self.settings.backend(node.level) == "postgres" or self.settings.sqlite_path(node.node_id).exists()
 
     def close(self) -> None:
         while self._open:

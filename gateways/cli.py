@@ -68,7 +68,11 @@ def node_init(code: Annotated[str, typer.Argument(help="区划代码 / division 
     settings = StoreSettings()
     with NodeStores(settings) as stores:
         store = stores.open(hierarchy.ref(division))
-        where = settings.sqlite_path(division.id) if settings.store == "sqlite" else f"PostgreSQL tables {store.name}_*"
+        where = (
+            settings.sqlite_path(division.id)
+            if settings.backend(store.node.level) == "sqlite"
+            else f"PostgreSQL tables {store.name}_*"
+        )
         console.print(
             f"已初始化 initialised {render.node_label(hierarchy.ref(division))}: {where} ({store.max_position()} events)"
         )
@@ -112,7 +116,7 @@ def history(
     settings = StoreSettings()
     with NodeStores(settings) as stores:
         for division in candidates:
-            if not stores.exists(division.id):
+            if not stores.exists(hierarchy.ref(division)):
                 continue
             events = stores.open(hierarchy.ref(division)).history(wanted)
             if events:

@@ -87,7 +87,7 @@ def token_issue(
         if not force and not _deputy_known(ref, settings, deputy_id):
             raise _fail(f"deputy {deputy_id} is unknown at {ref.name}({ref.code}); --force to issue anyway")
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
-    token, record = gateway_db(settings, ref.node_id).issue(role=role, subject=subject, note=note, expires_at=expires)
+    token, record = gateway_db(settings, ref).issue(role=role, subject=subject, note=note, expires_at=expires)
     if as_json:
         typer.echo(json.dumps({"token": token, **record.as_dict(), "node": ref.code}, ensure_ascii=False))
         return
@@ -106,7 +106,7 @@ def token_revoke(
 
     hierarchy = Hierarchy.load()
     ref = _node(hierarchy, node)
-    record = gateway_db(StoreSettings(), ref.node_id).revoke(token_id)
+    record = gateway_db(StoreSettings(), ref).revoke(token_id)
     if record is None:
         raise _fail(f"no token {token_id} at {ref.name}({ref.code})")
     console.print(f"已吊销 revoked {record.token_id}: {record.role} · {record.subject} @ {ref.name}({ref.code})")
@@ -123,7 +123,7 @@ def token_list(
 
     hierarchy = Hierarchy.load()
     ref = _node(hierarchy, node)
-    records = [r for r in gateway_db(StoreSettings(), ref.node_id).list_tokens() if include_revoked or r.active]
+    records = [r for r in gateway_db(StoreSettings(), ref).list_tokens() if include_revoked or r.active]
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in records], ensure_ascii=False))
         return

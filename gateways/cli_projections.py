@@ -35,7 +35,7 @@ def open_store(hierarchy: Hierarchy, code: str, settings: StoreSettings) -> Node
         division = hierarchy.resolve(code)
     except DomainError as e:
         raise _fail(str(e)) from None
-    if settings.store == "sqlite" and not settings.sqlite_path(division.id).exists():
+    if settings.backend(division.level) == "sqlite" and not settings.sqlite_path(division.id).exists():
         raise _fail(
             f"{division.name}({division.code}) has no store at {settings.sqlite_path(division.id)}: "
             "run `yipanqi demo`, `yipanqi simulate` or sync first, or set YIPANQI_DATA_DIR"

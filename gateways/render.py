@@ -40,7 +40,7 @@ def node_tree(hierarchy: Hierarchy, root: Any, depth: int, settings: StoreSettin
             text += f" [dim]曾用代码 formerly {', '.join(former)}[/]"
         if not ref.has_congress:
             text += " [yellow]无人大 no congress[/]"
-        if settings.store == "sqlite" and settings.sqlite_path(division.id).exists():
+        if settings.backend(ref.level) == "sqlite" and settings.sqlite_path(division.id).exists():
             text += " [green]● 已初始化[/]"
         children = hierarchy.children(division)
         if children:

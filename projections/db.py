@@ -52,7 +52,7 @@ class ProjectionDB:
         self, node: NodeRef, settings: StoreSettings | None = None, *, variant: str = "", hierarchy: Hierarchy | None = None
     ) -> None:
         self.node = node
-        self.settings = settings or StoreSettings()
+        self.settings = (settings or StoreSettings()).for_level(node.level)
         self.variant = variant
         self.hierarchy = hierarchy
         self.backend = self.settings.store

@@ -26,7 +26,7 @@ STATE_LABELS = {
 
 def node_status(hierarchy: Hierarchy, node: NodeRef, settings: StoreSettings) -> list[dict[str, Any]]:
     with NodeStores(settings) as stores:
-        if not stores.exists(node.node_id):
+        if not stores.exists(node):
             return []
         store = stores.open(node)
         positions = store.recorder.positions()
@@ -37,7 +37,7 @@ def node_status(hierarchy: Hierarchy, node: NodeRef, settings: StoreSettings) ->
             child = hierarchy.ref(division)
             stream = str(child.node_id)
             held = positions[stream].position if stream in positions else 0
-            lag = _lag(stores.open(child), held) if stores.exists(child.node_id) else None
+            lag = _lag(stores.open(child), held) if stores.exists(child) else None
             row = {
                 "node": f"{node.name}({node.code})",
                 "child": f"{child.name}({child.code})",

@@ -94,14 +94,18 @@ class TokenVerifier:
         node_id = token_node(token)
         if node_id is None or node_id not in self.hierarchy:
             return None
-        if self.settings.store == "sqlite" and not (self.settings.data_dir / "nodes" / f"{node_id}.gateway.sqlite").exists():
+        node = self.hierarchy.ref(self.hierarchy.get(node_id))
+        if (
+            self.settings.backend(node.level) == "sqlite"
+            and not (self.settings.data_dir / "nodes" / f"{node_id}.gateway.sqlite").exists()
+        ):
             return None
-        record = gateway_db(self.settings, node_id).lookup(token)
+        record = gateway_db(self.settings, node).lookup(token)
         if record is None or not record.active:
             return None
         return Principal(
             token_id=record.token_id,
-            node=self.hierarchy.ref(self.hierarchy.get(node_id)),
+            node=node,
             role=Role(record.role),
             subject=record.subject,
         )

@@ -129,7 +129,7 @@ class Gateway:
                 continue
             ref = hierarchy.ref(division)
             store = NodeStore(ref, settings)
-            legacy = gateway_db(settings, ref.node_id).legacy_answers()
+            legacy = gateway_db(settings, ref).legacy_answers()
             if legacy:  # kept beside the tokens by an earlier version: into the store, once
                 store.append_rows([], beside=legacy)
             self.nodes[ref.node_id] = HostedNode(

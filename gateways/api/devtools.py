@@ -50,7 +50,7 @@ def issue_tokens(
     h = hierarchy or Hierarchy.load()
     tokens = {}
     for code in codes:
-        db = gateway_db(settings, h.by_code(code).id)
+        db = gateway_db(settings, h.ref(h.by_code(code)))
         for role in roles:
             tokens[(code, role)], _ = db.issue(role=role, subject=f"{role}@{code}")
     return tokens

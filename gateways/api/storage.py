@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
+from domain.base import NodeRef
 from domain.persistence import CREATE_LOCK, StoredAnswer
 from domain.store import StoreSettings
 
@@ -217,9 +218,10 @@ def _engine_for(url: str, make: Any) -> Engine:
         return engine
 
 
-def gateway_db(settings: StoreSettings, node_id: UUID) -> GatewayDB:
+def gateway_db(settings: StoreSettings, node: NodeRef) -> GatewayDB:
     """The gateway tables of a node, where its store lives."""
-    if settings.store == "sqlite":
+    node_id = node.node_id
+    if settings.backend(node.level) == "sqlite":
         path = settings.data_dir / "nodes" / f"{node_id}.gateway.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
         engine = _engine_for(f"sqlite:{path.resolve()}", lambda: _sqlite_engine(str(path)))

@@ -302,7 +302,7 @@ def deputy_token(world: tuple[Api, StoreSettings, Hierarchy], deputy_id: str) ->
     from gateways.api.storage import gateway_db
 
     _, settings, hierarchy = world
-    token, _ = gateway_db(settings, hierarchy.by_code(SHAODONG).id).issue(role="deputy", subject=deputy_id)
+    token, _ = gateway_db(settings, hierarchy.ref(hierarchy.by_code(SHAODONG))).issue(role="deputy", subject=deputy_id)
     return token
 
 
@@ -509,7 +509,7 @@ def test_revoked_token_is_refused(api: Api, world: Any) -> None:
     from gateways.api.storage import gateway_db
 
     _, settings, hierarchy = world
-    db = gateway_db(settings, hierarchy.by_code(JIANGKOU).id)
+    db = gateway_db(settings, hierarchy.ref(hierarchy.by_code(JIANGKOU)))
     token, record = db.issue(role="viewer", subject="临时")
     h = {"Authorization": f"Bearer {token}"}
     assert api.client.get(f"/nodes/{JIANGKOU}", headers=h).status_code == 200

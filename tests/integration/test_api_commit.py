@@ -102,7 +102,7 @@ def test_concurrent_commands_share_commits_and_a_refused_one_spoils_nothing(worl
     for r in answers:
         if r.status_code == 201:
             assert store.get(UUID(r.json()["id"])).version == 1
-    recorder = next(r for r in gateway_db(world[1], store.node.node_id).list_tokens() if r.role == "recorder")
+    recorder = next(r for r in gateway_db(world[1], store.node).list_tokens() if r.role == "recorder")
     assert store.recorder.answer(recorder.token_id, "bad").status == 404  # type: ignore[attr-defined]  # stored too
 
 
@@ -207,9 +207,10 @@ def test_a_group_whose_commit_fails_is_written_command_by_command(tmp_path: Path
 def test_answers_kept_by_an_earlier_version_are_replayed(tmp_path: Path) -> None:
     settings = StoreSettings(store="sqlite", data_dir=tmp_path)
     hierarchy = Hierarchy.load()
-    node = hierarchy.by_code(TOWNSHIP).id
+    ref = hierarchy.ref(hierarchy.by_code(TOWNSHIP))
+    node = ref.node_id
     tokens = issue_tokens(settings, [TOWNSHIP], ["recorder"], hierarchy)
-    token_id = gateway_db(settings, node).list_tokens()[0].token_id
+    token_id = gateway_db(settings, ref).list_tokens()[0].token_id
     old = sa.create_engine(f"sqlite:///{tmp_path / 'nodes' / f'{node}.gateway.sqlite'}")
     body = {"station_id": str(UUID(int=1)), "visit_date": "2026-01-01", "deputy_ids": [str(UUID(int=2))], "people_received": 1}
     request_hash = _request_hash("POST", f"/nodes/{TOWNSHIP}/visits", body)
@@ -228,7 +229,7 @@ def test_answers_kept_by_an_earlier_version_are_replayed(tmp_path: Path) -> None
     try:
         (r,) = asyncio.run(_gather(app, [(f"/nodes/{TOWNSHIP}/visits", body, _h(tokens, "old-key"))]))
         assert (r.status_code, r.json(), r.headers["idempotent-replayed"]) == (201, {"id": "从前的应答"}, "true")
-        assert not sa.inspect(gateway_db(settings, node).engine).has_table("gateway_idempotency")  # handed over once
+        assert not sa.inspect(gateway_db(settings, ref).engine).has_table("gateway_idempotency")  # handed over once
     finally:
         app.state.gateway.close()
         dispose_engines()
@@ -239,7 +240,7 @@ def test_a_revocation_from_another_process_takes_effect_within_the_cache_time(tm
     expires (``YIPANQI_TOKEN_CACHE_S``, 5 s by default; 2 s here)."""
     settings = StoreSettings(store="sqlite", data_dir=tmp_path)
     hierarchy = Hierarchy.load()
-    token, record = gateway_db(settings, hierarchy.by_code(TOWNSHIP).id).issue(role="viewer", subject="临时")
+    token, record = gateway_db(settings, hierarchy.ref(hierarchy.by_code(TOWNSHIP))).issue(role="viewer", subject="临时")
     verifier = TokenVerifier(hierarchy, settings, cache_s=2.0)
     assert verifier.verify(token).token_id == record.token_id  # cached from now on, for 2 s
     env = {**os.environ, "PYTHONPATH": str(ROOT), "YIPANQI_STORE": "sqlite", "YIPANQI_DATA_DIR": str(tmp_path)}

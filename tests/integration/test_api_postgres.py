@@ -36,7 +36,7 @@ def test_tokens_idempotency_and_commands_on_postgresql(pg_database: dict[str, An
             v = {"Authorization": f"Bearer {tokens[(COUNTY, 'viewer')]}"}
             assert client.get(f"/nodes/{TOWNSHIP}/aggregates/{pid}", headers=v).json()["version"] == 1
             assert client.get(f"/nodes/{TOWNSHIP}/lists/stations", headers=v).json()["items"]
-            db = gateway_db(settings, hierarchy.by_code(TOWNSHIP).id)
+            db = gateway_db(settings, hierarchy.ref(hierarchy.by_code(TOWNSHIP)))
             record = next(r for r in db.list_tokens() if r.role == "viewer")
             db.revoke(record.token_id)
             assert not next(r for r in db.list_tokens() if r.token_id == record.token_id).active

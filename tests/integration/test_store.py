@@ -139,3 +139,30 @@ def test_sqlite_store_is_one_file_per_node(tmp_path: Path) -> None:
         f"{n.node_id}.sqlite" for n in (a, b)
     )
     assert settings.sqlite_path(a.node_id).stat().st_size > 0
+
+
+@pytest.mark.postgres
+def test_mixed_layout_puts_upper_levels_on_postgres(tmp_path: Path, pg_database: dict[str, Any]) -> None:
+    """``YIPANQI_STORE_LEVELS``: the province and prefectures on PostgreSQL, counties and townships in SQLite files."""
+    hierarchy = Hierarchy.load()
+    settings = StoreSettings(
+        store="sqlite", data_dir=tmp_path, pg_dsn=pg_database["dsn"], store_levels="province=postgres,prefecture=postgres"
+    )
+    codes = ("430000", "430500", "430582", "430582101")
+    nodes = [hierarchy.ref(hierarchy.by_code(code)) for code in codes]
+    for node in nodes:
+        store = NodeStore(node, settings)
+        try:
+            store.save_all([Station.establish(node, BY, name=f"{node.name}联络站")])
+            assert store.count_events() == 1
+        finally:
+            store.close()
+    files = {p.name for p in (tmp_path / "nodes").iterdir()}
+    assert [f"{n.node_id}.sqlite" in files for n in nodes] == [False, False, True, True]
+    assert [settings.backend(n.level) for n in nodes] == ["postgres", "postgres", "sqlite", "sqlite"]
+
+
+def test_store_levels_refuse_unknown_levels_and_backends() -> None:
+    for bad in ("city=postgres", "province=mysql", "province"):
+        with pytest.raises(ValueError, match="YIPANQI_STORE_LEVELS item"):
+            StoreSettings(store_levels=bad)
