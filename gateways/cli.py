@@ -18,7 +18,7 @@ from gateways import render
 from gateways.cli_gateway import bench_gateway_command, serve_command, token_app
 from gateways.cli_projections import bench_projections_command, projections_app, report_command
 from gateways.cli_sync import sync_app
-from gateways.recording import record_simulation
+from gateways.recording import SimulationMismatch, record_simulation
 
 app = typer.Typer(help="一盘棋: 湖南人大代表工作多级同步平台 / Yipanqi deputy-work sync platform", no_args_is_help=True)
 node_app = typer.Typer(help="节点 / a node's store", no_args_is_help=True)
@@ -85,19 +85,46 @@ def simulate(
     start: Annotated[str, typer.Option(help="first simulated day, YYYY-MM-DD")] = "2025-01-01",
     seed: Annotated[int, typer.Option(help="random seed (same seed, same activity)")] = 0,
     scale: Annotated[float, typer.Option(min=0.01, max=10.0, help="multiplies deputies and activity")] = 1.0,
+    buffer_mb: Annotated[int, typer.Option(min=1, help="rows buffered at most before the biggest are appended")] = 256,
 ) -> None:
-    """模拟区域履职活动并写入各节点存储 / simulate a region's activity into its nodes' stores."""
+    """模拟区域履职活动并写入各节点存储 / simulate a region's activity into its nodes' stores.
+
+    Stores holding an earlier run of the same region, start, seed and scale are continued where each node stopped
+    (after a crash, or with a larger --days to extend it)."""
     hierarchy = Hierarchy.load()
     division = _resolve(hierarchy, region)
     try:
         first_day = date.fromisoformat(start)
     except ValueError:
         raise _fail(f"--start must be a date YYYY-MM-DD (got {start!r})") from None
-    with NodeStores(StoreSettings()) as stores:
-        summary = record_simulation(
-            hierarchy, division, stores, days=days, start=first_day, seed=seed, scale=scale, console=console
-        )
-    console.print(render.simulation_summary(hierarchy.ref(division), summary))
+    try:
+        with NodeStores(StoreSettings()) as stores:
+            recording = record_simulation(
+                hierarchy,
+                division,
+                stores,
+                days=days,
+                start=first_day,
+                seed=seed,
+                scale=scale,
+                console=console,
+                buffer_bytes=buffer_mb * 2**20,
+            )
+    except SimulationMismatch as e:
+        raise _fail(str(e)) from None
+    if recording.stats.total:
+        console.print(render.simulation_summary(hierarchy.ref(division), recording.stats))
+    resumed = (
+        f" · 续记 resumed: {recording.resumed_nodes} 个节点已有本次模拟 nodes held some of this run, "
+        f"{recording.skipped:,} 事件重算未写 events simulated again, not written"
+        if recording.resumed_nodes
+        else ""
+    )
+    console.print(
+        f"{recording.stats.total:,} 事件 events in {recording.wall_s:.1f} s ({recording.events_per_s:,.0f}/s), "
+        f"{recording.transactions:,} 事务 transactions{resumed}",
+        highlight=False,
+    )
 
 
 @app.command()

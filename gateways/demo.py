@@ -21,7 +21,7 @@ from gateways.cli_sync import broker, build_host, hosted_nodes
 from gateways.recording import record_simulation
 from sync.settings import SyncSettings
 
-SYNC_EVERY = 25  # batches saved between sync rounds while the simulation runs
+SYNC_EVERY_DAYS = 1  # simulated days recorded between sync rounds while the simulation runs
 
 
 def run_demo(*, region: str, days: int, data_dir: Path, kafka: str, console: Console) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def run_demo(*, region: str, days: int, data_dir: Path, kafka: str, console: Con
         host = build_host(hierarchy, nodes, bootstrap, store_settings, SyncSettings(kafka=bootstrap))
         try:
             with NodeStores(store_settings) as stores:
-                stats = record_simulation(
+                recording = record_simulation(
                     hierarchy,
                     hierarchy.resolve(region),
                     stores,
@@ -46,8 +46,9 @@ def run_demo(*, region: str, days: int, data_dir: Path, kafka: str, console: Con
                     scale=1.0,
                     console=console,
                     nodes=nodes,
-                    every_batches=(SYNC_EVERY, host.run_once),
+                    every_days=(SYNC_EVERY_DAYS, host.run_once),
                 )
+            stats = recording.stats
             _drain(host, stats.total, console)
         finally:
             host.close()
