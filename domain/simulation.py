@@ -398,6 +398,8 @@ _SUGGESTIONS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("法治建设", ("关于加强基层法治宣传教育的建议", "关于规范{p}行政执法行为的建议"), "司法"),
     ("就业创业", ("关于加强返乡创业扶持的建议", "关于加强{p}职业技能培训的建议"), "人力资源和社会保障"),
 )
+_DEPARTMENT_OF = {category: department for category, _, department in _SUGGESTIONS}
+
 #: Department → its name at each level (province 厅/委, prefecture and county 局).
 _DEPARTMENTS = {
     "交通运输": ("省交通运输厅", "交通运输局"),
@@ -1229,24 +1231,26 @@ class _Simulation:
     # ================================================================================================ activity
 
     def activity(self) -> Iterator[Batch]:
-        rng = self.rng
+        # The innermost loop of a run (every node, every day, every kind of activity): names bound locally.
+        draw = self.rng.random
+        self.touched = []  # and emptied by each batch
         for d in range(self.days):
             self.d = d
-            self.day = self.start + timedelta(days=d)
+            self.day = day = self.start + timedelta(days=d)
             factor = self.factor[d]
+            agenda: dict[int, list[Task]] = self.agenda[d]  # type: ignore[assignment]
             for node in self.nodes:
-                self.cur = node.i
-                self.touched = []
-                tasks = self.agenda[d].get(node.i)  # type: ignore[union-attr]
+                self.cur = i = node.i
+                tasks = agenda.get(i)
                 if tasks:
                     for fn, args in tasks:  # tasks scheduled for today while running are appended and run too
                         fn(node, *args)
                 for new, rate in node.rates:
-                    n = int(rate * factor + rng.random())
+                    n = int(rate * factor + draw())
                     if n:
                         new(self, node, n)
                 if self.touched:
-                    yield self._batch(node, self.day)
+                    yield self._batch(node, day)
             self.agenda[d] = None
 
     def _batch(self, node: _Node, day: date | None) -> Batch:
@@ -1695,7 +1699,7 @@ class _Simulation:
     def _assign(self, node: _Node, suggestion: Suggestion) -> None:
         rng = self.rng
         by = self._by(node)
-        department = next(d for c, _, d in _SUGGESTIONS if c == suggestion.category)
+        department = _DEPARTMENT_OF[suggestion.category]
         lead_unit = self._unit(node, department)
         co_units = []
         if rng.random() < 0.35:

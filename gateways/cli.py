@@ -188,6 +188,25 @@ def bench_store(
         console.print_json(data=result)
 
 
+@bench_app.command("simulate")
+def bench_simulate(
+    region: Annotated[str, typer.Option(help="区域代码 / region simulated (whole province: 430000)")] = "430000",
+    days: Annotated[int, typer.Option(min=1, max=3660, help="simulated days")] = 365,
+    scale: Annotated[float, typer.Option(min=0.01, max=10.0, help="multiplies deputies and activity")] = 0.25,
+    seed: Annotated[int, typer.Option(help="random seed")] = 1,
+    sample: Annotated[int, typer.Option(min=1000, help="events of the run appended in bulk for the comparison")] = 100_000,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as one JSON line last")] = False,
+) -> None:
+    """模拟写入基准 / the simulate command's path vs the store's bulk append of the same run's events."""
+    from gateways.bench.simulate import run_simulate_benchmark
+
+    result = run_simulate_benchmark(region=region, days=days, scale=scale, seed=seed, sample=sample, log=console.print)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        console.print_json(data=result)
+
+
 @bench_app.command("sync")
 def bench_sync(
     events: Annotated[

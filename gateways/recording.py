@@ -17,6 +17,7 @@ a run with other parameters are refused, naming the difference.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -31,6 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import chain
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from domain.base import NodeRef
 from domain.hierarchy import Hierarchy
-from domain.persistence import EventRow, StreamPosition
+from domain.persistence import StreamPosition
 from domain.simulation import VERSION, SimulationStats, simulate
 from domain.store import NodeStore, NodeStores, StoreSettings
 
@@ -57,11 +59,11 @@ BUFFER_BYTES = 256 * 2**20
 #: rows (opening the store, committing, syncing the disk) is small, and writing goes on while the simulator runs.
 _NODE_BYTES = 2 * 2**20
 
-#: The least a buffer holds to be appended while the recording process waits for the simulator.
-_IDLE_BYTES = 256 * 2**10
+#: What a buffered batch costs besides its bytes: the bytes object and a list slot.
+_BLOB_OVERHEAD = 40
 
-#: What a buffered row costs besides its state's bytes: the tuple, the hex id, the bytes object, a list slot.
-_ROW_OVERHEAD = 200
+#: Threads appending to stores (a node always in the same one).
+_WRITER_THREADS = 4
 
 #: Rows per message from the simulator's process (also sent at the end of every simulated day).
 _MESSAGE_ROWS = 4000
@@ -200,15 +202,15 @@ def record_simulation(
         console.print(f"[bold]已记录 recorded already:[/] every node's store holds these {days} days")
         return recording
     started = time.perf_counter()
-    missing = [i for i, ref in enumerate(refs) if not stores.exists(ref)]
-    with _Preparer(stores.settings, refs, missing) as preparer, _Progress(console, f"模拟 {len(refs)} 个节点", days) as progress:
-        buffers = _Buffers(stores, refs, params, held, buffer_bytes, preparer)
-        with _simulator(_Job(refs, days, start, seed, scale, held), processes, buffers.flush_biggest) as messages:
+    with _Writers(stores.settings, refs) as writers, _Progress(console, f"模拟 {len(refs)} 个节点", days) as progress:
+        buffers = _Buffers(writers, params, held, buffer_bytes)
+        with _simulator(_Job(refs, days, start, seed, scale, held), processes) as messages:
             _record(messages, buffers, progress, every_days, recording)
         buffers.flush_all()
         buffers.record_all(days)
+        writers.drain()
     recording.wall_s = time.perf_counter() - started
-    recording.write_s, recording.transactions, recording.peak_buffer_bytes = buffers.write_s, buffers.transactions, buffers.peak
+    recording.write_s, recording.transactions, recording.peak_buffer_bytes = writers.busy_s, writers.done, buffers.peak
     return recording
 
 
@@ -222,14 +224,15 @@ def _record(
     """Buffer the simulator's rows; after each simulated day, show progress (and append all, every k days)."""
     for message in messages:
         if message[0] == "rows":
-            for i, day, rows in message[1]:
-                buffers.add(i, day, rows)
+            for i, day, rows, count in message[1]:
+                buffers.add(i, day, rows, count)
         elif message[0] == "day":
             _, day, events, skipped = message
             buffers.days_done = day + 1
             progress.update(day + 1, events, skipped)
             if every_days and (day + 1) % every_days[0] == 0:
                 buffers.flush_all()
+                buffers.writers.drain()
                 every_days[1]()
         else:
             _, recording.stats, recording.simulate_s, recording.encode_s, recording.simulator_cpu_s, recording.skipped = message
@@ -246,94 +249,37 @@ def _held(stores: NodeStores, refs: Sequence[NodeRef], params: RunParameters) ->
     return held
 
 
-class _Preparer:
-    """Creates the stores that do not exist yet, in a thread, ahead of their first append: creating one costs several
-    synchronous commits (tables, indexes, journal mode), time spent waiting on the disk while the simulator works.
-    If creating one fails, it stops: opening that store for its append fails again, with the error."""
-
-    def __init__(self, settings: StoreSettings, refs: Sequence[NodeRef], missing: list[int]) -> None:
-        self.settings, self.refs = settings, refs
-        self.waiting = set(missing)
-        self.ready = threading.Condition()
-        self.thread = threading.Thread(target=self._run, args=(missing,), name="yipanqi-store-preparer", daemon=True)
-
-    def __enter__(self) -> _Preparer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        with self.ready:
-            self.waiting.clear()  # the thread stops after the store it is creating
-        self.thread.join()
-
-    def wait_for(self, i: int) -> None:
-        with self.ready:
-            self.ready.wait_for(lambda: i not in self.waiting)
-
-    def _run(self, missing: list[int]) -> None:
-        try:
-            for i in missing:
-                if i not in self.waiting:
-                    return
-                NodeStore(self.refs[i], self.settings).close()
-                with self.ready:
-                    self.waiting.discard(i)
-                    self.ready.notify_all()
-        finally:
-            with self.ready:
-                self.waiting.clear()
-                self.ready.notify_all()
-
-
 class _Buffers:
     """Rows waiting to be appended, per node. A node's buffer goes in one transaction, with its record beside it."""
 
-    def __init__(
-        self,
-        stores: NodeStores,
-        refs: Sequence[NodeRef],
-        params: RunParameters,
-        held: dict[int, tuple[int, int]],
-        buffer_bytes: int,
-        preparer: _Preparer,
-    ) -> None:
-        self.stores, self.refs, self.params, self.preparer = stores, refs, params, preparer
-        self.cap = buffer_bytes
+    def __init__(self, writers: _Writers, params: RunParameters, held: dict[int, tuple[int, int]], buffer_bytes: int) -> None:
+        self.writers, self.params = writers, params
+        self.cap = buffer_bytes - buffer_bytes // 4  # the rest may be on its way to the stores (``_Writers``)
+        self.in_flight = buffer_bytes // 4
         self.node_cap = min(_NODE_BYTES, buffer_bytes // 8)
         self.events = {i: events for i, (_, events) in held.items()}  # what each store holds of this run
         self.days = {i: days for i, (days, _) in held.items()}  # how many days of the run each store holds
         self.days_done = 0  # days whose batches have all come
-        self.rows: dict[int, list[EventRow]] = {}
+        self.rows: dict[int, list[bytes]] = {}  # per node, its batches' rows as the simulator pickled them
+        self.count: dict[int, int] = {}
         self.size: dict[int, int] = {}
         self.last_day: dict[int, int] = {}
-        self.total = self.peak = self.transactions = 0
-        self.write_s = 0.0
+        self.total = self.peak = 0
 
-    def add(self, i: int, day: int, rows: list[EventRow]) -> None:
-        size = sum(len(row[3]) for row in rows) + _ROW_OVERHEAD * len(rows)
-        self.rows.setdefault(i, []).extend(rows)
+    def add(self, i: int, day: int, rows: bytes, count: int) -> None:
+        size = len(rows) + _BLOB_OVERHEAD
+        self.rows.setdefault(i, []).append(rows)
+        self.count[i] = self.count.get(i, 0) + count
         self.size[i] = self.size.get(i, 0) + size
         self.last_day[i] = day
         self.total += size
-        self.peak = max(self.peak, self.total)
+        self.peak = max(self.peak, self.total + self.writers.pending)
         if self.size[i] >= self.node_cap:
             self.flush(i)
-        elif self.total > self.cap:
-            # The biggest first, down to half the cap: small buffers wait for more rows, fewer transactions.
-            for j in sorted(self.size, key=self.size.__getitem__, reverse=True):
-                if self.total <= self.cap // 2:
-                    break
-                self.flush(j)
-
-    def flush_biggest(self) -> bool:
-        """Append the biggest buffer if it is worth a transaction (the recording process has nothing else to do)."""
-        if not self.size:
-            return False
-        i = max(self.size, key=self.size.__getitem__)
-        if self.size[i] < _IDLE_BYTES:
-            return False
-        self.flush(i)
-        return True
+        while self.total > self.cap:
+            # The biggest, only as many as needed: the others grow, and the fewer the transactions (each costs
+            # about as much as appending 300 rows: opening the store, committing, checkpointing when it closes).
+            self.flush(max(self.size, key=self.size.__getitem__))
 
     def flush_all(self) -> None:
         for i in list(self.rows):
@@ -342,31 +288,98 @@ class _Buffers:
     def record_all(self, days: int) -> None:
         """At the end: a record of all ``days`` at every node whose store says less (no rows came since its last
         append, or none at all), so that running the same days again finds nothing to do."""
-        for i in range(len(self.refs)):
+        for i in range(len(self.writers.refs)):
             if self.days.get(i, -1) < days:
-                self.rows[i], self.size[i], self.last_day[i] = [], 0, days - 1
+                self.rows[i], self.count[i], self.size[i], self.last_day[i] = [], 0, 0, days - 1
                 self.flush(i)
 
     def flush(self, i: int) -> None:
-        rows = self.rows.pop(i)
-        self.total -= self.size.pop(i)
-        events = self.events.get(i, 0) + len(rows)
+        rows, size = self.rows.pop(i), self.size.pop(i)
+        self.total -= size
+        events = self.events.get(i, 0) + self.count.pop(i)
         # The node's days up to and including its last buffered one are stored, and so are the days whose batches
         # have all come: the simulator yields one batch per node and day, in order of days.
         days = max(self.last_day.pop(i) + 1, self.days_done)
-        ref = self.refs[i]
-        started = time.perf_counter()
-        self.preparer.wait_for(i)
-        try:
-            self.stores.open(ref).append_rows(rows, beside=[self.params.record(days, events)])
-        except IntegrityError as e:
-            raise SimulationMismatch(
-                f"{ref}'s store holds some of these events already, without a record of this run (recorded by an "
-                f"earlier version, or other data): record into another data directory or database ({e})"
-            ) from None
-        self.write_s += time.perf_counter() - started
-        self.transactions += 1
+        self.writers.append(i, rows, self.params.record(days, events), size, wait_below=self.in_flight)
         self.events[i], self.days[i] = events, days
+
+
+class _Writers:
+    """Appends in a few threads, each with stores of its own; a node always goes to the same thread, so its appends
+    stay in order. Appending is mostly waiting for the disk (a commit, a checkpoint when a store closes) and stores
+    are separate files (or connections): appends to different stores overlap, and with the simulator."""
+
+    def __init__(self, settings: StoreSettings, refs: Sequence[NodeRef]) -> None:
+        self.refs = refs
+        threads = _WRITER_THREADS
+        per_thread = settings.model_copy(update={"open_stores": max(1, settings.open_stores // threads)})
+        self.queues: list[queue.Queue[tuple[int, list[bytes], StreamPosition, int] | None]] = []
+        self.threads = []
+        for k in range(threads):
+            self.queues.append(queue.Queue())
+            thread = threading.Thread(target=self._run, args=(self.queues[k], per_thread), daemon=True)
+            self.threads.append(thread)
+        self.changed = threading.Condition()
+        self.pending = 0  # bytes handed over and not yet appended
+        self.error: BaseException | None = None
+        self.done = 0
+        self.busy_s = 0.0
+
+    def __enter__(self) -> _Writers:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for q in self.queues:
+            q.put(None)
+        for thread in self.threads:
+            thread.join()
+
+    def append(self, i: int, rows: list[bytes], record: StreamPosition, size: int, *, wait_below: int) -> None:
+        """Hand a node's rows over; wait while more than ``wait_below`` bytes are on their way (bounded memory)."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.pending <= wait_below or self.error is not None)
+            self._raise()
+            self.pending += size
+        self.queues[i % len(self.queues)].put((i, rows, record, size))
+
+    def drain(self) -> None:
+        """Wait until everything handed over is appended (or one append failed: its error)."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.pending == 0 or self.error is not None)
+            self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _run(self, tasks: queue.Queue[tuple[int, list[bytes], StreamPosition, int] | None], settings: StoreSettings) -> None:
+        with NodeStores(settings) as stores:
+            while (task := tasks.get()) is not None:
+                i, rows, record, size = task
+                started = time.perf_counter()
+                try:
+                    if self.error is None:
+                        batches = map(pickle.loads, rows)  # unpickled as they are inserted (SQLite takes them lazily)
+                        stores.open(self.refs[i]).append_rows(chain.from_iterable(batches), beside=[record])
+                except BaseException as e:  # noqa: BLE001 - handed to the recording thread
+                    self.error = self.error or _conflict(self.refs[i], e)
+                with self.changed:
+                    self.pending -= size
+                    self.done += self.error is None
+                    self.busy_s += time.perf_counter() - started
+                    self.changed.notify_all()
+
+
+def _conflict(ref: NodeRef, error: BaseException) -> BaseException:
+    """A clear error for a store that holds some of the events without a record of the run."""
+    if not isinstance(error, IntegrityError):
+        return error
+    return SimulationMismatch(
+        f"{ref}'s store holds some of these events already, without a record of this run (recorded by an earlier "
+        f"version, or other data): record into another data directory or database ({error})"
+    )
 
 
 # ================================================================================================= simulator
@@ -401,7 +414,7 @@ class _Producer:
         self.checks: dict[int, list[int]] = {}  # day → nodes whose stores hold the run up to that day
         for i, (held_days, _) in job.held.items():
             self.checks.setdefault(held_days - 1, []).append(i)
-        self.pending: list[tuple[int, int, list[EventRow]]] = []
+        self.pending: list[tuple[int, int, bytes, int]] = []
         self.pending_rows = 0
         day = -1  # the day whose batches come (-1: master data)
         with _encoder(job.refs[0]) as encoder:
@@ -423,8 +436,9 @@ class _Producer:
                     continue
                 self.stats.add(batch)
                 rows = [(r[0].hex, r[1], r[2], r[3]) for r in encoder.take_rows(batch.aggregates)]
+                # Pickled here, once: the recording process keeps the bytes as they are until it appends them.
+                self.pending.append((i, d, pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL), len(rows)))
                 self.encode_s += time.perf_counter() - encoding
-                self.pending.append((i, d, rows))
                 self.pending_rows += len(rows)
                 if self.pending_rows >= _MESSAGE_ROWS:
                     yield from self._send()
@@ -462,11 +476,11 @@ def _encoder(node: NodeRef) -> Iterator[NodeStore]:
 
 
 @contextmanager
-def _simulator(job: _Job, processes: int, idle: Callable[[], bool]) -> Iterator[Iterator[tuple[Any, ...]]]:
-    """The producer's messages: from a generator here (one process), or from a child process (two; ``idle`` is
-    called while none is waiting)."""
+def _simulator(job: _Job, processes: int) -> Iterator[Iterator[tuple[Any, ...]]]:
+    """The producer's messages: from a generator here (one process), or from a child process (two)."""
     if processes < 2:
-        yield _Producer(job).messages()
+        with _few_collections():
+            yield _Producer(job).messages()
         return
     # A fresh interpreter rather than multiprocessing: spawn would run the caller's __main__ again, fork would copy
     # this process's threads (sync clients, the progress display) and open connections.
@@ -486,7 +500,7 @@ def _simulator(job: _Job, processes: int, idle: Callable[[], bool]) -> Iterator[
     # A thread reads ahead, so the simulator goes on while this process appends (a pipe holds only 64 kB).
     threading.Thread(target=_read_into, args=(receiver, inbox), name="yipanqi-simulator-reader", daemon=True).start()
     try:
-        yield _received(inbox, process, idle)
+        yield _received(inbox, process)
     finally:
         if process.poll() is None:
             process.kill()
@@ -497,7 +511,21 @@ def _simulator(job: _Job, processes: int, idle: Callable[[], bool]) -> Iterator[
 def _child() -> None:
     """The simulator's process: the job from stdin, the messages to the pipe named on the command line."""
     job = pickle.load(sys.stdin.buffer)
-    _produce_into(job, Connection(int(sys.argv[1]), readable=False))
+    with _few_collections():
+        _produce_into(job, Connection(int(sys.argv[1]), readable=False))
+
+
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    """The garbage collector less often while simulating: the simulator keeps a large heap of live objects (every
+    deputy, station and aggregate under way) that each full collection walks again, for little garbage in cycles.
+    With the default thresholds collecting took ~15 % of the simulator's time for the province."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(50_000, 50, 50)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def _produce_into(job: _Job, sender: Connection) -> None:
@@ -522,18 +550,10 @@ def _read_into(receiver: Connection, inbox: queue.Queue[bytes | None]) -> None:
         inbox.put(None)
 
 
-def _received(
-    inbox: queue.Queue[bytes | None], process: subprocess.Popen[bytes], idle: Callable[[], bool]
-) -> Iterator[tuple[Any, ...]]:
-    """The child's messages, in order. While none is waiting, ``idle()`` may append a buffer (it says whether it did):
-    this process writes while the simulator works, instead of after it."""
+def _received(inbox: queue.Queue[bytes | None], process: subprocess.Popen[bytes]) -> Iterator[tuple[Any, ...]]:
+    """The child's messages, in order; its errors raised here."""
     while True:
-        try:
-            data = inbox.get_nowait()
-        except queue.Empty:
-            if idle():
-                continue
-            data = inbox.get()
+        data = inbox.get()
         if data is None:
             raise RuntimeError(f"the simulator's process ended before the run did (exit code {process.wait(5)})")
         message = pickle.loads(data)
