@@ -2,9 +2,10 @@
 
 The simulator (:mod:`domain.simulation`) runs in a process of its own (given a second core), which encodes each
 batch into rows as it is yielded — ``NodeStore.take_rows``: the simulator goes on changing its aggregates after
-yielding them — and sends the rows here. This process buffers them per node and appends a node's buffer in one
-transaction when it is large, the biggest buffers whenever all of them together pass ``buffer_bytes`` (bounded
-memory), and everything at the end: a store is opened a few times in a run, not once per simulated day.
+yielding them — and sends the rows here. This process buffers them per node and hands a node's buffer to one of a
+few writer threads, which appends it in one transaction with its record: when the buffer is large, when it is the
+biggest and all of them together pass ``buffer_bytes`` (bounded memory), and at the end. A store is opened a few
+times in a run, not once per simulated day.
 
 Resume and extend: beside each append, in its transaction, a node's store keeps how far its simulation is recorded
 (stream ``simulation``: days and events recorded, and the run's parameters). A run with the same parameters
@@ -52,7 +53,7 @@ __all__ = ["BUFFER_BYTES", "SIMULATION_STREAM", "Recording", "RunParameters", "S
 #: The stream under which a node's store keeps how far its simulated events are recorded.
 SIMULATION_STREAM = "simulation"
 
-#: Rows buffered at most (estimated bytes) before the biggest buffers are appended.
+#: Bytes of rows (pickled) held at most: buffered, or handed to the writer threads and not yet appended.
 BUFFER_BYTES = 256 * 2**20
 
 #: A node's buffer is appended once it holds this much: a transaction large enough that what it costs besides its
@@ -143,7 +144,7 @@ class Recording:
     simulate_s: float = 0.0  # in the simulator (its process)
     encode_s: float = 0.0  # events into rows (the simulator's process)
     simulator_cpu_s: float = 0.0
-    write_s: float = 0.0  # appending, stores opened included (this process)
+    write_s: float = 0.0  # appending, stores opened included, summed over the writer threads
     transactions: int = 0
     peak_buffer_bytes: int = 0
     processes: int = 1
@@ -405,17 +406,19 @@ class _Producer:
     stats: SimulationStats = field(default_factory=SimulationStats)
     simulate_s: float = 0.0
     encode_s: float = 0.0
+    pending: list[tuple[int, int, bytes, int]] = field(default_factory=list)  # (node, day, pickled rows, rows)
+    pending_rows: int = 0
+
+    def __post_init__(self) -> None:
+        self.skipped = [0] * len(self.job.refs)  # per node: events simulated again, held by its store
+        self.checks: dict[int, list[int]] = {}  # day → nodes whose stores hold the run up to that day
+        for i, (held_days, _) in self.job.held.items():
+            self.checks.setdefault(held_days - 1, []).append(i)
 
     def messages(self) -> Iterator[tuple[Any, ...]]:
         job = self.job
         cpu = time.process_time()
         index = {ref.node_id: i for i, ref in enumerate(job.refs)}
-        self.skipped = [0] * len(job.refs)
-        self.checks: dict[int, list[int]] = {}  # day → nodes whose stores hold the run up to that day
-        for i, (held_days, _) in job.held.items():
-            self.checks.setdefault(held_days - 1, []).append(i)
-        self.pending: list[tuple[int, int, bytes, int]] = []
-        self.pending_rows = 0
         day = -1  # the day whose batches come (-1: master data)
         with _encoder(job.refs[0]) as encoder:
             batches = simulate(job.refs, days=job.days, start=job.start, seed=job.seed, scale=job.scale)

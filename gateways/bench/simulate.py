@@ -89,6 +89,7 @@ def _measure_command(
     """The simulate command's path, timed whole, with what it wrote and how much memory it took."""
     console = console or Console(file=io.StringIO())
     written, children = _write_bytes(), _children_write_bytes()
+    cpu = _cpu_s()
     started = time.perf_counter()
     with NodeStores(settings) as stores:
         recording = record_simulation(
@@ -105,8 +106,15 @@ def _measure_command(
         "stores_bytes": sum(p.stat().st_size for p in settings.data_dir.rglob("*") if p.is_file()),
         "peak_rss_mb": usage[0].ru_maxrss // 1024,
         "peak_rss_simulator_mb": usage[1].ru_maxrss // 1024,
+        # CPU seconds of each process: on a shared machine they move less than wall-clock figures.
+        "cpu_s": {"recording_process": round(_cpu_s() - cpu, 1), "simulator_process": round(recording.simulator_cpu_s, 1)},
         "recording": recording.as_dict(),
     }
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _write_bytes() -> int:
