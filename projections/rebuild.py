@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
@@ -39,8 +40,24 @@ def update(
     batch: int = DEFAULT_BATCH,
     db: ProjectionDB | None = None,
 ) -> RunStats:
-    """Catch the node's live read models up with its log (creating them if need be)."""
+    """Catch the node's live read models up with its log (creating them if need be). Read models that hold nothing
+    yet (new, or emptied by a migration) are built as a rebuild does, aside in bulk: several times faster than
+    catching up page by page, and the same content."""
     db = db or open_live(store, settings, hierarchy)
+    if db.position() == 0 and store.max_position():
+        built = rebuild(store, settings or db.settings, hierarchy=hierarchy or db.hierarchy, live=db)
+        problems: Counter[tuple[str, str]] = Counter()
+        for key, n in built["problems"].items():
+            reason, _, topic = key.partition(":")
+            problems[(reason, topic)] = n
+        return RunStats(
+            read=built["events"],
+            projected=built["projected"],
+            skipped=built["skipped"],
+            problems=problems,
+            seconds=built["seconds"],
+            position=built["position"],
+        )
     return Projector(store, db, batch=batch, hierarchy=hierarchy).run()
 
 
@@ -52,12 +69,15 @@ def rebuild(
     batch: int = BULK_BATCH,
     log: Callable[[str], Any] | None = None,
     before_swap: Callable[[], Any] | None = None,
+    live: ProjectionDB | None = None,
 ) -> dict[str, Any]:
-    """Rebuild the node's read models from its whole log, aside, then swap them in. Returns timings and counts."""
+    """Rebuild the node's read models (``live``: a copy of them) from its whole log, aside, then swap them in.
+    Returns timings and counts."""
     settings = settings or store.settings
     say = log or (lambda _: None)
-    live = ProjectionDB(store.node, settings, hierarchy=hierarchy)
-    aside = ProjectionDB(store.node, settings, variant="rebuild", hierarchy=hierarchy).bulk_mode()
+    live = live or ProjectionDB(store.node, settings, hierarchy=hierarchy)
+    variant = f"{live.variant}_rebuild" if live.variant else "rebuild"
+    aside = ProjectionDB(store.node, settings, variant=variant, hierarchy=hierarchy).bulk_mode()
     started = time.perf_counter()
     with aside.writer_lock():  # one rebuild of a node at a time
         aside.drop()  # what a crashed rebuild left behind
@@ -85,6 +105,7 @@ def rebuild(
     return {
         "events": bulk.read + tail.read,
         "projected": bulk.projected + tail.projected,
+        "skipped": bulk.skipped + tail.skipped,
         "caught_up": tail.read,
         "position": tail.position or bulk.position,
         "seconds": round(total, 3),

@@ -1,5 +1,5 @@
-"""The read models: fact and transition tables, schema-less (PostgreSQL puts them in the node's schema through
-``schema_translate_map``; SQLite has one file per node).
+"""The read models: fact and transition tables, and the summaries the current views read; schema-less (PostgreSQL
+puts them in the node's schema through ``schema_translate_map``; SQLite has one file per node).
 
 Conventions:
 
@@ -7,20 +7,28 @@ Conventions:
   whatever its code becomes), joined to ``nodes`` for the rollup province → prefecture → county → township;
 - ``recorded_at`` is the event's store timestamp at its owner node ("what the system knew"), ``occurred_at`` when it
   happened; both integer UTC microseconds since 1970. ``*_rec`` / ``*_occ`` pairs are the same two clocks for a
-  later transition of the same row (a mandate reviewed, an enrolment ended, an SC member who left);
+  later transition of the same row (a mandate reviewed, an enrolment ended, an opinion fed back);
 - ``day`` is the domain date (visit date, contact date, submission day...) as ``YYYY-MM-DD`` in Hunan's time
   zone, ``year`` its year: periods (year, term) filter on these, as-of filters on the two clocks;
 - money is integer 元 (amounts are recorded in 万元 with two decimals, so 元 are exact).
 
 Lifecycle aggregates with many states (suggestions, livelihood projects) have a current table and a snapshot
-table (one row per event: what changes, after it; what never changes stays in the current row); views read the
-current table, as-of views the latest snapshot at or before the cut joined to it. Everything else is append-only
-facts, or rows whose few later transitions have their own column pairs. ``marks`` holds derived first-occurrence
-facts (the first time a deputy, SC member or body did a kind of thing in a year, by each clock), which the coverage
-targets check the populations against. ``occurred_at`` is effective: see ``aggregate_clock``.
+table (one row per event: what changes, after it; what never changes stays in the current row). A snapshot also
+holds when it stopped being the latest (``next_rec`` / ``next_occ``: the earliest clock of a later snapshot), so the
+state at a cut is the one snapshot per aggregate with ``clock <= cut < next`` — a filter, not a search per
+aggregate. ``marks`` holds derived first-occurrence facts (the first time a deputy, SC member or body did a kind of
+thing in a year, by each clock), which the coverage targets check the populations against. ``occurred_at`` is
+effective: see ``aggregate_clock``.
 
-Append-only fact tables have unique indexes rather than primary keys: a bulk build (rebuild) drops every
-secondary index and creates them when it is done, which is much faster than inserting into them row by row.
+Facts are clustered by the key their views read them by (SQLite ``WITHOUT ROWID``: the table is its primary key's
+b-tree, so the key needs no second copy in an index): a deputy's activity by ``(year, deputy_id, …)``, a snapshot
+by ``(aggregate, version)``.
+
+**Summaries** (the second half of this module) are what the current-time views read instead of the facts: counters
+per region (node), year and whatever the view counts by, kept by the projector in the transaction of the facts they
+count. A summary's key is its primary key; every other column is a counter the projector adds to (``combine``
+"max" in a column's ``info`` keeps the greatest value instead). As-of views never read them: they filter the facts by
+a clock, and a test requires both paths to agree.
 
 Change these tables only together with a new migration in ``projections/migrations/versions`` (a test compares
 the migrated database with this metadata).
@@ -34,16 +42,21 @@ metadata = MetaData()
 
 ID = String(32)
 DAY = String(10)
+CLUSTERED = {"sqlite_with_rowid": False}  # the table is its primary key's b-tree (SQLite; PostgreSQL ignores it)
 
 
 def _t(name: str, *columns: object, **dialect: object) -> Table:
-    return Table(name, metadata, *columns, **dialect)  # type: ignore[arg-type]
+    return Table(name, metadata, *columns, **{**CLUSTERED, **dialect})  # type: ignore[arg-type]
 
 
 def _clocks(prefix: str = "", nullable: bool = False) -> list[Column]:
     if prefix:
         return [Column(f"{prefix}_rec", BigInteger, nullable=True), Column(f"{prefix}_occ", BigInteger, nullable=True)]
     return [Column("recorded_at", BigInteger, nullable=nullable), Column("occurred_at", BigInteger, nullable=nullable)]
+
+
+def _counters(*names: str) -> list[Column]:
+    return [Column(name, BigInteger if name.endswith("_yuan") else Integer, nullable=False) for name in names]
 
 
 projection_state = _t(
@@ -55,12 +68,14 @@ projection_state = _t(
     Column("skipped", BigInteger, nullable=False),  # known events no view needs
     Column("unknown", BigInteger, nullable=False),  # unknown or undecodable events (see projection_skips)
     Column("updated_at", BigInteger, nullable=False),
+    sqlite_with_rowid=True,
 )
 
 projection_meta = _t(
     "projection_meta",
     Column("key", String(40), primary_key=True),
     Column("value", String(200), nullable=False),
+    sqlite_with_rowid=True,
 )
 
 projection_skips = _t(
@@ -70,6 +85,7 @@ projection_skips = _t(
     Column("count", BigInteger, nullable=False),
     Column("last_position", BigInteger, nullable=False),
     Column("detail", String(500), nullable=False),
+    sqlite_with_rowid=True,
 )
 
 #: Each aggregate's latest *effective* occurred time: an event is taken to have happened no earlier than the events
@@ -97,6 +113,7 @@ nodes = _t(
         for what in ("id", "code", "name")
     ],
     Index("ix_nodes_code", "code"),
+    sqlite_with_rowid=True,  # the node dimension outlives rebuilds and migrations (see migration 0003)
 )
 
 # ------------------------------------------------------------------------------------------------ deputies
@@ -124,14 +141,21 @@ deputies = _t(
     Index("ix_deputies_node", "node_id"),  # which offices record deputies (township presidiums): from the index alone
 )
 
+#: A deputy's grassroots / leading-cadre flags after each event that set them (registration is version 1).
 deputy_flags = _t(
     "deputy_flags",
-    Column("deputy_id", ID, nullable=False),
-    Column("version", Integer, nullable=False),
+    Column("deputy_id", ID, primary_key=True),
+    Column("version", Integer, primary_key=True),
     Column("grassroots", Boolean, nullable=False),
     Column("leading_cadre", Boolean, nullable=False),
     *_clocks(),
-    Index("ix_deputy_flags_deputy", "deputy_id", "version"),
+    # the deputies whose flags ever changed: the only ones an as-of view must look further than ``deputies`` for
+    Index(
+        "ix_deputy_flags_changed",
+        "deputy_id",
+        sqlite_where=text("version > 1"),
+        postgresql_where=text("version > 1"),
+    ),
 )
 
 mandates = _t(
@@ -183,6 +207,7 @@ stations = _t(
     Column("successor_id", ID),
     *_clocks("merged"),
     *_clocks("closed"),
+    Column("enrolled", Integer, nullable=False),  # deputies enrolled now (summary: open rows of station_enrolments)
 )
 
 station_enrolments = _t(
@@ -200,7 +225,7 @@ station_enrolments = _t(
 
 visits = _t(
     "visits",
-    Column("visit_id", ID, nullable=False),
+    Column("visit_id", ID, primary_key=True),
     Column("node_id", ID, nullable=False),
     Column("station_id", ID, nullable=False),
     Column("day", DAY, nullable=False),
@@ -208,57 +233,42 @@ visits = _t(
     Column("people", Integer, nullable=False),
     Column("deputies_n", Integer, nullable=False),
     *_clocks(),
-    Index("ux_visits", "visit_id", unique=True),
-    # the stations view, from the indexes alone: a year's visits per station, and each station's latest visit
-    Index("ix_visits_year", "year", "station_id", "people", "deputies_n"),
-    Index("ix_visits_station_day", "station_id", "day"),
+    Index("ix_visits_station_day", "station_id", "day"),  # each station's latest visit before a day
 )
 
 visit_deputies = _t(
     "visit_deputies",
-    Column("visit_id", ID, nullable=False),
-    Column("deputy_id", ID, nullable=False),
+    Column("year", Integer, primary_key=True),
+    Column("deputy_id", ID, primary_key=True),
+    Column("visit_id", ID, primary_key=True),
     Column("node_id", ID, nullable=False),
     Column("station_id", ID, nullable=False),
     Column("day", DAY, nullable=False),
-    Column("year", Integer, nullable=False),
     *_clocks(),
-    Index("ix_visit_deputies_year", "year", "deputy_id"),
-    Index("ix_visit_deputies_station", "year", "station_id", "deputy_id"),
 )
 
+#: Issues the public raised at a visit, with their outcome (resolved on the spot or transferred) once there is one.
 visit_issues = _t(
     "visit_issues",
-    Column("visit_id", ID, nullable=False),
-    Column("number", Integer, nullable=False),
+    Column("visit_id", ID, primary_key=True),
+    Column("number", Integer, primary_key=True),
     Column("node_id", ID, nullable=False),
     Column("station_id", ID, nullable=False),
     Column("category", String(50), nullable=False),
     Column("day", DAY, nullable=False),
     Column("year", Integer, nullable=False),
     *_clocks(),
-    Index("ux_visit_issues", "visit_id", "number", unique=True),
-    Index("ix_visit_issues_year", "year", "station_id"),
-)
-
-visit_issue_outcomes = _t(
-    "visit_issue_outcomes",
-    Column("visit_id", ID, nullable=False),
-    Column("number", Integer, nullable=False),
-    Column("node_id", ID, nullable=False),
-    Column("station_id", ID, nullable=False),
-    Column("outcome", String(12), nullable=False),  # resolved | transferred
-    Column("to_unit", String(100), nullable=False),
-    Column("day", DAY, nullable=False),
-    *_clocks(),
-    Index("ux_visit_issue_outcomes", "visit_id", "number", unique=True),
+    Column("outcome", String(12)),  # resolved | transferred
+    Column("to_unit", String(100)),
+    Column("outcome_day", DAY),
+    *_clocks("outcome"),
 )
 
 # ------------------------------------------------------------------------------------------------ contacts
 
 contacts = _t(
     "contacts",
-    Column("contact_id", ID, nullable=False),
+    Column("contact_id", ID, primary_key=True),
     Column("node_id", ID, nullable=False),
     Column("kind", String(20), nullable=False),
     Column("channel", String(16), nullable=False),
@@ -272,23 +282,22 @@ contacts = _t(
     Column("public_count", Integer, nullable=False),
     Column("deputies_n", Integer, nullable=False),
     *_clocks(),
-    Index("ux_contacts", "contact_id", unique=True),
 )
 
 contact_deputies = _t(
     "contact_deputies",
-    Column("contact_id", ID, nullable=False),
-    Column("deputy_id", ID, nullable=False),
+    Column("year", Integer, primary_key=True),
+    Column("deputy_id", ID, primary_key=True),
+    Column("contact_id", ID, primary_key=True),
     Column("node_id", ID, nullable=False),
-    Column("year", Integer, nullable=False),
     *_clocks(),
-    Index("ix_contact_deputies_year", "year", "deputy_id"),
 )
 
+#: Opinions deputies raised at contacts, with how they were handled and when they were fed back.
 opinions = _t(
     "opinions",
-    Column("contact_id", ID, nullable=False),
-    Column("number", Integer, nullable=False),
+    Column("contact_id", ID, primary_key=True),
+    Column("number", Integer, primary_key=True),
     Column("node_id", ID, nullable=False),
     Column("deputy_id", ID),
     Column("kind", String(20), nullable=False),  # the contact's kind
@@ -296,37 +305,21 @@ opinions = _t(
     Column("day", DAY, nullable=False),
     Column("year", Integer, nullable=False),
     *_clocks(),
+    Column("handling", String(12)),
+    Column("unit", String(100)),
+    *_clocks("handled"),
+    *_clocks("fed"),
     Index("ix_opinions_year", "year", "deputy_id"),
-    Index("ix_opinions_day", "year", "day"),
-    Index("ix_opinions_node", "year", "node_id"),  # opinions raised per node: counted from the index alone
-    Index("ux_opinions", "contact_id", "number", unique=True),
-)
-
-opinion_steps = _t(
-    "opinion_steps",
-    Column("contact_id", ID, nullable=False),
-    Column("number", Integer, nullable=False),
-    Column("step", String(10), nullable=False),  # handled | fed_back
-    Column("node_id", ID, nullable=False),
-    Column("handling", String(12), nullable=False),
-    Column("unit", String(100), nullable=False),
-    Column("day", DAY, nullable=False),
-    *_clocks(),
-    Column("year", Integer, nullable=False, server_default=text("0")),  # the opinion's year (not the step's)
-    Index("ux_opinion_steps", "contact_id", "number", "step", unique=True),
-    Index("ix_opinion_steps_year", "year", "step", "node_id"),
-)
-
-#: Opinions not fed back yet, kept by the projector: the current coverage view's list of who still waits for an
-#: answer, without walking the year's opinions that were answered (as-of views check ``opinion_steps``).
-open_opinions = _t(
-    "open_opinions",
-    Column("contact_id", ID, primary_key=True),
-    Column("number", Integer, primary_key=True),
-    Column("node_id", ID, nullable=False),
-    Column("day", DAY, nullable=False),
-    Column("year", Integer, nullable=False),
-    Index("ix_open_opinions_year", "year", "day", "contact_id", "number"),
+    # the opinions still waiting for feedback, in the order the coverage view lists them (current views)
+    Index(
+        "ix_opinions_open",
+        "year",
+        "day",
+        "contact_id",
+        "number",
+        sqlite_where=text("fed_rec IS NULL"),
+        postgresql_where=text("fed_rec IS NULL"),
+    ),
 )
 
 marks = _t(
@@ -339,22 +332,22 @@ marks = _t(
     Column("first_occ", BigInteger, nullable=False),
 )
 
+ACTIVITY_COUNTERS = ["contacts", "visits", "suggestions", "opinions", "deeds", "group_activities", "organ_contacts", "reports"]
 
-def _activity_counters() -> list[Column]:
-    """What a deputy did in a year, counted: the rows they appear in (contacts, station visits, suggestions signed,
-    opinions raised) and the contacts behind the deputy coverage targets (``marks`` has their first times)."""
-    names = ["contacts", "visits", "suggestions", "opinions", "deeds", "group_activities", "organ_contacts", "reports"]
-    return [Column(name, Integer, nullable=False) for name in names]
-
-
-#: Summary of the current (not as-of) views, kept by the projector in the transaction of the facts it counts.
-#: Without rowid on SQLite: the views look rows up by their key, one b-tree descent each instead of two.
+#: What a deputy did in a year, counted: the rows they appear in (contacts, station visits, suggestions signed,
+#: opinions raised) and the contacts behind the deputy coverage targets (``marks`` has their first times).
 deputy_years = _t(
     "deputy_years",
     Column("deputy_id", ID, primary_key=True),
     Column("year", Integer, primary_key=True),
-    *_activity_counters(),
-    sqlite_with_rowid=False,
+    *_counters(*ACTIVITY_COUNTERS),
+    # deputies on duty at a station in a year, counted from the index alone (the province's stations view)
+    Index(
+        "ix_deputy_years_visited",
+        "year",
+        sqlite_where=text("visits > 0"),
+        postgresql_where=text("visits > 0"),
+    ),
 )
 
 #: ``deputy_years`` summed over a person's deputy records known here (a record counts once it is registered).
@@ -362,10 +355,10 @@ person_years = _t(
     "person_years",
     Column("person_id", String(64), primary_key=True),
     Column("year", Integer, primary_key=True),
-    *_activity_counters(),
-    sqlite_with_rowid=False,
+    *_counters(*ACTIVITY_COUNTERS),
+    Column("total", Integer, nullable=False),  # contacts + visits + suggestions: what the duty ranking orders by
+    Index("ix_person_years_total", "year", "total"),
 )
-ACTIVITY_COUNTERS = [c.name for c in _activity_counters()]
 
 # --------------------------------------------------------------------------------------------- suggestions
 
@@ -430,26 +423,32 @@ suggestions = _t(
     "suggestions",
     Column("suggestion_id", ID, primary_key=True),
     *_suggestion_columns(),
-    Index("ix_suggestions_year", "year"),
+    Index("ix_suggestions_year", "year", "state"),  # the lists of the suggestions view (overdue, follow-ups)
 )
 
+
+def _snapshot_columns(key: str, columns: list[Column], dynamic: list[str], event: int) -> list[Column]:
+    return [
+        Column(key, ID, primary_key=True),
+        *[Column(c.name, c.type, primary_key=c.name == "version", nullable=c.nullable) for c in columns if c.name in dynamic],
+        Column("event", String(event), nullable=False),
+        *_clocks("next"),  # the earliest clock of a later snapshot of the aggregate (none: the latest one)
+    ]
+
+
 suggestion_snapshots = _t(
-    "suggestion_snapshots",
-    Column("suggestion_id", ID, nullable=False),
-    *[c for c in _suggestion_columns() if c.name in SUGGESTION_DYNAMIC],
-    Column("event", String(20), nullable=False),
+    "suggestion_snapshots", *_snapshot_columns("suggestion_id", _suggestion_columns(), SUGGESTION_DYNAMIC, 20)
 )
 
 suggestion_signers = _t(
     "suggestion_signers",
-    Column("suggestion_id", ID, nullable=False),
-    Column("deputy_id", ID, nullable=False),
+    Column("year", Integer, primary_key=True),
+    Column("deputy_id", ID, primary_key=True),
+    Column("suggestion_id", ID, primary_key=True),
     Column("role", String(4), nullable=False),  # lead | co
     Column("node_id", ID, nullable=False),
     Column("day", DAY, nullable=False),
-    Column("year", Integer, nullable=False),
     *_clocks(),
-    Index("ix_signers_year", "year", "deputy_id"),
 )
 
 # ---------------------------------------------------------------------------------------------- livelihood
@@ -500,15 +499,119 @@ projects = _t(
     "projects",
     Column("project_id", ID, primary_key=True),
     *_project_columns(),
-    Index("ix_projects_year", "year"),
+    Index("ix_projects_year", "year", "state"),
 )
 
-project_snapshots = _t(
-    "project_snapshots",
-    Column("project_id", ID, nullable=False),
-    *[c for c in _project_columns() if c.name in PROJECT_DYNAMIC],
-    Column("event", String(24), nullable=False),
+project_snapshots = _t("project_snapshots", *_snapshot_columns("project_id", _project_columns(), PROJECT_DYNAMIC, 24))
+
+# =============================================================================================== summaries
+
+
+def _keys(*columns: tuple[str, object]) -> list[Column]:
+    return [Column(name, kind, primary_key=True, autoincrement=False) for name, kind in columns]  # type: ignore[arg-type]
+
+
+#: Per visit node, station and year (of the visit; of the issue for its outcome): what the stations view adds up.
+station_years = _t(
+    "station_years",
+    *_keys(("year", Integer), ("node_id", ID), ("station_id", ID)),
+    *_counters("visits", "people", "duty_slots", "issues_raised", "issues_resolved", "issues_transferred"),
+    Column("last_day", DAY, nullable=False, info={"combine": "max"}),  # the latest visit's day in that year
 )
+
+#: The deputies on duty at each station in a year (a set: counted per station and, distinct, per region).
+station_deputies = _t("station_deputies", *_keys(("year", Integer), ("node_id", ID), ("station_id", ID), ("deputy_id", ID)))
+
+#: Opinions raised per node and year, and how many of them were handled and fed back (filed under the opinion's year).
+opinion_years = _t("opinion_years", *_keys(("year", Integer), ("node_id", ID)), *_counters("raised", "handled", "fed_back"))
+
+#: Suggestions counted by everything the suggestions view and the follow-up target count them by; ``due_on`` only for
+#: those waiting for a reply (overdue is "due before the reference day"), else ''. Empty strings stand for none.
+suggestion_cells = _t(
+    "suggestion_cells",
+    *_keys(
+        ("year", Integer),
+        ("node_id", ID),
+        ("state", String(12)),
+        ("category", String(1)),
+        ("evaluation", String(20)),
+        ("congress", String(12)),
+        ("priority", Boolean),
+        ("evaluated", Boolean),
+        ("replied", Boolean),
+        ("late", Boolean),  # first replied after the due day
+        ("follow", Boolean),  # under the follow-up target: dissatisfied once, solved, or in follow-up now
+        ("due_on", DAY),
+    ),
+    *_counters("n"),
+)
+
+#: Suggestions per lead handling unit (by node: units are per office), for the view's busiest units.
+suggestion_units = _t(
+    "suggestion_units",
+    *_keys(("year", Integer), ("node_id", ID), ("lead_unit", String(100)), ("due_on", DAY)),
+    *_counters("total", "replied", "waiting", "open_follow_up", "satisfied", "evaluated"),
+)
+
+#: Livelihood projects per node, year and state, with the sums the livelihood view shows.
+project_cells = _t(
+    "project_cells",
+    *_keys(("year", Integer), ("node_id", ID), ("state", String(12))),
+    *_counters(
+        "proposed",
+        "voted",
+        "passed",
+        "invested_yuan",
+        "implementing",
+        "completed",
+        "progress_sum",
+        "satisfied",
+        "basically_satisfied",
+        "dissatisfied",
+        "estimate_yuan",
+    ),
+)
+
+#: Serving deputy records per area (where they live) in each coverage target's population (``deed``: all serving;
+#: ``organ``: grassroots provincial; ``group``: leading cadres; ``report``: county and township deputies).
+coverage_population = _t("coverage_population", *_keys(("target", String(10)), ("area_node_id", ID)), *_counters("n"))
+
+#: Of those, the records whose person did the target's thing in the year (``report``: in the county term that starts
+#: in ``year``).
+coverage_covered = _t(
+    "coverage_covered", *_keys(("target", String(10)), ("year", Integer), ("area_node_id", ID)), *_counters("n")
+)
+
+#: Every person with a serving record, as the duty ranking lists them (their first serving record).
+people = _t(
+    "people",
+    Column("person_id", String(64), primary_key=True),
+    Column("deputy_id", ID, nullable=False),
+    Column("name", String(50), nullable=False),
+    Column("area_node_id", ID, nullable=False),
+    Column("node_id", ID, nullable=False),
+    Index("ix_people_name", "name", "person_id"),
+)
+
+#: Serving people with any contact, visit or suggestion in the year (the rest of ``people`` were inactive then).
+duty_years = _t("duty_years", *_keys(("year", Integer)), *_counters("active"))
+
+SUMMARIES = [
+    station_years,
+    station_deputies,
+    opinion_years,
+    suggestion_cells,
+    suggestion_units,
+    project_cells,
+    coverage_population,
+    coverage_covered,
+    duty_years,
+]
 
 #: Tables rebuilt from the log (everything but the node dimension, which comes from the hierarchy).
 FACT_TABLES = [t for t in metadata.sorted_tables if t.name not in ("nodes", "projection_meta")]
+
+
+def value_columns(table: Table) -> list[Column]:
+    """A summary's counters (every column outside its key)."""
+    return [c for c in table.columns if not c.primary_key]

@@ -15,7 +15,7 @@ from domain.store import NodeStore, StoreSettings
 from projections import queries
 from projections.db import ProjectionDB
 from projections.projector import Projector
-from projections.rebuild import rebuild
+from projections.rebuild import rebuild, update
 from tests.unit.test_projections_reference import SMALL_TREE, _check_scopes, table_dump, write_simulation
 
 pytestmark = pytest.mark.postgres
@@ -79,11 +79,11 @@ def test_rebuild_swaps_the_schema_and_equals_the_incremental_build(pg_database: 
     store.close()
 
 
-def test_a_schema_projected_before_the_summaries_upgrades_to_the_same_content(
+def test_a_schema_of_an_older_release_is_projected_again_to_the_same_content(
     pg_database: dict[str, Any], hunan: Hierarchy
 ) -> None:
-    """Revision 0002 on PostgreSQL: a node's schema left at 0001 by an older release (with its facts projected) gets
-    the summaries derived from those facts, equal to what the projector writes."""
+    """Revision 0003 on PostgreSQL: a node's schema left at 0002 by an older release is emptied to this revision's
+    tables at position 0 (the node dimension stays), and the next update projects it again to the same content."""
     from alembic import command
 
     from projections import schema
@@ -97,13 +97,16 @@ def test_a_schema_projected_before_the_summaries_upgrades_to_the_same_content(
     Projector(store, db, batch=700, hierarchy=hunan).run()
     projected = table_dump(db)
     with db.begin() as conn:
-        command.downgrade(config(conn, db.schema), "0001")
-        assert "person_years" not in sa.inspect(conn).get_table_names(schema=db.schema)
+        command.downgrade(config(conn, db.schema), "0002")
+        tables = set(sa.inspect(conn).get_table_names(schema=db.schema))
+        assert "opinion_steps" in tables and "suggestion_cells" not in tables
     db.open()  # what a new release does to the schema it finds
     with db.connect() as conn:
         version = conn.execute(sa.text(f'SELECT version_num FROM "{db.schema}".projection_version')).scalar()
         assert version == head()
-        assert conn.execute(sa.select(sa.func.count()).select_from(schema.person_years)).scalar()
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.nodes)).scalar() == 2084
+    assert db.position() == 0
+    update(store, settings, hierarchy=hunan, db=db)
     assert table_dump(db) == projected
     db.dispose()
     store.close()

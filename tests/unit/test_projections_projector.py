@@ -24,7 +24,7 @@ from domain.store import NodeStore, StoreSettings
 from domain.visits import StationVisit
 from projections import queries, schema
 from projections.db import ProjectionDB
-from projections.projector import Projector, _Page
+from projections.projector import Page, Projector
 from projections.rebuild import rebuild, update
 from tests.unit.test_projections_reference import SMALL_TREE, table_dump, write_simulation
 
@@ -68,17 +68,17 @@ def test_a_crash_mid_page_loses_the_page_and_nothing_else(
     Projector(store, db, batch=500, hierarchy=hunan).run(max_batches=2)
     assert db.position() == 1000 < store.max_position()
     before = table_dump(db)
-    real_flush = _Page.flush
+    real_flush = Page.flush
 
-    def crash(self: _Page) -> None:
+    def crash(self: Page) -> None:
         real_flush(self)  # every row of the page is written…
         raise RuntimeError("power cut")  # …and the transaction never commits
 
-    monkeypatch.setattr(_Page, "flush", crash)
+    monkeypatch.setattr(Page, "flush", crash)
     with pytest.raises(RuntimeError, match="power cut"):
         Projector(store, db, batch=500, hierarchy=hunan).run()
     assert db.position() == 1000 and table_dump(db) == before
-    monkeypatch.setattr(_Page, "flush", real_flush)
+    monkeypatch.setattr(Page, "flush", real_flush)
     Projector(store, db, batch=777, hierarchy=hunan).run()  # another process, other page sizes
     assert db.position() == store.max_position()
     assert table_dump(db) == table_dump(clean)
@@ -218,10 +218,11 @@ def _deed(db: ProjectionDB, scope: queries.Scope) -> dict[str, Any]:
 
 
 def _population_persons(db: ProjectionDB, scope: queries.Scope) -> set[str]:
-    from projections.queries import _Ctx, _serving
+    from projections.queries.context import Ctx
+    from projections.queries.deputies import serving_deputies
 
     with db.connect() as conn:
-        return {x.person_id for x in _serving(_Ctx(db, scope, conn))[0]}
+        return {x.person_id for x in serving_deputies(Ctx(db, scope, conn))[0]}
 
 
 def test_two_writers_take_turns(store: NodeStore, settings: StoreSettings, hunan: Hierarchy) -> None:
@@ -264,24 +265,29 @@ def test_migrations_match_the_models_and_run_once(settings: StoreSettings, nodes
     assert nodes_count == len(hunan.subtree(nodes[0].node_id)) == 2084
 
 
-def test_a_database_projected_before_the_summaries_upgrades_to_the_same_content(
+def test_a_database_of_an_older_release_is_projected_again_to_the_same_content(
     store: NodeStore, settings: StoreSettings, hunan: Hierarchy
 ) -> None:
-    """Revision 0002 adds the current views' summaries: an existing database gets them derived from its facts, equal
-    to what the projector writes (downgrading to 0001 drops them again, as an older release left the database)."""
+    """Revision 0003 changes every fact table and adds the summaries: the database an older release left (0002's
+    tables) is emptied to this revision's, at position 0, and the next update projects the log again to exactly what
+    a fresh build holds (downgrading gives the older release an empty database of its own, which it projects)."""
     from alembic import command
 
     from projections.migrate import config, head
 
-    db = fresh(store, settings, hunan, "summaries")
+    db = fresh(store, settings, hunan, "older")
     projected = table_dump(db)
     with db.begin() as conn:
-        command.downgrade(config(conn, db.schema), "0001")
-        assert "person_years" not in sa.inspect(conn).get_table_names()
+        command.downgrade(config(conn, db.schema), "0002")
+        tables = set(sa.inspect(conn).get_table_names())
+        assert {"opinion_steps", "open_opinions", "visit_issue_outcomes"} <= tables and "suggestion_cells" not in tables
     db.open()  # what a new release does to the database it finds
     with db.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM projection_version")).scalar() == head()
-        assert conn.execute(sa.select(sa.func.count()).select_from(schema.person_years)).scalar()
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.nodes)).scalar() == 2084
+    assert db.position() == 0
+    update(store, settings, hierarchy=hunan, db=db)
+    assert db.position() == store.max_position()
     assert table_dump(db) == projected
 
 

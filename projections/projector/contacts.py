@@ -1,0 +1,159 @@
+"""Contacts (两个联系): organs contacting deputies and deputies contacting the public; the opinions deputies raise,
+how they are handled and fed back; the first-occurrence marks behind the coverage targets, and per node and year
+how many opinions were raised, handled and fed back (``opinion_years``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain.contacts import Channel, ContactActivity, ContactKind, OrganiserKind
+from projections import schema as s
+from projections.decode import LeanEvent
+from projections.projector.page import CONTACTS, OPINIONS, Family, Handler, Orphan, Page, day_of
+
+#: Organs that contact deputies (the 2023 实施意见: organs' contact activities with deputies).
+ORGANS = frozenset(
+    {
+        OrganiserKind.SC_MEMBER.value,
+        OrganiserKind.CHAIR_COUNCIL.value,
+        OrganiserKind.SPECIAL_COMMITTEE.value,
+        OrganiserKind.SC_OFFICE.value,
+        OrganiserKind.TOWNSHIP_PRESIDIUM.value,
+        OrganiserKind.STREET_COMMITTEE.value,
+    }
+)
+#: Organisers whose face-to-face contacts count for an SC member (主任会议成员 are SC members too).
+SC_MEMBER_ORGANISERS = frozenset({OrganiserKind.SC_MEMBER.value, OrganiserKind.CHAIR_COUNCIL.value})
+#: Who organises an SC's or a township presidium's thematic research (not deputy groups, not street committees).
+RESEARCH_ORGANISERS = frozenset(
+    {
+        OrganiserKind.SC_MEMBER.value,
+        OrganiserKind.CHAIR_COUNCIL.value,
+        OrganiserKind.SPECIAL_COMMITTEE.value,
+        OrganiserKind.SC_OFFICE.value,
+        OrganiserKind.TOWNSHIP_PRESIDIUM.value,
+    }
+)
+FACE_TO_FACE = frozenset(c.value for c in Channel if c.face_to_face)
+ORGAN_TO_DEPUTY = frozenset({ContactKind.ORGAN_MEETING.value, ContactKind.FIELD_RESEARCH.value})
+DEPUTY_MARKS = {
+    ContactKind.PRACTICAL_DEED.value: "deed",
+    ContactKind.GROUP_ACTIVITY.value: "group",
+    ContactKind.CONSTITUENT_REPORT.value: "report",
+}
+#: Where the contacts behind each mark are counted in a ``deputy_years`` row (``schema.ACTIVITY_COUNTERS``).
+COUNTER_OF_MARK = {"deed": 4, "group": 5, "organ": 6, "report": 7}
+
+
+def _contact_recorded(b: Page, e: LeanEvent) -> None:
+    rec, occ = e.timestamp, b.occ(e)
+    contact_id, node = b.oid, b.owner
+    kind, channel, organiser_kind = e.kind, e.channel, e.organiser_kind
+    day = e.held_on
+    year = int(day[:4])
+    face = channel in FACE_TO_FACE
+    deputy_ids = list(dict.fromkeys(e.deputy_ids))  # the domain lists each once; a key must not repeat regardless
+    b.inserts["contacts"].append(
+        (
+            contact_id,
+            node,
+            kind,
+            channel,
+            face,
+            organiser_kind,
+            e.organiser,
+            e.organiser_id,
+            e.title,
+            day,
+            year,
+            e.public_count,
+            len(e.deputy_ids),
+            rec,
+            occ,
+        )
+    )
+    b.inserts["contact_deputies"].extend((year, d, contact_id, node, rec, occ) for d in deputy_ids)
+    b.contacts[contact_id] = [kind, []]
+    b.seen(day)
+    mark, count = b.mark, b.count
+    deputy_mark = DEPUTY_MARKS.get(kind)
+    if deputy_mark is None and kind in ORGAN_TO_DEPUTY and organiser_kind in ORGANS:
+        deputy_mark = "organ"
+    if deputy_mark is None:
+        for d in deputy_ids:
+            count(d, year, CONTACTS)
+    else:
+        counter = COUNTER_OF_MARK[deputy_mark]
+        for d in deputy_ids:
+            mark(deputy_mark, year, d, node, rec, occ)
+            count(d, year, CONTACTS, counter)
+    if kind in ORGAN_TO_DEPUTY:
+        if organiser_kind in SC_MEMBER_ORGANISERS and face:
+            mark("f2f", year, f"{node}:{e.organiser_id}", node, rec, occ)
+        if kind == "field_research" and organiser_kind in RESEARCH_ORGANISERS:
+            mark("research", year, node, node, rec, occ)
+
+
+def _opinion_raised(b: Page, e: LeanEvent) -> None:
+    info = b.contacts.get(b.oid)
+    if info is None:
+        raise Orphan(f"contact {e.originator_id} was never recorded here")
+    occ = b.occ(e)
+    day = day_of(occ)
+    year = int(day[:4])
+    years = info[1]
+    years.append(year)
+    deputy_id = e.deputy_id
+    key = (b.oid, len(years))
+    row = [*key, b.owner, deputy_id, info[0], e.text, day, year, e.timestamp, occ, None, None, None, None, None, None]
+    b.pending["opinions"][key] = row
+    b.inserts["opinions"].append(row)  # type: ignore[arg-type]  # a list: it may be handled within the page
+    b.add(s.opinion_years, (year, b.owner), (1, 0, 0))
+    if deputy_id is not None:
+        b.count(deputy_id, year, OPINIONS)
+
+
+def _opinion_step(step: str) -> Handler:
+    """An opinion handled or fed back: on its row, and counted under the year the opinion was raised in."""
+    columns = ("handling", "unit", "handled_rec", "handled_occ") if step == "handled" else ("fed_rec", "fed_occ")
+    first = 10 if step == "handled" else 14  # where they are in an opinions row
+    counted = (0, 1, 0) if step == "handled" else (0, 0, 1)
+
+    def handle(b: Page, e: LeanEvent) -> None:
+        info = b.contacts.get(b.oid)
+        years = info[1] if info is not None else ()
+        if not 0 < e.number <= len(years):
+            raise Orphan(f"opinion {e.number} of contact {e.originator_id} was never raised here")
+        occ = b.occ(e)
+        values = (e.handling, e.unit, e.timestamp, occ) if step == "handled" else (e.timestamp, occ)
+        row = b.pending["opinions"].get((b.oid, e.number))
+        if row is not None:
+            row[first : first + len(values)] = values
+        else:
+            sets = ", ".join(f"{c} = ?" for c in columns)
+            b.update(s.opinions, sets, "contact_id = ? AND number = ?", (*values, b.oid, e.number))
+        b.add(s.opinion_years, (years[e.number - 1], b.owner), counted)
+
+    return handle
+
+
+def _load_contacts(b: Page, ids: Sequence[str]) -> None:
+    for contact_id, kind in b.select(f"SELECT contact_id, kind FROM {b.db.qualified(s.contacts)} WHERE contact_id IN (?)", ids):
+        b.contacts[contact_id] = [kind, []]
+    sql = f"SELECT contact_id, year FROM {b.db.qualified(s.opinions)} WHERE contact_id IN (?) ORDER BY contact_id, number"
+    for contact_id, year in b.select(sql, ids):
+        b.contacts[contact_id][1].append(year)
+
+
+HANDLERS: dict[type, Handler] = {
+    ContactActivity.Recorded: _contact_recorded,
+    ContactActivity.OpinionRaised: _opinion_raised,
+    ContactActivity.OpinionHandled: _opinion_step("handled"),
+    ContactActivity.OpinionFedBack: _opinion_step("fed_back"),
+}
+
+FAMILY = Family(
+    HANDLERS,
+    prefetch={cls: "contacts" for cls in HANDLERS},  # a contact's kind, and the year of each of its opinions
+    loaders={"contacts": _load_contacts},
+)

@@ -1,0 +1,345 @@
+"""Deputies and standing committees: who serves where (registrations, flags, mandates, SC members), and the
+summaries built on a person's records and activity counters (coverage populations and who is covered, the people the
+duty ranking lists, how many of them were active in each year).
+
+The person summaries are kept by recomputing each changed person: the page reads what its persons contributed before
+its rows are written and after, and adds the difference (a person's records may be at several nodes and areas, and a
+deed covers all of them: counting the change event by event would have to know all that anyway).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from domain.bodies import StandingCommittee
+from domain.deputies import Deputy
+from domain.levels import CongressLevel
+from projections import schema as s
+from projections.decode import LeanEvent
+from projections.projector.page import Family, Handler, Page, add_sum, in_chunks
+from projections.projector.statements import Statements
+from projections.rules import report_term_start
+
+PROVINCIAL = CongressLevel.PROVINCIAL.value
+LOCAL_CONGRESSES = (CongressLevel.COUNTY.value, CongressLevel.TOWNSHIP.value)  # whose deputies report to constituents
+
+
+def _deputy_registered(b: Page, e: LeanEvent) -> None:
+    rec, occ = e.timestamp, b.occ(e)
+    node, home = b.owner, e.home_node
+    area = home if home in b.p.subtree else node
+    deputy_id = b.oid
+    b.pending["deputies"][deputy_id] = [
+        deputy_id,
+        node,
+        home,
+        area,
+        e.person_id,
+        e.name,
+        e.gender,
+        e.unit,
+        e.grassroots,
+        e.leading_cadre,
+        rec,
+        occ,
+        False,  # serving, serving_provincial, serving_local: refreshed from the mandates at flush
+        False,
+        False,
+    ]
+    b.inserts["deputy_flags"].append((deputy_id, e.originator_version, e.grassroots, e.leading_cadre, rec, occ))
+
+
+def _flags_set(b: Page, e: LeanEvent) -> None:
+    rec, occ = e.timestamp, b.occ(e)
+    deputy_id = b.oid
+    b.inserts["deputy_flags"].append((deputy_id, e.originator_version, e.grassroots, e.leading_cadre, rec, occ))
+    b.touched["flagged"].add(deputy_id)
+    row = b.pending["deputies"].get(deputy_id)
+    if row is not None:
+        row[8], row[9] = e.grassroots, e.leading_cadre
+    else:
+        b.update(s.deputies, "grassroots = ?, leading_cadre = ?", "deputy_id = ?", (e.grassroots, e.leading_cadre, deputy_id))
+
+
+def _mandate_granted(b: Page, e: LeanEvent) -> None:
+    deputy_id = b.oid
+    b.pending["mandates"][(deputy_id, e.congress, e.term)] = {
+        "deputy_id": deputy_id,
+        "congress": e.congress,
+        "term": e.term,
+        "node_id": b.owner,
+        "elected_by": e.elected_by,
+        "via": e.via,
+        "granted_rec": e.timestamp,
+        "granted_occ": b.occ(e),
+        "reviewed_rec": None,
+        "reviewed_occ": None,
+        "passed": None,
+        "terminated_rec": None,
+        "terminated_occ": None,
+        "reason": None,
+    }
+
+
+def _mandate_step(prefix: str, column: str) -> Handler:
+    """A later step of a mandate (reviewed: ``passed``; terminated: ``reason``), on its row in the page or in the
+    database."""
+
+    def handle(b: Page, e: LeanEvent) -> None:
+        changes = {f"{prefix}_rec": e.timestamp, f"{prefix}_occ": b.occ(e), column: getattr(e, column)}
+        key = (b.oid, e.congress, e.term)
+        b.touched["mandated"].add(b.oid)
+        mandate = b.pending["mandates"].get(key)
+        if mandate is not None:
+            mandate.update(changes)
+        else:
+            sets = ", ".join(f"{c} = ?" for c in changes)
+            b.update(s.mandates, sets, "deputy_id = ? AND congress = ? AND term = ?", (*changes.values(), *key))
+
+    return handle
+
+
+def _sc_constituted(b: Page, e: LeanEvent) -> None:
+    b.inserts["standing_committees"].append((b.oid, b.owner, e.term, e.level, e.timestamp, b.occ(e)))
+
+
+def _member_appointed(b: Page, e: LeanEvent) -> None:
+    row = {
+        "sc_id": b.oid,
+        "member_id": e.member_id,
+        "version": e.originator_version,
+        "node_id": b.owner,
+        "name": e.name,
+        "post": e.post,
+        "appointed_rec": e.timestamp,
+        "appointed_occ": b.occ(e),
+        "left_rec": None,
+        "left_occ": None,
+    }
+    b.pending["members"][(row["sc_id"], e.member_id, row["version"])] = row
+    b.pending["open_members"][(row["sc_id"], e.member_id)] = row
+
+
+def _member_left(b: Page, e: LeanEvent) -> None:
+    rec, occ = e.timestamp, b.occ(e)
+    sc_id = b.oid
+    row = b.pending["open_members"].pop((sc_id, e.member_id), None)
+    if row is not None:
+        row.update(left_rec=rec, left_occ=occ)
+    else:
+        b.update(
+            s.sc_members,
+            "left_rec = ?, left_occ = ?",
+            "sc_id = ? AND member_id = ? AND left_rec IS NULL AND version < ?",
+            (rec, occ, sc_id, e.member_id, e.originator_version),
+        )
+
+
+def _stage(b: Page) -> Any:
+    """The page's new rows into its inserts; and, for the persons the page changes, what they contribute now."""
+    pending = b.pending
+    ins = b.inserts
+    ins["deputies"].extend(tuple(r) for r in pending["deputies"].values())
+    ins["mandates"].extend(tuple(m[c.name] for c in s.mandates.columns) for m in pending["mandates"].values())
+    ins["sc_members"].extend(tuple(m[c.name] for c in s.sc_members.columns) for m in pending["members"].values())
+    if b.deferred:
+        return None
+    persons = _changed_persons(b)
+    return persons, contributions(b.conn, b.sql, persons)
+
+
+def _changed_persons(b: Page) -> list[str]:
+    """Persons whose records or activity the page changes (a deputy not registered here has no person yet)."""
+    new = b.pending["deputies"]
+    persons = {row[4] for row in new.values()}
+    ids = {d for d, _ in b.years} | b.touched["mandated"] | b.touched["flagged"]
+    known = sorted(i for i in ids if i not in new)
+    sql = f"SELECT DISTINCT person_id FROM {b.db.qualified(s.deputies)} WHERE deputy_id IN (?)"
+    persons.update(r[0] for r in b.select(sql, known))
+    return sorted(persons)
+
+
+def _finish(b: Page, before: Any) -> None:
+    """Serving flags from the mandates; activity counters per deputy and person; the person summaries' change."""
+    conn, sql = b.conn, b.sql
+    mandated = b.touched["mandated"]
+    if mandated:
+        conn.exec_driver_sql(_serving_sql(sql), [(d, d, d, d) for d in sorted(mandated)])
+    if b.deferred:
+        return
+    if b.pending["deputies"]:  # before this page's counters go in: they are added to the person below
+        conn.exec_driver_sql(_adopt_sql(sql), [(d,) for d in sorted(b.pending["deputies"])])
+    if b.years:
+        keys = sorted(b.years)
+        conn.exec_driver_sql(sql.add(s.deputy_years), [(*k, *b.years[k]) for k in keys])
+        conn.exec_driver_sql(_person_add_sql(sql), [(k[1], *b.years[k], _total(b.years[k]), k[0]) for k in keys])
+    persons, (old_sums, old_people) = before
+    if not persons:
+        return
+    new_sums, new_people = contributions(conn, sql, persons)
+    for sign, sums in ((-1, old_sums), (1, new_sums)):
+        for table, rows in sums.items():
+            for key, values in rows.items():
+                b.add(table, key, [sign * v for v in values])
+    in_chunks(conn, sql, f"DELETE FROM {sql.t(s.people)} WHERE person_id IN (?)", persons, fetch=False)
+    if new_people:
+        conn.exec_driver_sql(sql.insert(s.people), [new_people[p] for p in sorted(new_people)])
+
+
+def _complete(projector: Any, conn: Connection) -> None:
+    """The end of a bulk build (every deputy's counters are in): persons' counters, then the person summaries."""
+    sql = projector.sql
+    conn.exec_driver_sql(_person_years_sql(sql))
+    sums, people = contributions(conn, sql, None)
+    for table, rows in sums.items():
+        for key, values in rows.items():
+            add_sum(projector.deferred_sums, table, key, values)
+    if people:
+        conn.exec_driver_sql(sql.insert(s.people), [people[p] for p in sorted(people)])
+
+
+# ---------------------------------------------------------------------------------------- person summaries
+
+_RECORD = (
+    "person_id",
+    "deputy_id",
+    "area_node_id",
+    "name",
+    "node_id",
+    "grassroots",
+    "leading_cadre",
+    "serving_provincial",
+    "serving_local",
+)
+_YEAR = ("person_id", "year", "organ_contacts", "group_activities", "deeds", "reports", "total")
+Sums = dict[sa.Table, dict[tuple[Any, ...], list[int]]]
+
+
+@dataclass
+class _Person:
+    records: list[tuple[Any, ...]] = field(default_factory=list)  # serving records (``_RECORD``)
+    years: list[tuple[Any, ...]] = field(default_factory=list)  # ``_YEAR`` rows
+
+
+def contributions(conn: Connection, sql: Statements, persons: Sequence[str] | None) -> tuple[Sums, dict[str, tuple[Any, ...]]]:
+    """What the persons (None: everyone) contribute to the person summaries, and their ``people`` rows."""
+    found: dict[str, _Person] = defaultdict(_Person)
+    records = f"{sql.rows_of(s.deputies, _RECORD)} WHERE serving = TRUE"
+    years = sql.rows_of(s.person_years, _YEAR)
+    for statement, into in ((records, "records"), (years, "years")):
+        if persons is None:
+            rows = conn.exec_driver_sql(statement).fetchall()
+        else:
+            joiner = " AND " if " WHERE " in statement else " WHERE "
+            rows = in_chunks(conn, sql, statement + joiner + "person_id IN (?)", persons)
+        for row in rows:
+            getattr(found[row[0]], into).append(row)
+    population: Counter[tuple[Any, ...]] = Counter()
+    covered: Counter[tuple[Any, ...]] = Counter()
+    active: Counter[tuple[Any, ...]] = Counter()
+    people = {}
+    for person, mine in found.items():
+        if not mine.records:
+            continue  # no serving record: in no population, not ranked
+        first = min(mine.records, key=lambda r: r[1])
+        people[person] = (person, first[1], first[3], first[2], first[4])
+        areas = _target_areas(mine.records)
+        for target, where in areas.items():
+            population.update((target, area) for area in where)
+        for target, year in _covered(mine.years):
+            covered.update((target, year, area) for area in areas[target])
+        active.update((year,) for _, year, *_, total in mine.years if total > 0)
+    sums = {s.coverage_population: population, s.coverage_covered: covered, s.duty_years: active}
+    return {table: {k: [n] for k, n in counted.items() if n} for table, counted in sums.items()}, people
+
+
+def _target_areas(records: list[tuple[Any, ...]]) -> dict[str, list[str]]:
+    """Per coverage target, the areas of the person's serving records in its population (one per record)."""
+    return {
+        "deed": [r[2] for r in records],
+        "organ": [r[2] for r in records if r[5] and r[7]],  # grassroots provincial deputies
+        "group": [r[2] for r in records if r[6]],  # leading cadres
+        "report": [r[2] for r in records if r[8]],  # county and township deputies
+    }
+
+
+def _covered(years: list[tuple[Any, ...]]) -> set[tuple[str, int]]:
+    """(target, year) the person is covered in: the yearly targets by year, reports by the county term's first year."""
+    out = set()
+    for _, year, organ, group, deeds, reports, _total in years:
+        for target, n in (("organ", organ), ("group", group), ("deed", deeds)):
+            if n > 0:
+                out.add((target, year))
+        if reports > 0:
+            out.add(("report", report_term_start(year)))
+    return out
+
+
+def _total(counters: list[int]) -> int:
+    return counters[0] + counters[1] + counters[2]  # contacts + visits + suggestions
+
+
+# ------------------------------------------------------------------------------------------- statements
+
+
+def _serving_sql(sql: Statements) -> str:
+    """A deputy's serving flags, from their mandates as they are now."""
+    ph = sql.ph
+    local = ", ".join(f"'{c}'" for c in LOCAL_CONGRESSES)
+    in_force = (
+        f"SELECT 1 FROM {sql.t(s.mandates)} WHERE deputy_id = {ph} AND passed = TRUE "
+        "AND reviewed_rec IS NOT NULL AND terminated_rec IS NULL"
+    )
+    return (
+        f"UPDATE {sql.t(s.deputies)} SET serving = EXISTS ({in_force}), "
+        f"serving_provincial = EXISTS ({in_force} AND congress = '{PROVINCIAL}'), "
+        f"serving_local = EXISTS ({in_force} AND congress IN ({local})) WHERE deputy_id = {ph}"
+    )
+
+
+def _person_add_sql(sql: Statements) -> str:
+    """A page's counters of a deputy, added to their person's (nothing while the deputy is not registered here)."""
+    values = ", ".join([sql.ph] * (len(s.ACTIVITY_COUNTERS) + 1))
+    select = f"SELECT person_id, {sql.ph}, {values} FROM {sql.t(s.deputies)} WHERE deputy_id = {sql.ph}"
+    return sql.add(s.person_years, select)
+
+
+def _adopt_sql(sql: Statements) -> str:
+    """A deputy registered now: the counters recorded for them before, added to their person's."""
+    counters = ", ".join(f"y.{c}" for c in s.ACTIVITY_COUNTERS)
+    select = (
+        f"SELECT d.person_id, y.year, {counters}, y.contacts + y.visits + y.suggestions FROM {sql.t(s.deputy_years)} y "
+        f"JOIN {sql.t(s.deputies)} d ON d.deputy_id = y.deputy_id WHERE y.deputy_id = {sql.ph}"
+    )
+    return sql.add(s.person_years, select)
+
+
+def _person_years_sql(sql: Statements) -> str:
+    """Every person's counters from their deputies' (the end of a bulk build, into an empty table)."""
+    sums = ", ".join(f"sum(y.{c})" for c in s.ACTIVITY_COUNTERS)
+    columns = ", ".join([*s.ACTIVITY_COUNTERS, "total"])
+    return (
+        f"INSERT INTO {sql.t(s.person_years)} (person_id, year, {columns}) "
+        f"SELECT d.person_id, y.year, {sums}, sum(y.contacts + y.visits + y.suggestions) FROM {sql.t(s.deputy_years)} y "
+        f"JOIN {sql.t(s.deputies)} d ON d.deputy_id = y.deputy_id GROUP BY d.person_id, y.year"
+    )
+
+
+HANDLERS: dict[type, Handler] = {
+    Deputy.Registered: _deputy_registered,
+    Deputy.MandateGranted: _mandate_granted,
+    Deputy.CredentialsReviewed: _mandate_step("reviewed", "passed"),
+    Deputy.MandateTerminated: _mandate_step("terminated", "reason"),
+    Deputy.FlagsSet: _flags_set,
+    StandingCommittee.Constituted: _sc_constituted,
+    StandingCommittee.MemberAppointed: _member_appointed,
+    StandingCommittee.MemberLeft: _member_left,
+}
+
+FAMILY = Family(HANDLERS, before=_stage, finish=_finish, complete=_complete)

@@ -1,0 +1,139 @@
+"""What suggestions and livelihood projects share: a state per aggregate (cached from page to page), its current row,
+one snapshot per event with the clocks at which it stopped being the latest, and summaries kept by difference (what
+the aggregate contributed when the page first touched it, taken away; what it contributes at the page's end, added).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from projections.decode import LeanEvent
+from projections.projector.page import Orphan, Page, add_sum
+
+#: What a state adds to the summaries: (summary, key, values) for each of them it counts in.
+Contributions = list[tuple[sa.Table, tuple[Any, ...], tuple[Any, ...]]]
+
+
+class Lifecycle:
+    """One kind of lifecycle aggregate (``kind`` names its cache in ``Projector.cache``)."""
+
+    def __init__(
+        self,
+        kind: str,
+        noun: str,
+        current: sa.Table,
+        snapshots: sa.Table,
+        columns: list[str],
+        dynamic: list[str],
+        contributions: Callable[[dict[str, Any]], Contributions],
+    ) -> None:
+        self.kind, self.noun = kind, noun
+        self.current, self.snapshots = current, snapshots
+        self.key = current.primary_key.columns.keys()[0]
+        self.columns = [self.key, *columns]
+        self.row = operator.itemgetter(*self.columns)
+        self.snapshot_row = operator.itemgetter(self.key, *dynamic)
+        self.contributions = contributions
+
+    # -------------------------------------------------------------------------------------------- handlers
+
+    def state(self, b: Page, e: LeanEvent) -> dict[str, Any]:
+        """The aggregate's state, noting what it contributed before the page changed it."""
+        state = b.p.cache[self.kind].get(b.oid)
+        if state is None:
+            raise Orphan(f"{self.noun} {e.originator_id} was never created here")
+        before = b.pending[f"{self.kind}:before"]
+        if b.oid not in before:
+            before[b.oid] = None if b.deferred else self.contributions(state)
+        return state
+
+    def created(self, b: Page, state: dict[str, Any]) -> None:
+        b.p.cache[self.kind][b.oid] = state
+        b.pending[f"{self.kind}:before"][b.oid] = []
+
+    def snapshot(self, b: Page, state: dict[str, Any], e: LeanEvent, name: str, occ: int) -> None:
+        """The state after event ``e``: a snapshot row; earlier snapshots stop being the latest at its clocks."""
+        rec, version = e.timestamp, e.originator_version
+        state["version"], state["recorded_at"], state["occurred_at"] = version, rec, occ
+        aggregate = state[self.key]
+        b.touched[self.kind].add(aggregate)
+        chain = b.pending[f"{self.kind}:snapshots"].setdefault(aggregate, [])
+        for earlier in chain:  # the earliest later clock: with clocks in version order, the next snapshot's
+            earlier[-2] = rec if earlier[-2] is None or rec < earlier[-2] else earlier[-2]
+            earlier[-1] = occ if earlier[-1] is None or occ < earlier[-1] else earlier[-1]
+        lower = b.pending[f"{self.kind}:lower"]
+        if aggregate in lower:
+            found = lower[aggregate]
+            found[1], found[2] = min(found[1], rec), min(found[2], occ)
+        elif not chain and version > 1:
+            lower[aggregate] = [version, rec, occ]  # snapshots of earlier pages: lowered at the page's end
+        row = [*self.snapshot_row(state), name, None, None]
+        chain.append(row)
+        b.inserts[self.snapshots.name].append(row)  # type: ignore[arg-type]  # a list: later snapshots lower it
+
+    # ----------------------------------------------------------------------------------------- page end
+
+    def finish(self, b: Page, _: Any) -> None:
+        """Current rows and summaries of what the page changed; earlier pages' snapshots lowered; finished
+        aggregates leave the cache (a bulk build writes their current row now, once)."""
+        cached = b.p.cache[self.kind]
+        touched = sorted(b.touched[self.kind])
+        if touched and not b.deferred:
+            b.conn.exec_driver_sql(b.sql.upsert(self.current), [self.row(cached[i]) for i in touched])
+            before = b.pending[f"{self.kind}:before"]
+            for aggregate in touched:
+                self._changed(b, before[aggregate], self.contributions(cached[aggregate]))
+        lower = b.pending[f"{self.kind}:lower"]
+        if lower:
+            b.conn.exec_driver_sql(self._lower_sql(b), [(r, r, o, o, a, v, r, o) for a, (v, r, o) in sorted(lower.items())])
+        closed = [i for i in touched if cached[i]["state"] == "closed"]
+        if b.deferred and closed:
+            self.write_current(b.p, b.conn, [cached[i] for i in closed])
+        for aggregate in closed:
+            del cached[aggregate]
+
+    @staticmethod
+    def _changed(b: Page, old: Contributions, new: Contributions) -> None:
+        if old == new:
+            return
+        for table, key, values in old:
+            b.add(table, key, [-v for v in values])
+        for table, key, values in new:
+            b.add(table, key, values)
+
+    def _lower_sql(self, b: Page) -> str:
+        ph, t = b.sql.ph, b.sql.t(self.snapshots)
+        lowered = "{c} = CASE WHEN {c} IS NULL OR {c} > {ph} THEN {ph} ELSE {c} END"
+        return (
+            f"UPDATE {t} SET {lowered.format(c='next_rec', ph=ph)}, {lowered.format(c='next_occ', ph=ph)} "
+            f"WHERE {self.key} = {ph} AND version < {ph} AND (next_rec IS NULL OR next_rec > {ph} OR next_occ IS NULL "
+            f"OR next_occ > {ph})"
+        )
+
+    # ------------------------------------------------------------------------------------ bulk builds
+
+    def write_current(self, projector: Any, conn: Connection, states: Iterable[dict[str, Any]]) -> None:
+        rows = sorted(self.row(x) for x in states)
+        if rows:
+            conn.exec_driver_sql(projector.sql.upsert(self.current), rows)
+
+    def complete(self, projector: Any, conn: Connection) -> None:
+        """The end of a bulk build: the current rows still under way, then the summaries from every current row."""
+        self.write_current(projector, conn, projector.cache[self.kind].values())
+        result = conn.exec_driver_sql(projector.sql.rows_of(self.current, self.columns))
+        for row in result:
+            for table, key, values in self.contributions(dict(zip(self.columns, row, strict=True))):
+                add_sum(projector.deferred_sums, table, key, values)
+
+
+def load_states(b: Page, lifecycle: Lifecycle, ids: list[str]) -> None:
+    """States of aggregates created in earlier pages, from their current rows."""
+    cache = b.p.cache[lifecycle.kind]
+    sql = f"{b.sql.rows_of(lifecycle.current, lifecycle.columns)} WHERE {lifecycle.key} IN (?)"
+    for row in b.select(sql, ids):
+        cache[row[0]] = dict(zip(lifecycle.columns, row, strict=True))

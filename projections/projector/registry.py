@@ -1,0 +1,44 @@
+"""Every family's part of the projector, and the event types it knows without projecting them."""
+
+from __future__ import annotations
+
+from eventsourcing.utils import get_topic
+
+from domain.bodies import StandingCommittee
+from domain.contacts import ContactActivity
+from domain.deputies import Deputy
+from domain.livelihood import LivelihoodProject
+from domain.stations import Station
+from domain.suggestions import Suggestion
+from domain.visits import StationVisit
+from projections.projector import contacts, deputies, livelihood, stations, suggestions
+from projections.projector.page import Family
+
+#: In the order their finishing steps run: deputies last (their step reads the activity counters the others count).
+FAMILIES: list[Family] = [stations.FAMILY, contacts.FAMILY, suggestions.FAMILY, livelihood.FAMILY, deputies.FAMILY]
+
+#: Event types that no view needs: skipped by topic, never decoded.
+UNNEEDED = (
+    Deputy.JoinedGroup,
+    Deputy.LeftGroup,
+    StationVisit.Closed,
+    ContactActivity.HotlineOutcome,
+)
+_AGGREGATES = (Deputy, StandingCommittee, Station, StationVisit, ContactActivity, Suggestion, LivelihoodProject)
+
+
+def _event_classes() -> list[type]:
+    found = []
+    for aggregate in _AGGREGATES:
+        for value in vars(aggregate).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, aggregate.Event)
+                and value.__qualname__.startswith(aggregate.__name__)
+            ):
+                found.append(value)
+    return found
+
+
+KNOWN_TOPICS = frozenset(get_topic(cls) for cls in _event_classes())
+UNNEEDED_TOPICS = frozenset(get_topic(cls) for cls in UNNEEDED)

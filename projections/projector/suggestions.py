@@ -1,0 +1,167 @@
+"""Representatives' suggestions (代表建议): the lifecycle from submission to closing, its snapshots, the signers, and
+the summaries the suggestions view and the follow-up target count from (``suggestion_cells``, ``suggestion_units``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from domain.suggestions import Suggestion
+from projections import schema as s
+from projections.decode import LeanEvent
+from projections.projector.lifecycle import Contributions, Lifecycle, load_states
+from projections.projector.page import SUGGESTIONS, Family, Handler, Page, day_of
+from projections.rules import suggestion_cell, suggestion_unit
+
+
+def _contributions(x: dict[str, Any]) -> Contributions:
+    cell = suggestion_cell(x)
+    out: Contributions = [(s.suggestion_cells, cell, (1,))]
+    unit = suggestion_unit(x, cell)
+    if unit is not None:
+        out.append((s.suggestion_units, *unit))
+    return out
+
+
+SUGGESTIONS_ = Lifecycle(
+    "suggestions",
+    "suggestion",
+    s.suggestions,
+    s.suggestion_snapshots,
+    s.SUGGESTION_COLUMNS,
+    s.SUGGESTION_DYNAMIC,
+    _contributions,
+)
+
+
+def _suggestion_submitted(b: Page, e: LeanEvent) -> None:
+    rec, occ = e.timestamp, b.occ(e)
+    sid, node = b.oid, b.owner
+    day = day_of(occ)
+    year = int(day[:4])
+    state = {
+        "suggestion_id": sid,
+        "node_id": node,
+        "number": e.number,
+        "congress": e.congress,
+        "term": e.term,
+        "session": e.session,
+        "title": e.title,
+        "category": e.category,
+        "lead_deputy_id": e.lead_deputy_id,
+        "co_n": len(e.co_deputy_ids),
+        "day": day,
+        "year": year,
+        "created_rec": rec,
+        "created_occ": occ,
+        "state": "submitted",
+        "lead_unit": "",
+        "co_units": "",
+        "due_on": None,
+        "assigned_day": None,
+        "handling_day": None,
+        "replies": 0,
+        "first_reply_day": None,
+        "last_reply_day": None,
+        "last_category": None,
+        "evaluations": 0,
+        "last_evaluation": None,
+        "dissatisfied": 0,
+        "priority": False,
+        "leader": "",
+        "supervisions": 0,
+        "solved_day": None,
+        "closed_day": None,
+    }
+    SUGGESTIONS_.created(b, state)
+    b.seen(day)
+    # the domain keeps the lead out of the co-signers and lists each once; a key must not repeat regardless
+    signers = {e.lead_deputy_id: "lead", **{d: "co" for d in e.co_deputy_ids if d != e.lead_deputy_id}}
+    b.inserts["suggestion_signers"].extend((year, d, sid, role, node, day, rec, occ) for d, role in signers.items())
+    for signer in signers:
+        b.count(signer, year, SUGGESTIONS)
+    SUGGESTIONS_.snapshot(b, state, e, "submitted", occ)
+
+
+def _suggestion_step(name: str, apply: Callable[[dict[str, Any], Any, str], None]) -> Handler:
+    def handle(b: Page, e: LeanEvent) -> None:
+        state = SUGGESTIONS_.state(b, e)
+        occ = b.occ(e)
+        apply(state, e, day_of(occ))
+        SUGGESTIONS_.snapshot(b, state, e, name, occ)
+
+    return handle
+
+
+def _assigned(state: dict[str, Any], e: Suggestion.Assigned, day: str) -> None:
+    state.update(
+        state="assigned",
+        lead_unit=e.lead_unit,
+        co_units="、".join(e.co_units),
+        due_on=e.due_on,
+        assigned_day=day,
+    )
+
+
+def _handling_started(state: dict[str, Any], e: Suggestion.HandlingStarted, day: str) -> None:
+    state.update(state="in_handling", handling_day=e.contacted_on)
+
+
+def _replied(state: dict[str, Any], e: Suggestion.Replied, day: str) -> None:
+    day = e.replied_on
+    state.update(state="replied", replies=state["replies"] + 1, last_reply_day=day, last_category=e.category)
+    if state["first_reply_day"] is None:
+        state["first_reply_day"] = day
+
+
+def _evaluated(state: dict[str, Any], e: Suggestion.Evaluated, day: str) -> None:
+    dissatisfied = e.evaluation == "dissatisfied"
+    if dissatisfied:
+        after = "rehandling"
+    elif state["last_category"] == "A":
+        after = "evaluated"
+    else:
+        after = "follow_up"
+    state.update(
+        state=after,
+        evaluations=state["evaluations"] + 1,
+        last_evaluation=e.evaluation,
+        dissatisfied=state["dissatisfied"] + (1 if dissatisfied else 0),
+    )
+
+
+def _solved(state: dict[str, Any], e: Suggestion.Solved, day: str) -> None:
+    state.update(state="evaluated", solved_day=e.solved_on)
+
+
+def _priority(state: dict[str, Any], e: Suggestion.MarkedPriority, day: str) -> None:
+    state.update(priority=True, leader=e.leader)
+
+
+def _supervised(state: dict[str, Any], e: Suggestion.Supervised, day: str) -> None:
+    state["supervisions"] += 1
+
+
+def _suggestion_closed(state: dict[str, Any], e: Suggestion.Closed, day: str) -> None:
+    state.update(state="closed", closed_day=day)
+
+
+HANDLERS: dict[type, Handler] = {
+    Suggestion.Submitted: _suggestion_submitted,
+    Suggestion.Assigned: _suggestion_step("assigned", _assigned),
+    Suggestion.HandlingStarted: _suggestion_step("handling", _handling_started),
+    Suggestion.Replied: _suggestion_step("replied", _replied),
+    Suggestion.Evaluated: _suggestion_step("evaluated", _evaluated),
+    Suggestion.Solved: _suggestion_step("solved", _solved),
+    Suggestion.MarkedPriority: _suggestion_step("priority", _priority),
+    Suggestion.Supervised: _suggestion_step("supervised", _supervised),
+    Suggestion.Closed: _suggestion_step("closed", _suggestion_closed),
+}
+
+FAMILY = Family(
+    HANDLERS,
+    prefetch={cls: "suggestions" for cls in HANDLERS},
+    loaders={"suggestions": lambda b, ids: load_states(b, SUGGESTIONS_, ids)},
+    finish=SUGGESTIONS_.finish,
+    complete=SUGGESTIONS_.complete,
+)

@@ -1,0 +1,262 @@
+"""The 一盘棋 coverage view: every target of the glossary, with its worst regions and who is missing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from domain.levels import CongressLevel, Level
+from domain.terms import term_of, term_years
+from projections import labels as L
+from projections import schema as s
+from projections.db import ProjectionDB
+from projections.queries.context import Ctx, N, paged, rate, view_answer
+from projections.queries.deputies import DEPUTY_TARGETS, deputy_targets
+from projections.queries.scope import QueryError, Scope
+from projections.queries.suggestions import counted
+from projections.rules import OPEN_FOLLOW_UP
+
+
+def _deputy_targets(ctx: Ctx, keys: list[str], missing_offset: int, missing_limit: int) -> dict[str, dict[str, Any]]:
+    scope = ctx.scope
+    report_term = term_of(CongressLevel.COUNTY, scope.year)
+    first, last = term_years(CongressLevel.COUNTY, report_term)
+    out = {}
+    for key, (per_node, page) in deputy_targets(ctx, keys, missing_offset, missing_limit).items():
+        items = [
+            {
+                "deputy_id": x.deputy_id,
+                "name": x.name,
+                "unit": x.unit,
+                "office": ctx.region_label(x.node_id)["name"],
+                "where": ctx.where_label(x.area),
+                "person_id": x.person_id,
+            }
+            for x in page
+        ]
+        period = f"第{report_term}届({first}–{last}年)" if key == "constituent_report" else f"{scope.year}年"
+        out[key] = _summarise(ctx, key, per_node, items, missing_offset, missing_limit, period)
+    return out
+
+
+def _summarise(
+    ctx: Ctx,
+    key: str,
+    per_node: dict[str | None, dict[str, float]],
+    items: list[dict[str, Any]],
+    offset: int,
+    limit: int,
+    period: str,
+) -> dict[str, Any]:
+    population = int(sum(v["population"] for v in per_node.values()))
+    covered = int(sum(v["covered"] for v in per_node.values()))
+    regions = ctx.rollup(per_node, ["population", "covered"])
+    for r in regions:
+        r["population"], r["covered"] = int(r["population"]), int(r["covered"])
+        r["missing"] = r["population"] - r["covered"]
+        r["rate"] = rate(r["covered"], r["population"])
+    ranked = sorted((r for r in regions if r["population"]), key=lambda r: (r["rate"], -r["missing"], r["code"]))
+    label, source = L.TARGETS[key]
+    return {
+        "key": key,
+        "label": label,
+        "short": L.TARGET_SHORT[key],
+        "source": source,
+        "period": period,
+        "population": population,
+        "covered": covered,
+        "missing": population - covered,
+        "rate": rate(covered, population),
+        "by_region": regions,
+        "worst_regions": ranked[:3],
+        "missing_list": paged(items, population - covered, offset, limit),
+    }
+
+
+def _sc_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str, Any]:
+    mem = s.sc_members.alias("sm")
+    mk = s.marks.alias("mk")
+    scope = ctx.scope
+    first = mk.c.first_rec if scope.by == "recorded" else mk.c.first_occ
+    known = sa.true() if scope.as_of is None else first <= scope.as_of
+    conds = [ctx.known(mem, "appointed"), ctx.not_yet(mem, "left"), ctx.in_region(mem.c.node_id)]
+    covered = sa.exists().where(
+        mk.c.mark == "f2f", mk.c.year == scope.year, mk.c.subject_id == mem.c.node_id + ":" + mem.c.member_id, known
+    )
+    flag = sa.case((covered, 1), else_=0)
+    per_node = {
+        node_id: {"population": n, "covered": c or 0}
+        for node_id, n, c in ctx.conn.execute(
+            sa.select(mem.c.node_id, sa.func.count(), sa.func.sum(flag)).where(*conds).group_by(mem.c.node_id)
+        )
+    }
+    rows = sorted(
+        ctx.conn.execute(
+            sa.select(mem.c.member_id, mem.c.name, mem.c.post, mem.c.node_id).where(*conds, sa.not_(covered))
+        ).fetchall(),
+        key=lambda r: (ctx.region_label(r[3])["code"], r[0]),
+    )[missing_offset : missing_offset + missing_limit]
+    items = [
+        {"member_id": r[0], "name": r[1], "post": r[2], "office": f"{ctx.region_label(r[3])['name']}人大常委会"} for r in rows
+    ]
+    return _summarise(ctx, "sc_face_to_face", per_node, items, missing_offset, missing_limit, f"{scope.year}年")
+
+
+def _body_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str, Any]:
+    """SCs (constituted at the node) and township presidiums (a township congress with deputies on record)."""
+    scope = ctx.scope
+    sc = s.standing_committees
+    d = s.deputies
+    bodies: dict[str, str] = {}
+    for (node_id,) in ctx.conn.execute(sa.select(sc.c.node_id).where(ctx.known(sc), ctx.in_region(sc.c.node_id)).distinct()):
+        bodies[node_id] = "常委会"
+    townships = sa.select(N.c.node_id).where(N.c.level == Level.TOWNSHIP.value, N.c.has_congress.is_(True))
+    for (node_id,) in ctx.conn.execute(
+        sa.select(d.c.node_id).where(ctx.known(d), d.c.node_id.in_(townships), ctx.in_region(d.c.node_id)).distinct()
+    ):
+        bodies.setdefault(node_id, "人大主席团")
+    mk = s.marks
+    first = mk.c.first_rec if scope.by == "recorded" else mk.c.first_occ
+    done = {
+        r[0]
+        for r in ctx.conn.execute(
+            sa.select(mk.c.subject_id).where(
+                mk.c.mark == "research",
+                mk.c.year == scope.year,
+                sa.true() if scope.as_of is None else first <= scope.as_of,
+            )
+        )
+    }
+    per_node = {n: {"population": 1, "covered": 1 if n in done else 0} for n in bodies}
+    missing = sorted((n for n in bodies if n not in done), key=lambda n: (ctx.region_label(n)["code"], n))
+    items = [
+        {
+            "body": f"{ctx.region_label(n)['name']}{'人大' + bodies[n] if bodies[n] == '常委会' else bodies[n]}",
+            "node": ctx.region_label(n),
+        }
+        for n in missing[missing_offset : missing_offset + missing_limit]
+    ]
+    return _summarise(ctx, "body_research", per_node, items, missing_offset, missing_limit, f"{scope.year}年")
+
+
+def _follow_up_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str, Any]:
+    """B/C replies and dissatisfied suggestions (ever) of the period: covered once no longer under follow-up."""
+    found = counted(ctx, lists=("follow_ups",))
+    per_node: dict[str | None, dict[str, float]] = {}
+    for cell, n in found.cells.items():
+        if cell.follow:
+            counts = per_node.setdefault(cell.node_id, {"population": 0, "covered": 0})
+            counts["population"] += n
+            counts["covered"] += 0 if cell.state in OPEN_FOLLOW_UP else n
+    waiting = [x for x in found.rows if x["state"] in OPEN_FOLLOW_UP]
+    waiting.sort(key=lambda x: (x["last_reply_day"] is not None, x["last_reply_day"] or "", x["suggestion_id"]))
+    items = [
+        {
+            "suggestion_id": x["suggestion_id"],
+            "number": x["number"],
+            "title": x["title"],
+            "state": L.SUGGESTION_STATE.get(x["state"], x["state"]),
+            "category": x["last_category"],
+            "lead_unit": x["lead_unit"],
+            "office": ctx.region_label(x["node_id"])["name"],
+            "last_reply_day": x["last_reply_day"],
+        }
+        for x in waiting[missing_offset : missing_offset + missing_limit]
+    ]
+    return _summarise(ctx, "follow_up", per_node, items, missing_offset, missing_limit, period_label(ctx.scope))
+
+
+def period_label(scope: Scope) -> str:
+    return f"{scope.first_year}年" if scope.first_year == scope.last_year else f"{scope.first_year}–{scope.last_year}年"
+
+
+def _opinions_block(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str, Any]:
+    """Opinions raised in the period, handled and fed back (now: the projector's ``opinion_years``); the page of those
+    still waiting for feedback, oldest first (now: from the index of open opinions)."""
+    o, c = s.opinions, s.contacts
+    per_node: dict[str | None, dict[str, float]] = {}
+    if ctx.scope.as_of is None:
+        y = s.opinion_years
+        counts = sa.select(y.c.node_id, y.c.raised, y.c.handled, y.c.fed_back).where(
+            ctx.years(y.c.year), ctx.in_region(y.c.node_id)
+        )
+    else:
+        flags = [sa.func.sum(sa.case((ctx.known(o, step), 1), else_=0)) for step in ("handled", "fed")]
+        in_period = [ctx.known(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id)]
+        counts = sa.select(o.c.node_id, sa.func.count(), flags[0], flags[1]).where(*in_period).group_by(o.c.node_id)
+    for node_id, raised, handled, fed in ctx.conn.execute(counts):
+        if raised:
+            row = per_node.setdefault(node_id, {"population": 0, "covered": 0, "handled": 0})
+            row["population"] += raised
+            row["handled"] += handled or 0
+            row["covered"] += fed or 0
+    open_now = o.c.fed_rec.is_(None) if ctx.scope.as_of is None else ctx.not_yet(o, "fed")
+    waiting = (
+        sa.select(o.c.contact_id, o.c.number, o.c.text, o.c.day, o.c.node_id, c.c.title, ctx.known(o, "handled"))
+        .join_from(o, c, c.c.contact_id == o.c.contact_id, isouter=True)
+        .where(ctx.known(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id), open_now)
+        .order_by(o.c.day, o.c.contact_id, o.c.number)
+    )
+    items = [
+        {
+            "contact_id": r[0],
+            "number": r[1],
+            "opinion": r[2],
+            "raised_on": r[3],
+            "office": ctx.region_label(r[4])["name"],
+            "contact": r[5],
+            "status": "已办理待反馈" if r[6] else "待办理",
+        }
+        for r in ctx.conn.execute(waiting.offset(missing_offset).limit(missing_limit))
+    ]
+    block = _summarise(ctx, "opinions", per_node, items, missing_offset, missing_limit, period_label(ctx.scope))
+    block["handled"] = int(sum(v["handled"] for v in per_node.values()))
+    block["fed_back"] = block["covered"]
+    block["raised"] = block["population"]
+    return block
+
+
+COVERAGE_TARGETS = (
+    "sc_face_to_face",
+    "grassroots_provincial_invited",
+    "leading_cadre_group",
+    "body_research",
+    "practical_deed",
+    "constituent_report",
+    "follow_up",
+    "opinions",
+)
+
+
+def coverage(
+    db: ProjectionDB,
+    scope: Scope,
+    *,
+    targets: tuple[str, ...] | None = None,
+    missing_offset: int = 0,
+    missing_limit: int = 20,
+) -> dict[str, Any]:
+    """The glossary's targets with coverage, the worst regions and who is missing (paginated)."""
+    wanted = targets or COVERAGE_TARGETS
+    unknown = [t for t in wanted if t not in COVERAGE_TARGETS]
+    if unknown:
+        raise QueryError(f"unknown target(s) {unknown}; choose from {', '.join(COVERAGE_TARGETS)}")
+    out = []
+    with db.connect() as conn:
+        ctx = Ctx(db, scope, conn)
+        page = {"missing_offset": missing_offset, "missing_limit": missing_limit}
+        deputy_keys = [k for k in wanted if k in DEPUTY_TARGETS]
+        by_deputy = _deputy_targets(ctx, deputy_keys, **page) if deputy_keys else {}
+        for key in wanted:
+            if key in by_deputy:
+                out.append(by_deputy[key])
+            elif key == "sc_face_to_face":
+                out.append(_sc_target(ctx, **page))
+            elif key == "body_research":
+                out.append(_body_target(ctx, **page))
+            elif key == "follow_up":
+                out.append(_follow_up_target(ctx, **page))
+            elif key == "opinions":
+                out.append(_opinions_block(ctx, **page))
+    return view_answer("coverage", scope, targets=out)

@@ -1,0 +1,207 @@
+"""The duty ranking: serving deputies (one row per person) by what they did in the period, least active first.
+
+Now, at the projection's root for one year, the ranking reads the projector's ``people`` and ``duty_years`` and only
+the people around the page (every person's yearly counters are in ``person_years``, ordered by their total); for a
+region below the root or a term, it ranks the region's people in SQL; as of a cut, it counts the facts known then.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+
+from projections import schema as s
+from projections.db import ProjectionDB
+from projections.queries.context import Ctx, fetch_rows, paged, view_answer
+from projections.queries.deputies import Deputy, fill_details, serving_deputies
+from projections.queries.scope import Scope
+
+_COUNTS = ("contacts", "visits", "suggestions", "opinions")
+
+
+def duty_ranking(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int = 20, least: bool = True) -> dict[str, Any]:
+    """Serving deputies of the region (by where they live), one row per person, with what they did in the period at
+    any node of the subtree (contacts, station visits, suggestions signed, opinions raised), least active first."""
+    names = ["contacts", "visits", "suggestions", "opinions"]
+    with db.connect() as conn:
+        ctx = Ctx(db, scope, conn)
+        if scope.as_of is None and scope.is_root and scope.first_year == scope.last_year:
+            page, serving, inactive = _ranking_root(ctx, offset, limit, least)
+        elif scope.as_of is None:
+            page, serving, inactive = _ranking_now(ctx, offset, limit, least)
+        else:
+            ranked = _ranking_at_cut(ctx)
+            serving, inactive = len(ranked), sum(1 for r in ranked if r[0] == 0)
+            order = (lambda r: (r[0], r[1].name, r[1].person_id)) if least else (lambda r: (-r[0], r[1].name, r[1].person_id))
+            page = heapq.nsmallest(offset + limit, ranked, key=order)[offset:]
+        fill_details(ctx, [x for _, x, _ in page])
+    items = [
+        {
+            "deputy_id": x.deputy_id,
+            "name": x.name,
+            "person_id": x.person_id,
+            "office": ctx.region_label(x.node_id)["name"],
+            "where": ctx.where_label(x.area),
+            "unit": x.unit,
+            **dict(zip(names, c, strict=True)),
+            "total": total,
+        }
+        for total, x, c in page
+    ]
+    return view_answer(
+        "duty",
+        scope,
+        serving=serving,
+        inactive=inactive,
+        order="least active first" if least else "most active first",
+        deputies=paged(items, serving, offset, limit),
+    )
+
+
+#: One row per person: (contacts + visits + suggestions, their first serving record, [the four counts]).
+_Ranked = list[tuple[int, Deputy, list[int]]]
+
+
+def _ranking_at_cut(ctx: Ctx) -> _Ranked:
+    """Counted from the fact tables as they stood at the cut."""
+    serving, person_of = serving_deputies(ctx)
+    people: dict[str, Deputy] = {}
+    for x in sorted(serving, key=lambda x: x.deputy_id):
+        people.setdefault(x.person_id, x)
+    per_table = [
+        dict(
+            fetch_rows(
+                ctx.conn,
+                sa.select(table.c.deputy_id, sa.func.count())
+                .where(ctx.years(table.c.year), ctx.known(table), table.c.deputy_id.is_not(None))
+                .group_by(table.c.deputy_id),
+            )
+        )
+        for table in (s.contact_deputies, s.visit_deputies, s.suggestion_signers, s.opinions)
+    ]
+    records: dict[str, list[str]] = defaultdict(list)  # a person's deputy records, at any node
+    for deputy_id, person_id in person_of.items():
+        if person_id in people:
+            records[person_id].append(deputy_id)
+    ranked = []
+    for person, x in people.items():
+        c = [sum(counted.get(i, 0) for i in records[person]) for counted in per_table]
+        ranked.append((c[0] + c[1] + c[2], x, c))
+    return ranked
+
+
+def _ranking_now(ctx: Ctx, offset: int, limit: int, least: bool) -> tuple[_Ranked, int, int]:
+    """The page of the ranking, ranked in SQL from each person's yearly counters (``person_years``, kept by the
+    projector); with the number of serving people and of inactive ones (counted apart: a window over every person
+    would make SQLite sort them all, where the page needs only a top-N sort)."""
+    d = s.deputies
+    region = [] if ctx.scope.is_root else [d.c.area_node_id.in_(ctx.region_nodes())]
+    people = (
+        sa.select(d.c.person_id, sa.func.min(d.c.deputy_id).label("deputy_id"))
+        .where(d.c.serving == sa.true(), *region)
+        .group_by(d.c.person_id)
+        .subquery("people")
+    )
+    y = _person_counts(ctx)
+    counts = [sa.func.coalesce(y.c[c], 0) for c in ("contacts", "visits", "suggestions", "opinions")]
+    total = counts[0] + counts[1] + counts[2]
+    of_person = y.c.person_id == people.c.person_id
+    rows = fetch_rows(
+        ctx.conn,
+        sa.select(people.c.deputy_id, people.c.person_id, d.c.area_node_id, d.c.name, d.c.node_id, *counts, total)
+        .join_from(people, d, d.c.deputy_id == people.c.deputy_id)
+        .join(y, of_person, isouter=True)
+        .order_by(total if least else total.desc(), d.c.name, people.c.person_id)
+        .offset(offset)
+        .limit(limit),
+    )
+    idle = sa.func.sum(sa.case((total == 0, 1), else_=0))
+    serving, inactive = ctx.conn.execute(
+        sa.select(sa.func.count(), idle).select_from(people).join(y, of_person, isouter=True)
+    ).one()
+    ranked = [
+        (r[9], Deputy(r[0], r[1], r[2], r[3], "", r[4], False, False, False, False), [int(n) for n in r[5:9]]) for r in rows
+    ]
+    return ranked, serving or 0, int(inactive or 0)
+
+
+def _person_counts(ctx: Ctx) -> Any:
+    """Each person's counters in the scope's years: their one row of a year (looked up by key), or a term's sums."""
+    y = s.person_years
+    names = ("contacts", "visits", "suggestions", "opinions")
+    if ctx.scope.first_year == ctx.scope.last_year:
+        return sa.select(y.c.person_id, *[y.c[c] for c in names]).where(y.c.year == ctx.scope.first_year).subquery("y")
+    sums = [sa.func.sum(y.c[c]).label(c) for c in names]
+    return sa.select(y.c.person_id, *sums).where(ctx.years(y.c.year)).group_by(y.c.person_id).subquery("y")
+
+
+def _ranking_root(ctx: Ctx, offset: int, limit: int, least: bool) -> tuple[_Ranked, int, int]:
+    """The page at the projection's root for one year: inactive people (no contact, visit or suggestion that year;
+    by name) first when least active first, last otherwise; the active ones ranked by their yearly total."""
+    pe, dy = s.people, s.duty_years
+    serving = ctx.conn.execute(sa.select(sa.func.count()).select_from(pe)).scalar() or 0
+    active = ctx.conn.execute(sa.select(dy.c.active).where(dy.c.year == ctx.scope.year)).scalar() or 0
+    inactive = serving - active
+    if least:
+        page = _inactive(ctx, offset, limit) if offset < inactive else []
+        page += _active(ctx, max(0, offset - inactive), limit - len(page), least)
+    else:
+        page = _active(ctx, offset, limit, least) if offset < active else []
+        page += _inactive(ctx, max(0, offset - active), limit - len(page))
+    return page, serving, inactive
+
+
+def _row(r: Any) -> tuple[int, Deputy, list[int]]:
+    """(deputy id, person, area, name, node, contacts, visits, suggestions, opinions) as a ranked row."""
+    counts = [int(n or 0) for n in r[5:9]]
+    return counts[0] + counts[1] + counts[2], Deputy(r[0], r[1], r[2], r[3], "", r[4], False, False, False, False), counts
+
+
+def _ranked_columns(pe: Any, y: Any) -> list[Any]:
+    return [pe.c.deputy_id, pe.c.person_id, pe.c.area_node_id, pe.c.name, pe.c.node_id, *[y.c[c] for c in _COUNTS]]
+
+
+def _inactive(ctx: Ctx, offset: int, limit: int) -> _Ranked:
+    """People without a contact, visit or suggestion in the year, by name (read in name order until the page is
+    full: most people are active)."""
+    if limit <= 0:
+        return []
+    pe, y = s.people, s.person_years
+    of_year = sa.and_(y.c.person_id == pe.c.person_id, y.c.year == ctx.scope.year)
+    rows = ctx.conn.execute(
+        sa.select(*_ranked_columns(pe, y))
+        .join_from(pe, y, of_year, isouter=True)
+        .where(sa.func.coalesce(y.c.total, 0) == 0)
+        .order_by(pe.c.name, pe.c.person_id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [_row(r) for r in rows]
+
+
+def _active(ctx: Ctx, offset: int, limit: int, least: bool) -> _Ranked:
+    """Active people ranked by their total (ties by name and person): the total at the page's last place, read
+    along the index of totals, bounds the few rows read and sorted."""
+    if limit <= 0:
+        return []
+    pe, y = s.people, s.person_years
+    active = [y.c.year == ctx.scope.year, y.c.total > 0]
+    along = y.c.total if least else y.c.total.desc()
+    bound = ctx.conn.execute(
+        sa.select(y.c.total)
+        .join_from(y, pe, pe.c.person_id == y.c.person_id)
+        .where(*active)
+        .order_by(along)
+        .offset(offset + limit - 1)
+        .limit(1)
+    ).scalar()
+    if bound is not None:
+        active.append(y.c.total <= bound if least else y.c.total >= bound)
+    rows = ctx.conn.execute(
+        sa.select(*_ranked_columns(pe, y)).join_from(y, pe, pe.c.person_id == y.c.person_id).where(*active)
+    ).all()
+    order = (lambda r: (r[0], r[1].name, r[1].person_id)) if least else (lambda r: (-r[0], r[1].name, r[1].person_id))
+    return sorted(map(_row, rows), key=order)[offset : offset + limit]

@@ -1,0 +1,235 @@
+"""The stations view: visits, deputies on duty, people received, issues; idle stations; merged stations' history
+under their successors.
+
+What each station did in the period is read from the projector's summaries now (``station_years``,
+``station_deputies``, ``stations.enrolled``), from the facts as of a cut; the rest of the view is the same for both.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from projections import schema as s
+from projections.db import ProjectionDB
+from projections.queries.context import Ctx, fetch_rows, paged, rate, view_answer
+from projections.queries.scope import Scope
+
+#: What each station did in the period (per station as recorded, before merges are followed).
+COUNTS = ("visits", "people", "duty_slots", "issues_raised", "issues_resolved", "issues_transferred")
+_KEYS = ["stations", "visits", "people", "duty_slots", "deputies", "issues_raised", "issues_resolved", "issues_transferred"]
+_KEYS += ["idle_stations", "merged"]
+
+
+@dataclass
+class Activity:
+    """The period's activity of the region's stations, per station id as recorded."""
+
+    counts: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0] * len(COUNTS)))
+    deputies: Counter[str] = field(default_factory=Counter)  # distinct deputies on duty
+    enrolled: Counter[str] = field(default_factory=Counter)  # distinct deputies enrolled (at the cut, or now)
+    last_visit: dict[str, str] = field(default_factory=dict)  # the latest visit on or before the reference day
+    region_deputies: int = 0  # distinct deputies on duty anywhere in the region
+
+
+def stations(
+    db: ProjectionDB, scope: Scope, *, idle_days: int = 30, offset: int = 0, limit: int = 20, brief: bool = False
+) -> dict[str, Any]:
+    """Visits, deputies on duty, people received and issues per station and region; idle stations. A merged
+    station's history counts under its successor (followed to the end of the chain, as of the cut). ``brief``: the
+    figures alone, without the busiest and idle stations (what the 一盘棋 rollup shows)."""
+    with db.connect() as conn:
+        ctx = Ctx(db, scope, conn)
+        info = _stations(ctx)
+        activity = _activity_now(ctx) if scope.as_of is None else _activity_at_cut(ctx)
+    rows = _open_stations(ctx, info, activity)
+    per_node: dict[str | None, dict[str, float]] = defaultdict(lambda: dict.fromkeys(_KEYS, 0))
+    for r in rows:
+        agg = per_node[r["node_id"]]
+        agg["stations"] += 1
+        for k in _KEYS[1:8]:
+            agg[k] += r[k]
+        agg["idle_stations"] += 1 if r["idle_days"] >= idle_days else 0
+    for meta in info.values():
+        if meta["status"] == "merged":
+            per_node[meta["node_id"]]["merged"] += 1
+    by_region = ctx.rollup(per_node, _KEYS)
+    for r in by_region:
+        for k in _KEYS:
+            r[k] = int(r[k])
+        r["issues_pending"] = r["issues_raised"] - r["issues_resolved"] - r["issues_transferred"]
+    totals: dict[str, Any] = {k: sum(r[k] for r in by_region) for k in _KEYS}
+    totals["issues_pending"] = totals["issues_raised"] - totals["issues_resolved"] - totals["issues_transferred"]
+    totals["distinct_deputies"] = activity.region_deputies
+    totals["resolve_rate"] = rate(totals["issues_resolved"], totals["issues_raised"])
+    answer = view_answer("stations", scope, idle_days=idle_days, totals=totals, by_region=by_region)
+    if brief:
+        return answer
+    idle = sorted((r for r in rows if r["idle_days"] >= idle_days), key=lambda r: (-r["idle_days"], r["name"]))
+    busiest = sorted(rows, key=lambda r: (-r["visits"], r["name"]))[:10]
+    return {**answer, "busiest": busiest, "idle": paged(idle[offset : offset + limit], len(idle), offset, limit)}
+
+
+def _stations(ctx: Ctx) -> dict[str, dict[str, Any]]:
+    """The region's stations known at the cut, with their status then (a merged one: its successor)."""
+    st = s.stations
+    columns = [st.c.station_id, st.c.node_id, st.c.name, st.c.day, st.c.successor_id, ctx.clock(st, "merged")]
+    cut = ctx.scope.as_of
+    info = {}
+    for r in ctx.conn.execute(sa.select(*columns, ctx.clock(st, "closed")).where(ctx.known(st), ctx.in_region(st.c.node_id))):
+        merged = r[5] is not None and (cut is None or r[5] <= cut)
+        closed = r[6] is not None and (cut is None or r[6] <= cut)
+        info[r[0]] = {
+            "station_id": r[0],
+            "node_id": r[1],
+            "name": r[2],
+            "established": r[3],
+            "status": "merged" if merged else "closed" if closed else "open",
+            "successor_id": r[4] if merged else None,
+        }
+    return info
+
+
+def _activity_now(ctx: Ctx) -> Activity:
+    """From the summaries: per station and year, the deputies on duty, and each station's enrolled deputies."""
+    out = Activity()
+    y, d, st = s.station_years, s.station_deputies, s.stations
+    ref_day, ref_year = ctx.scope.ref_day, int(ctx.scope.ref_day[:4])
+    late: list[str] = []  # stations visited later in the reference year than the reference day
+    for year, station_id, *counts, last_day in fetch_rows(
+        ctx.conn,
+        sa.select(y.c.year, y.c.station_id, *[y.c[k] for k in COUNTS], y.c.last_day).where(
+            y.c.year <= max(ref_year, ctx.scope.last_year), ctx.in_region(y.c.node_id)
+        ),
+    ):
+        if ctx.scope.first_year <= year <= ctx.scope.last_year:
+            _add(out.counts[station_id], counts)
+        if not last_day:
+            continue  # only issues were raised that year, at a visit of the year before
+        if year < ref_year or (year == ref_year and last_day <= ref_day):
+            out.last_visit[station_id] = max(out.last_visit.get(station_id, ""), last_day)
+        elif year == ref_year:
+            late.append(station_id)
+    if late:
+        _last_visits(ctx, late, out.last_visit)
+    in_period = [ctx.years(d.c.year), ctx.in_region(d.c.node_id)]
+    out.deputies.update(
+        dict(
+            ctx.conn.execute(
+                sa.select(d.c.station_id, sa.func.count(sa.distinct(d.c.deputy_id))).where(*in_period).group_by(d.c.station_id)
+            ).all()
+        )
+    )
+    out.region_deputies = ctx.conn.execute(sa.select(sa.func.count(sa.distinct(d.c.deputy_id))).where(*in_period)).scalar() or 0
+    out.enrolled.update(
+        dict(
+            ctx.conn.execute(
+                sa.select(st.c.station_id, st.c.enrolled).where(ctx.in_region(st.c.node_id), st.c.enrolled > 0)
+            ).all()
+        )
+    )
+    return out
+
+
+def _last_visits(ctx: Ctx, station_ids: list[str], into: dict[str, str]) -> None:
+    """The latest visit on or before the reference day of these stations, from the visits themselves."""
+    v = s.visits
+    for station_id, last in ctx.conn.execute(
+        sa.select(v.c.station_id, sa.func.max(v.c.day))
+        .where(v.c.station_id.in_(station_ids), v.c.day <= ctx.scope.ref_day, ctx.in_region(v.c.node_id))
+        .group_by(v.c.station_id)
+    ):
+        into[station_id] = last
+
+
+def _activity_at_cut(ctx: Ctx) -> Activity:
+    """From the facts known at the cut."""
+    out = Activity()
+    v, vd, vi, en = s.visits, s.visit_deputies, s.visit_issues, s.station_enrolments
+    conn, scope = ctx.conn, ctx.scope
+    for station_id, visits, people, slots in conn.execute(
+        sa.select(v.c.station_id, sa.func.count(), sa.func.sum(v.c.people), sa.func.sum(v.c.deputies_n))
+        .where(ctx.known(v), ctx.years(v.c.year), ctx.in_region(v.c.node_id))
+        .group_by(v.c.station_id)
+    ):
+        _add(out.counts[station_id], (visits, people or 0, slots or 0, 0, 0, 0))
+    for station_id, last in conn.execute(
+        sa.select(v.c.station_id, sa.func.max(v.c.day))
+        .where(ctx.known(v), v.c.day <= scope.ref_day, ctx.in_region(v.c.node_id))
+        .group_by(v.c.station_id)
+    ):
+        out.last_visit[station_id] = last
+    on_duty = [ctx.known(vd), ctx.years(vd.c.year), ctx.in_region(vd.c.node_id)]
+    distinct = sa.func.count(sa.distinct(vd.c.deputy_id))
+    out.deputies.update(dict(conn.execute(sa.select(vd.c.station_id, distinct).where(*on_duty).group_by(vd.c.station_id)).all()))
+    out.region_deputies = conn.execute(sa.select(distinct).where(*on_duty)).scalar() or 0
+    outcome = sa.case((ctx.known(vi, "outcome"), vi.c.outcome), else_=None)
+    for station_id, result, n in conn.execute(
+        sa.select(vi.c.station_id, outcome, sa.func.count())
+        .where(ctx.known(vi), ctx.years(vi.c.year), ctx.in_region(vi.c.node_id))
+        .group_by(vi.c.station_id, outcome)
+    ):
+        _add(out.counts[station_id], (0, 0, 0, n, n if result == "resolved" else 0, n if result == "transferred" else 0))
+    for station_id, enrolled in conn.execute(
+        sa.select(en.c.station_id, sa.func.count(sa.distinct(en.c.deputy_id)))
+        .where(ctx.known(en, "since"), ctx.not_yet(en, "until"), ctx.in_region(en.c.node_id))
+        .group_by(en.c.station_id)
+    ):
+        out.enrolled[station_id] = enrolled
+    return out
+
+
+def _open_stations(ctx: Ctx, info: dict[str, dict[str, Any]], activity: Activity) -> list[dict[str, Any]]:
+    """Every open station with what it and the stations merged into it did."""
+
+    def final(station_id: str) -> str:
+        seen = set()
+        while station_id in info and info[station_id]["successor_id"] and station_id not in seen:
+            seen.add(station_id)
+            station_id = info[station_id]["successor_id"]
+        return station_id
+
+    counts: dict[str, list[int]] = defaultdict(lambda: [0] * len(COUNTS))
+    for station_id, values in activity.counts.items():
+        _add(counts[final(station_id)], values)
+    deputies, enrolled, last_visit = Counter[str](), Counter[str](), {}
+    for station_id, n in activity.deputies.items():
+        deputies[final(station_id)] += n
+    for station_id, n in activity.enrolled.items():
+        enrolled[final(station_id)] += n
+    for station_id, day in activity.last_visit.items():
+        f = final(station_id)
+        last_visit[f] = max(last_visit.get(f, ""), day)
+    ref = date.fromisoformat(ctx.scope.ref_day)
+    absorbed = Counter(map(final, info))  # an open station is its own final station: one more than it absorbed
+    rows = []
+    for station_id, meta in info.items():
+        if meta["status"] != "open":
+            continue
+        last = last_visit.get(station_id)
+        since = last or meta["established"]
+        rows.append(
+            {
+                "station_id": station_id,
+                "name": meta["name"],
+                "node": ctx.region_label(meta["node_id"])["name"],
+                "node_id": meta["node_id"],
+                **dict(zip(COUNTS[:3], counts[station_id][:3], strict=True)),
+                "deputies": deputies[station_id],
+                "enrolled": enrolled[station_id],
+                **dict(zip(COUNTS[3:], counts[station_id][3:], strict=True)),
+                "last_visit": last,
+                "idle_days": (ref - date.fromisoformat(since)).days if since <= ctx.scope.ref_day else 0,
+                "absorbed": absorbed[station_id] - 1,
+            }
+        )
+    return rows
+
+
+def _add(into: list[int], values: Any) -> None:
+    for i, v in enumerate(values):
+        into[i] += v
