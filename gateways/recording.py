@@ -37,6 +37,7 @@ from itertools import chain
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 from rich.console import Console
@@ -438,7 +439,8 @@ class _Producer:
                     self.skipped[i] += sum(len(a.collect_events()) for a in batch.aggregates)
                     continue
                 self.stats.add(batch)
-                rows = [(r[0].hex, r[1], r[2], r[3]) for r in encoder.take_rows(batch.aggregates)]
+                # Ids as hex: what the SQLite recorder stores, and a str pickles in far fewer bytes than a UUID.
+                rows = [(_hex(r[0]), r[1], r[2], r[3]) for r in encoder.take_rows(batch.aggregates)]
                 # Pickled here, once: the recording process keeps the bytes as they are until it appends them.
                 self.pending.append((i, d, pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL), len(rows)))
                 self.encode_s += time.perf_counter() - encoding
@@ -463,6 +465,10 @@ class _Producer:
                     f"the simulator (version {VERSION}) now makes {self.skipped[i]} there: its code changed without "
                     "a new version; record into another data directory or database"
                 )
+
+
+def _hex(originator_id: UUID | str) -> str:
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
 
 
 @contextmanager

@@ -30,7 +30,7 @@ from gateways.recording import SIMULATION_STREAM, Recording, RunParameters, Simu
 START = date(2025, 1, 1)
 WULINGYUAN = "430811"  # 武陵源区: 2 streets, 2 towns and townships
 SHAODONG = "430582"  # 邵东市: 25 township-level units
-RUN = {"start": START, "seed": 4, "scale": 0.3}
+RUN: dict[str, Any] = {"start": START, "seed": 4, "scale": 0.3}
 
 #: An event as a store holds it, without the store's recording time: (aggregate id, version, topic, payload).
 Row = tuple[str, int, str, bytes]
