@@ -20,9 +20,18 @@ from sync.brokers import EmbeddedBroker
 from sync.host import UP, SyncHost, send_republish
 from sync.relay import link_at
 from sync.settings import SyncSettings
-from sync.status import node_status
+from sync.status import node_status, subtree_health
 
-STATE_STYLES = {"following": "green", "behind": "yellow", "gap": "yellow", "parked": "red", "unknown": "dim"}
+STATE_STYLES = {
+    "following": "green",
+    "behind": "yellow",
+    "stalled": "red",
+    "gap": "yellow",
+    "parked": "red",
+    "diverged": "bold red",
+    "silent": "red",
+    "unknown": "dim",
+}
 
 sync_app = typer.Typer(help="同步 / inter-level sync through Kafka", no_args_is_help=True)
 console = Console(width=max(120, Console().width))
@@ -109,14 +118,22 @@ def run(
 @sync_app.command("status")
 def status(
     node: Annotated[list[str], typer.Option("--node", help="node code (repeatable; default: the province)")] = [],  # noqa: B006
+    subtree: Annotated[bool, typer.Option("--subtree", help="every stream below the node, per region, and the problems")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """同步状态 / per child: position, lag in events and seconds, halted or parked and why."""
+    """同步状态 / per child: position, lag in events and seconds, state and why; --subtree: the whole subtree's health."""
     import json
 
     hierarchy = Hierarchy.load()
     nodes = hosted_nodes(hierarchy, node or ["430000"], None, False)
     settings = StoreSettings()
+    if subtree:
+        summaries = [{"node": f"{n.name}({n.code})", **subtree_health(hierarchy, n, settings)} for n in nodes]
+        if as_json:
+            typer.echo(json.dumps(summaries, ensure_ascii=False, default=str))
+        for summary in [] if as_json else summaries:
+            console.print(_health_table(summary))
+        return
     rows = [row for n in nodes for row in node_status(hierarchy, n, settings)]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, default=str))
@@ -134,18 +151,50 @@ def status(
     ):
         table.add_column(column)
     for row in rows:
-        state = f"[{STATE_STYLES[row['state']]}]{row['state_label']} {row['state']}[/]"
         table.add_row(
             row["node"],
             row["child"],
             str(row["position"]),
-            str(row["child_head"] if row["child_head"] is not None else "?"),
-            str(row["lag_events"] if row["lag_events"] is not None else "?"),
-            str(row["lag_s"] if row["lag_s"] is not None else "?"),
-            state,
+            _or_unknown(row["child_head"]),
+            _or_unknown(row["lag_events"]),
+            _or_unknown(row["lag_s"]),
+            _state(row["state"], row["state_label"]),
             row["reason"],
         )
     console.print(table)
+
+
+def _or_unknown(value: object) -> str:
+    return "?" if value is None else str(value)
+
+
+def _state(state: str, label: str) -> str:
+    return f"[{STATE_STYLES[state]}]{label} {state}[/]"
+
+
+def _health_table(summary: dict[str, Any]) -> Table:
+    from sync.health import StreamState
+
+    table = Table(
+        title=f"{summary['node']} 辖区同步健康 subtree sync health: {summary['verdict']} ({summary['streams']} streams)"
+    )
+    table.add_column("区域 region")
+    table.add_column("流 streams", justify="right")
+    table.add_column("正常 following", justify="right")
+    table.add_column("其他 others")
+    for region in summary["regions"]:
+        others = ", ".join(_state(s, f"{n} {StreamState(s).label}") for s, n in region["by_state"].items() if s != "following")
+        table.add_row(f"{region['name']}({region['code']})", str(region["streams"]), str(region["following"]), others)
+    for problem in summary["problems"]:
+        table.add_row(
+            f"  {problem['node']} ← {problem['child']}",
+            "",
+            "",
+            f"{_state(problem['state'], problem['state_label'])} {problem['reason']}",
+        )
+    if summary["unlisted"]:
+        table.add_row(f"  … {summary['unlisted']} more", "", "", "")
+    return table
 
 
 @sync_app.command("retry")

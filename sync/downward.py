@@ -5,9 +5,13 @@ or is enrolled at one of its subtree's stations (so it can record their visits),
 inside that subtree already. The parent knows both from its own log (its subtree's stations and deputies) and
 from its reference store (deputies it received from above).
 
-Each message carries one deputy's whole history, so the newest message is always enough: the child inserts the
-versions it lacks into its reference store, verbatim. A parent re-sends everything relevant on start and every
-``refresh_s``: a lost message or a broker that forgot everything heals by itself.
+Each message carries one deputy's whole history, keyed by the deputy, on a compacted topic: the newest message is
+always enough, and the topic keeps the latest per deputy. The child inserts the versions it lacks into its reference
+store, verbatim. A replica goes down when it changes or becomes needed, never again otherwise: the parent keeps which
+version of each deputy it sent to each child (``sync_state``, kind ``sent``), so a restart sends nothing twice and
+the channel's bytes follow what changed. A child whose reference store is new (first start, or lost) reads its down
+topic from the beginning and asks, in its beat, for every replica again (a broker that lost everything lost the
+down topic too); the parent answers each such request once.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -26,8 +31,11 @@ from eventsourcing.utils import get_topic
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from domain.deputies import Deputy
+from domain.persistence import SyncRecorder
 from domain.stations import Station
 from domain.store import NodeStore
+from sync.relay import tick
+from sync.settings import SyncSettings
 
 DEPUTY_TOPICS = tuple(
     get_topic(cls)
@@ -51,9 +59,12 @@ class RoutingTable:
     home: dict[UUID, UUID] = field(default_factory=dict)
     enrolled_at: dict[UUID, set[UUID]] = field(default_factory=lambda: defaultdict(set))  # deputy -> station owners
     targets: dict[UUID, set[UUID]] = field(default_factory=dict)  # deputy -> children that need it
+    versions: dict[UUID, int] = field(default_factory=dict)  # deputy -> version of its last event
 
     def learn(self, event: Any) -> UUID | None:
         """Take in one routing fact; returns the deputy whose targets it may change."""
+        if isinstance(event, Deputy.Event):
+            self.versions[event.originator_id] = max(self.versions.get(event.originator_id, 0), event.originator_version)
         if isinstance(event, Deputy.Registered):
             self.owner[event.originator_id] = event.owner
             self.home[event.originator_id] = event.home_node
@@ -82,12 +93,17 @@ class Cursor:
         self.recorder = recorder
         self.topics = tuple(topics)
         self.position = 0
+        self.version = -1  # the log's data version at the last read that found nothing new
 
     def read(self, limit: int = 5000) -> list[Any]:
+        version = self.recorder.data_version()  # type: ignore[attr-defined]
+        if version == self.version:
+            return []
         # Bound the scan by the head read first, so a page without matches still moves the cursor past the rows
         # it looked at (ids up to the head are all committed: commit order is id order in both backends).
         head = self.recorder.max_notification_id() or 0
         if head <= self.position:
+            self.version = version
             return []
         page = self.recorder.select_notifications(start=self.position + 1, limit=limit, stop=head, topics=self.topics)
         self.position = page[-1].id if len(page) == limit else head
@@ -95,7 +111,7 @@ class Cursor:
 
 
 class DownwardSender:
-    """At a parent: sends each child the deputies it needs, on change and every ``refresh_s``."""
+    """At a parent: sends each child the deputies it needs, when they change or become needed."""
 
     def __init__(
         self,
@@ -106,41 +122,70 @@ class DownwardSender:
         children: Iterable[UUID],
         producer: KafkaProducer,
         topic_for: Callable[[UUID], str],
-        refresh_s: float = 30.0,
+        settings: SyncSettings,
     ) -> None:
         self.stores = (store, reference)
+        self.books: SyncRecorder = store.recorder  # type: ignore[assignment]
         self.children = tuple(children)
         self.producer = producer
         self.topic_for = topic_for
-        self.refresh_s = refresh_s
+        self.settings = settings
         self.routing = RoutingTable(child_of)
         self.cursors = [Cursor(s.recorder, _ROUTING_TOPICS + DEPUTY_TOPICS) for s in self.stores]
-        self.sent: set[tuple[UUID, UUID]] = set()  # (child, deputy) pairs sent at least once
-        self.next_refresh = 0.0
+        self.sent = {_pair(key): int(v) for key, v in self.books.state("sent").items()}  # (child, deputy) -> version
+        self.answered = self.books.state("resend")  # child -> the last resend request answered
+        self.dirty = True
+        self.next_check = 0.0
         self.log = structlog.get_logger().bind(node=str(store.node.node_id), channel="down")
 
-    def run_once(self) -> int:
-        """Send replicas that changed or became needed; everything needed again every ``refresh_s``."""
+    def due(self, now: float) -> bool:
+        return self.dirty or now >= self.next_check
+
+    def run_once(self, resend: dict[UUID, str] | None = None) -> int:
+        """Send the replicas that changed or became needed (everything a child asked for again); returns how many."""
+        self.dirty = False
+        self.next_check = tick(time.monotonic(), self.settings.check_s)
+        changed = self._read()
+        changed |= self._answer(resend or {})
+        pairs = [
+            (c, d)
+            for d in changed
+            for c in self.routing.targets.get(d, ())
+            if self.sent.get((c, d), 0) < self.routing.versions.get(d, 0)
+        ]
+        for child, deputy in pairs:
+            self.sent[(child, deputy)] = self._send(child, deputy)
+        if pairs:
+            self.books.put_state("sent", {f"{c.hex}:{d.hex}": str(self.sent[(c, d)]) for c, d in pairs})
+            self.log.debug("down.sent", replicas=len(pairs))
+        return len(pairs)
+
+    def _read(self) -> set[UUID]:
+        """Deputies whose history or routing changed since the last read (all of them after a start)."""
         changed: set[UUID] = set()
         for store, cursor in zip(self.stores, self.cursors, strict=True):
             for notification in _drain(cursor):
                 deputy = self.routing.learn(store.mapper.to_domain_event(notification))
                 changed.add(deputy or notification.originator_id)
-        if time.monotonic() >= self.next_refresh:
-            self.next_refresh = time.monotonic() + self.refresh_s
-            pairs = {(child, deputy) for deputy, children in self.routing.targets.items() for child in children}
-        else:
-            pairs = {(c, d) for d in changed for c in self.routing.targets.get(d, ())}
-            pairs |= {(c, d) for d, children in self.routing.targets.items() for c in children if (c, d) not in self.sent}
-        for child, deputy in pairs:
-            self._send(child, deputy)
-        if pairs:
-            self.sent |= pairs
-            self.producer.flush()
-            self.log.debug("down.sent", replicas=len(pairs))
-        return len(pairs)
+        return changed
 
-    def _send(self, child: UUID, deputy: UUID) -> None:
+    def _answer(self, resend: dict[UUID, str]) -> set[UUID]:
+        """Children that asked for every replica again (a new reference store): forget what they were sent, once."""
+        again = {
+            child: epoch for child, epoch in resend.items() if child in self.children and self.answered.get(child.hex) != epoch
+        }
+        if not again:
+            return set()
+        for child, epoch in again.items():
+            self.log.info("down.resend", child=str(child), asked=epoch)
+            self.books.drop_state("sent", f"{child.hex}:")
+            self.sent = {pair: v for pair, v in self.sent.items() if pair[0] != child}
+            self.answered[child.hex] = epoch
+        self.books.put_state("resend", {child.hex: epoch for child, epoch in again.items()})
+        return {d for d, children in self.routing.targets.items() if children & again.keys()}
+
+    def _send(self, child: UUID, deputy: UUID) -> int:
+        """Send the deputy's whole history to the child; returns the version sent."""
         events = self._history(deputy)
         value = json.dumps(
             {
@@ -150,6 +195,7 @@ class DownwardSender:
             ensure_ascii=False,
         ).encode()
         self.producer.send(self.topic_for(child), key=deputy.bytes, value=value, partition=0)
+        return events[-1].originator_version if events else 0
 
     def _history(self, deputy: UUID) -> list[StoredEvent]:
         for store in self.stores:
@@ -160,15 +206,26 @@ class DownwardSender:
 
 
 class DownwardReceiver:
-    """At a child: applies replicas from its parent into its reference store (read-only copies)."""
+    """At a child: applies replicas from its parent into its reference store (read-only copies), and remembers how
+    far it read the down topic (a hint: replicas are idempotent)."""
 
-    def __init__(self, *, reference: NodeStore, consumer: KafkaConsumer, topic: str) -> None:
+    def __init__(self, *, reference: NodeStore, books: SyncRecorder, consumer: KafkaConsumer, topic: str) -> None:
         self.reference = reference
+        self.books = books
         self.consumer = consumer
         self.partition = TopicPartition(topic, 0)
         self.log = structlog.get_logger().bind(node=str(reference.node.node_id), channel="down")
+        # A new reference store (first start, or lost) asks for every replica again, until the process ends.
+        self.resend = datetime.now(UTC).isoformat() if not reference.recorder.max_notification_id() else None
 
-    def handle(self, messages: Iterable[Any]) -> int:
+    def seek(self) -> None:
+        offset = self.books.state("down").get("offset")
+        if offset is None or self.resend:
+            self.consumer.seek_to_beginning(self.partition)
+        else:
+            self.consumer.seek(self.partition, int(offset) + 1)
+
+    def handle(self, messages: Sequence[Any]) -> int:
         applied = 0
         for message in messages:
             try:
@@ -179,6 +236,8 @@ class DownwardReceiver:
                 self.log.error("down.undecodable", offset=message.offset, error=repr(e))
                 continue
             applied += self._apply(aggregate, events)
+        if messages:
+            self.books.put_state("down", {"offset": str(messages[-1].offset)})
         return applied
 
     def _apply(self, aggregate: UUID, events: list[StoredEvent]) -> int:
@@ -192,6 +251,11 @@ class DownwardReceiver:
         except IntegrityError:
             return 0  # another message got there first
         return len(missing)
+
+
+def _pair(key: str) -> tuple[UUID, UUID]:
+    child, deputy = key.split(":")
+    return UUID(child), UUID(deputy)
 
 
 def _drain(cursor: Cursor) -> Iterable[Any]:

@@ -5,7 +5,9 @@ events' stored bytes concatenated, each unchanged; its envelope goes in one bina
 stream's origin node, the position published just before the frame's first event (``prev``: a receiver sees any
 gap, even where the log's ids have holes), the origin log's head, the hash-chain link after the frame's last event
 (the receiver recomputes the chain event by event and compares), and per event its position in the origin's log,
-aggregate id, version, topic and length. A heartbeat is a frame without events: "I have published up to ``prev``".
+aggregate id, version, topic and length. A heartbeat frame (no events: "I have published up to ``prev``") is still
+read where older relays left one; relays now say where they stand in a ``Beat`` on their own compacted beat topic, so
+the retained log holds events only.
 
 Kafka's per-message cost (kafka-python's per-record Python work, paid at every hop) is what framing saves: see
 ``sync/TUNING.md``.
@@ -178,6 +180,42 @@ def links(prev: bytes, entries: Sequence[Entry], states: Sequence[bytes]) -> Ite
 
 def heartbeat(origin: UUID, position: int, head: int, link: str) -> Frame:
     return Frame(Kind.HEARTBEAT, origin, position, head, link)
+
+
+@dataclass(frozen=True)
+class Beat:
+    """A node's heartbeat, on its compacted beat topic (the latest one is kept): how far its relay has published, its
+    log's head, its subtree's sync health, and whether it asks its parent for every replica again."""
+
+    origin: UUID
+    published: int  # the relay's published position: the parent should hold this much
+    head: int  # the node's log head: the parent holds everything once it holds this and the relay caught up
+    at: str  # when it was sent (ISO, the sender's clock)
+    health: dict[str, Any] | None = None  # ``sync.health.Health.encode()`` of the node's subtree
+    resend: str | None = None  # set while the node's reference store is new: "send me every replica again"
+
+    def encode(self) -> bytes:
+        body = {"origin": self.origin.hex, "published": self.published, "head": self.head, "at": self.at}
+        if self.health is not None:
+            body["health"] = self.health
+        if self.resend:
+            body["resend"] = self.resend
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def decode(cls, value: bytes | None) -> Beat:
+        try:
+            body = json.loads(value or b"")
+            return cls(
+                UUID(body["origin"]),
+                int(body["published"]),
+                int(body["head"]),
+                str(body["at"]),
+                body.get("health"),
+                body.get("resend"),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise EnvelopeError(f"not a beat: {e!r}") from None
 
 
 def republish_request(stream: str, position: int, link: str, *, by: str) -> bytes:

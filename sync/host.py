@@ -1,7 +1,20 @@
 """One process's sync work: the relays and ingests of every node it hosts, on one producer and two consumers.
 
-A county usually hosts its townships; the demo hosts a whole region. Each hosted node relays its log up to its
-parent's ingest and ingests its children's streams, so every level holds its subtree and forwards it.
+A county usually hosts its townships; a prefecture's process may host its whole region (~200 nodes). Each hosted
+node relays its log up to its parent's ingest and ingests its children's streams, so every level holds its subtree
+and forwards it. Per hosted node the cost is memory for its positions, not a thread or a client of its own.
+
+The loop does work only where there is some: a relay reads its log when it may have something new (see
+``sync.relay``), a downward sender when its node's logs grew, and the consumer waits up to ``idle_poll_ms`` once
+everything is caught up, so an idle process sleeps. Once a second it watches every stream: a stream behind and not
+moving for ``stall_s`` is ``stalled`` and recovered step by step (re-seek and re-request, then a new consumer),
+loudly, until it moves; every ``report_s`` each relay says in its beat how far it has published and how its
+subtree's streams stand (``sync.health``).
+
+The consumer does not use incremental fetch sessions (KIP-227): with them, a fetch session whose broker-side offset
+for a partition drifts from the client's (kafka-python issue #2575) makes the broker serve the same stale records to
+a client that discards them, and that partition stops without an error. Every fetch names every partition and its
+offset instead: a few kilobytes per request.
 """
 
 from __future__ import annotations
@@ -16,20 +29,23 @@ from uuid import UUID
 
 import structlog
 from kafka import TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError
 
 from domain.base import NodeRef
 from domain.persistence import StreamPosition
 from domain.store import NodeStore, ReferenceStore
 from sync.downward import DownwardReceiver, DownwardSender
 from sync.envelope import initial_position, republish_request
+from sync.health import StreamState
 from sync.ingest import Inbound, Ingest, make_consumer
-from sync.relay import Relay, make_producer
+from sync.lease import NodeLeases
+from sync.relay import ACTIVE_S, Relay, make_producer, warm_metadata
 from sync.settings import SyncSettings, TopicPlan
+from sync.topics import ensure_topics, node_topics
 
 UP = "up"
 CONTROL_POLL_S = 0.2
+HOUSEKEEPING_S = 1.0
 
 
 class SyncHost:
@@ -47,58 +63,57 @@ class SyncHost:
         self.plan = TopicPlan(self.settings.topic_prefix)
         self.bootstrap = bootstrap
         self.log = structlog.get_logger().bind(host=True)
-        self.next_control_poll = 0.0
+        self.leases = NodeLeases(stores)
         self.stores = {s.node.node_id: s for s in stores}
+        kids = {s.node.node_id: list(children(s.node)) for s in stores}
+        topics = node_topics(self.plan, {*self.stores, *(k.node_id for ks in kids.values() for k in ks)})
+        ensure_topics(bootstrap, topics, self.settings)
+        self.topics = sorted(topics)
         self.producer = make_producer(bootstrap, self.settings)
-        self.relays: dict[tuple[UUID, str], Relay] = {}
-        self.ingests: dict[UUID, Ingest] = {}
-        self.senders: list[DownwardSender] = []
-        self.receivers: dict[str, DownwardReceiver] = {}
-        self.references = {s.node.node_id: ReferenceStore(s.node, s.settings) for s in stores}
-        within = is_within or _hierarchy_within()
-        self._ensure_topics(stores, children)
+        warm_metadata(self.producer, self.topics)
         self.consumer = make_consumer(bootstrap)
         self.control = make_consumer(bootstrap)
+        self.references = {s.node.node_id: ReferenceStore(s.node, s.settings) for s in stores}
+        self.relays: dict[UUID, Relay] = {}
+        self.ingests: dict[UUID, Ingest] = {}
+        self.senders: dict[UUID, DownwardSender] = {}
+        self.receivers: dict[UUID, DownwardReceiver] = {}
+        within = is_within or _hierarchy_within()
         for store in stores:
-            reference = self.references[store.node.node_id]
+            node = store.node.node_id
             if parent(store.node) is not None:
-                self.relays[(store.node.node_id, UP)] = self._relay(store)
-                topic = self.plan.down(store.node.node_id)
-                self.receivers[topic] = DownwardReceiver(reference=reference, consumer=self.consumer, topic=topic)
-            kids = children(store.node)
-            if kids:
-                self.ingests[store.node.node_id] = self._ingest(store, kids)
-                self.senders.append(
-                    DownwardSender(
-                        store=store,
-                        reference=reference,
-                        # Cached: the hierarchy is loaded once per process, and walking it for every routing event
-                        # cost a parent as much CPU as ingesting (measured with `bench sync`).
-                        child_of=functools.cache(functools.partial(_child_containing, within, tuple(k.node_id for k in kids))),
-                        children=[kid.node_id for kid in kids],
-                        producer=self.producer,
-                        topic_for=self.plan.down,
-                        refresh_s=self.settings.refresh_s,
-                    )
+                self.relays[node] = self._relay(store)
+                self.receivers[node] = DownwardReceiver(
+                    reference=self.references[node],
+                    books=store.recorder,
+                    consumer=self.consumer,
+                    topic=self.plan.down(node),  # type: ignore[arg-type]
                 )
-        self.topic_owner = {topic: ingest for ingest in self.ingests.values() for topic in ingest.inbound}
-        down = [r.partition for r in self.receivers.values()]
-        self.consumer.assign([tp for ingest in self.ingests.values() for tp in ingest.partitions()] + down)
-        for ingest in self.ingests.values():
-            ingest.seek_all()
-        if down:
-            self.consumer.seek_to_beginning(*down)  # replicas are small and idempotent: read them all again
-        control_partitions = [TopicPartition(self.plan.control(node_id), 0) for node_id in self.stores]
-        self.control.assign(control_partitions)
-        self.control.seek_to_end(*control_partitions)
+            if kids[node]:
+                self.ingests[node] = self._ingest(store, kids[node])
+                self.senders[node] = self._sender(store, kids[node], within)
+        self.owner = {tp.topic: node for node, ingest in self.ingests.items() for tp in ingest.partitions()}
+        self.down = {r.partition.topic: node for node, r in self.receivers.items()}
+        self._assign()
+        control = [TopicPartition(self.plan.control(node), 0) for node in self.stores]
+        self.control.assign(control)
+        self.control.seek_to_end(*control)
+        now = time.monotonic()
+        self.next_control = self.next_housekeeping = self.next_silence_check = now
+        self.last_moved = now
+        self.last_renewal = float("-inf")
+
+    # ---------------------------------------------------------------------------------------------- set-up
 
     def _relay(self, store: NodeStore) -> Relay:
+        node = store.node.node_id
         return Relay(
-            origin=store.node.node_id,
+            origin=node,
             source=store.recorder,
             books=store.recorder,  # type: ignore[arg-type]
             producer=self.producer,
-            topic=self.plan.up(store.node.node_id),
+            topic=self.plan.up(node),
+            beat_topic=self.plan.beat(node),
             stream=UP,
             settings=self.settings,
         )
@@ -109,6 +124,7 @@ class SyncHost:
             Inbound(
                 stream=str(kid.node_id),
                 topic=self.plan.up(kid.node_id),
+                beat_topic=self.plan.beat(kid.node_id),
                 origin=kid.node_id,
                 control_topic=self.plan.control(kid.node_id),
                 remote_stream=UP,
@@ -125,39 +141,170 @@ class SyncHost:
             settings=self.settings,
         )
 
-    def run_once(self) -> int:
-        """One round: relays publish, ingests apply what arrived, relays obey re-publish requests."""
-        self._renew_producer_if_broken()
-        moved = sum(relay.run_once() for relay in self.relays.values())
-        records = self.consumer.poll(timeout_ms=self.settings.poll_ms if not moved else 0)
-        by_ingest: dict[Ingest, dict[TopicPartition, Any]] = {}
-        for tp, messages in records.items():
-            owner = self.topic_owner.get(tp.topic)
-            if owner is not None:
-                by_ingest.setdefault(owner, {})[tp] = messages
+    def _sender(self, store: NodeStore, kids: Sequence[NodeRef], within: Callable[[UUID, UUID], bool]) -> DownwardSender:
+        children = tuple(k.node_id for k in kids)
+        return DownwardSender(
+            store=store,
+            reference=self.references[store.node.node_id],
+            # Cached: the hierarchy is loaded once per process, and walking it for every routing event cost a parent
+            # as much CPU as ingesting (measured with `bench sync`).
+            child_of=functools.cache(functools.partial(_child_containing, within, children)),
+            children=children,
+            producer=self.producer,
+            topic_for=self.plan.down,
+            settings=self.settings,
+        )
+
+    def _assign(self) -> None:
+        """Every stream, beat and down partition on the one consumer, each at where its books say to start."""
+        partitions = [tp for ingest in self.ingests.values() for tp in ingest.partitions()]
+        self.consumer.assign(partitions + [r.partition for r in self.receivers.values()])
         for ingest in self.ingests.values():
-            moved += ingest.handle(by_ingest.get(ingest, {}))
-        for tp, messages in records.items():
-            if tp.topic in self.receivers:
-                moved += self.receivers[tp.topic].handle(messages)
-        moved += sum(sender.run_once() for sender in self.senders)
-        self._obey_control()
+            ingest.seek_all()
+        for receiver in self.receivers.values():
+            receiver.seek()
+
+    # ---------------------------------------------------------------------------------------------- the loop
+
+    def run_once(self) -> int:
+        """One round: relays publish, ingests apply what arrived, senders send replicas, relays obey requests."""
+        now = time.monotonic()
+        self._renew_producer_if_broken()
+        moved = sum(relay.run_once() for relay in self.relays.values() if relay.due(now))
+        busy = moved or any(relay.dirty for relay in self.relays.values())
+        wait = self.settings.poll_ms if now - self.last_moved < ACTIVE_S else self.settings.idle_poll_ms
+        records = self.consumer.poll(timeout_ms=0 if busy else min(wait, self._until_due(now)))
+        moved += self._dispatch(records)
+        now = time.monotonic()
+        for node, sender in self.senders.items():
+            if sender.due(now):
+                moved += sender.run_once(self._resends(node))
+        if now >= self.next_control:
+            self.next_control = now + CONTROL_POLL_S
+            self._obey_control()
+        if now >= self.next_housekeeping:
+            self.next_housekeeping = now + HOUSEKEEPING_S
+            self._housekeeping(now)
+        if moved:
+            self.last_moved = now
         return moved
 
-    def run(self, *, until: Callable[[], bool], housekeeping_s: float = 1.0) -> None:
-        next_housekeeping = time.monotonic() + housekeeping_s
+    def _until_due(self, now: float) -> int:
+        """Milliseconds until the next relay or sender wants to look at its log (the poll wakes for messages)."""
+        nexts = [r.next_check for r in self.relays.values()] + [s.next_check for s in self.senders.values()]
+        return max(0, int((min(nexts, default=now + 1) - now) * 1000))
+
+    def _dispatch(self, records: dict[TopicPartition, Any]) -> int:
+        by_ingest: dict[UUID, dict[TopicPartition, Any]] = {}
+        moved = 0
+        for tp, messages in records.items():
+            if tp.topic in self.owner:
+                by_ingest.setdefault(self.owner[tp.topic], {})[tp] = messages
+            elif tp.topic in self.down:
+                node = self.down[tp.topic]
+                moved += self.receivers[node].handle(messages)
+                if node in self.senders:
+                    self.senders[node].dirty = True  # replicas from above may be for its children too
+        for node, ingest in self.ingests.items():
+            applied = ingest.handle(by_ingest.get(node, {}))
+            if applied:
+                moved += applied
+                if node in self.relays:
+                    self.relays[node].dirty = True  # forward at once
+                self.senders[node].dirty = True
+        return moved
+
+    def _resends(self, node: UUID) -> dict[UUID, str]:
+        """Children of ``node`` that ask in their beat for every replica again."""
+        ingest = self.ingests.get(node)
+        return {s.origin: s.resend for s in ingest.inbound.values() if s.resend} if ingest else {}
+
+    def run(self, *, until: Callable[[], bool]) -> None:
         while not until():
             self.run_once()
-            if time.monotonic() >= next_housekeeping:
-                next_housekeeping = time.monotonic() + housekeeping_s
-                self.release_retried()
-                self._reseek_beyond_end()
+
+    # ------------------------------------------------------------------------------------- watching and health
+
+    def _housekeeping(self, now: float) -> None:
+        self.release_retried()
+        for ingest in self.ingests.values():
+            for stream, step in ingest.watch(now):
+                self._recover(ingest, stream, step)
+        if now >= self.next_silence_check:
+            self.next_silence_check = now + self.settings.stall_s
+            self._check_silent()
+        for ingest in self.ingests.values():
+            ingest.save_status(now)
+        for node, relay in self.relays.items():
+            ingest, receiver = self.ingests.get(node), self.receivers.get(node)
+            health = (lambda i=ingest: i.health().encode()) if ingest else (lambda: None)
+            relay.beat(now, health=health, resend=receiver.resend if receiver else None)
+
+    def _recover(self, ingest: Ingest, stream: Inbound, step: int) -> None:
+        """A stalled stream's recovery, one step per ``stall_s`` it stays stalled: read the stream again from the
+        position held and ask the child to publish again from it; then a new consumer (a new connection and fetch
+        state for every partition)."""
+        self.log.warning("sync.recover", node=str(ingest.node), stream=stream.stream, step=step, reason=stream.reason)
+        if step == 1:
+            ingest.seek(stream)
+            self._reseek_beyond_end()
+            ingest.request_republish(stream)
+        else:
+            self._renew_consumer(f"stream {stream.stream} stalled: {stream.reason}")
+
+    def _check_silent(self) -> None:
+        """Silent streams whose topics hold messages this consumer has not received are stalled, not silent: the
+        consumer is renewed. A topic that now ends before where the consumer stands was made anew: read it again."""
+        silent = {
+            TopicPartition(topic, 0): (ingest, s)
+            for ingest in self.ingests.values()
+            for s in ingest.inbound.values()
+            if s.state is StreamState.SILENT
+            for topic in (s.topic, s.beat_topic)
+        }
+        if not silent:
+            return
+        try:
+            ends = self.consumer.end_offsets(list(silent))
+        except KafkaError as e:
+            self.log.warning("sync.end_offsets_failed", error=repr(e))
+            return
+        stuck = ""
+        for tp, (ingest, stream) in silent.items():
+            end, at = ends.get(tp), self.consumer.position(tp, timeout_ms=0)
+            if end is None or at is None:
+                continue
+            if end < at:
+                self.log.warning("consumer.reseek", topic=tp.topic, position=at, end=end)
+                self.consumer.seek_to_beginning(tp)
+            elif end > at:
+                stuck = f"{tp.topic} holds messages up to offset {end}, this consumer is at {at}"
+                ingest.stall_found(stream, stuck)
+        if stuck:
+            self._renew_consumer(stuck)
+
+    def _renew_consumer(self, why: str) -> None:
+        """A new consumer for every partition, each sought where the books say (at most once per ``stall_s``)."""
+        now = time.monotonic()
+        if now - self.last_renewal < self.settings.stall_s:
+            return
+        self.last_renewal = now
+        self.log.warning("consumer.renewed", reason=why)
+        old, self.consumer = self.consumer, make_consumer(self.bootstrap)
+        for client in (*self.ingests.values(), *self.receivers.values()):
+            client.consumer = self.consumer
+        with contextlib.suppress(Exception):
+            old.close()
+        self._assign()
+        self._reseek_beyond_end()
 
     def retry_parked(self) -> list[str]:
         return [stream for ingest in self.ingests.values() for stream in ingest.retry_parked()]
 
     def statuses(self) -> dict[str, list[dict[str, Any]]]:
         return {str(node_id): list(ingest.statuses()) for node_id, ingest in self.ingests.items()}
+
+    # ------------------------------------------------------------------------------------------- broker faults
 
     def _renew_producer_if_broken(self) -> None:
         """An idempotent producer whose broker lost its state (restarted empty) can fail for good: kafka-python's
@@ -168,7 +315,8 @@ class SyncHost:
             return
         self.log.warning("producer.renewed", error=repr(manager.last_error))
         broken, self.producer = self.producer, make_producer(self.bootstrap, self.settings)
-        for client in (*self.relays.values(), *self.ingests.values(), *self.senders):
+        warm_metadata(self.producer, self.topics)
+        for client in (*self.relays.values(), *self.ingests.values(), *self.senders.values()):
             client.producer = self.producer
         with contextlib.suppress(Exception):
             broken.close(timeout=0)
@@ -177,47 +325,35 @@ class SyncHost:
         """A partition read beyond its end was deleted and made anew (the broker lost everything). Apache Kafka says
         so (offset out of range) and the consumer resets itself; the embedded tansu broker returns nothing, which
         would leave this process waiting until the new topic outgrew the old offset. Read such partitions from the
-        beginning: the databases hold the positions, and the ingests skip what they hold."""
+        beginning: the databases hold the positions, and the ingests skip what they hold. (Asked when recovering a
+        stalled stream: one request for the end of every partition.)"""
         for consumer in (self.consumer, self.control):
-            for tp in consumer.assignment():
-                highwater, position = consumer.highwater(tp), consumer.position(tp, timeout_ms=0)
-                if highwater is not None and position is not None and position > highwater:
-                    self.log.warning("consumer.reseek", topic=tp.topic, position=position, highwater=highwater)
+            assigned = list(consumer.assignment())
+            try:
+                ends = consumer.end_offsets(assigned)
+            except KafkaError as e:
+                self.log.warning("sync.end_offsets_failed", error=repr(e))
+                continue
+            for tp in assigned:
+                end, position = ends.get(tp), consumer.position(tp, timeout_ms=0)
+                if end is not None and position is not None and position > end:
+                    self.log.warning("consumer.reseek", topic=tp.topic, position=position, end=end)
                     consumer.seek_to_beginning(tp)
 
     def _obey_control(self) -> None:
         # At most every CONTROL_POLL_S: a poll of kafka-python's consumer costs ~2 ms of CPU even when empty, which
         # was 5% of a busy level's CPU when done every round; a re-publish request waits a little longer instead.
-        now = time.monotonic()
-        if now < self.next_control_poll:
-            return
-        self.next_control_poll = now + CONTROL_POLL_S
         for tp, messages in self.control.poll(timeout_ms=0).items():
             node_id = UUID(tp.topic.rsplit(".", 1)[1])
             for message in messages:
                 try:
                     request = json.loads(message.value)
-                    relay = self.relays.get((node_id, request["stream"]))
-                    if relay is not None and request.get("kind") == "republish":
+                    relay = self.relays.get(node_id)
+                    if relay is not None and request.get("kind") == "republish" and request["stream"] == UP:
                         relay.rewind(int(request["from"]), str(request["link"]), by=str(request.get("by")))
+                        relay.dirty = True
                 except (ValueError, KeyError, TypeError) as e:
                     self.log.warning("control.bad_request", node=str(node_id), error=repr(e))
-
-    def _ensure_topics(self, stores: Sequence[NodeStore], children: Callable[[NodeRef], Sequence[NodeRef]]) -> None:
-        """Single-partition topics, created up front: an auto-created topic may get the broker's default partitions."""
-        nodes = {s.node.node_id for s in stores} | {kid.node_id for s in stores for kid in children(s.node)}
-        names = [name for n in nodes for name in (self.plan.up(n), self.plan.down(n), self.plan.control(n))]
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=30_000)
-        try:
-            existing = set(admin.list_topics())
-            missing = [NewTopic(name, num_partitions=1, replication_factor=1) for name in names if name not in existing]
-            if missing:
-                with contextlib.suppress(TopicAlreadyExistsError):
-                    admin.create_topics(missing)
-        except KafkaError as e:
-            self.log.warning("topics.ensure_failed", error=repr(e))
-        finally:
-            admin.close()
 
     def release_retried(self) -> None:
         """Streams whose parked messages an operator released (`yipanqi sync retry`) ask for them again."""
@@ -225,11 +361,14 @@ class SyncHost:
             self.log.info("ingest.retry", stream=stream)
 
     def close(self) -> None:
+        for ingest in self.ingests.values():
+            ingest.save_status(time.monotonic(), force=True)
         for client in (self.consumer, self.control):
             client.close()
         self.producer.close(timeout=5)
         for reference in self.references.values():
             reference.close()
+        self.leases.release()
 
 
 def send_republish(settings: SyncSettings, node_id: UUID, position: StreamPosition, *, by: str, stream: str = UP) -> None:

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -25,42 +24,51 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from domain.persistence import EventRow, ParkedMessage, StreamHalt, StreamPosition, SyncRecorder
-from sync.envelope import HEADER, EnvelopeError, Frame, Kind, links, republish_request
+from sync.envelope import HEADER, Beat, EnvelopeError, Frame, Kind, links, republish_request
+from sync.health import Health, StreamState, StreamStatus
 from sync.settings import SyncSettings
 
-
-class StreamState(StrEnum):
-    FOLLOWING = "following"
-    GAP = "gap"  # waiting for the origin to re-publish from our position
-    PARKED = "parked"  # a poison message; an operator retries after an upgrade
+#: What a parked message's reason begins with when the child's log differs from what we hold: the stream diverged.
+DIVERGED = "hash chain mismatch"
 
 
 @dataclass
 class Inbound:
-    """One incoming stream as this node sees it."""
+    """One incoming stream as this node sees it: where it stands, and what it last heard from the child."""
 
     stream: str  # the name its position is kept under
     topic: str
+    beat_topic: str  # where the child says how far it has published, its head and its subtree's health
     origin: UUID  # the node whose relay publishes it
     control_topic: str  # where to ask that relay to re-publish
     remote_stream: str  # the relay's own name for it
     position: StreamPosition
-    state: StreamState = StreamState.FOLLOWING
+    state: StreamState = StreamState.FOLLOWING  # BEHIND is not kept: it is FOLLOWING with the child ahead
     reason: str = ""
-    head: int = 0
+    since: datetime | None = None  # when a state other than following began
+    head: int = 0  # the child's log head, as last heard
+    published: int = 0  # how far the child's relay has published, as last heard
+    heard: float = 0.0  # monotonic time of the last frame or beat
+    moved: float = 0.0  # monotonic time the position last moved, or the stream was last caught up
+    stalled_at: float = 0.0  # monotonic time the current stall was noticed
+    steps: int = 0  # recovery steps taken in the current stall
+    last_request: float = 0.0
+    health: Health | None = None  # the child's subtree, as its last beat reported it
+    resend: str | None = None  # the child asks for every replica again (its reference store is new)
     last_applied_at: float = 0.0  # broker timestamp (s) of the last applied message
-    last_request: float = field(default=0.0)
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "stream": self.stream,
-            "origin": str(self.origin),
-            "position": self.position.position,
-            "head": max(self.head, self.position.position),
-            "lag_events": max(0, self.head - self.position.position),
-            "state": self.state.value,
-            "reason": self.reason,
-        }
+    @property
+    def lag(self) -> int:
+        return max(0, self.head - self.position.position)
+
+    def status(self, parent: UUID) -> StreamStatus:
+        state = self.state
+        if state is StreamState.FOLLOWING and self.lag:
+            state = StreamState.BEHIND
+        since = self.since.isoformat() if self.since and state is not StreamState.BEHIND else None
+        return StreamStatus(
+            parent, self.origin, state, self.position.position, max(self.head, self.position.position), since, self.reason
+        )
 
 
 class Ingest:
@@ -77,51 +85,93 @@ class Ingest:
         self.node = node
         self.target = target
         self.inbound = {s.topic: s for s in inbound}
+        self.beats = {s.beat_topic: s for s in inbound}
         self.consumer = consumer
         self.producer = producer
         self.settings = settings
         self.log = structlog.get_logger().bind(node=str(node))
+        self.saved: dict[str, tuple[Any, ...]] = {}  # what was last kept of each stream's state, and when
+        self.saved_state: dict[str, StreamState] = {}  # a change of state is kept at once, not after status_s
+        self.next_save = 0.0
+        now = time.monotonic()
         halts = target.halts()  # a gap outlives a restart: keep asking, and keep saying since when
+        reports = target.state("report")
         for stream in inbound:
-            if target.parked(stream.stream):
-                stream.state, stream.reason = StreamState.PARKED, target.parked(stream.stream)[0].reason
+            stream.heard = stream.moved = now  # a grace period: nothing is silent or stalled before it could be heard
+            parked = target.parked(stream.stream)
+            if parked:
+                state = StreamState.DIVERGED if parked[0].reason.startswith(DIVERGED) else StreamState.PARKED
+                stream.state, stream.reason, stream.since = state, parked[0].reason, parked[0].parked_at
             elif stream.stream in halts:
-                stream.state, stream.reason = StreamState.GAP, halts[stream.stream].reason
+                halt = halts[stream.stream]
+                stream.state, stream.reason, stream.since = StreamState.GAP, halt.reason, halt.since
+            if stream.stream in reports:
+                stream.health = Health.decode(json.loads(reports[stream.stream]))
 
     def partitions(self) -> list[TopicPartition]:
-        return [TopicPartition(topic, 0) for topic in self.inbound]
+        return [TopicPartition(topic, 0) for topic in (*self.inbound, *self.beats)]
 
     def seek_all(self) -> None:
-        """Start each stream at its offset hint; a stale or missing hint only costs re-reading duplicates."""
+        """Start each stream at its offset hint (a stale or missing hint only costs re-reading duplicates), and each
+        beat topic at its beginning (compacted: little more than the latest beat)."""
         for stream in self.inbound.values():
-            tp = TopicPartition(stream.topic, 0)
-            if stream.position.offset >= 0:
-                self.consumer.seek(tp, stream.position.offset + 1)
-            else:
-                self.consumer.seek_to_beginning(tp)
+            self.seek(stream)
+        self.consumer.seek_to_beginning(*(TopicPartition(topic, 0) for topic in self.beats))
+
+    def seek(self, stream: Inbound) -> None:
+        tp = TopicPartition(stream.topic, 0)
+        if stream.position.offset >= 0:
+            self.consumer.seek(tp, stream.position.offset + 1)
+        else:
+            self.consumer.seek_to_beginning(tp)
 
     def handle(self, records: dict[TopicPartition, list[ConsumerRecord]]) -> int:
         """Apply polled records of this node's streams in one transaction; returns how many events were recorded."""
         rows: list[EventRow] = []
         moved: dict[str, Inbound] = {}
+        now = time.monotonic()
         for tp, messages in records.items():
+            if tp.topic in self.beats:
+                for message in messages:
+                    self._beat(self.beats[tp.topic], message, now)
+                continue
             stream = self.inbound.get(tp.topic)
             if stream is None:
                 continue
             before = stream.position
+            stream.heard = now
             for message in messages:
                 rows += self._judge(stream, message)
             if stream.position != before:
+                stream.moved = now
                 moved[stream.stream] = stream
         if moved:
             self._commit(rows, [s.position for s in moved.values()])
         self._repeat_requests()
         return len(rows)
 
+    def _beat(self, stream: Inbound, message: ConsumerRecord, now: float) -> None:
+        """What the child says of itself: how far it has published, its head, its subtree's health."""
+        try:
+            beat = Beat.decode(message.value)
+            health = Health.decode(beat.health) if beat.health is not None else None
+        except (EnvelopeError, ValueError) as e:
+            self.log.warning("ingest.bad_beat", stream=stream.stream, offset=message.offset, error=str(e))
+            return
+        if beat.origin != stream.origin:
+            self.log.warning("ingest.foreign_beat", stream=stream.stream, origin=str(beat.origin), offset=message.offset)
+            return
+        # A beat says where the child stands now (a relay rewound on request publishes again from there); frames read
+        # from a backlog carry older heads, so they only ever raise what a beat said.
+        stream.heard = now
+        stream.head, stream.published, stream.resend = beat.head, beat.published, beat.resend
+        if health is not None:
+            stream.health = health
+
     def _judge(self, stream: Inbound, message: ConsumerRecord) -> list[EventRow]:
         """Decide one frame: apply the events we lack (returns them and advances the in-memory position), skip a
         duplicate, halt on a gap, or park poison."""
-        if stream.state is StreamState.PARKED:
+        if stream.state in (StreamState.PARKED, StreamState.DIVERGED):
             return []
         held = stream.position
         try:
@@ -131,7 +181,8 @@ class Ingest:
             self._park(stream, held.position + 1, f"undecodable envelope at offset {message.offset}: {e}", message)
             return []
         stream.head = max(stream.head, frame.head)
-        if frame.kind is Kind.HEARTBEAT:
+        stream.published = max(stream.published, frame.last)
+        if frame.kind is Kind.HEARTBEAT:  # an older relay's, in the stream itself: everything before it was sent
             if frame.prev > held.position:
                 self._gap(stream, f"origin has published up to {frame.prev}, we hold {held.position}")
             return []
@@ -148,7 +199,7 @@ class Ingest:
         entries, states = frame.entries[skip:], states[skip:]
         chained = list(links(bytes.fromhex(stream.position.link), entries, states))
         if chained[-1].hex() != frame.link:
-            reason = "hash chain mismatch: the origin's log differs from what we hold"
+            reason = f"{DIVERGED}: the origin's log differs from what we hold"
             self._park(stream, entries[0].position, reason, message, frame)
             return []
         known = next((i for i, e in enumerate(entries) if not _known_topic(e.topic)), len(entries))
@@ -156,7 +207,7 @@ class Ingest:
             if stream.state is StreamState.GAP:
                 self.log.info("ingest.resumed", stream=stream.stream, position=stream.position.position)
                 self.target.clear_halt(stream.stream)
-            stream.state, stream.reason = StreamState.FOLLOWING, ""
+            self._follow(stream)
             # A frame applied in part is read again after a restart (its offset minus one is the hint).
             offset = message.offset if known == len(entries) else message.offset - 1
             stream.position = StreamPosition(stream.stream, entries[known - 1].position, chained[known - 1].hex(), offset)
@@ -168,6 +219,9 @@ class Ingest:
         applied = zip(entries[:known], states[:known], strict=True)
         # Ids as 32 hex digits: what the recorders store or parse without a UUID object per event.
         return [(e.originator_id.hex(), e.originator_version, e.topic, state) for e, state in applied]
+
+    def _follow(self, stream: Inbound) -> None:
+        stream.state, stream.reason, stream.since, stream.steps = StreamState.FOLLOWING, "", None, 0
 
     def _commit(self, rows: list[EventRow], positions: list[StreamPosition]) -> None:
         try:
@@ -194,9 +248,9 @@ class Ingest:
 
     def _halt(self, stream: Inbound, reason: str) -> None:
         """Halt the stream until its origin re-publishes from the position held (asked for at once)."""
-        stream.state, stream.reason = StreamState.GAP, reason
+        stream.state, stream.reason, stream.since = StreamState.GAP, reason, datetime.now(UTC)
         stream.last_request = 0.0
-        self.target.save_halt(StreamHalt(stream.stream, reason, datetime.now(UTC)))
+        self.target.save_halt(StreamHalt(stream.stream, reason, stream.since))
 
     def _park(
         self,
@@ -210,17 +264,17 @@ class Ingest:
         """Park a poison message (``payload``: the bad event's bytes, else the whole value); the stream halts."""
         self.log.error("ingest.parked", stream=stream.stream, position=position, reason=reason)
         where = {"offset": message.offset, "topic": message.topic}
-        self.target.park(
-            ParkedMessage(
-                stream=stream.stream,
-                position=position,
-                reason=reason,
-                envelope=json.dumps({**where, **frame.as_dict()} if frame else where),
-                payload=payload if payload is not None else message.value or b"",
-                parked_at=datetime.now(UTC),
-            )
+        parked = ParkedMessage(
+            stream=stream.stream,
+            position=position,
+            reason=reason,
+            envelope=json.dumps({**where, **frame.as_dict()} if frame else where),
+            payload=payload if payload is not None else message.value or b"",
+            parked_at=datetime.now(UTC),
         )
-        stream.state, stream.reason = StreamState.PARKED, reason
+        self.target.park(parked)
+        stream.state = StreamState.DIVERGED if reason.startswith(DIVERGED) else StreamState.PARKED
+        stream.reason, stream.since = reason, parked.parked_at
 
     def _repeat_requests(self) -> None:
         now = time.monotonic()
@@ -238,17 +292,124 @@ class Ingest:
         """Resume streams whose parked messages an operator released (`yipanqi sync retry`)."""
         resumed = []
         for stream in self.inbound.values():
-            if stream.state is StreamState.PARKED and not self.target.parked(stream.stream):
+            if stream.state in (StreamState.PARKED, StreamState.DIVERGED) and not self.target.parked(stream.stream):
                 self._halt(stream, "retrying after parked messages were released")
                 resumed.append(stream.stream)
         return resumed
 
+    # ------------------------------------------------------------------------------------------ watching streams
+
+    def watch(self, now: float) -> list[tuple[Inbound, int]]:
+        """Judge every stream that is neither halted nor parked: following, silent or stalled. Returns the streams
+        whose stall just reached another step of recovery, with the step (1, 2, …), for the host to act on.
+
+        A stalled stream stays stalled until its position moves, or a beat heard since says it holds everything."""
+        due = []
+        for stream in self.inbound.values():
+            if stream.state in (StreamState.GAP, StreamState.PARKED, StreamState.DIVERGED):
+                continue
+            if stream.state is StreamState.STALLED:
+                if stream.moved > stream.stalled_at or (stream.heard > stream.stalled_at and not stream.lag):
+                    self.log.info("ingest.following", stream=stream.stream, was="stalled", position=stream.position.position)
+                    self._follow(stream)
+                else:
+                    step = 1 + int((now - stream.stalled_at) // self.settings.stall_s)
+                    if step > stream.steps:
+                        stream.steps = step
+                        due.append((stream, step))
+                continue
+            if not stream.lag:
+                stream.moved = now
+            if now - stream.moved >= self.settings.stall_s:
+                self._stall(stream, now, self._stall_reason(stream, now))
+                stream.steps = 1
+                due.append((stream, 1))
+            elif now - stream.heard > self.settings.silent_s:
+                if stream.state is not StreamState.SILENT:
+                    stream.state, stream.since = StreamState.SILENT, datetime.now(UTC)
+                    silent_s = self.settings.silent_s
+                    stream.reason = f"no frame or beat from the child for more than {silent_s:g} s: its sync may not be running"
+                    self.log.warning("ingest.silent", stream=stream.stream, position=stream.position.position)
+            elif stream.state is StreamState.SILENT:
+                self.log.info("ingest.following", stream=stream.stream, was="silent", position=stream.position.position)
+                self._follow(stream)
+        return due
+
+    def _stall_reason(self, stream: Inbound, now: float) -> str:
+        held, idle = stream.position.position, round(now - stream.moved)
+        if stream.published > held:
+            return f"child has published up to {stream.published}, we hold {held}: no progress for {idle} s"
+        return f"child's log reaches {stream.head}, its relay has published only {stream.published}: no progress for {idle} s"
+
+    def _stall(self, stream: Inbound, now: float, reason: str) -> None:
+        stream.state, stream.since, stream.stalled_at, stream.reason = StreamState.STALLED, datetime.now(UTC), now, reason
+        self.log.warning("ingest.stalled", stream=stream.stream, position=stream.position.position, reason=reason)
+
+    def stall_found(self, stream: Inbound, reason: str) -> None:
+        """The host saw what the stream cannot (messages in the topic this consumer does not receive): stalled, and
+        already at the second step of recovery (the host renews the consumer)."""
+        if stream.state is not StreamState.STALLED:
+            self._stall(stream, time.monotonic(), reason)
+        stream.steps = max(stream.steps, 2)
+
+    # ------------------------------------------------------------------------------------------------- health
+
+    def health(self) -> Health:
+        """This node's subtree: its own streams, and below each child what the child last reported."""
+        health = Health.of(stream.status(self.node) for stream in self.inbound.values())
+        for stream in self.inbound.values():
+            if stream.health is not None:
+                vouched = stream.state is not StreamState.SILENT
+                health.include(stream.health, vouched=vouched, why=f"no beat from {stream.origin} since {stream.since}")
+        return health
+
     def statuses(self) -> Iterable[dict[str, Any]]:
         now = time.time()
         for stream in self.inbound.values():
-            status = stream.status()
-            status["lag_s"] = round(now - stream.last_applied_at, 3) if status["lag_events"] and stream.last_applied_at else 0.0
-            yield status
+            status = stream.status(self.node)
+            yield {
+                "stream": stream.stream,
+                "origin": str(stream.origin),
+                "position": status.held,
+                "head": status.head,
+                "lag_events": stream.lag,
+                "lag_s": round(now - stream.last_applied_at, 3) if stream.lag and stream.last_applied_at else 0.0,
+                "state": status.state.value,
+                "reason": status.reason,
+            }
+
+    def save_status(self, now: float, *, force: bool = False) -> None:
+        """Keep each stream's state (and each child's last report) where other processes read it: a new state at once,
+        other changes at most every ``status_s``, and at least every minute, so a reader can tell a running ingest
+        from a stopped one."""
+        changed = any(s.state is not self.saved_state.get(s.stream) for s in self.inbound.values())
+        if now < self.next_save and not force and not changed:
+            return
+        self.next_save = now + self.settings.status_s
+        streams, reports = {}, {}
+        for stream in self.inbound.values():
+            status = stream.status(self.node)
+            key = (status.state, status.held, status.head, status.reason, stream.health and stream.health.encode())
+            last = self.saved.get(stream.stream)
+            if force or last is None or last[0] != key or now - last[1] >= 60:
+                self.saved[stream.stream] = (key, now)
+                self.saved_state[stream.stream] = stream.state
+                streams[stream.stream] = json.dumps(
+                    {
+                        **dict(
+                            zip(("parent", "child", "state", "held", "head", "since", "reason"), status.encode(), strict=True)
+                        ),
+                        "published": stream.published,
+                        "at": datetime.now(UTC).isoformat(),
+                    },
+                    ensure_ascii=False,
+                )
+                if stream.health is not None:
+                    reports[stream.stream] = stream.health.to_json()
+        if streams:
+            self.target.put_state("stream", streams)
+        if reports:
+            self.target.put_state("report", reports)
 
 
 def _held_prefix(frame: Frame, held: int) -> int | None:
@@ -297,4 +458,9 @@ def make_consumer(bootstrap: str) -> KafkaConsumer:
         request_timeout_ms=30_000,
         consumer_timeout_ms=1000,
         reconnect_backoff_max_ms=1000,  # see make_producer: resume within a second of the broker's return
+        enable_incremental_fetch_sessions=False,  # see sync.host: a drifted session stops a partition silently
+        # The broker answers a fetch as soon as any partition has data, so a long wait costs no latency; it only
+        # spares an idle process re-sending a fetch of every partition twice a second.
+        fetch_max_wait_ms=3000,
+        metrics_enabled=False,  # its per-fetch bookkeeping cost an idle 200-node process more than its own work
     )

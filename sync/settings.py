@@ -24,17 +24,25 @@ class SyncSettings(BaseSettings):
     # 20 costs ~25% more CPU per event than 50; 50, 100 and 200 are within noise of each other; 100 sits on the flat.
     frame_events: int = Field(default=100, ge=1, le=65_535)
     frame_bytes: int = Field(default=256 * 1024, ge=1024, le=768 * 1024)
-    heartbeat_s: float = Field(default=1.0, gt=0, description="an idle relay says where it stands this often")
+    heartbeat_s: float = Field(default=30.0, gt=0, description="a node's beat goes up at least this often (liveness)")
+    report_s: float = Field(default=5.0, gt=0, description="a changed beat (head, health) goes up at most this often")
+    silent_s: float = Field(default=100.0, gt=0, description="a child not heard for this long is silent")
+    stall_s: float = Field(default=20.0, gt=0, description="a stream behind and not moving for this long is stalled")
+    status_s: float = Field(default=5.0, gt=0, description="streams' states are kept in the database this often")
     republish_s: float = Field(default=2.0, gt=0, description="a halted ingest repeats its republish request this often")
-    poll_ms: int = Field(default=100, ge=1)
-    refresh_s: float = Field(default=30.0, gt=0, description="a parent re-sends every replica a child needs this often")
+    poll_ms: int = Field(default=100, ge=1, description="longest wait for messages while anything moved recently")
+    idle_poll_ms: int = Field(default=1000, ge=1, description="longest wait for messages once everything is caught up")
+    check_s: float = Field(default=1.0, gt=0, description="an idle relay looks for events written by other processes this often")
+    replication: int = Field(default=1, ge=1, description="replication factor of the topics this process creates")
 
 
 class TopicPlan:
     """One single-partition topic per node and direction: order is per stream, and streams never share a partition.
 
-    ``up.<node>``: the node's whole log (own and replicated events) for its parent; ``down.<node>``: the reference
-    data its parent sends it; ``control.<node>``: requests to the node's relays (re-publish from a position).
+    ``up.<node>``: the node's whole log (own and replicated events) for its parent, retained; ``beat.<node>``: the
+    node's heartbeat (its published position, its log's head, its subtree's sync health), compacted to the latest;
+    ``down.<node>``: the replicas its parent sends it, compacted to the latest per aggregate; ``control.<node>``:
+    requests to the node's relays (re-publish from a position).
     """
 
     def __init__(self, prefix: str = "yipanqi") -> None:
@@ -42,6 +50,9 @@ class TopicPlan:
 
     def up(self, node_id: object) -> str:
         return f"{self.prefix}.up.{node_id}"
+
+    def beat(self, node_id: object) -> str:
+        return f"{self.prefix}.beat.{node_id}"
 
     def down(self, node_id: object) -> str:
         return f"{self.prefix}.down.{node_id}"

@@ -248,12 +248,6 @@ def sqlite_settings(tmp_path: Path) -> Any:
 
 @pytest.fixture
 def sync_settings(kafka_bootstrap: str, topic_prefix: str) -> Any:
-    from sync.settings import SyncSettings
-    from tests.sync_helpers import FAST
+    from tests.sync_helpers import fast_settings
 
-    return SyncSettings(
-        kafka=kafka_bootstrap,
-        topic_prefix=topic_prefix,
-        heartbeat_s=float(FAST["YIPANQI_HEARTBEAT_S"]),
-        republish_s=float(FAST["YIPANQI_REPUBLISH_S"]),
-    )
+    return fast_settings(kafka=kafka_bootstrap, topic_prefix=topic_prefix)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -64,7 +66,25 @@ SIM_START = date(2025, 3, 3)
 
 #: Sync timers for tests: a snappier heartbeat and re-publish cadence than production's defaults, so a fault heals
 #: within a test's few seconds (the logic is the same; only the timers are shorter).
-FAST = {"YIPANQI_HEARTBEAT_S": "0.5", "YIPANQI_REPUBLISH_S": "1.0", "YIPANQI_LOG_JSON": "1"}
+FAST = {
+    "YIPANQI_HEARTBEAT_S": "0.5",
+    "YIPANQI_REPORT_S": "0.5",
+    "YIPANQI_REPUBLISH_S": "1.0",
+    "YIPANQI_STALL_S": "3",
+    "YIPANQI_SILENT_S": "5",
+    "YIPANQI_STATUS_S": "0.5",
+    "YIPANQI_CHECK_S": "0.2",
+    "YIPANQI_IDLE_POLL_MS": "200",
+    "YIPANQI_LOG_JSON": "1",
+}
+
+
+def fast_settings(**overrides: Any) -> Any:
+    """``SyncSettings`` with the FAST timers (what a test's own in-process hosts use)."""
+    from sync.settings import SyncSettings
+
+    timers = {k.removeprefix("YIPANQI_").lower(): v for k, v in FAST.items() if k != "YIPANQI_LOG_JSON"}
+    return SyncSettings(**{**timers, **overrides})
 
 
 @cache
@@ -387,3 +407,45 @@ class RecordingProducer:
 
     def close(self, timeout: float | None = None) -> None:
         pass
+
+
+class ThreadHost:
+    """A ``SyncHost`` run by a thread of the test: ``call`` runs a function inside its loop, between two rounds (a
+    consumer is not thread-safe), and returns what it returned."""
+
+    def __init__(self, settings: StoreSettings, codes: Sequence[str], topology: Sequence[str], sync: Any) -> None:
+        from sync.host import SyncHost
+
+        self.stores = [NodeStore(r, settings) for r in refs(codes)]
+        self.host = SyncHost(
+            bootstrap=sync.kafka, stores=self.stores, children=children_within(topology), parent=parent_of, settings=sync
+        )
+        self.calls: queue.Queue[tuple[Callable[[Any], Any], queue.Queue[Any]]] = queue.Queue()
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self.host.run(until=self._between_rounds)
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            self.errors.append(e)
+
+    def _between_rounds(self) -> bool:
+        while not self.calls.empty():
+            fn, answer = self.calls.get()
+            answer.put(fn(self.host))
+        return self.stop.is_set()
+
+    def call(self, fn: Callable[[Any], Any], timeout: float = 30) -> Any:
+        answer: queue.Queue[Any] = queue.Queue()
+        self.calls.put((fn, answer))
+        return answer.get(timeout=timeout)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(30)
+        self.host.close()
+        for store in self.stores:
+            store.close()

@@ -147,6 +147,12 @@ class SyncRecorder(ABC):
         page = recorder.select_notifications(start=start, limit=limit)
         return [(n.id, n.originator_id.bytes, n.originator_version, n.topic, n.state) for n in page]
 
+    def data_version(self) -> int:
+        """A number that changes whenever another connection committed to the log: a relay reads its log only then.
+        Backends override it with something cheaper than the log's head."""
+        recorder: Any = self
+        return recorder.max_notification_id() or 0
+
     @abstractmethod
     def halts(self) -> dict[str, StreamHalt]: ...
 
@@ -156,3 +162,19 @@ class SyncRecorder(ABC):
 
     @abstractmethod
     def clear_halt(self, stream: str) -> None: ...
+
+    # What the sync jobs keep of their own observations (the state of each incoming stream, the health reports
+    # children send up, which replicas went down to which child), as JSON text under a kind and a key: small tables
+    # written at most every few seconds, read by other processes (`yipanqi sync status`, the gateway).
+
+    @abstractmethod
+    def state(self, kind: str) -> dict[str, str]:
+        """Every value kept under ``kind``, by key."""
+
+    @abstractmethod
+    def put_state(self, kind: str, values: dict[str, str]) -> None:
+        """Keep these values under ``kind`` (replacing what their keys held), in one transaction."""
+
+    @abstractmethod
+    def drop_state(self, kind: str, key_prefix: str = "") -> None:
+        """Forget the values under ``kind`` whose key starts with ``key_prefix`` (all of them by default)."""

@@ -29,6 +29,7 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         self.parked_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_parked"))
         self.answers_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_answers"))
         self.halts_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_halts"))
+        self.state_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_state"))
         self._answer_statement = SQL("SELECT request_hash, status, body FROM {} WHERE principal = %s AND key = %s").format(
             self.answers_table
         )
@@ -60,6 +61,10 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
             SQL(
                 "CREATE TABLE IF NOT EXISTS {} (stream text PRIMARY KEY, reason text NOT NULL, since timestamptz NOT NULL)"
             ).format(self.halts_table),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (kind text NOT NULL, key text NOT NULL, value text NOT NULL, "
+                "updated_at timestamptz NOT NULL, PRIMARY KEY (kind, key))"
+            ).format(self.state_table),
         ]
 
     def create_table(self) -> None:
@@ -207,6 +212,29 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
     def clear_halt(self, stream: str) -> None:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(SQL("DELETE FROM {} WHERE stream = %s").format(self.halts_table), (stream,))
+
+    def state(self, kind: str) -> dict[str, str]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT key, value FROM {} WHERE kind = %s").format(self.state_table), (kind,))
+            return {r["key"]: r["value"] for r in curs.fetchall()}
+
+    def put_state(self, kind: str, values: dict[str, str]) -> None:
+        now = datetime.now(UTC)
+        with self.datastore.transaction(commit=True) as curs:
+            curs.executemany(
+                SQL(
+                    "INSERT INTO {} VALUES (%s, %s, %s, %s) ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value, "
+                    "updated_at = EXCLUDED.updated_at"
+                ).format(self.state_table),
+                [(kind, key, value, now) for key, value in values.items()],
+            )
+
+    def drop_state(self, kind: str, key_prefix: str = "") -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL("DELETE FROM {} WHERE kind = %s AND left(key, %s) = %s").format(self.state_table),
+                (kind, len(key_prefix), key_prefix),
+            )
 
 
 def _parked(r: Any) -> ParkedMessage:

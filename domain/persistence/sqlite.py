@@ -30,6 +30,7 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
     parked_table = "sync_parked"
     answers_table = "gateway_answers"
     halts_table = "sync_halts"
+    state_table = "sync_state"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -47,6 +48,8 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
             "request_hash TEXT NOT NULL, status INTEGER NOT NULL, body BLOB NOT NULL, created_at TEXT NOT NULL, "
             "PRIMARY KEY (principal, key))",
             f"CREATE TABLE IF NOT EXISTS {self.halts_table} (stream TEXT PRIMARY KEY, reason TEXT NOT NULL, since TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.state_table} (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
+            "updated_at TEXT NOT NULL, PRIMARY KEY (kind, key))",
         ]
 
     def insert_rows(
@@ -91,6 +94,10 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
             f"SELECT MAX(originator_version) FROM {self.events_table_name} WHERE originator_id = ?", (originator_id.hex,)
         )
         return int(found[0] or 0)
+
+    def data_version(self) -> int:
+        # SQLite's own change counter, per connection: it moves when any other connection commits. No table is read.
+        return int(self._read_one("PRAGMA data_version", ())[0])
 
     def _read_one(self, statement: str, params: tuple[Any, ...]) -> Any:
         """One row of one statement, in autocommit mode: a single statement reads a consistent snapshot, so the
@@ -179,6 +186,26 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
     def clear_halt(self, stream: str) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.execute(f"DELETE FROM {self.halts_table} WHERE stream = ?", (stream,))
+
+    def state(self, kind: str) -> dict[str, str]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT key, value FROM {self.state_table} WHERE kind = ?", (kind,))
+            return {row[0]: row[1] for row in c.fetchall()}
+
+    def put_state(self, kind: str, values: dict[str, str]) -> None:
+        now = _now()
+        with self.datastore.transaction(commit=True) as c:
+            c.executemany(
+                f"INSERT INTO {self.state_table} VALUES (?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET "
+                "value = excluded.value, updated_at = excluded.updated_at",
+                [(kind, key, value, now) for key, value in values.items()],
+            )
+
+    def drop_state(self, kind: str, key_prefix: str = "") -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                f"DELETE FROM {self.state_table} WHERE kind = ? AND substr(key, 1, ?) = ?", (kind, len(key_prefix), key_prefix)
+            )
 
 
 def _with_hex_id(row: EventRow) -> EventRow:

@@ -18,7 +18,6 @@ import pytest
 from domain.store import NodeStore, StoreSettings
 from sync.brokers import BrokerNotFound, EmbeddedBroker
 from sync.host import SyncHost
-from sync.settings import SyncSettings
 from tests.conftest import BrokerControl
 from tests.sync_helpers import (
     FOUR_LEVELS,
@@ -32,6 +31,7 @@ from tests.sync_helpers import (
     Ledger,
     Row,
     children_within,
+    fast_settings,
     parent_of,
     refs,
 )
@@ -118,7 +118,7 @@ def test_embedded_broker_restarted_empty_heals_without_help(sqlite_settings: Sto
     except BrokerNotFound as e:
         pytest.skip(str(e))
     codes = (WULINGYUAN, XIEHE, ZHONGHU)
-    settings = SyncSettings(kafka=broker.bootstrap, topic_prefix=topic_prefix, heartbeat_s=0.5, republish_s=1.0)
+    settings = fast_settings(kafka=broker.bootstrap, topic_prefix=topic_prefix)
     stores = [NodeStore(r, sqlite_settings) for r in refs(codes)]
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -128,7 +128,7 @@ def test_embedded_broker_restarted_empty_heals_without_help(sqlite_settings: Sto
             bootstrap=broker.bootstrap, stores=stores, children=children_within(codes), parent=parent_of, settings=settings
         )
         try:
-            host.run(until=stop.is_set, housekeeping_s=0.5)
+            host.run(until=stop.is_set)
         except BaseException as e:  # noqa: BLE001 - reported by the test
             errors.append(e)
         finally:

@@ -40,6 +40,7 @@ def capture(store: NodeStore, settings: SyncSettings, topic: str) -> list[tuple[
         books=store.recorder,  # type: ignore[arg-type]
         producer=producer,  # type: ignore[arg-type]
         topic=topic,
+        beat_topic=f"{topic}.beat",
         stream="up",
         settings=settings.model_copy(update={"frame_events": 4}),
     )

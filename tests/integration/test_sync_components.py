@@ -92,6 +92,7 @@ def relay_for(store: NodeStore, settings: SyncSettings, producer: Any) -> Relay:
         books=store.recorder,  # type: ignore[arg-type]
         producer=producer,
         topic=TopicPlan(settings.topic_prefix).up(store.node.node_id),
+        beat_topic=TopicPlan(settings.topic_prefix).beat(store.node.node_id),
         stream="up",
         settings=settings,
     )
@@ -103,6 +104,7 @@ def ingest_for(parent: NodeStore, children: list[NodeRef], settings: SyncSetting
         Inbound(
             stream=str(c.node_id),
             topic=plan.up(c.node_id),
+            beat_topic=plan.beat(c.node_id),
             origin=c.node_id,
             control_topic=plan.control(c.node_id),
             remote_stream="up",

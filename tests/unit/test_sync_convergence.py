@@ -99,6 +99,7 @@ def capture(store: NodeStore, topic: str, after: StreamPosition | None = None) -
         books=MemoryBooks(*([after] if after else [])),  # type: ignore[arg-type]
         producer=producer,  # type: ignore[arg-type]
         topic=topic,
+        beat_topic=f"{topic}.beat",
         stream="up",
         settings=SETTINGS,
     )
@@ -175,6 +176,7 @@ class World:
             Inbound(
                 stream=str(ref(s.code).node_id),
                 topic=s.topic,
+                beat_topic=PLAN.beat(ref(s.code).node_id),
                 origin=ref(s.code).node_id,
                 control_topic=PLAN.control(ref(s.code).node_id),
                 remote_stream="up",

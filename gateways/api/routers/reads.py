@@ -26,7 +26,8 @@ from gateways.api.direct import DirectRoute
 from gateways.api.encode import aggregate_data, event_row, kind_label, kind_of, plain, state_of
 from gateways.api.errors import READ_ERRORS, ApiError
 from gateways.api.masking import mask
-from sync.status import node_status
+from sync.health import StreamState
+from sync.status import node_status, subtree_health
 
 router = APIRouter(route_class=DirectRoute, tags=["查询 reads"], responses=READ_ERRORS)
 AggregateId = Annotated[UUID, Path(description="聚合 id / aggregate id")]
@@ -139,6 +140,9 @@ class ListPage(BaseModel):
     scanned_to: int
 
 
+_STATE_DOC = " / ".join(f"{s.value} {s.label}" for s in StreamState)
+
+
 class ChildSync(BaseModel):
     node: str
     child: str
@@ -146,10 +150,42 @@ class ChildSync(BaseModel):
     child_head: int | None = Field(description="下级日志头 (下级存储不在本机时为空)")
     lag_events: int | None
     lag_s: float | None
-    state: str = Field(description="following 正常 / behind 追赶中 / gap 缺口, 等待重发 / parked 已搁置 / unknown 无本地存储")
+    state: str = Field(description=_STATE_DOC)
     state_label: str
     reason: str
-    since: str | None = Field(description="停顿开始时间 (gap / parked), ISO 8601")
+    since: str | None = Field(description="当前状态开始时间 (非正常状态), ISO 8601")
+
+
+class RegionSync(BaseModel):
+    code: str
+    name: str
+    streams: int
+    following: int
+    by_state: dict[str, int] = Field(description="各状态的流数 (不含为 0 的)")
+
+
+class ProblemStream(BaseModel):
+    node: str
+    child: str
+    state: str
+    state_label: str
+    held: int
+    head: int
+    since: str | None
+    reason: str
+
+
+class SubtreeSync(BaseModel):
+    """辖区同步健康 / every stream of the node's subtree (each child's relay reports its own subtree up)."""
+
+    streams: int = Field(description="辖区内的流总数 (每个下级节点一条)")
+    following: int
+    all_following: bool = Field(description="全部正常: 辖区内每条流都已追上其下级日志头")
+    verdict: str
+    by_state: dict[str, int]
+    regions: list[RegionSync] = Field(description="按本级的下级区域汇总, 问题最多的在前")
+    problems: list[ProblemStream] = Field(description="非正常的流 (至多 50 条)")
+    unlisted: int
 
 
 class SyncStatusView(BaseModel):
@@ -161,6 +197,7 @@ class SyncStatusView(BaseModel):
     unpublished: int | None
     projected: int = Field(description="读模型已投影到的日志位置 (小于日志头: 读模型追赶中)")
     children: list[ChildSync]
+    subtree: SubtreeSync
 
 
 # ------------------------------------------------------------------------------------------------------- nodes
@@ -454,6 +491,7 @@ def sync_status_of(gw: Gateway, node: HostedNode) -> SyncStatusView:
         unpublished=max(head - published, 0) if published is not None else None,
         projected=node.views.position(),
         children=[ChildSync(**row) for row in rows],
+        subtree=SubtreeSync(**subtree_health(gw.hierarchy, node.ref, gw.settings)),
     )
 
 
