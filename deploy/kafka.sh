@@ -12,18 +12,23 @@
 #   libs/  jars          data/  log.dirs (KRaft metadata + topics)
 #   logs/  server.log + stdout of the JVM      server.properties, log4j.properties, kafka.pid
 # Needs only Java 17 and Maven (jars are cached in ~/.m2 between fetches).
+# Another broker beside it (a benchmark's): YIPANQI_KAFKA_STATE=dir YIPANQI_KAFKA_PORT=… YIPANQI_KAFKA_CONTROLLER_PORT=…
+# (YIPANQI_KAFKA_HEAP, default 512m).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN="$ROOT/.run"
 KDIR="$RUN/kafka"
 LIBS="$KDIR/libs"
-DATA="$KDIR/data"
-LOGS="$KDIR/logs"
-CONF="$KDIR/server.properties"
-LOG4J="$KDIR/log4j.properties"
-PIDFILE="$KDIR/kafka.pid"
-ENVFILE="$RUN/kafka.env"
+# YIPANQI_KAFKA_STATE: another broker's own directory (data, logs, config, pid, env file), e.g. a benchmark's
+# throwaway broker beside the test broker; the jars stay shared in $LIBS.
+STATE="${YIPANQI_KAFKA_STATE:-$KDIR}"
+DATA="$STATE/data"
+LOGS="$STATE/logs"
+CONF="$STATE/server.properties"
+LOG4J="$STATE/log4j.properties"
+PIDFILE="$STATE/kafka.pid"
+if [[ -n "${YIPANQI_KAFKA_STATE:-}" ]]; then ENVFILE="$STATE/kafka.env"; else ENVFILE="$RUN/kafka.env"; fi
 POM="$ROOT/deploy/kafka/pom.xml"
 
 HOST=127.0.0.1

@@ -207,6 +207,40 @@ def bench_simulate(
         console.print_json(data=result)
 
 
+@bench_app.command("province")
+def bench_province(
+    region: Annotated[str, typer.Option(help="区域 / the region simulated (default: all of Hunan)")] = "430000",
+    scale: Annotated[float, typer.Option(min=0.01, max=10.0, help="multiplies deputies and activity")] = 1.0,
+    days: Annotated[int, typer.Option(min=1, max=3660, help="simulated days")] = 365,
+    seed: Annotated[int, typer.Option(help="random seed")] = 1,
+    processes: Annotated[int, typer.Option(min=1, max=32, help="sync processes for the counties and townships")] = 4,
+    kafka: Annotated[str | None, typer.Option(help="Apache Kafka bootstrap (default: a throwaway broker)")] = None,
+    pg_dsn: Annotated[str | None, typer.Option(help="PostgreSQL server DSN (default: a throwaway database)")] = None,
+    raw_events: Annotated[int, typer.Option(min=1000, help="events the bare kafka-python runs move")] = 500_000,
+    idle: Annotated[float, typer.Option(min=1, help="seconds with nothing to do, to measure idle CPU")] = 30.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as one JSON line last")] = False,
+) -> None:
+    """全省基准 / all of Hunan from empty stores: simulate, sync on Apache Kafka, verify, project, query."""
+    from gateways.bench.province import run_province_benchmark
+
+    result = run_province_benchmark(
+        region=region,
+        scale=scale,
+        days=days,
+        seed=seed,
+        processes=processes,
+        kafka=kafka,
+        pg_dsn=pg_dsn,
+        raw_events=raw_events,
+        idle_s=idle,
+        log=console.print,
+    )
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        console.print_json(data=result)
+
+
 @bench_app.command("sync")
 def bench_sync(
     events: Annotated[

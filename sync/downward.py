@@ -161,12 +161,15 @@ class DownwardSender:
         return len(pairs)
 
     def _read(self) -> set[UUID]:
-        """Deputies whose history or routing changed since the last read (all of them after a start)."""
+        """Deputies whose history or routing changed since the last read (all of them after a start, over as many
+        turns as it takes: a page per log per turn, so a province reading millions of events holds up nothing)."""
         changed: set[UUID] = set()
         for store, cursor in zip(self.stores, self.cursors, strict=True):
-            for notification in _drain(cursor):
+            page = cursor.read()
+            for notification in page:
                 deputy = self.routing.learn(store.mapper.to_domain_event(notification))
                 changed.add(deputy or notification.originator_id)
+            self.dirty |= bool(page)  # there may be more
         return changed
 
     def _answer(self, resend: dict[UUID, str]) -> set[UUID]:
@@ -256,11 +259,3 @@ class DownwardReceiver:
 def _pair(key: str) -> tuple[UUID, UUID]:
     child, deputy = key.split(":")
     return UUID(child), UUID(deputy)
-
-
-def _drain(cursor: Cursor) -> Iterable[Any]:
-    while True:
-        page = cursor.read()
-        yield from page
-        if not page:
-            return

@@ -313,8 +313,11 @@ class Ingest:
                     self.log.info("ingest.following", stream=stream.stream, was="stalled", position=stream.position.position)
                     self._follow(stream)
                 else:
+                    stream.reason = self._stall_reason(stream, now) if stream.steps < 2 else stream.reason
+                    if not self._ours(stream):
+                        stream.stalled_at = now  # recovery's clock starts once the stall is ours to recover
                     step = 1 + int((now - stream.stalled_at) // self.settings.stall_s)
-                    if step > stream.steps:
+                    if step > stream.steps and self._ours(stream):
                         stream.steps = step
                         due.append((stream, step))
                 continue
@@ -322,8 +325,9 @@ class Ingest:
                 stream.moved = now
             if now - stream.moved >= self.settings.stall_s:
                 self._stall(stream, now, self._stall_reason(stream, now))
-                stream.steps = 1
-                due.append((stream, 1))
+                if self._ours(stream):
+                    stream.steps = 1
+                    due.append((stream, 1))
             elif now - stream.heard > self.settings.silent_s:
                 if stream.state is not StreamState.SILENT:
                     stream.state, stream.since = StreamState.SILENT, datetime.now(UTC)
@@ -334,6 +338,12 @@ class Ingest:
                 self.log.info("ingest.following", stream=stream.stream, was="silent", position=stream.position.position)
                 self._follow(stream)
         return due
+
+    @staticmethod
+    def _ours(stream: Inbound) -> bool:
+        """Whether the stall is this side's to recover: the child has published what we lack. (A child whose relay
+        has not published it yet — busy, or not running — stalls the stream too, but re-reading cannot help.)"""
+        return stream.published > stream.position.position
 
     def _stall_reason(self, stream: Inbound, now: float) -> str:
         held, idle = stream.position.position, round(now - stream.moved)

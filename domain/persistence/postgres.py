@@ -19,6 +19,9 @@ from domain.persistence import Beside, EventRow, ParkedMessage, StoredAnswer, St
 #: The advisory lock key under which node stores create their tables, one at a time per database.
 CREATE_LOCK = 0x59_49_50_41_4E_51_49  # "YIPANQI"
 
+#: Inserts of more stored bytes than this leave psycopg's pipeline mode (see ``NodeRecorder._insert_columns``).
+PIPELINE_MAX_BYTES = 256 * 1024
+
 
 class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
@@ -89,38 +92,53 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _insert_columns(self, columns: tuple[list[Any], ...], beside: Sequence[Beside]) -> list[int]:
         """The library's insert, leaner: the same table lock (commit order = notification id order), NOTIFY and
-        RETURNING, in one pipelined transaction with the positions; the rows go as four binary arrays unnested by
-        the server instead of an array of composites that psycopg formats as text in Python. (The rows are all
-        materialised before the first try, so a retry inserts the same ones.)"""
+        RETURNING, in one transaction with the positions; the rows go as four binary arrays unnested by the server
+        instead of an array of composites that psycopg formats as text in Python. (The rows are all materialised
+        before the first try, so a retry inserts the same ones.)"""
         count = len(columns[1])
-        ids: list[int] = []
-        exc: Exception | None = None
         with self.datastore.get_connection() as conn:
-            with conn.pipeline() as pipeline, conn.transaction():
-                with conn.cursor() as curs:
-                    # The rows beside first: they are pipelined too, and commit with the events or not at all.
+            if sum(map(len, columns[3])) > PIPELINE_MAX_BYTES:
+                # psycopg's pipeline mode can deadlock on a large statement (the server waits for the rest of the
+                # statement, the client for results: psycopg#685); an ingest of 20,000 events hung a province so.
+                with conn.transaction(), conn.cursor() as curs:
                     self._write_beside(curs, beside)
-                    if beside and not count:
-                        try:
-                            pipeline.sync()  # so that a taken answer key raises IntegrityError here
-                        except Exception as e:
-                            exc = e
-                if count and exc is None:
-                    with conn.cursor() as curs:
-                        try:
-                            self._lock_table(curs)
-                            self._notify_channel(curs)
-                            curs.execute(self._insert_rows_statement, columns, prepare=True)
-                            # Sync now, so that a uniqueness violation raises IntegrityError here.
-                            pipeline.sync()
-                            ids = [row["notification_id"] for row in curs.fetchall()]
-                        except Exception as e:
-                            exc = e  # re-raised after the pipeline has exited (avoids psycopg's warning)
-            if exc:
-                raise exc
+                    ids = self._insert(curs, columns) if count else []
+            else:
+                ids = self._insert_pipelined(conn, columns, beside)
         if len(ids) != count:
             raise ProgrammingError(f"got {len(ids)} notification ids for {count} events")
         return ids
+
+    def _insert_pipelined(self, conn: Any, columns: tuple[list[Any], ...], beside: Sequence[Beside]) -> list[int]:
+        """A command's few rows: one round trip for the positions or answer, the lock, NOTIFY and the insert."""
+        ids: list[int] = []
+        exc: Exception | None = None
+        with conn.pipeline() as pipeline, conn.transaction():
+            with conn.cursor() as curs:
+                # The rows beside first: they are pipelined too, and commit with the events or not at all.
+                self._write_beside(curs, beside)
+                if beside and not columns[1]:
+                    try:
+                        pipeline.sync()  # so that a taken answer key raises IntegrityError here
+                    except Exception as e:
+                        exc = e
+            if columns[1] and exc is None:
+                with conn.cursor() as curs:
+                    try:
+                        ids = self._insert(curs, columns, pipeline)
+                    except Exception as e:
+                        exc = e  # re-raised after the pipeline has exited (avoids psycopg's warning)
+        if exc:
+            raise exc
+        return ids
+
+    def _insert(self, curs: Cursor[DictRow], columns: tuple[list[Any], ...], pipeline: Any = None) -> list[int]:
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(self._insert_rows_statement, columns, prepare=True)
+        if pipeline is not None:
+            pipeline.sync()  # so that a uniqueness violation raises IntegrityError here
+        return [row["notification_id"] for row in curs.fetchall()]
 
     def _columns(self, rows: Iterable[EventRow]) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
         rows = rows if isinstance(rows, list | tuple) else list(rows)

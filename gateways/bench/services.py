@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,3 +42,33 @@ def _start_local_postgres(log: Callable[[str], Any]) -> str:
         if line.startswith("export YIPANQI_TEST_PG_DSN="):
             return line.split("=", 1)[1].strip().strip("'\"")
     raise RuntimeError(f"deploy/postgres.sh start printed no DSN: {out!r}")
+
+
+@contextmanager
+def throwaway_kafka(log: Callable[[str], Any], *, heap: str = "1g") -> Iterator[tuple[str, int | None]]:
+    """An Apache Kafka broker of its own (deploy/kafka.sh, fetched from Maven Central the first time), on free
+    ports and in a directory removed after: (bootstrap, pid)."""
+    state = Path(tempfile.mkdtemp(prefix="yipanqi-bench-kafka-"))
+    env = {
+        **os.environ,
+        "YIPANQI_KAFKA_STATE": str(state),
+        "YIPANQI_KAFKA_PORT": str(_free_port()),
+        "YIPANQI_KAFKA_CONTROLLER_PORT": str(_free_port()),
+        "YIPANQI_KAFKA_HEAP": heap,
+    }
+    script = str(PROJECT_ROOT / "deploy" / "kafka.sh")
+    log(f"启动 Apache Kafka starting a throwaway Apache Kafka broker (deploy/kafka.sh, heap {heap})…")
+    subprocess.run(["bash", script, "fetch"], check=True, env=env)
+    subprocess.run(["bash", script, "start"], check=True, env=env, stdout=subprocess.DEVNULL)
+    try:
+        pid = int((state / "kafka.pid").read_text().strip())
+        yield f"127.0.0.1:{env['YIPANQI_KAFKA_PORT']}", pid
+    finally:
+        subprocess.run(["bash", script, "stop"], env=env, check=False, capture_output=True)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

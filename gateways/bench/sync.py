@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import re
 import resource
 import shutil
 import signal
@@ -56,7 +55,8 @@ from domain.hierarchy import Hierarchy
 from domain.simulation import simulate
 from domain.store import NodeStore, StoreSettings
 from gateways.bench.services import PROJECT_ROOT
-from sync.brokers import EmbeddedBroker, broker_reachable
+from gateways.bench.usage import cpu_s, delete_topics, describe_broker, machine_cpu, status_mb
+from sync.brokers import EmbeddedBroker
 from sync.envelope import GENESIS_LINK, HEADER, Entry, Frame, Kind
 from sync.ingest import make_consumer
 from sync.relay import make_producer
@@ -147,14 +147,14 @@ def run_sync_benchmark(
         if not os.environ.get("YIPANQI_BENCH_KEEP"):
             stack.callback(shutil.rmtree, tmp, True)
         if bootstrap:
-            broker = _describe_broker(bootstrap, started=False)
+            broker = describe_broker(bootstrap, started=False)
         else:
             log("未指定 Kafka: 启动内嵌 tansu broker (no --kafka / YIPANQI_KAFKA: starting the embedded broker)")
             embedded = stack.enter_context(EmbeddedBroker())
             bootstrap = embedded.bootstrap
-            broker = _describe_broker(bootstrap, started=True)
+            broker = describe_broker(bootstrap, started=True)
             broker["pid"] = embedded._proc.pid if embedded._proc else None
-        stack.callback(_delete_topics, bootstrap, prefix)
+        stack.callback(delete_topics, bootstrap, prefix)
         result["broker"] = broker
         result["settings"] = {
             "compression": settings.compression,
@@ -192,9 +192,9 @@ def run_sync_benchmark(
         result["townships"] = [ref.code for ref in town_refs]
 
         log(f"裸 Kafka raw kafka-python: produce then consume {len(messages):,} messages…")
-        machine0 = _machine_cpu()
+        machine0 = machine_cpu()
         result.update(_raw(bootstrap, settings, f"{prefix}.raw", messages))
-        machine = _machine_cpu()
+        machine = machine_cpu()
         result["machine_busy_raw"] = round((machine[0] - machine0[0]) / max(1e-9, machine[1] - machine0[1]), 3)
         del messages
         log(f"  produce {result['raw_produce_per_s']:,}/s, consume {result['raw_consume_per_s']:,}/s")
@@ -233,7 +233,7 @@ def run_sync_benchmark(
         _wait_ready(levels[3])
         t0 = levels[3].ready_at
         cpu0 = _cpu_snapshot(levels, broker.get("pid"))
-        machine0 = _machine_cpu()
+        machine0 = machine_cpu()
         done: dict[str, float] = {}
         last_report = time.monotonic()
         deadline = t0 + max(600.0, events / 200)
@@ -265,7 +265,7 @@ def run_sync_benchmark(
             level.name: round(events / max(1e-9, result["cpu_s_pipeline"].get(level.name, 0.0))) for level in levels
         }
         result["cpu_busy_pipeline"] = round(sum(result["cpu_s_pipeline"].values()) / (elapsed * (os.cpu_count() or 1)), 3)
-        machine = _machine_cpu()
+        machine = machine_cpu()
         # Everything the machine did meanwhile, ours included: well above cpu_busy_pipeline means someone else ran.
         result["machine_busy_pipeline"] = round((machine[0] - machine0[0]) / max(1e-9, machine[1] - machine0[1]), 3)
         log(f"  {events:,} events at the province in {elapsed:.1f} s: {result['pipeline_events_per_s']:,}/s")
@@ -287,7 +287,7 @@ def run_sync_benchmark(
         result["peak_rss_mb"] = {level.name: level.rss_mb for level in levels}
         result["peak_rss_mb"]["bench"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         if broker.get("pid") and Path(f"/proc/{broker['pid']}").exists():
-            result["peak_rss_mb"]["broker"] = _status_mb(broker["pid"], "VmHWM")
+            result["peak_rss_mb"]["broker"] = status_mb(broker["pid"], "VmHWM")
         result["cpu_s"] = {level.name: level.cpu_s for level in levels}
         _stop_all(levels)
 
@@ -519,48 +519,16 @@ def _tail(level: Level, lines: int = 25) -> str:
 
 def _read_usage(level: Level) -> None:
     if level.proc is not None and level.proc.poll() is None:
-        level.rss_mb = _status_mb(level.proc.pid, "VmHWM")
-        level.cpu_s = round(_cpu_s(level.proc), 2)
-
-
-def _status_mb(pid: int, key: str) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return 0.0
-
-
-def _cpu_s(proc: subprocess.Popen[bytes] | int | None) -> float:
-    """User + system CPU seconds of a live process (its threads included)."""
-    if proc is None:
-        return 0.0
-    pid = proc if isinstance(proc, int) else proc.pid
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def _machine_cpu() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine, from /proc/stat."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    except (OSError, ValueError):
-        return (0.0, 0.0)
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (float(sum(fields) - idle), float(sum(fields)))
+        level.rss_mb = status_mb(level.proc.pid, "VmHWM")
+        level.cpu_s = round(cpu_s(level.proc), 2)
 
 
 def _cpu_snapshot(levels: list[Level], broker_pid: int | None) -> dict[str, float]:
     """CPU seconds so far of each sync process, the broker (when its pid is known) and this process."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = {level.name: _cpu_s(level.proc) for level in levels if level.proc}
+    cpu = {level.name: cpu_s(level.proc) for level in levels if level.proc}
     if broker_pid and Path(f"/proc/{broker_pid}").exists():
-        cpu["broker"] = _cpu_s(broker_pid)
+        cpu["broker"] = cpu_s(broker_pid)
     cpu["bench"] = usage.ru_utime + usage.ru_stime
     return cpu
 
@@ -603,63 +571,3 @@ def _rows_sqlite(path: Path) -> Iterator[tuple[str, int, bytes]]:
 
 
 # ---------------------------------------------------------------------------------------------------- broker
-
-
-def _describe_broker(bootstrap: str, *, started: bool) -> dict[str, Any]:
-    info: dict[str, Any] = {"bootstrap": bootstrap}
-    if not started and not broker_reachable(bootstrap, timeout=10):
-        raise RuntimeError(f"no Kafka broker answers at {bootstrap} (start one: `bash deploy/kafka.sh start`)")
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
-    try:
-        cluster = str(admin.describe_cluster().get("cluster_id"))
-    finally:
-        admin.close()
-    info["cluster_id"] = cluster
-    if cluster.startswith("tansu"):
-        info["kind"] = "embedded tansu (started by the benchmark)" if started else "tansu"
-        return info
-    info["kind"] = "kafka"
-    pid = _listener_pid(bootstrap)
-    if pid:
-        info["pid"] = pid  # a broker on this machine: its CPU and memory are reported too
-    port = bootstrap.rsplit(":", 1)[-1]
-    jars = sorted((PROJECT_ROOT / ".run" / "kafka" / "libs").glob("kafka_2.13-*.jar"))
-    if jars and port == os.environ.get("YIPANQI_KAFKA_PORT", "19092"):
-        match = re.search(r"kafka_2\.13-(.+)\.jar$", jars[-1].name)
-        info["kind"] = f"Apache Kafka {match.group(1) if match else ''} (deploy/kafka.sh)".replace("  ", " ")
-    return info
-
-
-def _listener_pid(bootstrap: str) -> int | None:
-    """The pid of the local process listening on the bootstrap port (a broker on this machine), if any."""
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
-    if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
-        return None
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                fields = line.split()
-                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == int(port):
-                    inodes.add(f"socket:[{fields[9]}]")
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            for fd in (proc / "fd").iterdir():
-                with contextlib.suppress(OSError):
-                    if os.readlink(fd) in inodes:
-                        return int(proc.name)
-    return None
-
-
-def _delete_topics(bootstrap: str, prefix: str) -> None:
-    """Leave an external broker as we found it."""
-    with contextlib.suppress(Exception):
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
-        try:
-            mine = [t for t in admin.list_topics() if t.startswith(prefix + ".")]
-            if mine:
-                admin.delete_topics(mine)
-        finally:
-            admin.close()

@@ -166,3 +166,25 @@ def test_store_levels_refuse_unknown_levels_and_backends() -> None:
     for bad in ("city=postgres", "province=mysql", "province"):
         with pytest.raises(ValueError, match="YIPANQI_STORE_LEVELS item"):
             StoreSettings(store_levels=bad)
+
+
+@pytest.mark.postgres
+def test_a_large_ingest_commits_with_its_position_on_postgres(pg_database: dict[str, Any]) -> None:
+    """An ingest of 20,000 events (~10 MB) in one transaction with the child's position: it once hung in psycopg's
+    pipeline mode (the server waiting for the rest of the statement, the client for results); large inserts go
+    without it now."""
+    from uuid import uuid4
+
+    from domain.persistence import StreamPosition
+
+    hierarchy = Hierarchy.load()
+    store = NodeStore(hierarchy.ref(hierarchy.by_code("430500")), StoreSettings(store="postgres", pg_dsn=pg_database["dsn"]))
+    try:
+        state = b'{"x": "' + b"y" * 500 + b'"}'
+        rows = [(uuid4(), 1, "domain.stations:Station.Established", state) for _ in range(20_000)]
+        position = StreamPosition("child", 20_000, "ab" * 32, 199)
+        ids = store.recorder.insert_rows(rows, positions=[position])  # type: ignore[attr-defined]
+        assert len(ids) == 20_000 and store.max_position() == max(ids)
+        assert store.recorder.positions()["child"] == position  # type: ignore[attr-defined]
+    finally:
+        store.close()
