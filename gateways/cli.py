@@ -158,17 +158,20 @@ def history(
 
 @app.command()
 def demo(
-    region: Annotated[str, typer.Option(help="区域代码 / region code")] = "430582",
-    days: Annotated[int, typer.Option(min=1, max=3660)] = 90,
+    region: Annotated[
+        list[str], typer.Option("--region", help="区域代码 / a prefecture (repeatable; default 邵阳市, 湘潭市, 张家界市)")
+    ] = [],  # noqa: B006
+    days: Annotated[int, typer.Option(min=1, max=3660)] = 60,
+    scale: Annotated[float, typer.Option(min=0.01, max=10.0, help="multiplies deputies and activity")] = 0.15,
     data_dir: Annotated[Path, typer.Option(help="where the demo's SQLite stores go (recreated)")] = Path("var/demo"),
     kafka: Annotated[str, typer.Option(help="Kafka bootstrap address (default: the embedded broker)")] = "",
 ) -> None:
-    """演示: 区域各节点记录履职活动, 逐级同步到省 / the main job on embedded defaults."""
-    from gateways.demo import run_demo
+    """演示: 几个市州的各节点记录履职活动, 逐级同步到省, 全省一盘棋对比 / the main job on embedded defaults."""
+    from gateways.demo import DEMO_REGIONS, run_demo
     from gateways.logs import configure_logging
 
     configure_logging(level="WARNING")
-    run_demo(region=region, days=days, data_dir=data_dir, kafka=kafka, console=console)
+    run_demo(regions=region or DEMO_REGIONS, days=days, scale=scale, data_dir=data_dir, kafka=kafka, console=console)
 
 
 @bench_app.command("store")

@@ -49,6 +49,7 @@ class Inbound:
     head: int = 0  # the child's log head, as last heard
     published: int = 0  # how far the child's relay has published, as last heard
     heard: float = 0.0  # monotonic time of the last frame or beat
+    heard_any: bool = False  # whether anything came from the child since this process started
     moved: float = 0.0  # monotonic time the position last moved, or the stream was last caught up
     stalled_at: float = 0.0  # monotonic time the current stall was noticed
     steps: int = 0  # recovery steps taken in the current stall
@@ -62,12 +63,14 @@ class Inbound:
         return max(0, self.head - self.position.position)
 
     def status(self, parent: UUID) -> StreamStatus:
-        state = self.state
-        if state is StreamState.FOLLOWING and self.lag:
+        state, reason = self.state, self.reason
+        if state is StreamState.FOLLOWING and not self.heard_any:
+            state, reason = StreamState.UNKNOWN, "nothing heard from the child yet"
+        elif state is StreamState.FOLLOWING and self.lag:
             state = StreamState.BEHIND
-        since = self.since.isoformat() if self.since and state is not StreamState.BEHIND else None
+        since = self.since.isoformat() if self.since and state not in (StreamState.BEHIND, StreamState.UNKNOWN) else None
         return StreamStatus(
-            parent, self.origin, state, self.position.position, max(self.head, self.position.position), since, self.reason
+            parent, self.origin, state, self.position.position, max(self.head, self.position.position), since, reason
         )
 
 
@@ -139,7 +142,7 @@ class Ingest:
             if stream is None:
                 continue
             before = stream.position
-            stream.heard = now
+            stream.heard, stream.heard_any = now, True
             for message in messages:
                 rows += self._judge(stream, message)
             if stream.position != before:
@@ -163,7 +166,7 @@ class Ingest:
             return
         # A beat says where the child stands now (a relay rewound on request publishes again from there); frames read
         # from a backlog carry older heads, so they only ever raise what a beat said.
-        stream.heard = now
+        stream.heard, stream.heard_any = now, True
         stream.head, stream.published, stream.resend = beat.head, beat.published, beat.resend
         if health is not None:
             stream.health = health
