@@ -31,7 +31,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import chain
 from multiprocessing.connection import Connection
@@ -397,6 +397,7 @@ class _Job:
     seed: int
     scale: float
     held: dict[int, tuple[int, int]]
+    scratch: str = ""  # a directory the encoder's store may use, made and removed by the recording process
 
 
 @dataclass
@@ -421,7 +422,7 @@ class _Producer:
         cpu = time.process_time()
         index = {ref.code: i for i, ref in enumerate(job.refs)}  # codes: a str hashes faster than a UUID
         day = -1  # the day whose batches come (-1: master data)
-        with _encoder(job.refs[0]) as encoder:
+        with _encoder(job.refs[0], Path(job.scratch)) as encoder:
             batches = simulate(job.refs, days=job.days, start=job.start, seed=job.seed, scale=job.scale)
             while True:
                 started = time.perf_counter()
@@ -472,21 +473,30 @@ def _hex(originator_id: UUID | str) -> str:
 
 
 @contextmanager
-def _encoder(node: NodeRef) -> Iterator[NodeStore]:
+def _encoder(node: NodeRef, scratch: Path) -> Iterator[NodeStore]:
     """A store in memory, used only for its mapper: rows encoded as every node store encodes them (the backend does
-    not change how events are mapped; a cipher or compressor set in the environment applies to both)."""
-    with tempfile.TemporaryDirectory(prefix="yipanqi-encoder-") as tmp:
-        settings = StoreSettings(store="sqlite", store_levels="", data_dir=Path(tmp))
-        store = NodeStore(node, settings, env={"SQLITE_DBNAME": ":memory:"})
-        try:
-            yield store
-        finally:
-            store.close()
+    not change how events are mapped; a cipher or compressor set in the environment applies to both). Its settings
+    want a data directory (left empty): ``scratch``."""
+    store = NodeStore(node, StoreSettings(store="sqlite", store_levels="", data_dir=scratch), env={"SQLITE_DBNAME": ":memory:"})
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @contextmanager
 def _simulator(job: _Job, processes: int) -> Iterator[Iterator[tuple[Any, ...]]]:
     """The producer's messages: from a generator here (one process), or from a child process (two)."""
+    # The encoder's scratch directory is made and removed here, even if the child is killed.
+    with (
+        tempfile.TemporaryDirectory(prefix="yipanqi-encoder-") as scratch,
+        _producer(replace(job, scratch=scratch), processes) as messages,
+    ):
+        yield messages
+
+
+@contextmanager
+def _producer(job: _Job, processes: int) -> Iterator[Iterator[tuple[Any, ...]]]:
     if processes < 2:
         with _few_collections():
             yield _Producer(job).messages()

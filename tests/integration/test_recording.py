@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -65,7 +66,7 @@ def _row(originator_id: Any, version: int, topic: str, state: bytes) -> Row:
 def expected(nodes: list[NodeRef], days: int) -> dict[str, list[Row]]:
     """Per node code, the rows a straight run of ``days`` simulates, in order."""
     out: dict[str, list[Row]] = {n.code: [] for n in nodes}
-    with recording._encoder(nodes[0]) as encoder:
+    with tempfile.TemporaryDirectory() as scratch, recording._encoder(nodes[0], Path(scratch)) as encoder:
         for batch in simulate(nodes, days=days, **RUN):
             out[batch.node.code] += [_row(*r) for r in encoder.take_rows(batch.aggregates)]
     return out
@@ -309,6 +310,7 @@ def test_kill_9_mid_run_then_the_same_command_completes_it_exactly(hunan: Hierar
     command = [sys.executable, "-m", "gateways.cli", "simulate", "--region", SHAODONG, "--days", "200"]
     command += ["--seed", "4", "--scale", "0.3", "--buffer-mb", "1"]
     env = {**os.environ, "YIPANQI_DATA_DIR": str(tmp_path), "YIPANQI_STORE": "sqlite", "YIPANQI_STORE_LEVELS": ""}
+    env["TMPDIR"] = str(tmp_path)  # what a killed run cannot remove stays in the test's directory
     run = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not _recorded(tmp_path) and run.poll() is None and time.monotonic() < deadline:
