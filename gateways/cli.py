@@ -219,7 +219,7 @@ def bench_province(
     processes: Annotated[int, typer.Option(min=1, max=32, help="sync processes for the counties and townships")] = 4,
     kafka: Annotated[str | None, typer.Option(help="Apache Kafka bootstrap (default: a throwaway broker)")] = None,
     pg_dsn: Annotated[str | None, typer.Option(help="PostgreSQL server DSN (default: a throwaway database)")] = None,
-    raw_events: Annotated[int, typer.Option(min=1000, help="events the bare kafka-python runs move")] = 500_000,
+    raw_events: Annotated[int, typer.Option(min=1000, help="events the bare kafka-python runs move")] = 200_000,
     idle: Annotated[float, typer.Option(min=1, help="seconds with nothing to do, to measure idle CPU")] = 30.0,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as one JSON line last")] = False,
 ) -> None:

@@ -356,7 +356,10 @@ class Ingest:
 
     def _stall(self, stream: Inbound, now: float, reason: str) -> None:
         stream.state, stream.since, stream.stalled_at, stream.reason = StreamState.STALLED, datetime.now(UTC), now, reason
-        self.log.warning("ingest.stalled", stream=stream.stream, position=stream.position.position, reason=reason)
+        # A warning when it is ours to recover; a child's relay that has not got to it yet (hundreds at a big start)
+        # is said at info level, and shown by `sync status` all the same.
+        log = self.log.warning if self._ours(stream) else self.log.info
+        log("ingest.stalled", stream=stream.stream, position=stream.position.position, reason=reason)
 
     def stall_found(self, stream: Inbound, reason: str) -> None:
         """The host saw what the stream cannot (messages in the topic this consumer does not receive): stalled, and

@@ -211,10 +211,10 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
             )
 
 
-#: Each connection's page cache: SQLite's default (2 MB) per connection of ~1,000 stores a sync process may host (a
-#: node's log and its reference store) took a 550-node process past 700 MB; the logs are read in order and the
-#: operating system's file cache serves the rest.
-CACHE_PRAGMA = "PRAGMA cache_size = -512"
+#: Each connection's page cache (128 KiB): SQLite's default (2 MB) per connection of the ~1,000 stores a sync process
+#: may host (a node's log and its reference store, each read by two connections) took a 550-node process past
+#: 700 MB; the logs are read in order and the operating system's file cache serves the rest.
+CACHE_PRAGMA = "PRAGMA cache_size = -128"
 
 
 def _with_small_cache(create: Callable[[], SQLiteConnection]) -> Callable[[], SQLiteConnection]:

@@ -50,19 +50,18 @@ from domain.base import NodeRef
 from domain.hierarchy import Hierarchy
 from domain.levels import Level
 from domain.store import NodeStore, NodeStores, StoreSettings
+from gateways.bench.raw import produce_then_consume
 from gateways.bench.services import throwaway_database, throwaway_kafka
 from gateways.bench.usage import cpu_s, delete_topics, describe_broker, status_mb
 from gateways.recording import record_simulation
-from sync.envelope import GENESIS_LINK, HEADER, Entry, Frame, Kind
-from sync.ingest import make_consumer
-from sync.relay import make_producer
+from sync.envelope import GENESIS_LINK, Entry, Frame, Kind
 from sync.settings import SyncSettings
 
 PROVINCE = "430000"
 START = date(2025, 1, 1)
 LAYOUT = "province=postgres,prefecture=postgres"
 _OWNER = b'"owner":{"_type_":"uuid_hex","_data_":"'
-_POLL_S = 5.0
+_POLL_S = 10.0
 
 
 @dataclass
@@ -83,7 +82,7 @@ def run_province_benchmark(
     processes: int = 4,
     kafka: str | None = None,
     pg_dsn: str | None = None,
-    raw_events: int = 500_000,
+    raw_events: int = 200_000,
     idle_s: float = 30.0,
     log: Callable[[str], Any] = print,
 ) -> dict[str, Any]:
@@ -116,12 +115,15 @@ def run_province_benchmark(
         events = sum(own.values())
         result["events"] = events
         result.update(_sync(hierarchy, nodes, own, procs, env, tmp, broker.get("pid"), idle_s, log))
+        log(f"  {json.dumps({k: result[k] for k in ('events', 'simulate_s', 'sync_s', 'idle_cpu_percent')}, ensure_ascii=False)}")
         sync_s = result["sync_s"]
         result["pipeline_events_per_s"] = round(events / sync_s)
         result.update(_raw(bootstrap, settings, nodes[0], prefix, raw_events, log))
         result["ratio"] = round(result["pipeline_events_per_s"] / result["raw"]["events_per_s"], 3)
         result["ratio_frames"] = round(result["pipeline_events_per_s"] / result["raw_frames"]["events_per_s"], 3)
+        log(f"  {json.dumps({k: result[k] for k in ('pipeline_events_per_s', 'ratio', 'ratio_frames')})}")
         result["check"] = _verify(hierarchy, nodes, settings, log)
+        log(f"  {json.dumps(result['check'], ensure_ascii=False)}")
         result["lost"], result["duplicated"] = result["check"]["lost"], result["check"]["duplicated"]
         result["disk_mb"] = _disk(settings, nodes)
         result.update(_project_and_query(nodes[0], settings, days, log))
@@ -202,9 +204,12 @@ def _sync(
         while True:
             time.sleep(_POLL_S)
             _check_alive(procs)
-            held = _held_counts(settings, nodes)
+            held = _held_counts(settings, nodes, exact=False)
             done = sum(min(held[n], expected[n]) for n in expected)
             short = [n for n in expected if held[n] < expected[n]]
+            if not short:  # confirm by counting
+                held = _held_counts(settings, nodes)
+                short = [n for n in expected if held[n] < expected[n]]
             elapsed = time.perf_counter() - started
             log(f"  同步 sync: {done:,} / {total:,} events held over all levels, {len(short)} nodes short · {elapsed:.0f} s")
             if not short:
@@ -212,10 +217,10 @@ def _sync(
             for proc in procs:
                 proc.usage["rss_mb"] = max(proc.usage.get("rss_mb", 0.0), status_mb(proc.popen.pid, "VmHWM"))  # type: ignore[union-attr]
         sync_s = time.perf_counter() - started
+        health = _settled_health(env, len(nodes) - 1, log)
         busy = {p.name: cpu_s(p.popen) for p in procs}
         time.sleep(idle_s)
         idle = {p.name: round(100 * (cpu_s(p.popen) - busy[p.name]) / idle_s, 2) for p in procs}
-        health = _subtree_health(env)
         for proc in procs:
             proc.usage["rss_mb"] = status_mb(proc.popen.pid, "VmHWM")  # type: ignore[union-attr]
             proc.usage["cpu_s"] = round(cpu_s(proc.popen), 1)
@@ -264,6 +269,19 @@ def _stop_all(procs: list[Proc]) -> None:
                 proc.popen.wait(timeout=10)
 
 
+def _settled_health(env: dict[str, str], streams: int, log: Callable[[str], Any], timeout_s: float = 120.0) -> dict[str, Any]:
+    """The province's view of its subtree once the beats have carried the last states up: until every stream of the
+    simulated region follows (or ``timeout_s``), and how long that took after every level held everything."""
+    started = time.perf_counter()
+    while True:
+        health = _subtree_health(env)
+        waited = time.perf_counter() - started
+        if health["by_state"].get("following", 0) >= streams or waited > timeout_s:
+            log(f"  辖区同步健康 subtree health after {waited:.0f} s: {health['verdict']}")
+            return {**health, "settled_after_s": round(waited, 1)}
+        time.sleep(2)
+
+
 def _subtree_health(env: dict[str, str]) -> dict[str, Any]:
     """What the province says of every stream of its subtree, read by `yipanqi sync status --subtree` itself."""
     out = subprocess.run(
@@ -278,23 +296,26 @@ def _subtree_health(env: dict[str, str]) -> dict[str, Any]:
     return {k: summary[k] for k in ("streams", "following", "all_following", "verdict", "by_state")}
 
 
-def _held_counts(settings: StoreSettings, nodes: Sequence[NodeRef]) -> dict[UUID, int]:
-    """Events each node's log holds: the SQLite files read directly, the PostgreSQL tables in one connection."""
+def _held_counts(settings: StoreSettings, nodes: Sequence[NodeRef], *, exact: bool = True) -> dict[UUID, int]:
+    """Events each node's log holds, read from the SQLite files directly and the PostgreSQL tables in one connection:
+    counted, or (``exact=False``, the cheap look while waiting) the last notification id, which a failed insert on
+    PostgreSQL can leave above the count."""
     counts: dict[UUID, int] = {}
+    sqlite_query = "SELECT count(*) FROM stored_events" if exact else "SELECT max(rowid) FROM stored_events"
+    pg_query = 'SELECT count(*) FROM "{}"' if exact else 'SELECT max(notification_id) FROM "{}"'
     pg = [n for n in nodes if settings.backend(n.level) == "postgres"]
     for node in nodes:
         if settings.backend(node.level) == "sqlite":
-            path = settings.sqlite_path(node.node_id)
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            conn = sqlite3.connect(f"file:{settings.sqlite_path(node.node_id)}?mode=ro", uri=True)
             try:
-                counts[node.node_id] = conn.execute("SELECT count(*) FROM stored_events").fetchone()[0]
+                counts[node.node_id] = conn.execute(sqlite_query).fetchone()[0] or 0
             finally:
                 conn.close()
     if pg:
         with psycopg.connect(str(settings.pg_dsn), autocommit=True) as conn:
             for node in pg:
-                table = f"n{node.node_id.hex}_events"
-                counts[node.node_id] = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # type: ignore[index]
+                row = conn.execute(pg_query.format(f"n{node.node_id.hex}_events")).fetchone()  # type: ignore[arg-type]
+                counts[node.node_id] = (row[0] if row else 0) or 0
     return counts
 
 
@@ -341,32 +362,7 @@ def _frame(origin: UUID, rows: Sequence[tuple[int, bytes, int, str, bytes]], pre
 def _produce_consume(
     bootstrap: str, settings: SyncSettings, topic: str, messages: list[tuple[bytes, bytes]], events: int
 ) -> dict[str, Any]:
-    producer = make_producer(bootstrap, settings)
-    try:
-        producer.send(topic, value=b"warm-up", headers=[(HEADER, b"")], partition=0).get(timeout=60)
-        started = time.perf_counter()
-        futures = [producer.send(topic, value=v, headers=[(HEADER, h)], partition=0) for v, h in messages]
-        producer.flush()
-        for future in futures:
-            future.get(timeout=60)
-        produce_s = time.perf_counter() - started
-    finally:
-        producer.close(timeout=5)
-    consumer = make_consumer(bootstrap)
-    try:
-        from kafka import TopicPartition
-
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        consumer.seek(tp, 1)
-        got, started = 0, time.perf_counter()
-        while got < len(messages) and time.perf_counter() - started < 600:
-            got += sum(len(batch) for batch in consumer.poll(timeout_ms=500).values())
-        consume_s = time.perf_counter() - started
-    finally:
-        consumer.close()
-    if got < len(messages):
-        raise RuntimeError(f"raw consumer got {got} of {len(messages)} messages on {topic}")
+    produce_s, consume_s = produce_then_consume(bootstrap, settings, topic, messages)
     return {
         "messages": len(messages),
         "events_per_s": round(events / (produce_s + consume_s)),
@@ -509,7 +505,15 @@ def _project_child(pipe: Any, province: NodeRef, settings: StoreSettings, as_of:
         finally:
             store.close()
         rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-        pipe.send({"project_s": round(project_s, 1), "projected": projected, "queries": queries, "project_peak_rss_mb": rss})
+        pipe.send(
+            {
+                "project_s": round(project_s, 1),
+                "projected_events": projected.read,
+                "project_events_per_s": round(projected.read / project_s) if project_s else None,
+                "queries": queries,
+                "project_peak_rss_mb": rss,
+            }
+        )
     except BaseException as e:  # noqa: BLE001 - reported to the parent
         pipe.send({"error": repr(e)})
     finally:

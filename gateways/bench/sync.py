@@ -47,19 +47,18 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-from kafka import KafkaAdminClient, TopicPartition
-from kafka.admin import NewTopic
+from kafka import TopicPartition
 
 from domain.base import DutyAggregate, NodeRef
 from domain.hierarchy import Hierarchy
 from domain.simulation import simulate
 from domain.store import NodeStore, StoreSettings
+from gateways.bench.raw import produce_then_consume
 from gateways.bench.services import PROJECT_ROOT
 from gateways.bench.usage import cpu_s, delete_topics, describe_broker, machine_cpu, status_mb
 from sync.brokers import EmbeddedBroker
 from sync.envelope import GENESIS_LINK, HEADER, Entry, Frame, Kind
 from sync.ingest import make_consumer
-from sync.relay import make_producer
 from sync.settings import SyncSettings, TopicPlan
 
 COUNTY = "430582"  # 邵东市
@@ -330,40 +329,7 @@ def _messages(stores: Sequence[NodeStore] | Any) -> list[tuple[bytes, bytes]]:
 
 
 def _raw(bootstrap: str, settings: SyncSettings, topic: str, messages: list[tuple[bytes, bytes]]) -> dict[str, Any]:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
-    try:
-        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    finally:
-        admin.close()
-    producer = make_producer(bootstrap, settings)
-    try:
-        producer.send(topic, value=b"warm-up", headers=[(HEADER, b"")], partition=0).get(timeout=30)  # metadata, ids
-        started = time.perf_counter()
-        futures = [producer.send(topic, value=v, headers=[(HEADER, h)], partition=0) for v, h in messages]
-        producer.flush()
-        for future in futures:
-            future.get(timeout=30)
-        produce_s = time.perf_counter() - started
-    finally:
-        producer.close(timeout=5)
-    consumer = make_consumer(bootstrap)
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        consumer.seek(tp, 1)  # after the warm-up message
-        consumer.poll(timeout_ms=0)
-        got, size = 0, 0
-        started = time.perf_counter()
-        deadline = started + 300
-        while got < len(messages) and time.perf_counter() < deadline:
-            for batch in consumer.poll(timeout_ms=500).values():
-                got += len(batch)
-                size += sum(len(r.value) for r in batch)
-        consume_s = time.perf_counter() - started
-    finally:
-        consumer.close()
-    if got < len(messages):
-        raise RuntimeError(f"raw consumer got {got} of {len(messages)} messages")
+    produce_s, consume_s = produce_then_consume(bootstrap, settings, topic, messages)
     n = len(messages)
     return {
         "raw_events_per_s": round(n / (produce_s + consume_s)),

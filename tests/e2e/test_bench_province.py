@@ -4,6 +4,7 @@ own SQL, and the JSON must carry every figure the full run reports."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ def test_a_scaled_down_province_run_is_exact_and_reports_everything(kafka_bootst
         idle_s=3,
         log=print,
     )
+    assert json.loads(json.dumps(result)) == result  # the command prints it as one JSON line
     assert result["nodes"] == 79 and result["topics"] == 4 * 79
     assert result["events"] > 1_000
     assert (result["lost"], result["duplicated"]) == (0, 0), result["check"]
@@ -32,9 +34,10 @@ def test_a_scaled_down_province_run_is_exact_and_reports_everything(kafka_bootst
     assert result["check"]["rows_read"] >= result["events"]
     assert result["pipeline_events_per_s"] > 0 and result["ratio"] > 0 and result["ratio_frames"] > 0
     assert result["processes"] == {"province": 1, "regions-1": 78}  # one prefecture's region: one process for it
-    assert result["health"]["by_state"]["following"] >= 78  # the region's 77 streams and the prefecture's own
+    assert result["health"]["by_state"]["following"] >= 78, result["health"]  # the region's 77 and the prefecture's
+    assert result["health"]["settled_after_s"] < 60
     for clock in ("current", "as_of_occurred", "as_of_recorded"):
         assert set(result["queries"][clock]) == {"coverage", "stations", "suggestions", "livelihood", "duty", "regions"}
-    assert result["project_s"] >= 0 and result["project_peak_rss_mb"] > 0
+    assert result["project_s"] >= 0 and result["projected_events"] >= result["events"] and result["project_peak_rss_mb"] > 0
     assert set(result["disk_mb"]) == {"province", "prefecture", "county", "township"}
     assert all(mb > 0 for mb in result["peak_rss_mb"].values())
