@@ -205,7 +205,8 @@ class ProjectionDB:
         self.dispose()
 
     def secondary_indexes(self) -> list[sa.Index]:
-        return [index for table in s.metadata.sorted_tables for index in table.indexes]
+        """The indexes a bulk build creates at its end; not those the projector itself looks rows up by."""
+        return [index for table in s.metadata.sorted_tables for index in table.indexes if not index.info.get("projector")]
 
     def drop_secondary_indexes(self) -> None:
         """Before a bulk build: rows go in faster without them (primary keys stay: the projector looks up by them)."""

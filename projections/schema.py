@@ -13,7 +13,8 @@ Conventions:
 - money is integer 元 (amounts are recorded in 万元 with two decimals, so 元 are exact).
 
 Lifecycle aggregates with many states (suggestions, livelihood projects) have a current table and a snapshot
-table (one row per event: what changes, after it; what never changes stays in the current row). A snapshot also
+table (one row per event: what changes, after it, and of what never changes only what the as-of views count by;
+the rest, such as titles, stays in the current row). A snapshot also
 holds when it stopped being the latest (``next_rec`` / ``next_occ``: the earliest clock of a later snapshot), so the
 state at a cut is the one snapshot per aggregate with ``clock <= cut < next`` — a filter, not a search per
 aggregate. ``marks`` holds derived first-occurrence facts (the first time a deputy, SC member or body did a kind of
@@ -293,22 +294,24 @@ contact_deputies = _t(
     *_clocks(),
 )
 
-#: Opinions deputies raised at contacts, with how they were handled and when they were fed back.
+#: Opinions deputies raised at contacts, with how they were handled and when they were fed back; by year and day
+#: (the coverage view walks a year's in the order it lists them), their text apart (read for a page only).
 opinions = _t(
     "opinions",
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("day", DAY, primary_key=True),
     Column("contact_id", ID, primary_key=True),
     Column("number", Integer, primary_key=True),
     Column("node_id", ID, nullable=False),
     Column("deputy_id", ID),
     Column("kind", String(20), nullable=False),  # the contact's kind
-    Column("text", String(1000), nullable=False),
-    Column("day", DAY, nullable=False),
-    Column("year", Integer, nullable=False),
     *_clocks(),
     Column("handling", String(12)),
     Column("unit", String(100)),
     *_clocks("handled"),
     *_clocks("fed"),
+    # an opinion by its contact's number for it: how the projector finds it (kept during bulk builds too)
+    Index("ux_opinions", "contact_id", "number", unique=True, info={"projector": True}),
     Index("ix_opinions_year", "year", "deputy_id"),
     # the opinions still waiting for feedback, in the order the coverage view lists them (current views)
     Index(
@@ -320,6 +323,13 @@ opinions = _t(
         sqlite_where=text("fed_rec IS NULL"),
         postgresql_where=text("fed_rec IS NULL"),
     ),
+)
+
+opinion_texts = _t(
+    "opinion_texts",
+    Column("contact_id", ID, primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("text", String(1000), nullable=False),
 )
 
 marks = _t(
@@ -401,7 +411,7 @@ def _suggestion_columns() -> list[Column]:
 
 
 SUGGESTION_COLUMNS = [c.name for c in _suggestion_columns()]
-#: What the submission fixes once and for all; snapshots hold the rest (they join the current row for these).
+#: What the submission fixes once and for all: snapshots hold the rest, and of this what the as-of views count by.
 SUGGESTION_STATIC = [
     "node_id",
     "number",
@@ -418,26 +428,41 @@ SUGGESTION_STATIC = [
     "created_occ",
 ]
 SUGGESTION_DYNAMIC = [c for c in SUGGESTION_COLUMNS if c not in SUGGESTION_STATIC]
+#: What a snapshot keeps of those: all but the co-handling units (long text no view reads as of a cut).
+SUGGESTION_SNAPSHOT = [c for c in SUGGESTION_DYNAMIC if c != "co_units"]
+SUGGESTION_KEPT = ["year", "node_id", "congress", "day", "created_rec", "created_occ"]
 
 suggestions = _t(
     "suggestions",
     Column("suggestion_id", ID, primary_key=True),
     *_suggestion_columns(),
-    Index("ix_suggestions_year", "year", "state"),  # the lists of the suggestions view (overdue, follow-ups)
+    # the pages of the suggestions view's lists, along the order they are listed in
+    Index("ix_suggestions_due", "year", "state", "due_on"),
+    Index("ix_suggestions_replied", "year", "state", "last_reply_day"),
+    Index("ix_suggestions_priority", "year", "priority", "day"),
 )
 
 
-def _snapshot_columns(key: str, columns: list[Column], dynamic: list[str], event: int) -> list[Column]:
-    return [
-        Column(key, ID, primary_key=True),
-        *[Column(c.name, c.type, primary_key=c.name == "version", nullable=c.nullable) for c in columns if c.name in dynamic],
+def _snapshots(name: str, key: str, columns: list[Column], kept: list[str], dynamic: list[str], event: int) -> Table:
+    """A snapshot: the aggregate, what the as-of views count by of its static columns (``kept``), the dynamic ones,
+    the event, and when it stopped being the latest. Appended (as-of views scan them; a bulk build writes an
+    aggregate's at once, complete), found by aggregate and version through their index (a later page lowering the
+    end of earlier ones)."""
+    by_name = {c.name: c for c in columns}
+    return _t(
+        name,
+        Column(key, ID, nullable=False),
+        *[Column(c, by_name[c].type, nullable=by_name[c].nullable) for c in kept],
+        *[Column(c.name, c.type, nullable=c.nullable) for c in columns if c.name in dynamic],
         Column("event", String(event), nullable=False),
         *_clocks("next"),  # the earliest clock of a later snapshot of the aggregate (none: the latest one)
-    ]
+        Index(f"ux_{name}", key, "version", unique=True),
+        sqlite_with_rowid=True,
+    )
 
 
-suggestion_snapshots = _t(
-    "suggestion_snapshots", *_snapshot_columns("suggestion_id", _suggestion_columns(), SUGGESTION_DYNAMIC, 20)
+suggestion_snapshots = _snapshots(
+    "suggestion_snapshots", "suggestion_id", _suggestion_columns(), SUGGESTION_KEPT, SUGGESTION_SNAPSHOT, 20
 )
 
 suggestion_signers = _t(
@@ -494,6 +519,7 @@ def _project_columns() -> list[Column]:
 PROJECT_COLUMNS = [c.name for c in _project_columns()]
 PROJECT_STATIC = ["node_id", "year", "title", "category", "proposed_by", "day", "created_rec", "created_occ"]
 PROJECT_DYNAMIC = [c for c in PROJECT_COLUMNS if c not in PROJECT_STATIC]
+PROJECT_KEPT = ["year", "node_id", "created_rec", "created_occ"]
 
 projects = _t(
     "projects",
@@ -502,7 +528,7 @@ projects = _t(
     Index("ix_projects_year", "year", "state"),
 )
 
-project_snapshots = _t("project_snapshots", *_snapshot_columns("project_id", _project_columns(), PROJECT_DYNAMIC, 24))
+project_snapshots = _snapshots("project_snapshots", "project_id", _project_columns(), PROJECT_KEPT, PROJECT_DYNAMIC, 24)
 
 # =============================================================================================== summaries
 
@@ -517,6 +543,8 @@ station_years = _t(
     *_keys(("year", Integer), ("node_id", ID), ("station_id", ID)),
     *_counters("visits", "people", "duty_slots", "issues_raised", "issues_resolved", "issues_transferred"),
     Column("last_day", DAY, nullable=False, info={"combine": "max"}),  # the latest visit's day in that year
+    # distinct deputies on duty: counted again from station_deputies once the page's are in (additions are zeros)
+    Column("deputies", Integer, nullable=False),
 )
 
 #: The deputies on duty at each station in a year (a set: counted per station and, distinct, per region).

@@ -105,9 +105,10 @@ def _opinion_raised(b: Page, e: LeanEvent) -> None:
     years.append(year)
     deputy_id = e.deputy_id
     key = (b.oid, len(years))
-    row = [*key, b.owner, deputy_id, info[0], e.text, day, year, e.timestamp, occ, None, None, None, None, None, None]
+    row = [year, day, *key, b.owner, deputy_id, info[0], e.timestamp, occ, None, None, None, None, None, None]
     b.pending["opinions"][key] = row
     b.inserts["opinions"].append(row)  # type: ignore[arg-type]  # a list: it may be handled within the page
+    b.inserts["opinion_texts"].append((*key, e.text))
     b.add(s.opinion_years, (year, b.owner), (1, 0, 0))
     if deputy_id is not None:
         b.count(deputy_id, year, OPINIONS)
@@ -116,7 +117,7 @@ def _opinion_raised(b: Page, e: LeanEvent) -> None:
 def _opinion_step(step: str) -> Handler:
     """An opinion handled or fed back: on its row, and counted under the year the opinion was raised in."""
     columns = ("handling", "unit", "handled_rec", "handled_occ") if step == "handled" else ("fed_rec", "fed_occ")
-    first = 10 if step == "handled" else 14  # where they are in an opinions row
+    first = 9 if step == "handled" else 13  # where they are in an opinions row
     counted = (0, 1, 0) if step == "handled" else (0, 0, 1)
 
     def handle(b: Page, e: LeanEvent) -> None:
@@ -131,7 +132,7 @@ def _opinion_step(step: str) -> Handler:
             row[first : first + len(values)] = values
         else:
             sets = ", ".join(f"{c} = ?" for c in columns)
-            b.update(s.opinions, sets, "contact_id = ? AND number = ?", (*values, b.oid, e.number))
+            b.update(s.opinions, sets, "contact_id = ? AND number = ?", (*values, b.oid, e.number), keyed=True)
         b.add(s.opinion_years, (years[e.number - 1], b.owner), counted)
 
     return handle

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -168,11 +167,11 @@ def _changed_persons(b: Page) -> list[str]:
 def _finish(b: Page, before: Any) -> None:
     """Serving flags from the mandates; activity counters per deputy and person; the person summaries' change."""
     conn, sql = b.conn, b.sql
+    if b.deferred:  # nothing reads them before the end of a bulk build, which sets them all at once
+        return
     mandated = b.touched["mandated"]
     if mandated:
-        conn.exec_driver_sql(_serving_sql(sql), [(d, d, d, d) for d in sorted(mandated)])
-    if b.deferred:
-        return
+        conn.exec_driver_sql(_serving_sql(sql, one=True), [(d, d, d, d) for d in sorted(mandated)])
     if b.pending["deputies"]:  # before this page's counters go in: they are added to the person below
         conn.exec_driver_sql(_adopt_sql(sql), [(d,) for d in sorted(b.pending["deputies"])])
     if b.years:
@@ -195,6 +194,7 @@ def _finish(b: Page, before: Any) -> None:
 def _complete(projector: Any, conn: Connection) -> None:
     """The end of a bulk build (every deputy's counters are in): persons' counters, then the person summaries."""
     sql = projector.sql
+    conn.exec_driver_sql(_serving_sql(sql, one=False))
     conn.exec_driver_sql(_person_years_sql(sql))
     sums, people = contributions(conn, sql, None)
     for table, rows in sums.items():
@@ -221,64 +221,50 @@ _YEAR = ("person_id", "year", "organ_contacts", "group_activities", "deeds", "re
 Sums = dict[sa.Table, dict[tuple[Any, ...], list[int]]]
 
 
-@dataclass
-class _Person:
-    records: list[tuple[Any, ...]] = field(default_factory=list)  # serving records (``_RECORD``)
-    years: list[tuple[Any, ...]] = field(default_factory=list)  # ``_YEAR`` rows
-
-
 def contributions(conn: Connection, sql: Statements, persons: Sequence[str] | None) -> tuple[Sums, dict[str, tuple[Any, ...]]]:
     """What the persons (None: everyone) contribute to the person summaries, and their ``people`` rows."""
-    found: dict[str, _Person] = defaultdict(_Person)
-    records = f"{sql.rows_of(s.deputies, _RECORD)} WHERE serving = TRUE"
-    years = sql.rows_of(s.person_years, _YEAR)
-    for statement, into in ((records, "records"), (years, "years")):
-        if persons is None:
-            rows = conn.exec_driver_sql(statement).fetchall()
-        else:
-            joiner = " AND " if " WHERE " in statement else " WHERE "
-            rows = in_chunks(conn, sql, statement + joiner + "person_id IN (?)", persons)
-        for row in rows:
-            getattr(found[row[0]], into).append(row)
-    population: Counter[tuple[Any, ...]] = Counter()
+    records = _rows(conn, sql, f"{sql.rows_of(s.deputies, _RECORD)} WHERE serving = TRUE", persons)
+    years = _rows(conn, sql, sql.rows_of(s.person_years, _YEAR), persons)
+    member: dict[str, list[tuple[str, str]]] = defaultdict(list)  # person -> (target, area) of each serving record
+    people = {}
+    for r in sorted(records, key=lambda r: r[1]):  # a person's first serving record (by deputy id) is listed
+        person, area = r[0], r[2]
+        people.setdefault(person, (person, r[1], r[3], area, r[4]))
+        member[person].extend((target, area) for target in _targets_of(r))
+    population = Counter(x for memberships in member.values() for x in memberships)
     covered: Counter[tuple[Any, ...]] = Counter()
     active: Counter[tuple[Any, ...]] = Counter()
-    people = {}
-    for person, mine in found.items():
-        if not mine.records:
+    for person, year, organ, group, deeds, _reports, total in years:
+        memberships = member.get(person)
+        if memberships is None:
             continue  # no serving record: in no population, not ranked
-        first = min(mine.records, key=lambda r: r[1])
-        people[person] = (person, first[1], first[3], first[2], first[4])
-        areas = _target_areas(mine.records)
-        for target, where in areas.items():
-            population.update((target, area) for area in where)
-        for target, year in _covered(mine.years):
-            covered.update((target, year, area) for area in areas[target])
-        active.update((year,) for _, year, *_, total in mine.years if total > 0)
+        done = {"organ": organ > 0, "group": group > 0, "deed": deeds > 0, "report": False}
+        covered.update((target, year, area) for target, area in memberships if done[target])
+        if total > 0:
+            active[(year,)] += 1
+    for person, first in {(p, report_term_start(y)) for p, y, *_, reports, _ in years if reports > 0 and p in member}:
+        covered.update(("report", first, area) for target, area in member[person] if target == "report")
     sums = {s.coverage_population: population, s.coverage_covered: covered, s.duty_years: active}
     return {table: {k: [n] for k, n in counted.items() if n} for table, counted in sums.items()}, people
 
 
-def _target_areas(records: list[tuple[Any, ...]]) -> dict[str, list[str]]:
-    """Per coverage target, the areas of the person's serving records in its population (one per record)."""
-    return {
-        "deed": [r[2] for r in records],
-        "organ": [r[2] for r in records if r[5] and r[7]],  # grassroots provincial deputies
-        "group": [r[2] for r in records if r[6]],  # leading cadres
-        "report": [r[2] for r in records if r[8]],  # county and township deputies
-    }
+def _rows(conn: Connection, sql: Statements, statement: str, persons: Sequence[str] | None) -> list[Any]:
+    if persons is None:
+        return conn.exec_driver_sql(statement).fetchall()
+    joiner = " AND " if " WHERE " in statement else " WHERE "
+    return in_chunks(conn, sql, statement + joiner + "person_id IN (?)", persons)
 
 
-def _covered(years: list[tuple[Any, ...]]) -> set[tuple[str, int]]:
-    """(target, year) the person is covered in: the yearly targets by year, reports by the county term's first year."""
-    out = set()
-    for _, year, organ, group, deeds, reports, _total in years:
-        for target, n in (("organ", organ), ("group", group), ("deed", deeds)):
-            if n > 0:
-                out.add((target, year))
-        if reports > 0:
-            out.add(("report", report_term_start(year)))
-    return out
+def _targets_of(r: tuple[Any, ...]) -> list[str]:
+    """The coverage targets whose population a serving record (``_RECORD``) is in."""
+    targets = ["deed"]  # every serving deputy
+    if r[5] and r[7]:
+        targets.append("organ")  # grassroots provincial deputies
+    if r[6]:
+        targets.append("group")  # leading cadres
+    if r[8]:
+        targets.append("report")  # county and township deputies
+    return targets
 
 
 def _total(counters: list[int]) -> int:
@@ -288,18 +274,20 @@ def _total(counters: list[int]) -> int:
 # ------------------------------------------------------------------------------------------- statements
 
 
-def _serving_sql(sql: Statements) -> str:
-    """A deputy's serving flags, from their mandates as they are now."""
-    ph = sql.ph
+def _serving_sql(sql: Statements, *, one: bool) -> str:
+    """Deputies' serving flags, from their mandates as they are now: of ``one`` deputy (its id bound four times),
+    else of every deputy."""
+    deputies = sql.t(s.deputies)
+    deputy = sql.ph if one else f"{deputies}.deputy_id"
     local = ", ".join(f"'{c}'" for c in LOCAL_CONGRESSES)
     in_force = (
-        f"SELECT 1 FROM {sql.t(s.mandates)} WHERE deputy_id = {ph} AND passed = TRUE "
-        "AND reviewed_rec IS NOT NULL AND terminated_rec IS NULL"
+        f"SELECT 1 FROM {sql.t(s.mandates)} m WHERE m.deputy_id = {deputy} AND m.passed = TRUE "
+        "AND m.reviewed_rec IS NOT NULL AND m.terminated_rec IS NULL"
     )
     return (
-        f"UPDATE {sql.t(s.deputies)} SET serving = EXISTS ({in_force}), "
-        f"serving_provincial = EXISTS ({in_force} AND congress = '{PROVINCIAL}'), "
-        f"serving_local = EXISTS ({in_force} AND congress IN ({local})) WHERE deputy_id = {ph}"
+        f"UPDATE {deputies} SET serving = EXISTS ({in_force}), "
+        f"serving_provincial = EXISTS ({in_force} AND m.congress = '{PROVINCIAL}'), "
+        f"serving_local = EXISTS ({in_force} AND m.congress IN ({local}))" + (f" WHERE deputy_id = {sql.ph}" if one else "")
     )
 
 

@@ -29,6 +29,7 @@ class Lifecycle:
         current: sa.Table,
         snapshots: sa.Table,
         columns: list[str],
+        kept: list[str],
         dynamic: list[str],
         contributions: Callable[[dict[str, Any]], Contributions],
     ) -> None:
@@ -37,7 +38,7 @@ class Lifecycle:
         self.key = current.primary_key.columns.keys()[0]
         self.columns = [self.key, *columns]
         self.row = operator.itemgetter(*self.columns)
-        self.snapshot_row = operator.itemgetter(self.key, *dynamic)
+        self.snapshot_row = operator.itemgetter(self.key, *kept, *dynamic)
         self.contributions = contributions
 
     # -------------------------------------------------------------------------------------------- handlers
@@ -57,12 +58,16 @@ class Lifecycle:
         b.pending[f"{self.kind}:before"][b.oid] = []
 
     def snapshot(self, b: Page, state: dict[str, Any], e: LeanEvent, name: str, occ: int) -> None:
-        """The state after event ``e``: a snapshot row; earlier snapshots stop being the latest at its clocks."""
+        """The state after event ``e``: a snapshot row; earlier snapshots stop being the latest at its clocks (those
+        still in memory now, those written before at the page's end)."""
         rec, version = e.timestamp, e.originator_version
         state["version"], state["recorded_at"], state["occurred_at"] = version, rec, occ
         aggregate = state[self.key]
         b.touched[self.kind].add(aggregate)
-        chain = b.pending[f"{self.kind}:snapshots"].setdefault(aggregate, [])
+        # Unwritten snapshots: the page's; a bulk build's, held until the aggregate closes or the build ends (even when
+        # its state leaves the cache: their end clocks are then final, and nothing is updated in place).
+        unwritten = b.p.held[self.kind] if b.deferred else b.pending[f"{self.kind}:snapshots"]
+        chain = unwritten.setdefault(aggregate, [])
         for earlier in chain:  # the earliest later clock: with clocks in version order, the next snapshot's
             earlier[-2] = rec if earlier[-2] is None or rec < earlier[-2] else earlier[-2]
             earlier[-1] = occ if earlier[-1] is None or occ < earlier[-1] else earlier[-1]
@@ -71,16 +76,17 @@ class Lifecycle:
             found = lower[aggregate]
             found[1], found[2] = min(found[1], rec), min(found[2], occ)
         elif not chain and version > 1:
-            lower[aggregate] = [version, rec, occ]  # snapshots of earlier pages: lowered at the page's end
+            lower[aggregate] = [version, rec, occ]  # snapshots written before: lowered at the page's end
         row = [*self.snapshot_row(state), name, None, None]
         chain.append(row)
-        b.inserts[self.snapshots.name].append(row)  # type: ignore[arg-type]  # a list: later snapshots lower it
+        if not b.deferred:
+            b.inserts[self.snapshots.name].append(row)  # type: ignore[arg-type]  # a list: later snapshots lower it
 
     # ----------------------------------------------------------------------------------------- page end
 
     def finish(self, b: Page, _: Any) -> None:
-        """Current rows and summaries of what the page changed; earlier pages' snapshots lowered; finished
-        aggregates leave the cache (a bulk build writes their current row now, once)."""
+        """Current rows and summaries of what the page changed; snapshots written before lowered; finished
+        aggregates leave the cache (a bulk build writes their current row and snapshots now, once)."""
         cached = b.p.cache[self.kind]
         touched = sorted(b.touched[self.kind])
         if touched and not b.deferred:
@@ -90,10 +96,12 @@ class Lifecycle:
                 self._changed(b, before[aggregate], self.contributions(cached[aggregate]))
         lower = b.pending[f"{self.kind}:lower"]
         if lower:
-            b.conn.exec_driver_sql(self._lower_sql(b), [(r, r, o, o, a, v, r, o) for a, (v, r, o) in sorted(lower.items())])
+            rows = [(r, r, o, o, a, v, r, o) for a, (v, r, o) in sorted(lower.items())]
+            b.conn.exec_driver_sql(self._lower_sql(b), rows)
         closed = [i for i in touched if cached[i]["state"] == "closed"]
         if b.deferred and closed:
             self.write_current(b.p, b.conn, [cached[i] for i in closed])
+            self.write_held(b.p, b.conn, closed)
         for aggregate in closed:
             del cached[aggregate]
 
@@ -111,20 +119,31 @@ class Lifecycle:
         lowered = "{c} = CASE WHEN {c} IS NULL OR {c} > {ph} THEN {ph} ELSE {c} END"
         return (
             f"UPDATE {t} SET {lowered.format(c='next_rec', ph=ph)}, {lowered.format(c='next_occ', ph=ph)} "
-            f"WHERE {self.key} = {ph} AND version < {ph} AND (next_rec IS NULL OR next_rec > {ph} OR next_occ IS NULL "
-            f"OR next_occ > {ph})"
+            f"WHERE {self.key} = {ph} AND version < {ph} "
+            f"AND (next_rec IS NULL OR next_rec > {ph} OR next_occ IS NULL OR next_occ > {ph})"
         )
 
     # ------------------------------------------------------------------------------------ bulk builds
 
     def write_current(self, projector: Any, conn: Connection, states: Iterable[dict[str, Any]]) -> None:
+        """A bulk build's current rows of these aggregates (closed ones, those its cache lets go, the rest at its end)."""
         rows = sorted(self.row(x) for x in states)
         if rows:
             conn.exec_driver_sql(projector.sql.upsert(self.current), rows)
 
+    def write_held(self, projector: Any, conn: Connection, aggregates: Iterable[str]) -> None:
+        """The snapshots a bulk build held for these aggregates (closed ones, the rest at its end): their end clocks
+        are final, so the snapshots need no index while the build goes on."""
+        held = projector.held[self.kind]
+        snapshots = [tuple(r) for a in aggregates for r in held.pop(a, ())]
+        if snapshots:
+            conn.exec_driver_sql(projector.sql.insert(self.snapshots), snapshots)
+
     def complete(self, projector: Any, conn: Connection) -> None:
-        """The end of a bulk build: the current rows still under way, then the summaries from every current row."""
+        """The end of a bulk build: the current rows and snapshots still under way, then the summaries from every
+        current row."""
         self.write_current(projector, conn, projector.cache[self.kind].values())
+        self.write_held(projector, conn, list(projector.held[self.kind]))
         result = conn.exec_driver_sql(projector.sql.rows_of(self.current, self.columns))
         for row in result:
             for table, key, values in self.contributions(dict(zip(self.columns, row, strict=True))):

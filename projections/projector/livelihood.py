@@ -24,7 +24,14 @@ def _contributions(x: dict[str, Any]) -> Contributions:
 
 
 PROJECTS = Lifecycle(
-    "projects", "livelihood project", s.projects, s.project_snapshots, s.PROJECT_COLUMNS, s.PROJECT_DYNAMIC, _contributions
+    "projects",
+    "livelihood project",
+    s.projects,
+    s.project_snapshots,
+    s.PROJECT_COLUMNS,
+    s.PROJECT_KEPT,
+    s.PROJECT_DYNAMIC,
+    _contributions,
 )
 
 

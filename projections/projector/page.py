@@ -45,6 +45,8 @@ class Family:
     #: a page's own step: ``before`` runs before its rows are written, ``finish`` after them, given what ``before`` saw
     before: Callable[[Page], Any] | None = None
     finish: Callable[[Page, Any], None] | None = None
+    #: after the page's summaries are written (a summary counted again from another)
+    settle: Callable[[Page], None] | None = None
     #: the end of a bulk build: what the family kept in memory or left for the end, written
     complete: Callable[[Projector, Connection], None] | None = None
 
@@ -99,7 +101,8 @@ class Page:
         self.conn = conn
         self.deferred = projector.deferred
         self.inserts: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-        self.updates: list[tuple[str, tuple[Any, ...]]] = []
+        self.updates: list[tuple[str, tuple[Any, ...]]] = []  # in log order
+        self.keyed: dict[str, list[tuple[Any, ...]]] = defaultdict(list)  # one row's own columns: in any order
         # a bulk build keeps one dict of first occurrences, activity counters and summaries for the whole run
         self.marks: dict[tuple[str, int, str], list[Any]] = projector.deferred_marks if self.deferred else {}
         self.years: dict[tuple[str, int], list[int]] = projector.deferred_years if self.deferred else {}
@@ -171,10 +174,16 @@ class Page:
             if occ < found[2]:
                 found[2] = occ
 
-    def update(self, table: sa.Table, sets: str, where: str, params: tuple[Any, ...]) -> None:
+    def update(self, table: sa.Table, sets: str, where: str, params: tuple[Any, ...], *, keyed: bool = False) -> None:
+        """An update of rows written by an earlier page, run after the page's inserts. ``keyed``: it sets columns of
+        one row (by its key) that no other kind of update sets, so it commutes with them and runs batched with its
+        kind (executemany) instead of in log order."""
         ph = self.db.placeholder
         sql = f"UPDATE {self.db.qualified(table)} SET {sets} WHERE {where}".replace("?", ph)
-        self.updates.append((sql, params))
+        if keyed:
+            self.keyed[sql].append(params)
+        else:
+            self.updates.append((sql, params))
 
     def flush(self) -> None:
         """Write the page: the families' rows, then everything that reads them (summaries, counters, marks)."""
@@ -188,6 +197,8 @@ class Page:
                 conn.exec_driver_sql(sql.insert(table), rows if type(rows[0]) is tuple else list(map(tuple, rows)))
         for statement, params in self.updates:
             conn.exec_driver_sql(statement, params)
+        for statement, rows in self.keyed.items():
+            conn.exec_driver_sql(statement, rows)
         if self.latest_day:
             conn.exec_driver_sql(sql.latest_day(), ("latest_day", self.latest_day))
         if self.deferred:  # a bulk build: marks and clocks are kept in memory and written once, at its end
@@ -203,6 +214,9 @@ class Page:
                 family.finish(self, started)
         if not self.deferred:
             self.write_sums()
+            for family in FAMILIES:
+                if family.settle:
+                    family.settle(self)
 
     def write_sums(self) -> None:
         """Add the page's summaries to the database (in key order: fewer b-tree pages touched at random). A row whose

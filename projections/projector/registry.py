@@ -17,6 +17,9 @@ from projections.projector.page import Family
 #: In the order their finishing steps run: deputies last (their step reads the activity counters the others count).
 FAMILIES: list[Family] = [stations.FAMILY, contacts.FAMILY, suggestions.FAMILY, livelihood.FAMILY, deputies.FAMILY]
 
+#: The lifecycle aggregates, by the name of their cache (``Projector.cache``).
+LIFECYCLES = {"suggestions": suggestions.SUGGESTIONS_, "projects": livelihood.PROJECTS}
+
 #: Event types that no view needs: skipped by topic, never decoded.
 UNNEEDED = (
     Deputy.JoinedGroup,

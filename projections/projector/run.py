@@ -22,7 +22,7 @@ from projections import schema as s
 from projections.db import MAIN, ProjectionDB
 from projections.decode import LeanDecoder, LeanEvent
 from projections.projector.page import Handler, Orphan, Page
-from projections.projector.registry import FAMILIES, KNOWN_TOPICS, UNNEEDED_TOPICS
+from projections.projector.registry import FAMILIES, KNOWN_TOPICS, LIFECYCLES, UNNEEDED_TOPICS
 from projections.projector.statements import MARK_COLUMNS, Statements
 from projections.timeutil import CST, us
 
@@ -93,6 +93,7 @@ class Projector:
         self.deferred_years: dict[tuple[str, int], list[int]] = {}  # (deputy id, year) -> activity counters
         self.deferred_sums: dict[str, dict[tuple[Any, ...], list[Any]]] = defaultdict(dict)
         self.dirty_clock: set[str] = set()
+        self.held: dict[str, dict[str, list[Any]]] = {"suggestions": {}, "projects": {}}  # unwritten snapshots
         self.broken = False  # a page failed during a deferred (bulk) run: what it deferred cannot be trusted
         self._wrote: set[str] = set()  # tables a bulk build has written deferred rows to already
         # State carried from page to page while this process is the only writer (checked by position, under the
@@ -160,9 +161,7 @@ class Projector:
             if len(self.cache[kind]) > limit:
                 if kind == "clock" and self.dirty_clock:
                     self.write_deferred(marks=False)
-                if self.deferred and kind in ("suggestions", "projects"):
-                    from projections.projector.lifecycle import LIFECYCLES
-
+                if self.deferred and kind in LIFECYCLES:
                     with self.db.begin() as conn:
                         LIFECYCLES[kind].write_current(self, conn, self.cache[kind].values())
                 self.cache[kind].clear()

@@ -134,7 +134,8 @@ def _visit_recorded(b: Page, e: LeanEvent) -> None:
     for d in deputy_ids:
         b.count(d, year, VISITS)
         b.add(s.station_deputies, (year, node, station_id, d), ())
-    b.add(s.station_years, (year, node, station_id), (1, e.people_received, len(e.deputy_ids), 0, 0, 0, day))
+    b.add(s.station_years, (year, node, station_id), (1, e.people_received, len(e.deputy_ids), 0, 0, 0, day, 0))
+    b.touched["on_duty"].add((year, node, station_id))
     b.visits[visit_id] = [station_id, []]
     b.seen(day)
 
@@ -156,7 +157,7 @@ def _issue_raised(b: Page, e: LeanEvent) -> None:
     row = [*key, b.owner, station_id, e.category, day, year, e.timestamp, occ, None, None, None, None, None]
     b.pending["issues"][key] = row
     b.inserts["visit_issues"].append(row)  # type: ignore[arg-type]  # a list: its outcome may still come in the page
-    b.add(s.station_years, (year, b.owner, station_id), (0, 0, 0, 1, 0, 0, ""))
+    b.add(s.station_years, (year, b.owner, station_id), (0, 0, 0, 1, 0, 0, "", 0))
 
 
 _OUTCOME_COLUMNS = ("outcome", "to_unit", "outcome_day", "outcome_rec", "outcome_occ")
@@ -164,7 +165,7 @@ _OUTCOME_COLUMNS = ("outcome", "to_unit", "outcome_day", "outcome_rec", "outcome
 
 def _issue_outcome(outcome: str) -> Handler:
     """An issue resolved or transferred: on its row, and counted under the issue's year and station."""
-    counted = (0, 0, 0, 0, 1, 0, "") if outcome == "resolved" else (0, 0, 0, 0, 0, 1, "")
+    counted = (0, 0, 0, 0, 1, 0, "", 0) if outcome == "resolved" else (0, 0, 0, 0, 0, 1, "", 0)
 
     def handle(b: Page, e: LeanEvent) -> None:
         station_id, years = _visit(b, e)
@@ -177,7 +178,7 @@ def _issue_outcome(outcome: str) -> Handler:
             row[-5:] = values
         else:
             sets = ", ".join(f"{c} = ?" for c in _OUTCOME_COLUMNS)
-            b.update(s.visit_issues, sets, "visit_id = ? AND number = ?", (*values, b.oid, e.number))
+            b.update(s.visit_issues, sets, "visit_id = ? AND number = ?", (*values, b.oid, e.number), keyed=True)
         b.add(s.station_years, (years[e.number - 1], b.owner, station_id), counted)
 
     return handle
@@ -206,8 +207,27 @@ def _finish(b: Page, _: Any) -> None:
         in_chunks(b.conn, b.sql, _enrolled_sql(b) + " WHERE station_id IN (?)", sorted(b.touched["stations"]), fetch=False)
 
 
+def _settle(b: Page) -> None:
+    """The stations visited in the page: their distinct deputies on duty that year, counted again."""
+    keys = sorted(b.touched["on_duty"])
+    if keys:
+        b.conn.exec_driver_sql(
+            _on_duty_sql(b) + f" WHERE year = {b.sql.ph} AND node_id = {b.sql.ph} AND station_id = {b.sql.ph}", keys
+        )
+
+
 def _complete(projector: Any, conn: Connection) -> None:
     conn.exec_driver_sql(_enrolled_sql(projector))
+    conn.exec_driver_sql(_on_duty_sql(projector))
+
+
+def _on_duty_sql(holder: Any) -> str:
+    years, on_duty = holder.sql.t(s.station_years), holder.sql.t(s.station_deputies)
+    count = (
+        f"SELECT count(*) FROM {on_duty} d WHERE d.year = {years}.year AND d.node_id = {years}.node_id "
+        f"AND d.station_id = {years}.station_id"
+    )
+    return f"UPDATE {years} SET deputies = ({count})"
 
 
 def _enrolled_sql(holder: Any) -> str:
@@ -238,5 +258,6 @@ FAMILY = Family(
     loaders={"visits": _load_visits},
     before=_stage,
     finish=_finish,
+    settle=_settle,
     complete=_complete,
 )

@@ -29,7 +29,8 @@ SUGGESTIONS_ = Lifecycle(
     s.suggestions,
     s.suggestion_snapshots,
     s.SUGGESTION_COLUMNS,
-    s.SUGGESTION_DYNAMIC,
+    s.SUGGESTION_KEPT,
+    s.SUGGESTION_SNAPSHOT,
     _contributions,
 )
 

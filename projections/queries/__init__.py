@@ -11,8 +11,8 @@ One module per family of views, as in ``domain`` and the gateway's routers: :mod
 (the glossary's targets, each with who is missing; the deputies' targets in :mod:`~projections.queries.deputies`),
 :mod:`~projections.queries.stations`, :mod:`~projections.queries.suggestions`, :mod:`~projections.queries.livelihood`,
 :mod:`~projections.queries.duty` (履职档案), :mod:`~projections.queries.ranking` (the duty ranking),
-:mod:`~projections.queries.regions` (drill-down); :mod:`~projections.queries.scope` and
-:mod:`~projections.queries.context` hold what they share.
+:mod:`~projections.queries.regions` (drill-down), :mod:`~projections.queries.rollup` (the dashboard's 一盘棋);
+:mod:`~projections.queries.scope` and :mod:`~projections.queries.context` hold what they share.
 
 Now (no as-of), the views read the summaries the projector keeps (``schema``'s second half) and only the rows a page
 of a list shows; as of a cut, they read the facts known then. ``tests/unit/test_projections_reference.py`` requires
@@ -24,6 +24,7 @@ from projections.queries.duty import duty_record
 from projections.queries.livelihood import livelihood
 from projections.queries.ranking import duty_ranking
 from projections.queries.regions import rank_regions, regions
+from projections.queries.rollup import rollup
 from projections.queries.scope import QueryError, Scope, make_scope
 from projections.queries.stations import stations
 from projections.queries.suggestions import suggestions
@@ -39,6 +40,7 @@ __all__ = [
     "make_scope",
     "rank_regions",
     "regions",
+    "rollup",
     "stations",
     "suggestions",
 ]

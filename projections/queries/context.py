@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ class Dimension:
     digest: str
     nodes: dict[str, Any]
     children: dict[str, list[Any]]
+    child_of: dict[str, dict[str, str | None]] = field(default_factory=dict)  # region -> node -> its child region
 
 
 _NODES: dict[str, Dimension] = {}
@@ -115,8 +116,11 @@ class Ctx:
         """Sum per-node counters into the scope's children (every child listed, zeros included)."""
         out: dict[str | None, dict[str, float]] = {c["region_id"]: dict.fromkeys(keys, 0) for c in self.children()}
         own: dict[str, float] = dict.fromkeys(keys, 0)
+        children = self.dimension.child_of.get(self.scope.region_id)
+        if children is None:  # once per region and node dimension: every view rolls thousands of nodes up
+            children = self.dimension.child_of[self.scope.region_id] = {n: self.child_of(n) for n in self.nodes}
         for node_id, values in per_node.items():
-            child = self.child_of(node_id)
+            child = children.get(node_id) if node_id else None
             target = out.get(child) if child is not None else None
             if target is None:
                 target = own
@@ -126,6 +130,15 @@ class Ctx:
         if any(own.values()):
             rows.append({**self.region_label(self.scope.region_id), "name": f"{self.scope.region_name}本级", **own})
         return rows
+
+    def by_child(self, table: sa.Table) -> tuple[Any, ColumnElement[Any]]:
+        """``table`` joined to the node dimension, and the child region each of its rows lies in (the scope's own node
+        and nodes outside the dimension stand for themselves): summaries grouped by it in SQL come back as a row per
+        child, not per node."""
+        if self.child_level is None:
+            return table, table.c.node_id
+        child = sa.func.coalesce(N.c[f"{self.child_level}_id"], table.c.node_id)
+        return table.outerjoin(N, N.c.node_id == table.c.node_id), child
 
     def years(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
         if self.scope.first_year == self.scope.last_year:
@@ -155,16 +168,14 @@ def view_answer(name: str, scope: Scope, **sections: Any) -> dict[str, Any]:
     return {"view": name, "title": L.VIEWS[name], "scope": scope.describe(), **sections}
 
 
-def states_at_cut(ctx: Ctx, current: sa.Table, snapshots: sa.Table, static: list[str]) -> Any:
+def states_at_cut(ctx: Ctx, snapshots: sa.Table) -> Any:
     """Each aggregate as it stood at the cut: the one snapshot that was the latest then (at or before the cut, and no
-    later snapshot by then), with what never changes taken from its current row (created at or before the cut)."""
-    key = current.primary_key.columns.keys()[0]
+    later snapshot by then) of an aggregate created by then. Its static columns beyond what the snapshot keeps (a
+    title...) are the current row's: read for a page of a list only."""
     ended = ctx.clock(snapshots, "next")
-    at_cut = sa.and_(ctx.known(snapshots), sa.or_(ended.is_(None), ended > ctx.scope.as_of))
-    dynamic = [c for c in snapshots.columns if c.name not in (key, "event", "next_rec", "next_occ")]
+    at_cut = sa.and_(ctx.known(snapshots), sa.or_(ended.is_(None), ended > ctx.scope.as_of), ctx.known(snapshots, "created"))
     return (
-        sa.select(current.c[key], *[current.c[c] for c in static], *dynamic)
-        .join_from(snapshots, current, current.c[key] == snapshots.c[key])
-        .where(at_cut, ctx.known(current, "created"))
+        sa.select(*[c for c in snapshots.columns if c.name not in ("event", "next_rec", "next_occ")])
+        .where(at_cut)
         .subquery("at_cut")
     )

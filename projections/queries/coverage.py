@@ -14,8 +14,7 @@ from projections.db import ProjectionDB
 from projections.queries.context import Ctx, N, paged, rate, view_answer
 from projections.queries.deputies import DEPUTY_TARGETS, deputy_targets
 from projections.queries.scope import QueryError, Scope
-from projections.queries.suggestions import counted
-from projections.rules import OPEN_FOLLOW_UP
+from projections.queries.suggestions import LISTS, NODE_COUNTS, counted, page_of
 
 
 def _deputy_targets(ctx: Ctx, keys: list[str], missing_offset: int, missing_limit: int) -> dict[str, dict[str, Any]]:
@@ -85,10 +84,11 @@ def _sc_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str, A
         mk.c.mark == "f2f", mk.c.year == scope.year, mk.c.subject_id == mem.c.node_id + ":" + mem.c.member_id, known
     )
     flag = sa.case((covered, 1), else_=0)
+    source, child = ctx.by_child(mem)
     per_node = {
-        node_id: {"population": n, "covered": c or 0}
-        for node_id, n, c in ctx.conn.execute(
-            sa.select(mem.c.node_id, sa.func.count(), sa.func.sum(flag)).where(*conds).group_by(mem.c.node_id)
+        region: {"population": n, "covered": c or 0}
+        for region, n, c in ctx.conn.execute(
+            sa.select(child, sa.func.count(), sa.func.sum(flag)).select_from(source).where(*conds).group_by(child)
         )
     }
     rows = sorted(
@@ -111,10 +111,10 @@ def _body_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str,
     bodies: dict[str, str] = {}
     for (node_id,) in ctx.conn.execute(sa.select(sc.c.node_id).where(ctx.known(sc), ctx.in_region(sc.c.node_id)).distinct()):
         bodies[node_id] = "常委会"
-    townships = sa.select(N.c.node_id).where(N.c.level == Level.TOWNSHIP.value, N.c.has_congress.is_(True))
-    for (node_id,) in ctx.conn.execute(
-        sa.select(d.c.node_id).where(ctx.known(d), d.c.node_id.in_(townships), ctx.in_region(d.c.node_id)).distinct()
-    ):
+    # township presidiums: one look into the deputies' office index per township with a congress
+    recorded = sa.exists().where(d.c.node_id == N.c.node_id, ctx.known(d))
+    townships = sa.select(N.c.node_id).where(N.c.level == Level.TOWNSHIP.value, N.c.has_congress.is_(True), recorded)
+    for (node_id,) in ctx.conn.execute(townships.where(ctx.in_region(N.c.node_id))):
         bodies.setdefault(node_id, "人大主席团")
     mk = s.marks
     first = mk.c.first_rec if scope.by == "recorded" else mk.c.first_occ
@@ -142,15 +142,11 @@ def _body_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str,
 
 def _follow_up_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str, Any]:
     """B/C replies and dissatisfied suggestions (ever) of the period: covered once no longer under follow-up."""
-    found = counted(ctx, lists=("follow_ups",))
-    per_node: dict[str | None, dict[str, float]] = {}
-    for cell, n in found.cells.items():
-        if cell.follow:
-            counts = per_node.setdefault(cell.node_id, {"population": 0, "covered": 0})
-            counts["population"] += n
-            counts["covered"] += 0 if cell.state in OPEN_FOLLOW_UP else n
-    waiting = [x for x in found.rows if x["state"] in OPEN_FOLLOW_UP]
-    waiting.sort(key=lambda x: (x["last_reply_day"] is not None, x["last_reply_day"] or "", x["suggestion_id"]))
+    found = counted(ctx)
+    follow, followed = NODE_COUNTS.index("follow"), NODE_COUNTS.index("followed")
+    per_node: dict[str | None, dict[str, float]] = {
+        node: {"population": c[follow], "covered": c[followed]} for node, c in found.nodes.items() if c[follow]
+    }
     items = [
         {
             "suggestion_id": x["suggestion_id"],
@@ -162,7 +158,7 @@ def _follow_up_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict
             "office": ctx.region_label(x["node_id"])["name"],
             "last_reply_day": x["last_reply_day"],
         }
-        for x in waiting[missing_offset : missing_offset + missing_limit]
+        for x in page_of(ctx, found, LISTS["follow_ups"], missing_offset, missing_limit)
     ]
     return _summarise(ctx, "follow_up", per_node, items, missing_offset, missing_limit, period_label(ctx.scope))
 
@@ -192,9 +188,11 @@ def _opinions_block(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[s
             row["handled"] += handled or 0
             row["covered"] += fed or 0
     open_now = o.c.fed_rec.is_(None) if ctx.scope.as_of is None else ctx.not_yet(o, "fed")
+    ot = s.opinion_texts
     waiting = (
-        sa.select(o.c.contact_id, o.c.number, o.c.text, o.c.day, o.c.node_id, c.c.title, ctx.known(o, "handled"))
+        sa.select(o.c.contact_id, o.c.number, ot.c.text, o.c.day, o.c.node_id, c.c.title, ctx.known(o, "handled"))
         .join_from(o, c, c.c.contact_id == o.c.contact_id, isouter=True)
+        .join(ot, sa.and_(ot.c.contact_id == o.c.contact_id, ot.c.number == o.c.number))
         .where(ctx.known(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id), open_now)
         .order_by(o.c.day, o.c.contact_id, o.c.number)
     )

@@ -2,96 +2,84 @@
 targets whose populations are deputies; and those targets (who is covered, who is missing).
 
 Now, the targets are counted from the projector's person summaries (``coverage_population``, ``coverage_covered``) and
-only the page of missing deputies is looked up; as of a cut, from the deputies, mandates and marks known then.
+only the page of missing deputies is looked up; as of a cut, from the deputies, mandates and marks known then. Either
+way the page of missing deputies comes from the areas it falls in alone (areas in code order, each area's deputies by
+name and id).
 """
 
 from __future__ import annotations
 
-import heapq
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
 from domain.levels import CongressLevel
 from domain.terms import term_of, term_years
 from projections import schema as s
-from projections.queries.context import Ctx, fetch_rows
+from projections.queries.context import Ctx, N, fetch_rows
 from projections.rules import report_term_start
 
 
 @dataclass(slots=True)
 class Deputy:
+    """A deputy record as a list shows it (unit, person and office filled in for a page by ``fill_details``)."""
+
     deputy_id: str
     person_id: str
     area: str
     name: str
     unit: str
     node_id: str
-    grassroots: bool
-    leading_cadre: bool
-    provincial: bool
-    local: bool
 
 
+#: A serving record at a cut: (deputy id, person id, area, name, office node, grassroots, leading cadre, provincial
+#: mandate, county or township mandate).
+Serving = tuple[str, str, str, str, str, bool, bool, bool, bool]
 _LOCAL = (CongressLevel.COUNTY.value, CongressLevel.TOWNSHIP.value)
 
 
-def serving_deputies(ctx: Ctx) -> tuple[list[Deputy], dict[str, str]]:
+def serving_deputies(ctx: Ctx) -> tuple[list[Serving], dict[str, str]]:
     """Deputies of the region (by where they live) with a mandate in force at the cut, with their flags then; and
     deputy id → person id for every deputy known at the cut (a person's other records, at any node).
 
-    Two plain scans (deputies, mandates) joined here: on a big subtree that is several times cheaper than the join
-    in SQL, which looks every mandate's deputy up by its text key."""
+    Plain scans joined here (deputies; mandates in force, one row per deputy): on a big subtree that is several times
+    cheaper than the join in SQL, which looks every mandate's deputy up by its text key."""
     d, m = s.deputies, s.mandates
-    active: dict[str, set[str]] = defaultdict(set)
-    for deputy_id, congress in fetch_rows(
-        ctx.conn,
-        sa.select(m.c.deputy_id, m.c.congress).where(
-            m.c.passed.is_(True), ctx.known(m, "reviewed"), ctx.not_yet(m, "terminated")
-        ),
-    ):
-        active[deputy_id].add(congress)
-    person_of: dict[str, str] = {}
-    found: dict[str, Deputy] = {}
+    provincial = sa.func.max(sa.case((m.c.congress == CongressLevel.PROVINCIAL.value, 1), else_=0))
+    local = sa.func.max(sa.case((m.c.congress.in_(_LOCAL), 1), else_=0))
+    in_force = [m.c.passed.is_(True), ctx.known(m, "reviewed"), ctx.not_yet(m, "terminated")]
+    active = {
+        r[0]: r[1:]
+        for r in fetch_rows(ctx.conn, sa.select(m.c.deputy_id, provincial, local).where(*in_force).group_by(m.c.deputy_id))
+    }
+    columns = [d.c.deputy_id, d.c.person_id, d.c.area_node_id, d.c.name, d.c.node_id, d.c.grassroots, d.c.leading_cadre]
+    rows = fetch_rows(ctx.conn, sa.select(*columns).where(ctx.known(d)))
+    person_of = {r[0]: r[1] for r in rows}
+    flags = _flags_at_cut(ctx) if ctx.scope.as_of is not None else {}
     region = None if ctx.scope.is_root else ctx.region_nodes()
-    provincial, local = CongressLevel.PROVINCIAL.value, frozenset(_LOCAL)
-    rows = fetch_rows(
-        ctx.conn,
-        sa.select(d.c.deputy_id, d.c.person_id, d.c.area_node_id, d.c.name, d.c.node_id, d.c.grassroots, d.c.leading_cadre).where(
-            ctx.known(d)
-        ),
-    )
+    serving = []
     for deputy_id, person_id, area, name, node_id, grassroots, leading in rows:
-        person_of[deputy_id] = person_id
-        congresses = active.get(deputy_id)
-        if congresses and (region is None or area in region):
-            found[deputy_id] = Deputy(
-                deputy_id,
-                person_id,
-                area,
-                name,
-                "",
-                node_id,
-                bool(grassroots),
-                bool(leading),
-                provincial in congresses,
-                not congresses.isdisjoint(local),
-            )
-    if ctx.scope.as_of is not None and found:
-        f = s.deputy_flags
-        latest: dict[str, tuple[int, bool, bool]] = {}
-        changed = sa.select(f.c.deputy_id).where(f.c.version > 1)  # flags set after registration (a partial index)
-        for deputy_id, version, grassroots, leading in ctx.conn.execute(
-            sa.select(f.c.deputy_id, f.c.version, f.c.grassroots, f.c.leading_cadre).where(
-                ctx.known(f), f.c.deputy_id.in_(changed)
-            )
-        ).fetchall():
-            if deputy_id in found and (deputy_id not in latest or version > latest[deputy_id][0]):
-                latest[deputy_id] = (version, bool(grassroots), bool(leading))
-        for deputy_id, (_, grassroots, leading) in latest.items():
-            found[deputy_id].grassroots, found[deputy_id].leading_cadre = grassroots, leading
-    return list(found.values()), person_of
+        mandates = active.get(deputy_id)
+        if mandates is not None and (region is None or area in region):
+            grassroots, leading = flags.get(deputy_id, (grassroots, leading))
+            serving.append((deputy_id, person_id, area, name, node_id, bool(grassroots), bool(leading), *map(bool, mandates)))
+    return serving, person_of  # type: ignore[return-value]
+
+
+def _flags_at_cut(ctx: Ctx) -> dict[str, tuple[bool, bool]]:
+    """The flags at the cut of the deputies whose flags were ever set after registration (a partial index of them)."""
+    f = s.deputy_flags
+    changed = sa.select(f.c.deputy_id).where(f.c.version > 1)
+    latest: dict[str, tuple[int, bool, bool]] = {}
+    for deputy_id, version, grassroots, leading in ctx.conn.execute(
+        sa.select(f.c.deputy_id, f.c.version, f.c.grassroots, f.c.leading_cadre).where(ctx.known(f), f.c.deputy_id.in_(changed))
+    ):
+        if deputy_id not in latest or version > latest[deputy_id][0]:
+            latest[deputy_id] = (version, bool(grassroots), bool(leading))
+    return {deputy_id: (g, lc) for deputy_id, (_, g, lc) in latest.items()}
 
 
 def fill_details(ctx: Ctx, deputies: list[Deputy]) -> None:
@@ -128,65 +116,92 @@ DEPUTY_TARGETS = {
     "practical_deed": "deed",
     "constituent_report": "report",
 }
-#: Per area: {"population": n, "covered": n}
+#: Who is in each target's population, of the serving records at a cut.
+_IN_POPULATION: dict[str, Callable[[Serving], bool]] = {
+    "grassroots_provincial_invited": lambda r: r[5] and r[7],
+    "leading_cadre_group": lambda r: r[6],
+    "practical_deed": lambda r: True,
+    "constituent_report": lambda r: r[8],
+}
+#: Per area (or child region): {"population": n, "covered": n}
 PerNode = dict[str | None, dict[str, float]]
 
 
 def deputy_targets(ctx: Ctx, keys: list[str], offset: int, limit: int) -> dict[str, tuple[PerNode, list[Deputy]]]:
-    """Each target's population and covered deputies per area, and the page of the deputies missing it (ordered by
-    their area's code, name and id), details filled in."""
+    """Each target's population and covered deputies per area (now: per child region), and the page of the deputies
+    missing it (ordered by their area's code, name and id), details filled in."""
     report_years = term_years(CongressLevel.COUNTY, term_of(CongressLevel.COUNTY, ctx.scope.year))
     if ctx.scope.as_of is None:
-        out = {k: _missing_now(ctx, k, _counts_now(ctx, k), report_years, offset, limit) for k in keys}
-    else:
         out = {}
-        for key, (per_node, missing) in _coverage_at_cut(ctx, keys, report_years).items():
-            code = {n: ctx.region_label(n)["code"] for n in per_node if n}
-            first = heapq.nsmallest(offset + limit, missing, key=lambda x: (code.get(x.area, ""), x.name, x.deputy_id))
-            out[key] = (per_node, first[offset : offset + limit])
+        for key in keys:
+            summary = _Summary(ctx, key)
+            out[key] = (summary.by_child(), _missing_now(ctx, key, summary.missing_by_area(), report_years, offset, limit))
+    else:
+        out = _coverage_at_cut(ctx, keys, report_years, offset, limit)
     for _, page in out.values():
         fill_details(ctx, page)
     return out
 
 
-def _counts_now(ctx: Ctx, key: str) -> PerNode:
-    """Population and covered per area, from the person summaries."""
-    target = DEPUTY_TARGETS[key]
-    year = report_term_start(ctx.scope.year) if target == "report" else ctx.scope.year
-    p, c = s.coverage_population, s.coverage_covered
-    per_node: PerNode = {}
-    for area, n in ctx.conn.execute(
-        sa.select(p.c.area_node_id, p.c.n).where(p.c.target == target, p.c.n != 0, ctx.in_region(p.c.area_node_id))
-    ):
-        per_node[area] = {"population": n, "covered": 0}
-    for area, n in ctx.conn.execute(
-        sa.select(c.c.area_node_id, c.c.n).where(
-            c.c.target == target, c.c.year == year, c.c.n != 0, ctx.in_region(c.c.area_node_id)
+class _Summary:
+    """One target's person summaries in the scope: population per area, joined to those covered in the year (the
+    term's first year for reports)."""
+
+    def __init__(self, ctx: Ctx, key: str) -> None:
+        self.ctx = ctx
+        target = DEPUTY_TARGETS[key]
+        year = report_term_start(ctx.scope.year) if target == "report" else ctx.scope.year
+        p, c = s.coverage_population, s.coverage_covered
+        self.population, self.area = p.c.n, p.c.area_node_id
+        self.covered = sa.func.coalesce(c.c.n, 0)
+        of_area = sa.and_(c.c.target == p.c.target, c.c.year == year, c.c.area_node_id == p.c.area_node_id)
+        self.source = p.outerjoin(c, of_area)
+        self.where = [p.c.target == target, ctx.in_region(p.c.area_node_id)]
+
+    def by_child(self) -> PerNode:
+        """Population and covered per child region of the scope."""
+        child = sa.func.coalesce(N.c[f"{self.ctx.child_level}_id"], self.area) if self.ctx.child_level else self.area
+        stmt = (
+            sa.select(child, sa.func.sum(self.population), sa.func.sum(self.covered))
+            .select_from(self.source.outerjoin(N, N.c.node_id == self.area))
+            .where(*self.where)
+            .group_by(child)
         )
-    ):
-        per_node[area]["covered"] = n
-    return per_node
+        return {region: {"population": n, "covered": c} for region, n, c in self.ctx.conn.execute(stmt) if n}
+
+    def missing_by_area(self) -> list[tuple[str, str, int]]:
+        """(code, area, missing) of the areas with someone missing, in code order."""
+        missing = self.population - self.covered
+        stmt = (
+            sa.select(sa.func.coalesce(N.c.code, ""), self.area, missing)
+            .select_from(self.source.outerjoin(N, N.c.node_id == self.area))
+            .where(*self.where, missing > 0)
+            .order_by(sa.func.coalesce(N.c.code, ""), self.area)
+        )
+        return [tuple(r) for r in self.ctx.conn.execute(stmt)]  # type: ignore[misc]
 
 
-def _missing_now(
-    ctx: Ctx, key: str, per_node: PerNode, report_years: tuple[int, int], offset: int, limit: int
-) -> tuple[PerNode, list[Deputy]]:
-    """The page of deputies missing the target: only the areas it falls in (areas in code order, each area's
-    deputies by name and id) are read."""
-    code = {n: ctx.region_label(n)["code"] for n in per_node if n}
-    areas = sorted((a for a, v in per_node.items() if v["population"] > v["covered"]), key=lambda a: (code.get(a, ""), a))
-    wanted, skipped, seen = [], 0, 0
-    for area in areas:
-        missing = per_node[area]["population"] - per_node[area]["covered"]
+def _areas_of_page(missing_by_area: list[tuple[str, str, int]], offset: int, limit: int) -> tuple[dict[str, str], int]:
+    """The areas (→ their code) the page of missing deputies falls in, and how many missing precede the first."""
+    wanted, skipped, seen = {}, 0, 0
+    for code, area, missing in missing_by_area:
+        if seen >= offset + limit:
+            break
         if seen + missing > offset:
-            wanted.append(area)
+            wanted[area] = code
         else:
             skipped += missing
         seen += missing
-        if seen >= offset + limit:
-            break
-    if not wanted:
-        return per_node, []
+    return wanted, skipped
+
+
+def _missing_now(
+    ctx: Ctx, key: str, missing_by_area: list[tuple[str, str, int]], report_years: tuple[int, int], offset: int, limit: int
+) -> list[Deputy]:
+    """The page of deputies missing the target, read from the deputies of the areas it falls in."""
+    code, skipped = _areas_of_page(missing_by_area, offset, limit)
+    if not code or limit <= 0:
+        return []
     d, yr, rp = s.deputies, s.person_years.alias("yr"), s.person_years.alias("rp")
     population, covered = {
         "grassroots_provincial_invited": (
@@ -200,35 +215,42 @@ def _missing_now(
             sa.exists().where(rp.c.person_id == d.c.person_id, rp.c.year.between(*report_years), rp.c.reports > 0),
         ),
     }[key]
+    in_areas = [d.c.area_node_id.in_(list(code)), d.c.serving == sa.true(), population]
     rows = ctx.conn.execute(
         sa.select(d.c.deputy_id, d.c.area_node_id, d.c.name)
         .join_from(d, yr, sa.and_(yr.c.person_id == d.c.person_id, yr.c.year == ctx.scope.year), isouter=True)
-        .where(d.c.area_node_id.in_(wanted), d.c.serving == sa.true(), population, sa.not_(sa.func.coalesce(covered, False)))
+        .where(*in_areas, sa.not_(sa.func.coalesce(covered, False)))
     ).all()
-    listed = sorted(rows, key=lambda r: (code.get(r[1], ""), r[2], r[0]))[offset - skipped : offset - skipped + limit]
-    return per_node, [Deputy(r[0], "", r[1], r[2], "", "", False, False, False, False) for r in listed]
+    listed = sorted(rows, key=lambda r: (code[r[1]], r[2], r[0]))[offset - skipped : offset - skipped + limit]
+    return [Deputy(r[0], "", r[1], r[2], "", "") for r in listed]
 
 
-def _coverage_at_cut(ctx: Ctx, keys: list[str], report_years: tuple[int, int]) -> dict[str, tuple[PerNode, list[Deputy]]]:
+def _coverage_at_cut(
+    ctx: Ctx, keys: list[str], report_years: tuple[int, int], offset: int, limit: int
+) -> dict[str, tuple[PerNode, list[Deputy]]]:
     """The deputy targets from the facts as they stood at the cut (serving mandates, flags and first marks then)."""
     year = ctx.scope.year
-    wanted = {DEPUTY_TARGETS[k]: (report_years if k == "constituent_report" else (year, year)) for k in keys}
     serving, person_of = serving_deputies(ctx)
-    marked = {mark: marked_persons(ctx, mark, years, person_of) for mark, years in wanted.items()}
     out = {}
     for key in keys:
-        if key == "grassroots_provincial_invited":
-            population = [x for x in serving if x.grassroots and x.provincial]
-        elif key == "leading_cadre_group":
-            population = [x for x in serving if x.leading_cadre]
-        elif key == "practical_deed":
-            population = serving
-        else:
-            population = [x for x in serving if x.local]
-        done = marked[DEPUTY_TARGETS[key]]
-        missing = [x for x in population if x.person_id not in done]
-        everyone = Counter(x.area for x in population)
-        uncovered = Counter(x.area for x in missing)
+        years = report_years if key == "constituent_report" else (year, year)
+        done = marked_persons(ctx, DEPUTY_TARGETS[key], years, person_of)
+        population = [r for r in serving if _IN_POPULATION[key](r)]
+        missing = [r for r in population if r[1] not in done]
+        everyone, uncovered = Counter(r[2] for r in population), Counter(r[2] for r in missing)
         per_node: PerNode = {area: {"population": n, "covered": n - uncovered.get(area, 0)} for area, n in everyone.items()}
-        out[key] = (per_node, missing)
+        code = {area: ctx.region_label(area)["code"] for area in uncovered}
+        by_area = sorted(((code[a], a, n) for a, n in uncovered.items()), key=lambda x: (x[0], x[1]))
+        wanted, skipped = _areas_of_page(by_area, offset, limit)
+        listed = sorted((r for r in missing if r[2] in wanted), key=lambda r: (wanted[r[2]], r[3], r[0]))
+        page = listed[offset - skipped : offset - skipped + limit] if limit > 0 else []
+        out[key] = (per_node, [Deputy(r[0], r[1], r[2], r[3], "", r[4]) for r in page])
     return out
+
+
+def first_serving(serving: list[Serving]) -> dict[str, Serving]:
+    """Each person's first serving record (by deputy id): the one a person-level list shows."""
+    people: dict[str, Any] = {}
+    for r in sorted(serving):
+        people.setdefault(r[1], r)
+    return people

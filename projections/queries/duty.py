@@ -127,7 +127,7 @@ def duty_record(db: ProjectionDB, scope: Scope, who: str, *, limit: int = 50) ->
             )
         ]
         sgn = s.suggestion_signers
-        sg = suggestion_states(ctx)
+        sg = suggestion_states(ctx, static=("number", "title"))
         sug_cond = [sgn.c.deputy_id.in_(ids), ctx.known(sgn), ctx.years(sgn.c.year), ctx.in_region(sgn.c.node_id)]
         suggestions_list = [
             {
@@ -157,13 +157,14 @@ def duty_record(db: ProjectionDB, scope: Scope, who: str, *, limit: int = 50) ->
                 .order_by(sg.c.day.desc(), sg.c.suggestion_id)
             )
         ]
-        o = s.opinions
+        o, ot = s.opinions, s.opinion_texts
         op_cond = [o.c.deputy_id.in_(ids), ctx.known(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id)]
         opinions_list = [
             {"day": r[0], "opinion": r[1], "contact": r[2], "node": ctx.region_label(r[3])["name"]}
             for r in conn.execute(
-                sa.select(o.c.day, o.c.text, c.c.title, o.c.node_id)
+                sa.select(o.c.day, ot.c.text, c.c.title, o.c.node_id)
                 .join_from(o, c, c.c.contact_id == o.c.contact_id, isouter=True)
+                .join(ot, sa.and_(ot.c.contact_id == o.c.contact_id, ot.c.number == o.c.number))
                 .where(*op_cond)
                 .order_by(o.c.day.desc(), o.c.contact_id, o.c.number)
                 .limit(limit)

@@ -19,7 +19,7 @@ from projections.queries.context import Ctx, fetch_rows, paged, rate, states_at_
 from projections.queries.scope import Scope
 from projections.rules import PROJECT_COLUMNS, PROJECT_FIGURES, project_figures
 
-#: (year, node, state) -> the figures of ``PROJECT_FIGURES``
+#: (year, node or child region, state) -> the figures of ``PROJECT_FIGURES``
 Figures = dict[tuple[int, str, str], list[int]]
 _LIST_COLUMNS = (
     "project_id",
@@ -41,6 +41,7 @@ def livelihood(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int = 
     with db.connect() as conn:
         ctx = Ctx(db, scope, conn)
         figures, implementing = _figures(ctx, lists=not brief)
+        page = None if brief else _implementing(ctx, implementing, offset, limit)
     first, last = scope.first_year, scope.last_year
     in_period = {k: v for k, v in figures.items() if first <= k[0] <= last}
     per_node: dict[str | None, dict[str, float]] = defaultdict(lambda: dict.fromkeys(PROJECT_FIGURES, 0))
@@ -65,9 +66,7 @@ def livelihood(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int = 
             key=lambda r: order.index(r["state"]) if r["state"] in order else 99,
         ),
     )
-    if brief:
-        return answer
-    return {**answer, "implementing": _implementing(ctx, implementing, offset, limit)}
+    return answer if page is None else {**answer, "implementing": page}
 
 
 def _figures(ctx: Ctx, *, lists: bool) -> tuple[Figures, list[tuple[Any, ...]]]:
@@ -75,27 +74,35 @@ def _figures(ctx: Ctx, *, lists: bool) -> tuple[Figures, list[tuple[Any, ...]]]:
     found: Figures = defaultdict(lambda: [0] * len(PROJECT_FIGURES))
     if ctx.scope.as_of is None:
         c = s.project_cells
-        columns = [c.c.year, c.c.node_id, c.c.state, *[c.c[k] for k in PROJECT_FIGURES]]
-        for year, node, state, *values in fetch_rows(ctx.conn, sa.select(*columns).where(ctx.in_region(c.c.node_id))):
-            _add_to(found[(year, node, state)], values)
+        source, child = ctx.by_child(c)
+        sums = [sa.func.sum(c.c[k]) for k in PROJECT_FIGURES]
+        stmt = sa.select(c.c.year, child, c.c.state, *sums).select_from(source).where(ctx.in_region(c.c.node_id))
+        for year, region, state, *values in fetch_rows(ctx.conn, stmt.group_by(c.c.year, child, c.c.state)):
+            _add_to(found[(year, region, state)], values)
         p = s.projects
         under_way = [ctx.years(p.c.year), ctx.in_region(p.c.node_id), p.c.state == "implementing"]
         stmt = sa.select(*[p.c[k] for k in _LIST_COLUMNS]).where(*under_way)
         return found, fetch_rows(ctx.conn, stmt) if lists else []
-    p = states_at_cut(ctx, s.projects, s.project_snapshots, s.PROJECT_STATIC)
-    columns = list(dict.fromkeys((*PROJECT_COLUMNS, *_LIST_COLUMNS)))
+    p = states_at_cut(ctx, s.project_snapshots)
+    columns = [c for c in dict.fromkeys((*PROJECT_COLUMNS, *_LIST_COLUMNS)) if c != "title"]
     implementing = []
     for row in fetch_rows(ctx.conn, sa.select(*[p.c[k] for k in columns]).where(ctx.in_region(p.c.node_id))):
         x = dict(zip(columns, row, strict=True))
         _add_to(found[(x["year"], x["node_id"], x["state"])], project_figures(x))
         if x["state"] == "implementing" and ctx.scope.first_year <= x["year"] <= ctx.scope.last_year:
-            implementing.append(tuple(x[k] for k in _LIST_COLUMNS))
+            implementing.append(tuple(x.get(k) for k in _LIST_COLUMNS))  # the title: for the page (``_implementing``)
     return found, implementing
 
 
 def _implementing(ctx: Ctx, rows: list[tuple[Any, ...]], offset: int, limit: int) -> dict[str, Any]:
     """The projects under way, least progressed first."""
-    chosen = sorted(rows, key=lambda r: (r[3], r[7] is not None, r[7] or "", r[0]))  # progress, started, id
+    chosen = sorted(rows, key=lambda r: (r[3], r[7] is not None, r[7] or "", r[0]))[offset : offset + limit]
+    if ctx.scope.as_of is not None:  # states at a cut: the title is the current row's
+        p = s.projects
+        titles = dict(
+            ctx.conn.execute(sa.select(p.c.project_id, p.c.title).where(p.c.project_id.in_([r[0] for r in chosen]))).all()
+        )
+        chosen = [(r[0], titles.get(r[0], ""), *r[2:]) for r in chosen]
     items = [
         {
             "project_id": r[0],
@@ -108,9 +115,9 @@ def _implementing(ctx: Ctx, rows: list[tuple[Any, ...]], offset: int, limit: int
             "started": r[7],
             "supervisions": r[8],
         }
-        for r in chosen[offset : offset + limit]
+        for r in chosen
     ]
-    return paged(items, len(chosen), offset, limit)
+    return paged(items, len(rows), offset, limit)
 
 
 def _add_to(into: list[int], values: Any) -> None:

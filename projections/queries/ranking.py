@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from projections import schema as s
 from projections.db import ProjectionDB
 from projections.queries.context import Ctx, fetch_rows, paged, view_answer
-from projections.queries.deputies import Deputy, fill_details, serving_deputies
+from projections.queries.deputies import Deputy, fill_details, first_serving, serving_deputies
 from projections.queries.scope import Scope
 
 _COUNTS = ("contacts", "visits", "suggestions", "opinions")
@@ -68,9 +68,7 @@ _Ranked = list[tuple[int, Deputy, list[int]]]
 def _ranking_at_cut(ctx: Ctx) -> _Ranked:
     """Counted from the fact tables as they stood at the cut."""
     serving, person_of = serving_deputies(ctx)
-    people: dict[str, Deputy] = {}
-    for x in sorted(serving, key=lambda x: x.deputy_id):
-        people.setdefault(x.person_id, x)
+    people = first_serving(serving)
     per_table = [
         dict(
             fetch_rows(
@@ -87,9 +85,9 @@ def _ranking_at_cut(ctx: Ctx) -> _Ranked:
         if person_id in people:
             records[person_id].append(deputy_id)
     ranked = []
-    for person, x in people.items():
+    for person, r in people.items():
         c = [sum(counted.get(i, 0) for i in records[person]) for counted in per_table]
-        ranked.append((c[0] + c[1] + c[2], x, c))
+        ranked.append((c[0] + c[1] + c[2], Deputy(r[0], r[1], r[2], r[3], "", r[4]), c))
     return ranked
 
 
@@ -122,9 +120,7 @@ def _ranking_now(ctx: Ctx, offset: int, limit: int, least: bool) -> tuple[_Ranke
     serving, inactive = ctx.conn.execute(
         sa.select(sa.func.count(), idle).select_from(people).join(y, of_person, isouter=True)
     ).one()
-    ranked = [
-        (r[9], Deputy(r[0], r[1], r[2], r[3], "", r[4], False, False, False, False), [int(n) for n in r[5:9]]) for r in rows
-    ]
+    ranked = [(r[9], Deputy(r[0], r[1], r[2], r[3], "", r[4]), [int(n) for n in r[5:9]]) for r in rows]
     return ranked, serving or 0, int(inactive or 0)
 
 
@@ -157,7 +153,7 @@ def _ranking_root(ctx: Ctx, offset: int, limit: int, least: bool) -> tuple[_Rank
 def _row(r: Any) -> tuple[int, Deputy, list[int]]:
     """(deputy id, person, area, name, node, contacts, visits, suggestions, opinions) as a ranked row."""
     counts = [int(n or 0) for n in r[5:9]]
-    return counts[0] + counts[1] + counts[2], Deputy(r[0], r[1], r[2], r[3], "", r[4], False, False, False, False), counts
+    return counts[0] + counts[1] + counts[2], Deputy(r[0], r[1], r[2], r[3], "", r[4]), counts
 
 
 def _ranked_columns(pe: Any, y: Any) -> list[Any]:

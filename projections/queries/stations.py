@@ -97,17 +97,20 @@ def _stations(ctx: Ctx) -> dict[str, dict[str, Any]]:
 def _activity_now(ctx: Ctx) -> Activity:
     """From the summaries: per station and year, the deputies on duty, and each station's enrolled deputies."""
     out = Activity()
-    y, d, st = s.station_years, s.station_deputies, s.stations
+    y, st = s.station_years, s.stations
     ref_day, ref_year = ctx.scope.ref_day, int(ctx.scope.ref_day[:4])
     late: list[str] = []  # stations visited later in the reference year than the reference day
-    for year, station_id, *counts, last_day in fetch_rows(
+    one_year = ctx.scope.first_year == ctx.scope.last_year
+    for year, station_id, *counts, last_day, deputies in fetch_rows(
         ctx.conn,
-        sa.select(y.c.year, y.c.station_id, *[y.c[k] for k in COUNTS], y.c.last_day).where(
+        sa.select(y.c.year, y.c.station_id, *[y.c[k] for k in COUNTS], y.c.last_day, y.c.deputies).where(
             y.c.year <= max(ref_year, ctx.scope.last_year), ctx.in_region(y.c.node_id)
         ),
     ):
         if ctx.scope.first_year <= year <= ctx.scope.last_year:
             _add(out.counts[station_id], counts)
+            if one_year:
+                out.deputies[station_id] += deputies
         if not last_day:
             continue  # only issues were raised that year, at a visit of the year before
         if year < ref_year or (year == ref_year and last_day <= ref_day):
@@ -116,23 +119,32 @@ def _activity_now(ctx: Ctx) -> Activity:
             late.append(station_id)
     if late:
         _last_visits(ctx, late, out.last_visit)
-    in_period = [ctx.years(d.c.year), ctx.in_region(d.c.node_id)]
-    out.deputies.update(
-        dict(
-            ctx.conn.execute(
-                sa.select(d.c.station_id, sa.func.count(sa.distinct(d.c.deputy_id))).where(*in_period).group_by(d.c.station_id)
-            ).all()
-        )
-    )
-    out.region_deputies = ctx.conn.execute(sa.select(sa.func.count(sa.distinct(d.c.deputy_id))).where(*in_period)).scalar() or 0
-    out.enrolled.update(
-        dict(
-            ctx.conn.execute(
-                sa.select(st.c.station_id, st.c.enrolled).where(ctx.in_region(st.c.node_id), st.c.enrolled > 0)
-            ).all()
-        )
-    )
+    if not one_year:
+        out.deputies.update(_on_duty(ctx))
+    out.region_deputies = _region_deputies(ctx)
+    enrolled = sa.select(st.c.station_id, st.c.enrolled).where(ctx.in_region(st.c.node_id), st.c.enrolled > 0)
+    out.enrolled.update(dict(ctx.conn.execute(enrolled).all()))
     return out
+
+
+def _on_duty(ctx: Ctx) -> Counter[str]:
+    """Distinct deputies on duty per station over the period's years (one year: ``station_years`` has them)."""
+    d = s.station_deputies
+    in_period = [ctx.years(d.c.year), ctx.in_region(d.c.node_id)]
+    stmt = sa.select(d.c.station_id, sa.func.count(sa.distinct(d.c.deputy_id))).where(*in_period).group_by(d.c.station_id)
+    return Counter(dict(ctx.conn.execute(stmt).all()))
+
+
+def _region_deputies(ctx: Ctx) -> int:
+    """Distinct deputies on duty anywhere in the region in the period: at the root for one year, the deputies with
+    visits in their yearly counters (an index of them alone)."""
+    if ctx.scope.is_root and ctx.scope.first_year == ctx.scope.last_year:
+        y = s.deputy_years
+        stmt = sa.select(sa.func.count()).where(y.c.year == ctx.scope.year, y.c.visits > 0)
+    else:
+        d = s.station_deputies
+        stmt = sa.select(sa.func.count(sa.distinct(d.c.deputy_id))).where(ctx.years(d.c.year), ctx.in_region(d.c.node_id))
+    return ctx.conn.execute(stmt).scalar() or 0
 
 
 def _last_visits(ctx: Ctx, station_ids: list[str], into: dict[str, str]) -> None:

@@ -3,7 +3,9 @@ follow-ups, priority suggestions.
 
 Everything the view counts is counted from *cells*: the period's suggestions grouped by every attribute the view
 counts by (``rules.suggestion_cell``). Now, the cells are the projector's summary (``suggestion_cells``); as of a cut,
-they are counted from each suggestion's state then. The lists come from the candidate rows of either source.
+they are counted from each suggestion's state then. Either way they are tallied per node and per kind (``Counted``).
+A page of a list is ordered in SQL along an index now, in Python from the states at the cut; only its rows are read
+in full.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql import ColumnElement
 
 from projections import labels as L
 from projections import schema as s
@@ -23,7 +26,7 @@ from projections.queries.context import Ctx, fetch_rows, paged, rate, states_at_
 from projections.queries.scope import Scope
 from projections.rules import GOOD, OPEN_FOLLOW_UP, SUGGESTION_CELL_COLUMNS, WAITING, suggestion_cell, suggestion_unit
 
-#: What a listed suggestion shows (and what the lists filter and order by).
+#: What a listed suggestion shows.
 LIST_COLUMNS = (
     "suggestion_id",
     "number",
@@ -41,95 +44,153 @@ LIST_COLUMNS = (
     "priority",
 )
 _CELL_KEY = ("state", "category", "evaluation", "congress", "priority", "evaluated", "replied", "late", "follow", "due_on")
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """The period's suggestions of one node that share every attribute the view counts by."""
-
-    node_id: str
-    state: str
-    category: str  # '' until replied
-    evaluation: str  # '' until evaluated
-    congress: str
-    priority: bool
-    evaluated: bool
-    replied: bool
-    late: bool  # first replied after the due day
-    follow: bool  # under the follow-up target
-    due_on: str  # while waiting for a reply, else ''
-
-    def overdue(self, ref_day: str) -> bool:
-        return self.state in WAITING and self.due_on != "" and self.due_on < ref_day
+#: Per node: the period's suggestions, replied, evaluated, satisfied, overdue, under follow-up now, closed; under the
+#: follow-up target (ever), and those of them no longer under follow-up.
+NODE_COUNTS = ("total", "replied", "evaluated", "satisfied", "overdue", "open_follow_up", "closed", "follow", "followed")
+_UNITS = 15  # the busiest handling units shown
+#: A kind of suggestion (``Counted.kinds``): state, category, evaluation, congress, priority, evaluated, late, overdue.
+Kinds = Counter[tuple[Any, ...]]
 
 
 @dataclass
 class Counted:
-    """What one scope's view counts from: cells, units and the candidate rows of its lists."""
+    """What one scope's view counts from: per node and per kind of suggestion, per handling unit; as of a cut, every
+    suggestion's state then."""
 
-    cells: Counter[Cell] = field(default_factory=Counter)
-    units: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0] * 6))  # see ``_unit_row``
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    nodes: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0] * len(NODE_COUNTS)))  # or regions
+    kinds: Kinds = field(default_factory=Counter)
+    units: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0] * 6))  # see ``_add_unit``
+    rows: list[dict[str, Any]] | None = None  # as of a cut, every suggestion's row (else a page reads its own)
+
+    def tally(self, ref_day: str, node: str, key: tuple[Any, ...], n: int) -> None:
+        """Count ``n`` suggestions of ``node`` with the cell ``key`` (``_CELL_KEY``)."""
+        state, category, evaluation, congress, priority, evaluated, replied, late, follow, due_on = key
+        overdue = state in WAITING and due_on != "" and due_on < ref_day
+        under = state in OPEN_FOLLOW_UP
+        flags = (True, replied, evaluated, evaluation in GOOD, overdue, under, state == "closed", follow, follow and not under)
+        counts = self.nodes[node]
+        for i, yes in enumerate(flags):
+            if yes:
+                counts[i] += n
+        self.kinds[(state, category, evaluation, congress, bool(priority), bool(evaluated), bool(late), overdue)] += n
 
 
-def suggestion_states(ctx: Ctx) -> Any:
-    """The suggestions table now, or each suggestion as it stood at the cut."""
+def suggestion_states(ctx: Ctx, *, static: tuple[str, ...] = ()) -> Any:
+    """The suggestions table now, or each suggestion as it stood at the cut (with these ``static`` columns of its
+    current row besides those its snapshots keep)."""
     if ctx.scope.as_of is None:
         return s.suggestions
-    return states_at_cut(ctx, s.suggestions, s.suggestion_snapshots, s.SUGGESTION_STATIC)
+    at_cut = states_at_cut(ctx, s.suggestion_snapshots)
+    if not static:
+        return at_cut
+    sg = s.suggestions
+    joined = sa.select(at_cut, *[sg.c[c] for c in static]).join_from(at_cut, sg, sg.c.suggestion_id == at_cut.c.suggestion_id)
+    return joined.subquery("with_static")
 
 
-#: The lists of the view, and the suggestions each may list.
+def _with_static(ctx: Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of states at a cut, with the static columns of a listed row its snapshot does not keep."""
+    sg = s.suggestions
+    ids = [x["suggestion_id"] for x in rows]
+    stmt = sa.select(sg.c.suggestion_id, sg.c.number, sg.c.title).where(sg.c.suggestion_id.in_(ids))
+    found = {r[0]: r[1:] for r in ctx.conn.execute(stmt)} if ids else {}
+    return [{**x, "number": found[x["suggestion_id"]][0], "title": found[x["suggestion_id"]][1]} for x in rows]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One of the view's lists: which suggestions it lists (in SQL, and the same rule in Python for the states at a
+    cut), and the column it is ordered by (then the id)."""
+
+    where: Callable[[Any, str], ColumnElement[bool]]
+    keep: Callable[[dict[str, Any], str], bool]
+    order: str
+
+
 LISTS = {
-    "overdue": lambda sg: sg.c.state.in_(WAITING),
-    "follow_ups": lambda sg: sg.c.state.in_(OPEN_FOLLOW_UP),
-    "priority": lambda sg: sg.c.priority.is_(True),
+    "overdue": Listing(
+        lambda sg, ref: sa.and_(sg.c.state.in_(WAITING), sg.c.due_on < ref),
+        lambda x, ref: x["state"] in WAITING and x["due_on"] is not None and x["due_on"] < ref,
+        "due_on",
+    ),
+    "follow_ups": Listing(
+        lambda sg, _: sg.c.state.in_(OPEN_FOLLOW_UP), lambda x, _: x["state"] in OPEN_FOLLOW_UP, "last_reply_day"
+    ),
+    "priority": Listing(lambda sg, _: sg.c.priority.is_(True), lambda x, _: bool(x["priority"]), "day"),
 }
 
 
-def counted(ctx: Ctx, *, lists: tuple[str, ...] = tuple(LISTS)) -> Counted:
-    """The scope's cells, and the candidate rows of the ``lists`` (with the units, for the whole view): from the
-    summaries now, else from every suggestion at the cut."""
-    return _counted_now(ctx, lists) if ctx.scope.as_of is None else _counted_at_cut(ctx)
+def counted(ctx: Ctx, *, units: bool = False) -> Counted:
+    """The scope's counts (and its busiest units): from the summaries now, else from every suggestion at the cut."""
+    return _counted_now(ctx, units) if ctx.scope.as_of is None else _counted_at_cut(ctx)
 
 
-def _counted_now(ctx: Ctx, lists: tuple[str, ...]) -> Counted:
+def _counted_now(ctx: Ctx, units: bool) -> Counted:
     out = Counted()
     c = s.suggestion_cells
-    in_scope = [ctx.years(c.c.year), ctx.in_region(c.c.node_id), c.c.n != 0]
-    for node_id, *key, n in fetch_rows(ctx.conn, sa.select(c.c.node_id, *[c.c[k] for k in _CELL_KEY], c.c.n).where(*in_scope)):
-        out.cells[Cell(node_id, *key[:4], *map(bool, key[4:9]), key[9])] += n
-    if not lists:
-        return out
-    sg = s.suggestions
-    candidates = sa.or_(*[LISTS[name](sg) for name in lists])
-    stmt = sa.select(*[sg.c[k] for k in LIST_COLUMNS]).where(ctx.years(sg.c.year), ctx.in_region(sg.c.node_id), candidates)
-    out.rows = [dict(zip(LIST_COLUMNS, r, strict=True)) for r in fetch_rows(ctx.conn, stmt)]
-    if set(lists) != set(LISTS):
-        return out
-    u = s.suggestion_units
-    columns = [u.c.lead_unit, u.c.due_on, u.c.total, u.c.replied, u.c.waiting, u.c.open_follow_up, u.c.satisfied, u.c.evaluated]
-    for unit, due_on, *counters in fetch_rows(
-        ctx.conn, sa.select(*columns).where(ctx.years(u.c.year), ctx.in_region(u.c.node_id), u.c.total != 0)
-    ):
-        _add_unit(out.units[unit], due_on, counters, ctx.scope.ref_day)
+    source, child = ctx.by_child(c)
+    keys = [c.c[k] for k in _CELL_KEY]
+    in_scope = [ctx.years(c.c.year), ctx.in_region(c.c.node_id)]
+    stmt = sa.select(child, *keys, sa.func.sum(c.c.n)).select_from(source).where(*in_scope).group_by(child, *keys)
+    ref_day = ctx.scope.ref_day
+    for region, *key, n in fetch_rows(ctx.conn, stmt):
+        if n:
+            out.tally(ref_day, region, tuple(key), n)
+    if units:
+        out.units = _busiest_units(ctx)
     return out
+
+
+def _busiest_units(ctx: Ctx) -> dict[str, list[int]]:
+    """The units with the most suggestions of the period, summed in SQL (overdue as in ``_add_unit``)."""
+    u = s.suggestion_units
+    overdue = sa.case((sa.and_(u.c.due_on != "", u.c.due_on < ctx.scope.ref_day), u.c.waiting), else_=0)
+    sums = [sa.func.sum(x) for x in (u.c.total, u.c.replied, overdue, u.c.open_follow_up, u.c.satisfied, u.c.evaluated)]
+    stmt = (
+        sa.select(u.c.lead_unit, *sums)
+        .where(ctx.years(u.c.year), ctx.in_region(u.c.node_id))
+        .group_by(u.c.lead_unit)
+        .having(sums[0] > 0)
+        .order_by(sums[0].desc(), u.c.lead_unit)
+        .limit(_UNITS)
+    )
+    return {unit: [int(n) for n in counters] for unit, *counters in ctx.conn.execute(stmt)}
+
+
+def page_of(ctx: Ctx, found: Counted, listing: Listing, offset: int, limit: int) -> list[dict[str, Any]]:
+    """The rows (``LIST_COLUMNS``) of a page of a list: now along the suggestions' index, ordered in SQL; as of a
+    cut, from the states then."""
+    ref_day = ctx.scope.ref_day
+    if found.rows is not None:
+        chosen = [x for x in found.rows if listing.keep(x, ref_day)]
+        chosen.sort(key=lambda x: (x[listing.order] is not None, x[listing.order] or "", x["suggestion_id"]))
+        return _with_static(ctx, chosen[offset : offset + limit])
+    sg = s.suggestions
+    stmt = (
+        sa.select(*[sg.c[k] for k in LIST_COLUMNS])
+        .where(ctx.years(sg.c.year), ctx.in_region(sg.c.node_id), listing.where(sg, ref_day))
+        .order_by(sg.c[listing.order].asc().nulls_first(), sg.c.suggestion_id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [dict(zip(LIST_COLUMNS, r, strict=True)) for r in ctx.conn.execute(stmt)]
 
 
 def _counted_at_cut(ctx: Ctx) -> Counted:
     """Every suggestion of the period as it stood at the cut, counted by the projector's rules."""
-    out = Counted()
+    out = Counted(rows=[])
     sg = suggestion_states(ctx)
-    columns = list(dict.fromkeys((*SUGGESTION_CELL_COLUMNS, *LIST_COLUMNS)))
+    columns = [c for c in dict.fromkeys((*SUGGESTION_CELL_COLUMNS, *LIST_COLUMNS)) if c not in ("number", "title")]
     stmt = sa.select(*[sg.c[k] for k in columns]).where(ctx.years(sg.c.year), ctx.in_region(sg.c.node_id))
+    ref_day = ctx.scope.ref_day
     for row in fetch_rows(ctx.conn, stmt):
         x = dict(zip(columns, row, strict=True))
         key = suggestion_cell(x)
-        out.cells[Cell(key[1], *key[2:6], *map(bool, key[6:11]), key[11])] += 1
+        out.tally(ref_day, key[1], key[2:], 1)
         unit = suggestion_unit(x, key)
         if unit is not None:
-            _add_unit(out.units[x["lead_unit"]], key[-1], unit[1], ctx.scope.ref_day)
-        out.rows.append(x)
+            _add_unit(out.units[x["lead_unit"]], key[-1], unit[1], ref_day)
+        out.rows.append(x)  # type: ignore[union-attr]
     return out
 
 
@@ -147,62 +208,48 @@ def suggestions(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int =
     figures alone (totals, by state and region), without units and lists (what the 一盘棋 rollup shows)."""
     with db.connect() as conn:
         ctx = Ctx(db, scope, conn)
-        found = counted(ctx, lists=() if brief else tuple(LISTS))
-    cells, ref_day = found.cells, scope.ref_day
-    by_region = _by_region(ctx, cells)
-    keys = ["total", "replied", "evaluated", "satisfied", "overdue", "open_follow_up", "closed"]
-    totals: dict[str, Any] = {k: sum(r[k] for r in by_region) for k in keys}
-    totals["reply_rate"] = rate(totals["replied"], totals["total"])
-    totals["satisfaction"] = rate(totals["satisfied"], totals["evaluated"])
-    totals["replied_late"] = _sum(cells, lambda c: c.late)
-    order = list(L.SUGGESTION_STATE)
-    by_state = _counted_by(cells, lambda c: c.state, "state", L.SUGGESTION_STATE, order)
-    answer = view_answer("suggestions", scope, totals=totals, by_state=by_state, by_region=by_region)
-    if brief:
-        return answer
-    lists = _Lists(ctx, found.rows, offset, limit)
-    return {
-        **answer,
-        "by_unit": _by_unit(found.units),
-        "by_category": _by_category(cells),
-        "by_congress": _by_congress(cells),
-        "satisfaction": _satisfaction(cells),
-        "follow_up": {
-            "b_open": _sum(cells, lambda c: c.state == "follow_up" and c.category == "B"),
-            "c_open": _sum(cells, lambda c: c.state == "follow_up" and c.category == "C"),
-            "rehandling": _sum(cells, lambda c: c.state == "rehandling"),
-        },
-        "overdue": lists.page(lambda x: x["state"] in WAITING and _before(x["due_on"], ref_day), "due_on"),
-        "follow_ups": lists.page(lambda x: x["state"] in OPEN_FOLLOW_UP, "last_reply_day"),
-        "priority": {
-            "by_state": _counted_by(cells, lambda c: c.state if c.priority else _NONE, "state", L.SUGGESTION_STATE, order),
-            "list": lists.page(lambda x: bool(x["priority"]), "day"),
-        },
-    }
+        found = counted(ctx, units=not brief)
+        kinds = found.kinds
+        by_region = _by_region(ctx, found.nodes)
+        keys = list(NODE_COUNTS[:7])
+        totals: dict[str, Any] = {k: sum(r[k] for r in by_region) for k in keys}
+        totals["reply_rate"] = rate(totals["replied"], totals["total"])
+        totals["satisfaction"] = rate(totals["satisfied"], totals["evaluated"])
+        totals["replied_late"] = _sum(kinds, lambda k: k[6])
+        order = list(L.SUGGESTION_STATE)
+        by_state = _counted_by(kinds, lambda k: k[0], "state", L.SUGGESTION_STATE, order)
+        answer = view_answer("suggestions", scope, totals=totals, by_state=by_state, by_region=by_region)
+        if brief:
+            return answer
+        lists = _Lists(ctx, found, offset, limit)
+        totals_of = {
+            "overdue": _sum(kinds, lambda k: k[7]),
+            "follow_ups": _sum(kinds, lambda k: k[0] in OPEN_FOLLOW_UP),
+            "priority": _sum(kinds, lambda k: k[4]),
+        }
+        return {
+            **answer,
+            "by_unit": _by_unit(found.units),
+            "by_category": _by_category(kinds),
+            "by_congress": _by_congress(kinds),
+            "satisfaction": _satisfaction(kinds),
+            "follow_up": {
+                "b_open": _sum(kinds, lambda k: k[0] == "follow_up" and k[1] == "B"),
+                "c_open": _sum(kinds, lambda k: k[0] == "follow_up" and k[1] == "C"),
+                "rehandling": _sum(kinds, lambda k: k[0] == "rehandling"),
+            },
+            "overdue": lists.page("overdue", totals_of["overdue"]),
+            "follow_ups": lists.page("follow_ups", totals_of["follow_ups"]),
+            "priority": {
+                "by_state": _counted_by(kinds, lambda k: k[0] if k[4] else _NONE, "state", L.SUGGESTION_STATE, order),
+                "list": lists.page("priority", totals_of["priority"]),
+            },
+        }
 
 
-def _by_region(ctx: Ctx, cells: Counter[Cell]) -> list[dict[str, Any]]:
-    keys = ["total", "replied", "evaluated", "satisfied", "overdue", "open_follow_up", "closed"]
-    per_node: dict[str | None, dict[str, float]] = defaultdict(lambda: dict.fromkeys(keys, 0))
-    ref_day = ctx.scope.ref_day
-    for c, n in cells.items():
-        counts = per_node[c.node_id]
-        for k, yes in zip(
-            keys,
-            (
-                True,
-                c.replied,
-                c.evaluated,
-                c.evaluation in GOOD,
-                c.overdue(ref_day),
-                c.state in OPEN_FOLLOW_UP,
-                c.state == "closed",
-            ),
-            strict=True,
-        ):
-            if yes:
-                counts[k] += n
-    rows = ctx.rollup(per_node, keys)
+def _by_region(ctx: Ctx, nodes: dict[str, list[int]]) -> list[dict[str, Any]]:
+    keys = list(NODE_COUNTS[:7])
+    rows = ctx.rollup({node: dict(zip(keys, counts, strict=False)) for node, counts in nodes.items()}, keys)
     for r in rows:
         for k in keys:
             r[k] = int(r[k])
@@ -212,32 +259,33 @@ def _by_region(ctx: Ctx, cells: Counter[Cell]) -> list[dict[str, Any]]:
 
 
 def _by_unit(units: dict[str, list[int]]) -> list[dict[str, Any]]:
-    busiest = sorted(units.items(), key=lambda u: (-u[1][0], u[0]))[:15]
+    busiest = sorted(units.items(), key=lambda u: (-u[1][0], u[0]))[:_UNITS]
     return [
         {"unit": unit, "total": n, "replied": rp, "overdue": od, "open_follow_up": fu, "satisfaction": rate(sat, ev)}
         for unit, (n, rp, od, fu, sat, ev) in busiest
     ]
 
 
-def _by_category(cells: Counter[Cell]) -> list[dict[str, Any]]:
-    found = _count(cells, lambda c: c.category or None)
+def _by_category(kinds: Kinds) -> list[dict[str, Any]]:
+    found = _count(kinds, lambda k: k[1] or None)
     return [
         {"category": c or "", "label": L.REPLY_CATEGORY.get(c, "未答复") if c else "未答复", "count": n}
         for c, n in sorted(found.items(), key=lambda r: r[0] or "~")
     ]
 
 
-def _by_congress(cells: Counter[Cell]) -> list[dict[str, Any]]:
+def _by_congress(kinds: Kinds) -> list[dict[str, Any]]:
     order = list(L.CONGRESS)
+    found = _count(kinds, lambda k: k[3])
     return [
         {"congress": c, "label": L.CONGRESS.get(c, c), "count": n}
-        for c, n in sorted(_count(cells, lambda c: c.congress).items(), key=lambda r: order.index(r[0]) if r[0] in order else 9)
+        for c, n in sorted(found.items(), key=lambda r: order.index(r[0]) if r[0] in order else 9)
     ]
 
 
-def _satisfaction(cells: Counter[Cell]) -> list[dict[str, Any]]:
+def _satisfaction(kinds: Kinds) -> list[dict[str, Any]]:
     order = list(L.EVALUATION)
-    found = _count(cells, lambda c: (c.evaluation or None) if c.evaluated else _NONE)
+    found = _count(kinds, lambda k: (k[2] or None) if k[5] else _NONE)
     return [
         {"evaluation": e, "label": L.EVALUATION.get(e, e), "count": n}
         for e, n in sorted(found.items(), key=lambda r: order.index(r[0]) if r[0] in order else 9)
@@ -245,15 +293,12 @@ def _satisfaction(cells: Counter[Cell]) -> list[dict[str, Any]]:
 
 
 class _Lists:
-    """Pages of the view's lists, from the candidate rows (each list: a filter and the column it is ordered by)."""
+    """Pages of the view's lists, shown."""
 
-    def __init__(self, ctx: Ctx, rows: list[dict[str, Any]], offset: int, limit: int) -> None:
-        self.ctx, self.rows, self.offset, self.limit = ctx, rows, offset, limit
+    def __init__(self, ctx: Ctx, found: Counted, offset: int, limit: int) -> None:
+        self.ctx, self.found, self.offset, self.limit = ctx, found, offset, limit
 
-    def page(self, keep: Callable[[dict[str, Any]], bool], order: str) -> dict[str, Any]:
-        chosen = sorted(
-            (x for x in self.rows if keep(x)), key=lambda x: (x[order] is not None, x[order] or "", x["suggestion_id"])
-        )
+    def page(self, name: str, total: int) -> dict[str, Any]:
         ref = date.fromisoformat(self.ctx.scope.ref_day)
         items = [
             {
@@ -271,34 +316,30 @@ class _Lists:
                 "leader": x["leader"],
                 "supervisions": x["supervisions"],
             }
-            for x in chosen[self.offset : self.offset + self.limit]
+            for x in page_of(self.ctx, self.found, LISTS[name], self.offset, self.limit)
         ]
-        return paged(items, len(chosen), self.offset, self.limit)
+        return paged(items, total, self.offset, self.limit)
 
 
-def _before(day: str | None, ref_day: str) -> bool:
-    return day is not None and day < ref_day
+_NONE = object()  # a kind a count leaves out
 
 
-_NONE = object()  # a cell a count leaves out
+def _sum(kinds: Kinds, keep: Callable[[tuple[Any, ...]], bool]) -> int:
+    return sum(n for k, n in kinds.items() if keep(k))
 
 
-def _sum(cells: Counter[Cell], keep: Callable[[Cell], bool]) -> int:
-    return sum(n for c, n in cells.items() if keep(c))
-
-
-def _count(cells: Counter[Cell], key: Callable[[Cell], Any]) -> Counter[Any]:
+def _count(kinds: Kinds, key: Callable[[tuple[Any, ...]], Any]) -> Counter[Any]:
     found: Counter[Any] = Counter()
-    for c, n in cells.items():
-        k = key(c)
+    for kind, n in kinds.items():
+        k = key(kind)
         if k is not _NONE:
             found[k] += n
     return found
 
 
 def _counted_by(
-    cells: Counter[Cell], key: Callable[[Cell], Any], name: str, labels: dict[str, str], order: list[str]
+    kinds: Kinds, key: Callable[[tuple[Any, ...]], Any], name: str, labels: dict[str, str], order: list[str]
 ) -> list[dict[str, Any]]:
     """Counts by one attribute, labelled, in the labels' order."""
-    rows = [{name: k, "label": labels.get(k, k), "count": n} for k, n in _count(cells, key).items() if n]
+    rows = [{name: k, "label": labels.get(k, k), "count": n} for k, n in _count(kinds, key).items() if n]
     return sorted(rows, key=lambda r: order.index(r[name]) if r[name] in order else 99)

@@ -202,26 +202,6 @@ async def duty_ranking(
     return await view(r, "duty-ranking", params, lambda db, scope: Q.duty_ranking(db, scope, least=least, **page))
 
 
-def rollup(db: Any, scope: Any) -> dict[str, Any]:
-    """The 一盘棋 at a glance: each view's totals and per-region figures, and the regions furthest behind."""
-    from projections import queries as Q
-
-    cov = Q.coverage(db, scope, missing_limit=5)
-    st = Q.stations(db, scope, limit=5)
-    sg = Q.suggestions(db, scope, limit=5)
-    lv = Q.livelihood(db, scope, limit=5)
-    return {
-        "view": "rollup",
-        "title": "一盘棋总览",
-        "scope": cov["scope"],
-        "coverage": cov["targets"],
-        "stations": {"totals": st["totals"], "by_region": st["by_region"]},
-        "suggestions": {k: sg[k] for k in ("totals", "by_state", "by_region") if k in sg},
-        "livelihood": {k: lv[k] for k in ("totals", "by_region", "by_year", "by_state") if k in lv},
-        "regions": Q.regions(db, scope),
-    }
-
-
 class RollupAnswer(BaseModel):
     """一盘棋总览: 各指标覆盖率及最落后的区域、联络站、建议办理流程、民生实事、下钻区域."""
 
@@ -235,4 +215,6 @@ class RollupAnswer(BaseModel):
     summary="一盘棋总览 (省级即全省) / every view's totals by region, the regions furthest behind",
 )
 async def rollup_view(r: Rd, common: Common) -> Response:
-    return await view(r, "rollup", common, rollup)
+    from projections import queries as Q
+
+    return await view(r, "rollup", common, Q.rollup)

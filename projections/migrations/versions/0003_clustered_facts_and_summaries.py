@@ -67,6 +67,7 @@ NEW_TABLES = [
     "duty_years",
     "mandates",
     "marks",
+    "opinion_texts",
     "opinion_years",
     "opinions",
     "people",
@@ -216,6 +217,7 @@ def _create() -> None:
         unique=False,
         sqlite_where=sa.text("version > 1"),
         postgresql_where=sa.text("version > 1"),
+        schema=_schema(),
     )
     op.create_table(
         "deputy_years",
@@ -240,6 +242,7 @@ def _create() -> None:
         unique=False,
         sqlite_where=sa.text("visits > 0"),
         postgresql_where=sa.text("visits > 0"),
+        schema=_schema(),
     )
     op.create_table(
         "duty_years",
@@ -282,6 +285,15 @@ def _create() -> None:
         schema=_schema(),
     )
     op.create_table(
+        "opinion_texts",
+        sa.Column("contact_id", sa.String(length=32), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("text", sa.String(length=1000), nullable=False),
+        sa.PrimaryKeyConstraint("contact_id", "number"),
+        sqlite_with_rowid=False,
+        schema=_schema(),
+    )
+    op.create_table(
         "opinion_years",
         sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("node_id", sa.String(length=32), autoincrement=False, nullable=False),
@@ -294,14 +306,13 @@ def _create() -> None:
     )
     op.create_table(
         "opinions",
+        sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("day", sa.String(length=10), nullable=False),
         sa.Column("contact_id", sa.String(length=32), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("node_id", sa.String(length=32), nullable=False),
         sa.Column("deputy_id", sa.String(length=32), nullable=True),
         sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("text", sa.String(length=1000), nullable=False),
-        sa.Column("day", sa.String(length=10), nullable=False),
-        sa.Column("year", sa.Integer(), nullable=False),
         sa.Column("recorded_at", sa.BigInteger(), nullable=False),
         sa.Column("occurred_at", sa.BigInteger(), nullable=False),
         sa.Column("handling", sa.String(length=12), nullable=True),
@@ -310,7 +321,7 @@ def _create() -> None:
         sa.Column("handled_occ", sa.BigInteger(), nullable=True),
         sa.Column("fed_rec", sa.BigInteger(), nullable=True),
         sa.Column("fed_occ", sa.BigInteger(), nullable=True),
-        sa.PrimaryKeyConstraint("contact_id", "number"),
+        sa.PrimaryKeyConstraint("year", "day", "contact_id", "number"),
         sqlite_with_rowid=False,
         schema=_schema(),
     )
@@ -321,8 +332,10 @@ def _create() -> None:
         unique=False,
         sqlite_where=sa.text("fed_rec IS NULL"),
         postgresql_where=sa.text("fed_rec IS NULL"),
+        schema=_schema(),
     )
     op.create_index("ix_opinions_year", "opinions", ["year", "deputy_id"], unique=False, schema=_schema())
+    op.create_index("ux_opinions", "opinions", ["contact_id", "number"], unique=True, schema=_schema())
     op.create_table(
         "people",
         sa.Column("person_id", sa.String(length=64), nullable=False),
@@ -376,6 +389,10 @@ def _create() -> None:
     op.create_table(
         "project_snapshots",
         sa.Column("project_id", sa.String(length=32), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("node_id", sa.String(length=32), nullable=False),
+        sa.Column("created_rec", sa.BigInteger(), nullable=True),
+        sa.Column("created_occ", sa.BigInteger(), nullable=True),
         sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("estimate_yuan", sa.BigInteger(), nullable=False),
         sa.Column("deliberated_day", sa.String(length=10), nullable=True),
@@ -405,10 +422,9 @@ def _create() -> None:
         sa.Column("event", sa.String(length=24), nullable=False),
         sa.Column("next_rec", sa.BigInteger(), nullable=True),
         sa.Column("next_occ", sa.BigInteger(), nullable=True),
-        sa.PrimaryKeyConstraint("project_id", "version"),
-        sqlite_with_rowid=False,
-        schema=_schema(),
+        sqlite_with_rowid=True,
     )
+    op.create_index("ux_project_snapshots", "project_snapshots", ["project_id", "version"], unique=True, schema=_schema())
     op.create_table(
         "projection_skips",
         sa.Column("topic", sa.String(length=300), nullable=False),
@@ -540,6 +556,7 @@ def _create() -> None:
         sa.Column("issues_resolved", sa.Integer(), nullable=False),
         sa.Column("issues_transferred", sa.Integer(), nullable=False),
         sa.Column("last_day", sa.String(length=10), nullable=False),
+        sa.Column("deputies", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("year", "node_id", "station_id"),
         sqlite_with_rowid=False,
         schema=_schema(),
@@ -612,9 +629,14 @@ def _create() -> None:
     op.create_table(
         "suggestion_snapshots",
         sa.Column("suggestion_id", sa.String(length=32), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("node_id", sa.String(length=32), nullable=False),
+        sa.Column("congress", sa.String(length=12), nullable=False),
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("created_rec", sa.BigInteger(), nullable=True),
+        sa.Column("created_occ", sa.BigInteger(), nullable=True),
         sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("lead_unit", sa.String(length=100), nullable=False),
-        sa.Column("co_units", sa.String(length=400), nullable=False),
         sa.Column("due_on", sa.String(length=10), nullable=True),
         sa.Column("assigned_day", sa.String(length=10), nullable=True),
         sa.Column("handling_day", sa.String(length=10), nullable=True),
@@ -636,9 +658,10 @@ def _create() -> None:
         sa.Column("event", sa.String(length=20), nullable=False),
         sa.Column("next_rec", sa.BigInteger(), nullable=True),
         sa.Column("next_occ", sa.BigInteger(), nullable=True),
-        sa.PrimaryKeyConstraint("suggestion_id", "version"),
-        sqlite_with_rowid=False,
-        schema=_schema(),
+        sqlite_with_rowid=True,
+    )
+    op.create_index(
+        "ux_suggestion_snapshots", "suggestion_snapshots", ["suggestion_id", "version"], unique=True, schema=_schema()
     )
     op.create_table(
         "suggestion_units",
@@ -697,7 +720,9 @@ def _create() -> None:
         sqlite_with_rowid=False,
         schema=_schema(),
     )
-    op.create_index("ix_suggestions_year", "suggestions", ["year", "state"], unique=False, schema=_schema())
+    op.create_index("ix_suggestions_due", "suggestions", ["year", "state", "due_on"], unique=False, schema=_schema())
+    op.create_index("ix_suggestions_priority", "suggestions", ["year", "priority", "day"], unique=False, schema=_schema())
+    op.create_index("ix_suggestions_replied", "suggestions", ["year", "state", "last_reply_day"], unique=False, schema=_schema())
     op.create_table(
         "visit_deputies",
         sa.Column("year", sa.Integer(), nullable=False),
