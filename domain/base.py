@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from hashlib import sha1
 from typing import Any, ClassVar, TypeVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID, SafeUUID, uuid5
 
-from eventsourcing.domain import Aggregate
+import eventsourcing.domain
+from eventsourcing.domain import (
+    Aggregate,
+    BaseAggregate,
+    CanCreateTimestamp,
+    CanInitAggregate,
+    CanMutateAggregate,
+    DomainEvent,
+)
+from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.levels import DivisionKind, Level
 
@@ -19,8 +32,39 @@ YIPANQI_NS = uuid5(NAMESPACE_URL, "https://yipanqi.hunan/ids")
 
 
 def natural_id(*parts: object) -> UUID:
-    """A deterministic id from a natural key; the same key always names the same aggregate."""
-    return uuid5(YIPANQI_NS, "/".join(str(p) for p in parts))
+    """A deterministic id from a natural key; the same key always names the same aggregate.
+
+    ``uuid5(YIPANQI_NS, "/".join(str(p) for p in parts))``, computed faster (ids are made for every deputy, station,
+    suggestion and project): the namespace's SHA-1 state is copied rather than hashed again, the text of a UUID part
+    (a node id, again and again) is remembered, and the UUID is built as ``UUID(bytes=..., version=5)`` builds it, without
+    its checks (CPython's ``uuid.UUID`` keeps ``int`` and ``is_safe`` in slots).
+    """
+    digest = _NS_SHA1.copy()
+    digest.update("/".join([p if type(p) is str else _part_text(p) for p in parts]).encode())
+    uuid = _new(UUID)
+    _set(uuid, "int", int.from_bytes(digest.digest()[:16], "big") & _UUID5_KEEP | _UUID5_BITS)
+    _set(uuid, "is_safe", SafeUUID.unknown)
+    return uuid
+
+
+_NS_SHA1 = sha1(YIPANQI_NS.bytes)
+_UUID5_KEEP = ~((0xC000 << 48) | (0xF000 << 64))  # the variant and version bits, cleared...
+_UUID5_BITS = (0x8000 << 48) | (5 << 76)  # ...and set: RFC 4122 variant, version 5
+_UUID_TEXT: dict[UUID, str] = {}  # str(UUID) of parts seen (node ids, mostly): formatting one costs ~2 µs
+_UUID_TEXT_MAX = 1 << 16
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _part_text(part: object) -> str:
+    if type(part) is UUID:
+        text = _UUID_TEXT.get(part)
+        if text is None:
+            if len(_UUID_TEXT) >= _UUID_TEXT_MAX:
+                _UUID_TEXT.clear()
+            text = _UUID_TEXT[part] = str(part)
+        return text
+    return str(part)
 
 
 class DomainError(Exception):
@@ -80,7 +124,8 @@ class Attribution:
     def __post_init__(self) -> None:
         if not self.actor:
             raise ValueError("actor must not be empty")
-        object.__setattr__(self, "role", Role(self.role))
+        if type(self.role) is not Role:
+            object.__setattr__(self, "role", Role(self.role))
         if self.occurred_at.tzinfo is None:
             raise ValueError("occurred_at must be timezone-aware")
 
@@ -139,17 +184,154 @@ class DutyAggregate(Aggregate):
             raise self.reject(e.rule) from None
 
     def record(self, event_class: type[Event], by: Attribution, **payload: Any) -> None:
-        """Trigger one event of this aggregate, attributed and owned."""
-        self.trigger_event(event_class, **_attributed(self.owner, by), **payload)
+        """Trigger one event of this aggregate, attributed and owned.
+
+        What the library's ``trigger_event`` does, leaner (see ``_lean_event``): the event built straight into its
+        ``__dict__``, applied, the version and modified time set, the event made pending.
+        """
+        make = _LEAN_EVENTS.get(event_class, _UNSEEN)
+        if make is _UNSEEN:
+            make = _lean_event(event_class, type(self))
+        if make is None:
+            self.trigger_event(event_class, **_attributed(self.owner, by), **payload)
+            return
+        version = self._version + 1
+        timestamp = _now(_TZINFO)
+        try:
+            event = make(self._id, version, timestamp, self.owner, by.actor, by.role._value_, by.occurred_at, **payload)
+        except TypeError as e:
+            raise TypeError(f"Can't construct event {event_class}: {e}") from None
+        event.apply(self)  # before the aggregate changes, as the library's mutate(): a failing apply changes nothing
+        self._version = version
+        self._modified_on = timestamp
+        self._pending_events.append(event)
 
     @classmethod
     def start(cls, event_class: type[Created], id: UUID, owner: UUID, by: Attribution, **payload: Any) -> Any:
-        """Create the aggregate with its first, attributed event."""
-        return cls._create(event_class, id=id, **_attributed(owner, by), **payload)
+        """Create the aggregate with its first, attributed event.
+
+        What the library's ``_create`` and the created event's ``mutate`` do, leaner (see ``_lean_event``): no
+        keyword filtering for ``create_id`` and ``__init__`` (the id is given; ``__init__`` takes the owner), the
+        aggregate's base attributes set as ``__base_init__`` sets them.
+        """
+        make = _LEAN_EVENTS.get(event_class, _UNSEEN)
+        if make is _UNSEEN:
+            make = _lean_event(event_class, cls)
+        if make is None or type(id) is not UUID:
+            return cls._create(event_class, id=id, **_attributed(owner, by), **payload)
+        version = cls.INITIAL_VERSION
+        timestamp = _now(_TZINFO)
+        try:
+            event = make(id, version, timestamp, owner, by.actor, by.role._value_, by.occurred_at, **payload)
+        except TypeError as e:
+            raise TypeError(f"Unable to construct '{event_class.__qualname__}' event: {e}") from e
+        aggregate = _new(cls)
+        # BaseAggregate.__base_init__, then the dataclass __init__ (owner), in the library's order.
+        aggregate._id = id
+        aggregate._version = version
+        aggregate._created_on = timestamp
+        aggregate._modified_on = timestamp
+        aggregate._pending_events = []
+        aggregate.owner = owner
+        event.apply(aggregate)
+        aggregate._pending_events.append(event)
+        return aggregate
 
 
 def _attributed(owner: UUID, by: Attribution) -> dict[str, Any]:
     return {"owner": owner, "actor": by.actor, "role": str(by.role), "occurred_at": by.occurred_at}
+
+
+# ============================================================================================ lean events
+#
+# Recording an event through the library (``trigger_event``, ``_create``) costs more than simulating it: keyword
+# dicts copied and filtered by signatures, the frozen dataclass ``__init__`` (one ``object.__setattr__`` per field)
+# and ``__post_init__``, ``create_timestamp()`` through two calls, ``mutate`` checking what the caller just set, and
+# for a created event the aggregate built through ``resolve_topic`` and two more signature filters. For an event
+# class as the library makes them (a frozen dataclass of required fields, its ``mutate``, ``create_timestamp`` and
+# ``__post_init__`` the library's) on an aggregate that overrides none of that, ``DutyAggregate.record``/``start``
+# do the same in a few lines: the event's ``__dict__`` is set at once, in the dataclass's field order (the order
+# its state is encoded in, so stored bytes do not change), ``timestamp`` is ``datetime.now(TZINFO)`` as the library's
+# ``datetime_now_with_tzinfo()``. Anything else takes the library's path.
+#
+# This leans on eventsourcing 9.5.6 internals (pinned in pyproject.toml): the aggregate's private ``_id``,
+# ``_version``, ``_created_on``, ``_modified_on`` and ``_pending_events`` (``BaseAggregate.__base_init__``), the
+# ``originator_topic`` of created events, ``TZINFO``, and what trigger_event/_create/mutate do. A new version of
+# the library needs this checked again (tests/unit/test_lean_events.py compares both paths event by event).
+
+_UNSEEN: Any = object()
+_LEAN_EVENTS: dict[type, Callable[..., Any] | None] = {}  # event class → its lean constructor, or None
+_TZINFO = eventsourcing.domain.TZINFO
+_now = datetime.now
+_HEAD = ("originator_id", "originator_version", "timestamp", "owner", "actor", "role", "occurred_at")
+
+
+def _lean_event(event_class: type, aggregate_class: type) -> Callable[..., Any] | None:
+    """A constructor of ``event_class`` events as its dataclass ``__init__`` makes them (same ``__dict__``, keys in
+    the same order), or None if the event or its aggregate is not as the library makes them (the library's path)."""
+    make = None
+    if _lean_aggregate(aggregate_class) and _lean_event_class(event_class):
+        names = [f.name for f in dataclasses.fields(event_class)]
+        created = issubclass(event_class, CanInitAggregate)
+        head = (*_HEAD, "originator_topic") if created else _HEAD
+        if set(head) <= set(names) and not any(n.startswith("_lean") for n in names):
+            payload = [n for n in names if n not in head]
+            signature = ", ".join(head) + (", *, " + ", ".join(payload) if payload else "")
+            state = ", ".join(f"{n!r}: {n}" for n in names)
+            source = (
+                f"def make({signature.replace('originator_topic', 'originator_topic=_lean_topic')}):\n"
+                f"    event = _lean_new(_lean_class)\n"
+                f"    _lean_set(event, '__dict__', {{{state}}})\n"
+                f"    return event\n"
+            )
+            scope: dict[str, Any] = {"_lean_new": _new, "_lean_set": _set, "_lean_class": event_class}
+            if created:
+                scope["_lean_topic"] = get_topic(aggregate_class)
+            exec(source, scope)  # noqa: S102 - source made here from the dataclass's field names
+            make = scope["make"]
+    _LEAN_EVENTS[event_class] = make
+    return make
+
+
+def _lean_event_class(event_class: Any) -> bool:
+    if not (
+        isinstance(event_class, type)
+        and issubclass(event_class, CanMutateAggregate)
+        and issubclass(event_class, DomainEvent)
+        and dataclasses.is_dataclass(event_class)
+    ):
+        return False
+    if getattr(event_class, "TOPIC", None) or not getattr(event_class, "__dataclass_params__").frozen:  # noqa: B009
+        return False
+    if any(
+        f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING or not f.init
+        for f in dataclasses.fields(event_class)
+    ):
+        return False
+    init = event_class.__init__
+    mutate = CanInitAggregate.mutate if issubclass(event_class, CanInitAggregate) else CanMutateAggregate.mutate
+    return (
+        getattr(init, "__code__", None) is not None
+        and init.__code__.co_filename == "<string>"  # the dataclass-made __init__, not one of a subclass
+        and event_class.__post_init__ is DomainEvent.__post_init__
+        and event_class.mutate is mutate
+        and event_class.create_timestamp is CanCreateTimestamp.create_timestamp
+    )
+
+
+def _lean_aggregate(cls: type) -> bool:
+    if not issubclass(cls, DutyAggregate) or getattr(cls, "TOPIC", None):
+        return False
+    init = inspect.signature(cls.__init__).parameters
+    return (
+        cls.trigger_event is BaseAggregate.trigger_event
+        and cls._create.__func__ is BaseAggregate._create.__func__  # type: ignore[attr-defined]
+        and cls.__base_init__ is BaseAggregate.__base_init__
+        and cls.__new__ is object.__new__
+        and all(getattr(cls, a) is getattr(BaseAggregate, a) for a in ("version", "modified_on", "pending_events"))
+        and (cls.__init__ is DutyAggregate.__init__ or list(init) == ["self", "owner"])
+        and resolve_topic(get_topic(cls)) is cls
+    )
 
 
 def require_text(aggregate: str, field: str, value: str, max_len: int = 200) -> str:

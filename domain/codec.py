@@ -18,6 +18,9 @@ store's lean append path (plain tuples, no ``StoredEvent`` objects in between).
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -116,6 +119,34 @@ class StateTranscoder(JSONTranscoder):
             out.append(v if c is None else c(v))
         return out
 
+    def _value_code(self, name: str, hint: Any, scope: dict[str, Any]) -> str:
+        """Python source converting the value ``name`` as the fast pass does, inlined for the type its annotation
+        names (when the library's own transcoding is registered for it), checked by exact type: anything else goes
+        through ``_native`` (in ``scope`` as ``_enc_native``). ``scope`` gets the names the source uses."""
+        general = f"_enc_native({name})"
+        kind = typing.get_origin(hint) or hint
+        if kind in (types.UnionType, typing.Union):  # X | None: the non-None type's code (None goes to _native)
+            args = [a for a in typing.get_args(hint) if a is not type(None)]
+            kind = args[0] if len(args) == 1 else None
+        if kind in (str, int, bool):
+            scope[f"_enc_{kind.__name__}"] = kind
+            return f"{name} if type({name}) is _enc_{kind.__name__} else {general}"
+        transcoding = self.types.get(kind) if isinstance(kind, type) else None
+        if transcoding is None:
+            return general
+        scope[f"_enc_name_{kind.__name__}"] = transcoding.name
+        scope[f"_enc_{kind.__name__}"] = kind
+        typed = f"{{'_type_': _enc_name_{kind.__name__}, '_data_': %s}} if type({name}) is _enc_{kind.__name__}%s else {general}"
+        if kind is UUID and type(transcoding) is UUIDAsHex:
+            return typed % (f"f'{{{name}.int:032x}}'", "")
+        if kind is datetime and type(transcoding) is DatetimeAsISO:
+            return typed % (name, f" and _enc_safe_tz.get({name}.tzinfo)")
+        if kind is date and type(transcoding) is DateAsISO:
+            return typed % (name, "")
+        if kind is Decimal and type(transcoding) is DecimalAsStr:
+            return typed % (f"str({name})", "")
+        return general
+
     def _tz_is_safe(self, tz: Any) -> bool:
         # orjson writes datetimes as isoformat() does, except for UTC offsets with seconds (it rounds them to
         # minutes). A fixed-offset timezone is checked once; zoneinfo's offsets change with the date: never trusted.
@@ -176,15 +207,23 @@ class DateAsISO(Transcoding):
 
 
 class NodeMapper(Mapper[UUID]):
-    """The library's mapper, faster: cached topic and class version per event class, the fast transcoder's pass
-    (one copy of the event's ``__dict__``, not two), and ``to_row`` for plain tuples where no ``StoredEvent`` is
-    needed. Its transcoder, compressor and cipher are fixed at construction, as the library's application does."""
+    """The library's mapper, faster: cached topic and encoder per event class, the fast transcoder's pass (one copy
+    of the event's ``__dict__``, not two), and ``to_row`` for plain tuples where no ``StoredEvent`` is needed. Its
+    transcoder, compressor and cipher are fixed at construction, as the library's application does (register
+    transcodings before mapping events: an event class's encoder is made when its first event is mapped).
+
+    With the fast transcoder, each event class gets an encoder of its own (``_class_encoder``): the payload dict
+    written as a literal in the order of the class's fields, each value converted by what its annotation says it
+    is, checked by exact type, anything else through the fast pass's converters. A state whose keys are not the
+    class's fields in that order (an event made otherwise, or an older version's shape), or a value the fast pass is
+    not sure of, takes the general path: the output is the same bytes either way.
+    """
 
     _KEYS = ("originator_id", "originator_version")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._classes: dict[type, tuple[str, int]] = {}
+        self._classes: dict[type, tuple[str, Callable[[dict[str, Any]], bytes]]] = {}
         self.to_row: Callable[[Any], EventRow] = self._row_function()
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
@@ -193,34 +232,17 @@ class NodeMapper(Mapper[UUID]):
     def _row_function(self) -> Callable[[Any], EventRow]:
         # One closure with everything it needs in local variables: this runs once per event appended.
         classes = self._classes
-        keys = self._KEYS
-        transcoder = self.transcoder
         compressor, cipher = self.compressor, self.cipher
-        fast = isinstance(transcoder, StateTranscoder)
-        native_dict = transcoder.native_dict if fast else None  # type: ignore[attr-defined]
-        library_encode = transcoder.library_encode if fast else None  # type: ignore[attr-defined]
-        dumps = orjson.dumps
+        encoder = self._class_encoder
 
         def to_row(domain_event: Any) -> EventRow:
             cls = type(domain_event)
             try:
-                topic, class_version = classes[cls]
+                topic, encode = classes[cls]
             except KeyError:
-                topic, class_version = classes[cls] = (get_topic(cls), getattr(cls, "class_version", 1))
+                topic, encode = classes[cls] = (get_topic(cls), encoder(cls))
             state = vars(domain_event)
-            if fast and class_version == 1:
-                try:
-                    data = dumps(native_dict(state, keys))  # type: ignore[misc]
-                except NOT_SURE:
-                    payload = dict(state)
-                    for key in keys:
-                        del payload[key]
-                    data = library_encode(payload)  # type: ignore[misc]
-            else:
-                payload = {k: v for k, v in state.items() if k not in keys}
-                if class_version > 1:
-                    payload["class_version"] = class_version
-                data = transcoder.encode(payload)
+            data = encode(state)
             if compressor:
                 data = compressor.compress(data)
             if cipher:
@@ -228,3 +250,66 @@ class NodeMapper(Mapper[UUID]):
             return state["originator_id"], state["originator_version"], topic, data
 
         return to_row
+
+    def _class_encoder(self, cls: type) -> Callable[[dict[str, Any]], bytes]:
+        """The state of a ``cls`` event (its ``__dict__``) to stored bytes: a generated fast encoder where it can be
+        made, with the general one behind it."""
+        general = self._general_encoder(getattr(cls, "class_version", 1))
+        transcoder = self.transcoder
+        if not isinstance(transcoder, StateTranscoder) or not dataclasses.is_dataclass(cls):
+            return general
+        names = [f.name for f in dataclasses.fields(cls)]
+        if names[:2] != list(self._KEYS) or any(not n.isidentifier() or n.startswith("_enc") for n in names):
+            return general
+        try:
+            hints = typing.get_type_hints(cls)
+        except Exception:  # noqa: BLE001 - annotations only make the encoder faster; without them it is still exact
+            hints = {}
+        scope: dict[str, Any] = {
+            "_enc_keys": tuple(names),
+            "_enc_general": general,
+            "_enc_dumps": orjson.dumps,
+            "_enc_not_sure": NOT_SURE,
+            "_enc_native": transcoder._native,  # noqa: SLF001
+            "_enc_safe_tz": transcoder._safe_tz,  # noqa: SLF001
+        }
+        values = ", ".join(f"{n!r}: {transcoder._value_code(n, hints.get(n), scope)}" for n in names[2:])  # noqa: SLF001
+        class_version = getattr(cls, "class_version", 1)
+        if class_version > 1:
+            values += f", 'class_version': {int(class_version)!r}"
+        source = (
+            "def encode(state):\n"
+            "    if tuple(state) != _enc_keys:\n"
+            "        return _enc_general(state)\n"
+            f"    {', '.join(names)}, = state.values()\n"
+            "    try:\n"
+            f"        return _enc_dumps({{{values}}})\n"
+            "    except _enc_not_sure:\n"
+            "        return _enc_general(state)\n"
+        )
+        exec(source, scope)  # noqa: S102 - source made here from the dataclass's field names
+        return scope["encode"]  # type: ignore[no-any-return]
+
+    def _general_encoder(self, class_version: int) -> Callable[[dict[str, Any]], bytes]:
+        keys = self._KEYS
+        transcoder = self.transcoder
+        fast = isinstance(transcoder, StateTranscoder)
+        native_dict = transcoder.native_dict if fast else None  # type: ignore[attr-defined]
+        library_encode = transcoder.library_encode if fast else None  # type: ignore[attr-defined]
+        dumps = orjson.dumps
+
+        def encode(state: dict[str, Any]) -> bytes:
+            if fast and class_version == 1:
+                try:
+                    return dumps(native_dict(state, keys))  # type: ignore[misc]
+                except NOT_SURE:
+                    payload = dict(state)
+                    for key in keys:
+                        del payload[key]
+                    return library_encode(payload)  # type: ignore[misc, no-any-return]
+            payload = {k: v for k, v in state.items() if k not in keys}
+            if class_version > 1:
+                payload["class_version"] = class_version
+            return transcoder.encode(payload)
+
+        return encode

@@ -147,23 +147,40 @@ class SimulationStats:
 
     def add(self, batch: Batch, *, collect: bool = False) -> int:
         """Count a batch's pending events; ``collect=True`` also clears them (a dry run that saves nothing)."""
-        level = batch.node.level
-        self.nodes.setdefault(level, set()).add(batch.node.node_id)
+        # Once per batch and per aggregate class in it rather than per aggregate: this runs for every batch recorded.
+        node = batch.node
+        level = node.level
+        nodes = self.nodes.get(level)
+        if nodes is None:
+            nodes = self.nodes[level] = set()
+        nodes.add(node.node_id)
         self.batches += 1
-        if batch.day is not None:
-            self.first_day = batch.day if self.first_day is None else min(self.first_day, batch.day)
-            self.last_day = batch.day if self.last_day is None else max(self.last_day, batch.day)
-        added = 0
-        for aggregate in batch.aggregates:
+        day = batch.day
+        if day is not None:
+            if self.first_day is None or day < self.first_day:
+                self.first_day = day
+            if self.last_day is None or day > self.last_day:
+                self.last_day = day
+        aggregates = batch.aggregates
+        self.aggregates += len(aggregates)
+        per_class: dict[type, int] = {}
+        sample_ids = self.sample_ids
+        for aggregate in aggregates:
+            cls = type(aggregate)
             pending = len(aggregate.pending_events)
-            family = family_of(aggregate)
-            self.counts[(level, family)] += pending
-            self.sample_ids.setdefault(family, aggregate.id)
-            self.aggregates += 1
-            added += pending
+            if cls in per_class:
+                per_class[cls] += pending
+            else:
+                per_class[cls] = pending
+                family = family_of(cls)
+                if family not in sample_ids:  # the first aggregate of its family is the first of its class
+                    sample_ids[family] = aggregate.id
             if collect:
                 aggregate.collect_events()
-        return added
+        counts = self.counts
+        for cls, pending in per_class.items():
+            counts[(level, family_of(cls))] += pending
+        return sum(per_class.values())
 
     @property
     def families(self) -> tuple[EventFamily, ...]:
@@ -1246,20 +1263,25 @@ class _Simulation:
                     for fn, args in tasks:  # tasks scheduled for today while running are appended and run too
                         fn(node, *args)
                 for new, rate in node.rates:
-                    n = int(rate * factor + draw())
-                    if n:
-                        new(self, node, n)
+                    n = rate * factor + draw()
+                    if n >= 1.0:  # int(n) >= 1: most days a node does nothing of a kind
+                        new(self, node, int(n))
                 if self.touched:
                     yield self._batch(node, day)
             self.agenda[d] = None
 
     def _batch(self, node: _Node, day: date | None) -> Batch:
-        seen: dict[int, DutyAggregate] = {}
-        for aggregate in self.touched:
-            if id(aggregate) not in seen and aggregate.pending_events:
-                seen[id(aggregate)] = aggregate
+        touched = self.touched
         self.touched = []
-        return Batch(node.ref, day, list(seen.values()))
+        if len(touched) == 1:
+            aggregates = touched if touched[0].pending_events else []
+        else:
+            seen: dict[int, DutyAggregate] = {}
+            for aggregate in touched:
+                if id(aggregate) not in seen and aggregate.pending_events:
+                    seen[id(aggregate)] = aggregate
+            aggregates = list(seen.values())
+        return Batch(node.ref, day, aggregates)
 
     # visits --------------------------------------------------------------------------------------------------
 
