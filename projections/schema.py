@@ -294,14 +294,14 @@ contact_deputies = _t(
     *_clocks(),
 )
 
-#: Opinions deputies raised at contacts, with how they were handled and when they were fed back; by year and day
-#: (the coverage view walks a year's in the order it lists them), their text apart (read for a page only).
+#: Opinions deputies raised at contacts, with how they were handled and when they were fed back; by year (the views
+#: read a year's), their text apart (read for a page only).
 opinions = _t(
     "opinions",
     Column("year", Integer, primary_key=True, autoincrement=False),
-    Column("day", DAY, primary_key=True),
     Column("contact_id", ID, primary_key=True),
     Column("number", Integer, primary_key=True),
+    Column("day", DAY, nullable=False),
     Column("node_id", ID, nullable=False),
     Column("deputy_id", ID),
     Column("kind", String(20), nullable=False),  # the contact's kind
@@ -351,13 +351,6 @@ deputy_years = _t(
     Column("deputy_id", ID, primary_key=True),
     Column("year", Integer, primary_key=True),
     *_counters(*ACTIVITY_COUNTERS),
-    # deputies on duty at a station in a year, counted from the index alone (the province's stations view)
-    Index(
-        "ix_deputy_years_visited",
-        "year",
-        sqlite_where=text("visits > 0"),
-        postgresql_where=text("visits > 0"),
-    ),
 )
 
 #: ``deputy_years`` summed over a person's deputy records known here (a record counts once it is registered).
@@ -624,6 +617,10 @@ people = _t(
 #: Serving people with any contact, visit or suggestion in the year (the rest of ``people`` were inactive then).
 duty_years = _t("duty_years", *_keys(("year", Integer)), *_counters("active"))
 
+#: Deputies (records, at any node of the subtree) on duty at a station in the year: the whole projection's count of
+#: distinct deputies on duty (the province's stations view), without reading every deputy's counters.
+visitor_years = _t("visitor_years", *_keys(("year", Integer)), *_counters("deputies"))
+
 SUMMARIES = [
     station_years,
     station_deputies,
@@ -634,6 +631,7 @@ SUMMARIES = [
     coverage_population,
     coverage_covered,
     duty_years,
+    visitor_years,
 ]
 
 #: Tables rebuilt from the log (everything but the node dimension, which comes from the hierarchy).

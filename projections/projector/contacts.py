@@ -105,7 +105,7 @@ def _opinion_raised(b: Page, e: LeanEvent) -> None:
     years.append(year)
     deputy_id = e.deputy_id
     key = (b.oid, len(years))
-    row = [year, day, *key, b.owner, deputy_id, info[0], e.timestamp, occ, None, None, None, None, None, None]
+    row = [year, *key, day, b.owner, deputy_id, info[0], e.timestamp, occ, None, None, None, None, None, None]
     b.pending["opinions"][key] = row
     b.inserts["opinions"].append(row)  # type: ignore[arg-type]  # a list: it may be handled within the page
     b.inserts["opinion_texts"].append((*key, e.text))

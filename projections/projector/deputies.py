@@ -21,7 +21,7 @@ from domain.deputies import Deputy
 from domain.levels import CongressLevel
 from projections import schema as s
 from projections.decode import LeanEvent
-from projections.projector.page import Family, Handler, Page, add_sum, in_chunks
+from projections.projector.page import VISITS, Family, Handler, Page, add_sum, in_chunks
 from projections.projector.statements import Statements
 from projections.rules import report_term_start
 
@@ -176,6 +176,7 @@ def _finish(b: Page, before: Any) -> None:
         conn.exec_driver_sql(_adopt_sql(sql), [(d,) for d in sorted(b.pending["deputies"])])
     if b.years:
         keys = sorted(b.years)
+        _count_visitors(b, [k for k in keys if b.years[k][VISITS]])
         conn.exec_driver_sql(sql.add(s.deputy_years), [(*k, *b.years[k]) for k in keys])
         conn.exec_driver_sql(_person_add_sql(sql), [(k[1], *b.years[k], _total(b.years[k]), k[0]) for k in keys])
     persons, (old_sums, old_people) = before
@@ -196,6 +197,9 @@ def _complete(projector: Any, conn: Connection) -> None:
     sql = projector.sql
     conn.exec_driver_sql(_serving_sql(sql, one=False))
     conn.exec_driver_sql(_person_years_sql(sql))
+    years = f"SELECT year, count(*) FROM {sql.t(s.deputy_years)} WHERE visits > 0 GROUP BY year"
+    for year, n in conn.exec_driver_sql(years):
+        add_sum(projector.deferred_sums, s.visitor_years, (year,), (n,))
     sums, people = contributions(conn, sql, None)
     for table, rows in sums.items():
         for key, values in rows.items():
@@ -246,6 +250,19 @@ def contributions(conn: Connection, sql: Statements, persons: Sequence[str] | No
         covered.update(("report", first, area) for target, area in member[person] if target == "report")
     sums = {s.coverage_population: population, s.coverage_covered: covered, s.duty_years: active}
     return {table: {k: [n] for k, n in counted.items() if n} for table, counted in sums.items()}, people
+
+
+def _count_visitors(b: Page, keys: list[tuple[str, int]]) -> None:
+    """The deputies whose first visit of a year the page holds (before its counters are added): visitors of it."""
+    if not keys:
+        return
+    years = {year for _, year in keys}
+    sql = f"SELECT deputy_id, year FROM {b.sql.t(s.deputy_years)} WHERE visits > 0 AND deputy_id IN (?)"
+    before = {(d, y) for d, y in b.select(sql, sorted({d for d, _ in keys})) if y in years}
+    for year in years:
+        new = sum(1 for d, y in keys if y == year and (d, y) not in before)
+        if new:
+            b.add(s.visitor_years, (year,), (new,))
 
 
 def _rows(conn: Connection, sql: Statements, statement: str, persons: Sequence[str] | None) -> list[Any]:

@@ -14,7 +14,8 @@ from projections.db import ProjectionDB
 from projections.queries.context import Ctx, N, paged, rate, view_answer
 from projections.queries.deputies import DEPUTY_TARGETS, deputy_targets
 from projections.queries.scope import QueryError, Scope
-from projections.queries.suggestions import LISTS, NODE_COUNTS, counted, page_of
+from projections.queries.suggestions import LISTS, NODE_COUNTS, Counted, counted, page_of
+from projections.rules import OPEN_FOLLOW_UP
 
 
 def _deputy_targets(ctx: Ctx, keys: list[str], missing_offset: int, missing_limit: int) -> dict[str, dict[str, Any]]:
@@ -142,11 +143,21 @@ def _body_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str,
 
 def _follow_up_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str, Any]:
     """B/C replies and dissatisfied suggestions (ever) of the period: covered once no longer under follow-up."""
-    found = counted(ctx)
-    follow, followed = NODE_COUNTS.index("follow"), NODE_COUNTS.index("followed")
-    per_node: dict[str | None, dict[str, float]] = {
-        node: {"population": c[follow], "covered": c[followed]} for node, c in found.nodes.items() if c[follow]
-    }
+    found = Counted() if ctx.scope.as_of is None else counted(ctx)
+    per_node: dict[str | None, dict[str, float]] = {}
+    if ctx.scope.as_of is None:  # now: the cells under follow-up, summed per child region and state
+        c = s.suggestion_cells
+        source, child = ctx.by_child(c)
+        under = [ctx.years(c.c.year), ctx.in_region(c.c.node_id), c.c.follow.is_(True)]
+        stmt = sa.select(child, c.c.state, sa.func.sum(c.c.n)).select_from(source).where(*under).group_by(child, c.c.state)
+        for region, state, n in ctx.conn.execute(stmt):
+            counts = per_node.setdefault(region, {"population": 0, "covered": 0})
+            counts["population"] += n
+            counts["covered"] += 0 if state in OPEN_FOLLOW_UP else n
+    else:
+        follow, followed = NODE_COUNTS.index("follow"), NODE_COUNTS.index("followed")
+        per_node = {node: {"population": c[follow], "covered": c[followed]} for node, c in found.nodes.items() if c[follow]}
+    per_node = {node: counts for node, counts in per_node.items() if counts["population"]}
     items = [
         {
             "suggestion_id": x["suggestion_id"],
@@ -174,9 +185,10 @@ def _opinions_block(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[s
     per_node: dict[str | None, dict[str, float]] = {}
     if ctx.scope.as_of is None:
         y = s.opinion_years
-        counts = sa.select(y.c.node_id, y.c.raised, y.c.handled, y.c.fed_back).where(
-            ctx.years(y.c.year), ctx.in_region(y.c.node_id)
-        )
+        source, child = ctx.by_child(y)
+        sums = [sa.func.sum(y.c.raised), sa.func.sum(y.c.handled), sa.func.sum(y.c.fed_back)]
+        in_scope = [ctx.years(y.c.year), ctx.in_region(y.c.node_id)]
+        counts = sa.select(child, *sums).select_from(source).where(*in_scope).group_by(child)
     else:
         flags = [sa.func.sum(sa.case((ctx.known(o, step), 1), else_=0)) for step in ("handled", "fed")]
         in_period = [ctx.known(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id)]

@@ -133,9 +133,8 @@ def deputy_targets(ctx: Ctx, keys: list[str], offset: int, limit: int) -> dict[s
     report_years = term_years(CongressLevel.COUNTY, term_of(CongressLevel.COUNTY, ctx.scope.year))
     if ctx.scope.as_of is None:
         out = {}
-        for key in keys:
-            summary = _Summary(ctx, key)
-            out[key] = (summary.by_child(), _missing_now(ctx, key, summary.missing_by_area(), report_years, offset, limit))
+        for key, (per_child, missing_by_area) in _summaries(ctx, keys).items():
+            out[key] = (per_child, _missing_now(ctx, key, missing_by_area, report_years, offset, limit))
     else:
         out = _coverage_at_cut(ctx, keys, report_years, offset, limit)
     for _, page in out.values():
@@ -143,42 +142,30 @@ def deputy_targets(ctx: Ctx, keys: list[str], offset: int, limit: int) -> dict[s
     return out
 
 
-class _Summary:
-    """One target's person summaries in the scope: population per area, joined to those covered in the year (the
-    term's first year for reports)."""
-
-    def __init__(self, ctx: Ctx, key: str) -> None:
-        self.ctx = ctx
-        target = DEPUTY_TARGETS[key]
-        year = report_term_start(ctx.scope.year) if target == "report" else ctx.scope.year
-        p, c = s.coverage_population, s.coverage_covered
-        self.population, self.area = p.c.n, p.c.area_node_id
-        self.covered = sa.func.coalesce(c.c.n, 0)
-        of_area = sa.and_(c.c.target == p.c.target, c.c.year == year, c.c.area_node_id == p.c.area_node_id)
-        self.source = p.outerjoin(c, of_area)
-        self.where = [p.c.target == target, ctx.in_region(p.c.area_node_id)]
-
-    def by_child(self) -> PerNode:
-        """Population and covered per child region of the scope."""
-        child = sa.func.coalesce(N.c[f"{self.ctx.child_level}_id"], self.area) if self.ctx.child_level else self.area
-        stmt = (
-            sa.select(child, sa.func.sum(self.population), sa.func.sum(self.covered))
-            .select_from(self.source.outerjoin(N, N.c.node_id == self.area))
-            .where(*self.where)
-            .group_by(child)
-        )
-        return {region: {"population": n, "covered": c} for region, n, c in self.ctx.conn.execute(stmt) if n}
-
-    def missing_by_area(self) -> list[tuple[str, str, int]]:
-        """(code, area, missing) of the areas with someone missing, in code order."""
-        missing = self.population - self.covered
-        stmt = (
-            sa.select(sa.func.coalesce(N.c.code, ""), self.area, missing)
-            .select_from(self.source.outerjoin(N, N.c.node_id == self.area))
-            .where(*self.where, missing > 0)
-            .order_by(sa.func.coalesce(N.c.code, ""), self.area)
-        )
-        return [tuple(r) for r in self.ctx.conn.execute(stmt)]  # type: ignore[misc]
+def _summaries(ctx: Ctx, keys: list[str]) -> dict[str, tuple[PerNode, list[tuple[str, str, int]]]]:
+    """The targets' person summaries in the scope, read at once (population per area, joined to those covered in the
+    year, the term's first year for reports): per target its counts per child region, and (code, area, missing) of
+    the areas with someone missing, in code order."""
+    p, c = s.coverage_population, s.coverage_covered
+    years = sa.case((p.c.target == "report", report_term_start(ctx.scope.year)), else_=ctx.scope.year)
+    of_area = sa.and_(c.c.target == p.c.target, c.c.year == years, c.c.area_node_id == p.c.area_node_id)
+    child = N.c[f"{ctx.child_level}_id"] if ctx.child_level else p.c.area_node_id
+    stmt = (
+        sa.select(p.c.target, p.c.area_node_id, N.c.code, child, p.c.n, sa.func.coalesce(c.c.n, 0))
+        .select_from(p.outerjoin(c, of_area).outerjoin(N, N.c.node_id == p.c.area_node_id))
+        .where(p.c.target.in_([DEPUTY_TARGETS[k] for k in keys]), ctx.in_region(p.c.area_node_id), p.c.n > 0)
+    )
+    key_of = {DEPUTY_TARGETS[k]: k for k in keys}
+    per_child: dict[str, PerNode] = {k: {} for k in keys}
+    missing: dict[str, list[tuple[str, str, int]]] = {k: [] for k in keys}
+    for target, area, code, region, population, covered in fetch_rows(ctx.conn, stmt):
+        key = key_of[target]
+        counts = per_child[key].setdefault(region or area, {"population": 0, "covered": 0})
+        counts["population"] += population
+        counts["covered"] += covered
+        if population > covered:
+            missing[key].append((code or "", area, population - covered))
+    return {k: (per_child[k], sorted(missing[k])) for k in keys}
 
 
 def _areas_of_page(missing_by_area: list[tuple[str, str, int]], offset: int, limit: int) -> tuple[dict[str, str], int]:

@@ -49,11 +49,12 @@ def stations(
     rows = _open_stations(ctx, info, activity)
     per_node: dict[str | None, dict[str, float]] = defaultdict(lambda: dict.fromkeys(_KEYS, 0))
     for r in rows:
-        agg = per_node[r["node_id"]]
+        agg = per_node[r.node_id]
         agg["stations"] += 1
-        for k in _KEYS[1:8]:
-            agg[k] += r[k]
-        agg["idle_stations"] += 1 if r["idle_days"] >= idle_days else 0
+        for k, n in zip(COUNTS, r.counts, strict=True):
+            agg[k] += n
+        agg["deputies"] += r.deputies
+        agg["idle_stations"] += 1 if r.idle_days >= idle_days else 0
     for meta in info.values():
         if meta["status"] == "merged":
             per_node[meta["node_id"]]["merged"] += 1
@@ -69,9 +70,10 @@ def stations(
     answer = view_answer("stations", scope, idle_days=idle_days, totals=totals, by_region=by_region)
     if brief:
         return answer
-    idle = sorted((r for r in rows if r["idle_days"] >= idle_days), key=lambda r: (-r["idle_days"], r["name"]))
-    busiest = sorted(rows, key=lambda r: (-r["visits"], r["name"]))[:10]
-    return {**answer, "busiest": busiest, "idle": paged(idle[offset : offset + limit], len(idle), offset, limit)}
+    idle = sorted((r for r in rows if r.idle_days >= idle_days), key=lambda r: (-r.idle_days, r.name))
+    busiest = [r.shown(ctx) for r in sorted(rows, key=lambda r: (-r.counts[0], r.name))[:10]]
+    listed = [r.shown(ctx) for r in idle[offset : offset + limit]]
+    return {**answer, "busiest": busiest, "idle": paged(listed, len(idle), offset, limit)}
 
 
 def _stations(ctx: Ctx) -> dict[str, dict[str, Any]]:
@@ -136,11 +138,11 @@ def _on_duty(ctx: Ctx) -> Counter[str]:
 
 
 def _region_deputies(ctx: Ctx) -> int:
-    """Distinct deputies on duty anywhere in the region in the period: at the root for one year, the deputies with
-    visits in their yearly counters (an index of them alone)."""
+    """Distinct deputies on duty anywhere in the region in the period: at the root for one year, the projector's
+    count of them."""
     if ctx.scope.is_root and ctx.scope.first_year == ctx.scope.last_year:
-        y = s.deputy_years
-        stmt = sa.select(sa.func.count()).where(y.c.year == ctx.scope.year, y.c.visits > 0)
+        v = s.visitor_years
+        stmt = sa.select(v.c.deputies).where(v.c.year == ctx.scope.year)
     else:
         d = s.station_deputies
         stmt = sa.select(sa.func.count(sa.distinct(d.c.deputy_id))).where(ctx.years(d.c.year), ctx.in_region(d.c.node_id))
@@ -195,7 +197,37 @@ def _activity_at_cut(ctx: Ctx) -> Activity:
     return out
 
 
-def _open_stations(ctx: Ctx, info: dict[str, dict[str, Any]], activity: Activity) -> list[dict[str, Any]]:
+@dataclass(slots=True)
+class _Open:
+    """An open station, with what it and the stations merged into it did."""
+
+    station_id: str
+    node_id: str
+    name: str
+    counts: list[int]  # ``COUNTS``
+    deputies: int
+    enrolled: int
+    last_visit: str | None
+    idle_days: int
+    absorbed: int
+
+    def shown(self, ctx: Ctx) -> dict[str, Any]:
+        return {
+            "station_id": self.station_id,
+            "name": self.name,
+            "node": ctx.region_label(self.node_id)["name"],
+            "node_id": self.node_id,
+            **dict(zip(COUNTS[:3], self.counts[:3], strict=True)),
+            "deputies": self.deputies,
+            "enrolled": self.enrolled,
+            **dict(zip(COUNTS[3:], self.counts[3:], strict=True)),
+            "last_visit": self.last_visit,
+            "idle_days": self.idle_days,
+            "absorbed": self.absorbed,
+        }
+
+
+def _open_stations(ctx: Ctx, info: dict[str, dict[str, Any]], activity: Activity) -> list[_Open]:
     """Every open station with what it and the stations merged into it did."""
 
     def final(station_id: str) -> str:
@@ -205,40 +237,39 @@ def _open_stations(ctx: Ctx, info: dict[str, dict[str, Any]], activity: Activity
             station_id = info[station_id]["successor_id"]
         return station_id
 
+    finals = {station_id: final(station_id) for station_id in info}
     counts: dict[str, list[int]] = defaultdict(lambda: [0] * len(COUNTS))
     for station_id, values in activity.counts.items():
-        _add(counts[final(station_id)], values)
+        _add(counts[finals.get(station_id, station_id)], values)
     deputies, enrolled, last_visit = Counter[str](), Counter[str](), {}
     for station_id, n in activity.deputies.items():
-        deputies[final(station_id)] += n
+        deputies[finals.get(station_id, station_id)] += n
     for station_id, n in activity.enrolled.items():
-        enrolled[final(station_id)] += n
+        enrolled[finals.get(station_id, station_id)] += n
     for station_id, day in activity.last_visit.items():
-        f = final(station_id)
+        f = finals.get(station_id, station_id)
         last_visit[f] = max(last_visit.get(f, ""), day)
-    ref = date.fromisoformat(ctx.scope.ref_day)
-    absorbed = Counter(map(final, info))  # an open station is its own final station: one more than it absorbed
+    ref, ref_day = date.fromisoformat(ctx.scope.ref_day), ctx.scope.ref_day
+    absorbed = Counter(finals.values())  # an open station is its own final station: one more than it absorbed
     rows = []
     for station_id, meta in info.items():
-        if meta["status"] != "open":
-            continue
-        last = last_visit.get(station_id)
-        since = last or meta["established"]
-        rows.append(
-            {
-                "station_id": station_id,
-                "name": meta["name"],
-                "node": ctx.region_label(meta["node_id"])["name"],
-                "node_id": meta["node_id"],
-                **dict(zip(COUNTS[:3], counts[station_id][:3], strict=True)),
-                "deputies": deputies[station_id],
-                "enrolled": enrolled[station_id],
-                **dict(zip(COUNTS[3:], counts[station_id][3:], strict=True)),
-                "last_visit": last,
-                "idle_days": (ref - date.fromisoformat(since)).days if since <= ctx.scope.ref_day else 0,
-                "absorbed": absorbed[station_id] - 1,
-            }
-        )
+        if meta["status"] == "open":
+            last = last_visit.get(station_id)
+            since = last or meta["established"]
+            idle = (ref - date.fromisoformat(since)).days if since <= ref_day else 0
+            rows.append(
+                _Open(
+                    station_id,
+                    meta["node_id"],
+                    meta["name"],
+                    counts[station_id],
+                    deputies[station_id],
+                    enrolled[station_id],
+                    last,
+                    idle,
+                    absorbed[station_id] - 1,
+                )
+            )
     return rows
 
 

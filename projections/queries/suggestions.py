@@ -99,9 +99,10 @@ def _with_static(ctx: Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Listing:
-    """One of the view's lists: which suggestions it lists (in SQL, and the same rule in Python for the states at a
-    cut), and the column it is ordered by (then the id)."""
+    """One of the view's lists: which suggestions it lists (their states, or all; and a further condition, in SQL and
+    the same rule in Python for the states at a cut), and the column it is ordered by (then the id)."""
 
+    states: tuple[str, ...] | None
     where: Callable[[Any, str], ColumnElement[bool]]
     keep: Callable[[dict[str, Any], str], bool]
     order: str
@@ -109,14 +110,13 @@ class Listing:
 
 LISTS = {
     "overdue": Listing(
-        lambda sg, ref: sa.and_(sg.c.state.in_(WAITING), sg.c.due_on < ref),
+        WAITING,
+        lambda sg, ref: sg.c.due_on < ref,
         lambda x, ref: x["state"] in WAITING and x["due_on"] is not None and x["due_on"] < ref,
         "due_on",
     ),
-    "follow_ups": Listing(
-        lambda sg, _: sg.c.state.in_(OPEN_FOLLOW_UP), lambda x, _: x["state"] in OPEN_FOLLOW_UP, "last_reply_day"
-    ),
-    "priority": Listing(lambda sg, _: sg.c.priority.is_(True), lambda x, _: bool(x["priority"]), "day"),
+    "follow_ups": Listing(OPEN_FOLLOW_UP, lambda sg, _: sa.true(), lambda x, _: x["state"] in OPEN_FOLLOW_UP, "last_reply_day"),
+    "priority": Listing(None, lambda sg, _: sg.c.priority.is_(True), lambda x, _: bool(x["priority"]), "day"),
 }
 
 
@@ -158,22 +158,28 @@ def _busiest_units(ctx: Ctx) -> dict[str, list[int]]:
 
 
 def page_of(ctx: Ctx, found: Counted, listing: Listing, offset: int, limit: int) -> list[dict[str, Any]]:
-    """The rows (``LIST_COLUMNS``) of a page of a list: now along the suggestions' index, ordered in SQL; as of a
-    cut, from the states then."""
+    """The rows (``LIST_COLUMNS``) of a page of a list: now along the suggestions' indexes (one ordered range per
+    state, merged), as of a cut from the states then."""
     ref_day = ctx.scope.ref_day
+
+    def order(x: dict[str, Any]) -> tuple[Any, ...]:
+        return (x[listing.order] is not None, x[listing.order] or "", x["suggestion_id"])
+
     if found.rows is not None:
-        chosen = [x for x in found.rows if listing.keep(x, ref_day)]
-        chosen.sort(key=lambda x: (x[listing.order] is not None, x[listing.order] or "", x["suggestion_id"]))
+        chosen = sorted((x for x in found.rows if listing.keep(x, ref_day)), key=order)
         return _with_static(ctx, chosen[offset : offset + limit])
     sg = s.suggestions
-    stmt = (
-        sa.select(*[sg.c[k] for k in LIST_COLUMNS])
-        .where(ctx.years(sg.c.year), ctx.in_region(sg.c.node_id), listing.where(sg, ref_day))
-        .order_by(sg.c[listing.order].asc().nulls_first(), sg.c.suggestion_id)
-        .offset(offset)
-        .limit(limit)
-    )
-    return [dict(zip(LIST_COLUMNS, r, strict=True)) for r in ctx.conn.execute(stmt)]
+    rows: list[dict[str, Any]] = []
+    for states in [(state,) for state in listing.states] if listing.states else [()]:
+        stmt = (
+            sa.select(*[sg.c[k] for k in LIST_COLUMNS])
+            .where(ctx.years(sg.c.year), ctx.in_region(sg.c.node_id), *[sg.c.state == x for x in states])
+            .where(listing.where(sg, ref_day))
+            .order_by(sg.c[listing.order].asc().nulls_first(), sg.c.suggestion_id)
+            .limit(offset + limit)
+        )
+        rows.extend(dict(zip(LIST_COLUMNS, r, strict=True)) for r in ctx.conn.execute(stmt))
+    return sorted(rows, key=order)[offset : offset + limit]
 
 
 def _counted_at_cut(ctx: Ctx) -> Counted:

@@ -90,6 +90,7 @@ NEW_TABLES = [
     "suggestions",
     "visit_deputies",
     "visit_issues",
+    "visitor_years",
     "visits",
 ]
 
@@ -235,15 +236,6 @@ def _create() -> None:
         sqlite_with_rowid=False,
         schema=_schema(),
     )
-    op.create_index(
-        "ix_deputy_years_visited",
-        "deputy_years",
-        ["year"],
-        unique=False,
-        sqlite_where=sa.text("visits > 0"),
-        postgresql_where=sa.text("visits > 0"),
-        schema=_schema(),
-    )
     op.create_table(
         "duty_years",
         sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
@@ -307,9 +299,9 @@ def _create() -> None:
     op.create_table(
         "opinions",
         sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("day", sa.String(length=10), nullable=False),
         sa.Column("contact_id", sa.String(length=32), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("day", sa.String(length=10), nullable=False),
         sa.Column("node_id", sa.String(length=32), nullable=False),
         sa.Column("deputy_id", sa.String(length=32), nullable=True),
         sa.Column("kind", sa.String(length=20), nullable=False),
@@ -321,7 +313,7 @@ def _create() -> None:
         sa.Column("handled_occ", sa.BigInteger(), nullable=True),
         sa.Column("fed_rec", sa.BigInteger(), nullable=True),
         sa.Column("fed_occ", sa.BigInteger(), nullable=True),
-        sa.PrimaryKeyConstraint("year", "day", "contact_id", "number"),
+        sa.PrimaryKeyConstraint("year", "contact_id", "number"),
         sqlite_with_rowid=False,
         schema=_schema(),
     )
@@ -754,6 +746,14 @@ def _create() -> None:
         sa.Column("outcome_rec", sa.BigInteger(), nullable=True),
         sa.Column("outcome_occ", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("visit_id", "number"),
+        sqlite_with_rowid=False,
+        schema=_schema(),
+    )
+    op.create_table(
+        "visitor_years",
+        sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("deputies", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("year"),
         sqlite_with_rowid=False,
         schema=_schema(),
     )
