@@ -42,14 +42,22 @@ def natural_id(*parts: object) -> UUID:
     digest = _NS_SHA1.copy()
     digest.update("/".join([p if type(p) is str else _part_text(p) for p in parts]).encode())
     uuid = _new(UUID)
-    _set(uuid, "int", int.from_bytes(digest.digest()[:16], "big") & _UUID5_KEEP | _UUID5_BITS)
+    _set(uuid, "int", int.from_bytes(digest.digest()[:16], "big") & _VERSION_KEEP | _VERSION_BITS[5])
+    _set(uuid, "is_safe", SafeUUID.unknown)
+    return uuid
+
+
+def uuid_of(value: int, version: int) -> UUID:
+    """``UUID(int=value, version=version)`` without its checks (``value`` is 128 bits; version 1 to 8)."""
+    uuid = _new(UUID)
+    _set(uuid, "int", value & _VERSION_KEEP | _VERSION_BITS[version])
     _set(uuid, "is_safe", SafeUUID.unknown)
     return uuid
 
 
 _NS_SHA1 = sha1(YIPANQI_NS.bytes)
-_UUID5_KEEP = ~((0xC000 << 48) | (0xF000 << 64))  # the variant and version bits, cleared...
-_UUID5_BITS = (0x8000 << 48) | (5 << 76)  # ...and set: RFC 4122 variant, version 5
+_VERSION_KEEP = ~((0xC000 << 48) | (0xF000 << 64))  # the variant and version bits, cleared...
+_VERSION_BITS = [(0x8000 << 48) | (v << 76) for v in range(9)]  # ...and set: RFC 4122 variant, the version
 _UUID_TEXT: dict[UUID, str] = {}  # str(UUID) of parts seen (node ids, mostly): formatting one costs ~2 µs
 _UUID_TEXT_MAX = 1 << 16
 _new = object.__new__
@@ -113,7 +121,7 @@ class Role(StrEnum):
     SYSTEM = "system"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Attribution:
     """Who recorded a fact, in which role, and when it happened in the world."""
 
@@ -121,13 +129,15 @@ class Attribution:
     role: Role
     occurred_at: datetime
 
-    def __post_init__(self) -> None:
-        if not self.actor:
+    def __init__(self, actor: str, role: Role | str, occurred_at: datetime) -> None:
+        # The dataclass's __init__ and a __post_init__, in one step (one is made for every clerk's day simulated).
+        if not actor:
             raise ValueError("actor must not be empty")
-        if type(self.role) is not Role:
-            object.__setattr__(self, "role", Role(self.role))
-        if self.occurred_at.tzinfo is None:
+        if type(role) is not Role:
+            role = Role(role)
+        if occurred_at.tzinfo is None:
             raise ValueError("occurred_at must be timezone-aware")
+        _set(self, "__dict__", {"actor": actor, "role": role, "occurred_at": occurred_at})
 
     @classmethod
     def system(cls, occurred_at: datetime | None = None) -> Attribution:
@@ -346,8 +356,26 @@ def require_text(aggregate: str, field: str, value: str, max_len: int = 200) -> 
 
 def choice(aggregate: str, field: str, enum: type[E], value: str) -> E:
     """Parse a value of a closed vocabulary, naming the field and the allowed values when it is not one."""
+    if type(value) is enum:
+        return value
+    if type(value) is str:  # what Enum.__new__ looks up first, without the call through EnumType.__call__
+        found = enum._value2member_map_.get(value)
+        if found is not None:
+            return found  # type: ignore[return-value]
     try:
         return enum(value)
     except ValueError:
         allowed = ", ".join(m.value for m in enum)
         raise DomainError(aggregate, "new", f"{field} must be one of: {allowed} (got {value!r})") from None
+
+
+def member(enum: type[E], value: str) -> E:
+    """``enum(value)``: the same member or the same error, without the call through ``EnumType.__call__`` for the
+    value of a member (the common case: events' apply() turning stored values back into members)."""
+    if type(value) is enum:
+        return value  # type: ignore[return-value]
+    if type(value) is str:
+        found = enum._value2member_map_.get(value)
+        if found is not None:
+            return found  # type: ignore[return-value]
+    return enum(value)

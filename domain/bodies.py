@@ -64,13 +64,16 @@ class StandingCommittee(DutyAggregate):
 
     def appoint(self, by: Attribution, *, member_id: str, name: str, post: str) -> None:
         member_id = self.text("member_id", member_id, 64)
-        self.require(member_id not in self.members, f"member {member_id} is already on the committee")
-        self.require(post in SC_POSTS, f"post must be one of {', '.join(SC_POSTS)} (got {post!r})")
+        if member_id in self.members:  # rules' texts only when a rule is broken
+            raise self.reject(f"member {member_id} is already on the committee")
+        if post not in SC_POSTS:
+            raise self.reject(f"post must be one of {', '.join(SC_POSTS)} (got {post!r})")
         # 地方组织法: a county-level standing committee has no secretary-general; a committee has one chair.
         self.require(not (post == "秘书长" and self.level is Level.COUNTY), "a county standing committee has no 秘书长")
         if post in SINGLE_POSTS:
             holder = next((m["name"] for m in self.members.values() if m["post"] == post), None)
-            self.require(holder is None, f"the committee already has a {post} ({holder})")
+            if holder is not None:
+                raise self.reject(f"the committee already has a {post} ({holder})")
         self.record(self.MemberAppointed, by, member_id=member_id, name=self.text("name", name, 50), post=post)
 
     def remove_member(self, by: Attribution, *, member_id: str, reason: str) -> None:

@@ -45,6 +45,9 @@ _ONE_MINUTE = timedelta(minutes=1)
 _ZERO = timedelta(0)
 
 
+_MISSING: Any = object()
+
+
 class _NotSure(Exception):
     """The fast pass met a value it cannot promise to write exactly as :mod:`json` would."""
 
@@ -119,10 +122,13 @@ class StateTranscoder(JSONTranscoder):
             out.append(v if c is None else c(v))
         return out
 
-    def _value_code(self, name: str, hint: Any, scope: dict[str, Any]) -> str:
+    def _value_code(self, name: str, hint: Any, scope: dict[str, Any], cell: list[Any] | None = None) -> str:
         """Python source converting the value ``name`` as the fast pass does, inlined for the type its annotation
         names (when the library's own transcoding is registered for it), checked by exact type: anything else goes
-        through ``_native`` (in ``scope`` as ``_enc_native``). ``scope`` gets the names the source uses."""
+        through ``_native`` (in ``scope`` as ``_enc_native``). ``scope`` gets the names the source uses.
+
+        ``cell`` (a list of two): a value that is often the very object of the event before (the owner node's id, the
+        time of a clerk's attribution) is converted once and remembered there, with its conversion, by identity."""
         general = f"_enc_native({name})"
         kind = typing.get_origin(hint) or hint
         if kind in (types.UnionType, typing.Union):  # X | None: the non-None type's code (None goes to _native)
@@ -130,22 +136,40 @@ class StateTranscoder(JSONTranscoder):
             kind = args[0] if len(args) == 1 else None
         if kind in (str, int, bool):
             scope[f"_enc_{kind.__name__}"] = kind
-            return f"{name} if type({name}) is _enc_{kind.__name__} else {general}"
+            return f"{name} if _enc_type({name}) is _enc_{kind.__name__} else {general}"
         transcoding = self.types.get(kind) if isinstance(kind, type) else None
         if transcoding is None:
             return general
         scope[f"_enc_name_{kind.__name__}"] = transcoding.name
         scope[f"_enc_{kind.__name__}"] = kind
-        typed = f"{{'_type_': _enc_name_{kind.__name__}, '_data_': %s}} if type({name}) is _enc_{kind.__name__}%s else {general}"
+        typed = (
+            f"{{'_type_': _enc_name_{kind.__name__}, '_data_': %s}} if _enc_type({name}) is _enc_{kind.__name__}%s else {general}"
+        )
         if kind is UUID and type(transcoding) is UUIDAsHex:
-            return typed % (f"f'{{{name}.int:032x}}'", "")
-        if kind is datetime and type(transcoding) is DatetimeAsISO:
-            return typed % (name, f" and _enc_safe_tz.get({name}.tzinfo)")
-        if kind is date and type(transcoding) is DateAsISO:
+            code = typed % (f"f'{{{name}.int:032x}}'", "")
+        elif kind is datetime and type(transcoding) is DatetimeAsISO:
+            code = typed % (name, f" and _enc_safe_tz.get({name}.tzinfo)")
+        elif kind is date and type(transcoding) is DateAsISO:
             return typed % (name, "")
-        if kind is Decimal and type(transcoding) is DecimalAsStr:
+        elif kind is Decimal and type(transcoding) is DecimalAsStr:
             return typed % (f"str({name})", "")
-        return general
+        else:
+            return general
+        if cell is None:
+            return code
+        # The conversion (a fresh dict, which orjson only reads) is kept with the value, if it is of that exact
+        # (immutable) type: the next event's value is compared by identity.
+        cell_name, convert_name = f"_enc_cell_{name}", f"_enc_convert_{name}"
+        scope[cell_name] = cell
+        source = (
+            f"def {convert_name}({name}, _enc_cell):\n"
+            f"    converted = {code}\n"
+            f"    if _enc_type({name}) is _enc_{kind.__name__}:\n"
+            f"        _enc_cell[0], _enc_cell[1] = {name}, converted\n"
+            "    return converted\n"
+        )
+        exec(source, scope)  # noqa: S102 - source made here from a field name and our own code
+        return f"{cell_name}[1] if {name} is {cell_name}[0] else {convert_name}({name}, {cell_name})"
 
     def _tz_is_safe(self, tz: Any) -> bool:
         # orjson writes datetimes as isoformat() does, except for UTC offsets with seconds (it rounds them to
@@ -221,8 +245,13 @@ class NodeMapper(Mapper[UUID]):
 
     _KEYS = ("originator_id", "originator_version")
 
+    #: Fields whose value is often the very object of the event encoded before, whatever its class (the owner node's
+    #: id; the attribution's time, the same for a clerk's commands of a day): remembered by identity (``_value_code``).
+    REPEATED = ("owner", "occurred_at")
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._cells: dict[str, list[Any]] = {name: [_MISSING, None] for name in self.REPEATED}
         self._classes: dict[type, tuple[str, Callable[[dict[str, Any]], bytes]]] = {}
         self.to_row: Callable[[Any], EventRow] = self._row_function()
 
@@ -272,14 +301,21 @@ class NodeMapper(Mapper[UUID]):
             "_enc_not_sure": NOT_SURE,
             "_enc_native": transcoder._native,  # noqa: SLF001
             "_enc_safe_tz": transcoder._safe_tz,  # noqa: SLF001
+            "_enc_type": type,
+            "_enc_tuple": tuple,
         }
-        values = ", ".join(f"{n!r}: {transcoder._value_code(n, hints.get(n), scope)}" for n in names[2:])  # noqa: SLF001
+        values = ", ".join(
+            f"{n!r}: {transcoder._value_code(n, hints.get(n), scope, self._cells.get(n))}"  # noqa: SLF001
+            for n in names[2:]
+        )
         class_version = getattr(cls, "class_version", 1)
         if class_version > 1:
             values += f", 'class_version': {int(class_version)!r}"
+        # Everything the function uses bound as keyword defaults: local variables, not global look-ups.
+        bound = ", ".join(f"{k}={k}" for k in scope if k.startswith("_enc"))
         source = (
-            "def encode(state):\n"
-            "    if tuple(state) != _enc_keys:\n"
+            f"def encode(state, *, {bound}):\n"
+            "    if _enc_tuple(state) != _enc_keys:\n"
             "        return _enc_general(state)\n"
             f"    {', '.join(names)}, = state.values()\n"
             "    try:\n"

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid4
 
-from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, choice, require_text
+from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, choice, member, require_text
 from domain.labelled import Labelled
 from domain.levels import Level
 
@@ -99,11 +99,11 @@ class ContactActivity(DutyAggregate):
         ticket: str  # 12345 work-order number, for hotline reports
 
         def apply(self, contact: ContactActivity) -> None:
-            contact.kind = ContactKind(self.kind)
-            contact.channel = Channel(self.channel)
+            contact.kind = member(ContactKind, self.kind)
+            contact.channel = member(Channel, self.channel)
             contact.title = self.title
             contact.held_on = self.held_on
-            contact.organiser_kind = OrganiserKind(self.organiser_kind)
+            contact.organiser_kind = member(OrganiserKind, self.organiser_kind)
             contact.organiser = self.organiser
             contact.organiser_id = self.organiser_id
             contact.deputy_ids = list(self.deputy_ids)
@@ -192,11 +192,11 @@ class ContactActivity(DutyAggregate):
             contact_id or uuid4(),
             owner.node_id,
             by,
-            kind=kind.value,
-            channel=channel.value,
+            kind=kind._value_,
+            channel=channel._value_,
             title=require_text(where, "title", title),
             held_on=held_on,
-            organiser_kind=organiser_kind.value,
+            organiser_kind=organiser_kind._value_,
             organiser=require_text(where, "organiser", organiser, 100),
             organiser_id=organiser_id.strip() or organiser.strip(),
             deputy_ids=list(deputy_ids),
@@ -210,33 +210,36 @@ class ContactActivity(DutyAggregate):
         return f"{pending} opinions awaiting feedback" if pending else "recorded"
 
     def raise_opinion(self, by: Attribution, *, text: str, deputy_id: UUID | None = None) -> int:
-        if deputy_id is not None:
-            self.require(deputy_id in self.deputy_ids, f"deputy {deputy_id} did not take part in this contact")
+        if deputy_id is not None and deputy_id not in self.deputy_ids:  # the rule's text only when it is broken
+            raise self.reject(f"deputy {deputy_id} did not take part in this contact")
         self.record(self.OpinionRaised, by, text=self.text("text", text, 1000), deputy_id=deputy_id)
         return len(self.opinions)
 
     def handle_opinion(self, by: Attribution, *, number: int, handling: Handling | str, unit: str = "", note: str = "") -> None:
         opinion = self._opinion(number)
-        self.require(not opinion["handling"], f"opinion {number} was already handled ({opinion['handling']})")
+        if opinion["handling"]:
+            raise self.reject(f"opinion {number} was already handled ({opinion['handling']})")
         how = self.pick("handling", Handling, handling)
         self.require(how is not Handling.ASSIGNED or bool(unit.strip()), "an assigned opinion names the unit it went to")
-        self.record(self.OpinionHandled, by, number=number, handling=how.value, unit=unit.strip(), note=note.strip())
+        self.record(self.OpinionHandled, by, number=number, handling=how._value_, unit=unit.strip(), note=note.strip())
 
     def feed_back(self, by: Attribution, *, number: int, note: str = "") -> None:
         opinion = self._opinion(number)
-        self.require(bool(opinion["handling"]), f"opinion {number} is fed back only after it was handled")
-        self.require(not opinion["fed_back"], f"opinion {number} was already fed back")
+        if not opinion["handling"]:
+            raise self.reject(f"opinion {number} is fed back only after it was handled")
+        if opinion["fed_back"]:
+            raise self.reject(f"opinion {number} was already fed back")
         self.record(self.OpinionFedBack, by, number=number, note=note.strip())
 
     def record_hotline_outcome(self, by: Attribution, *, outcome: str) -> None:
-        self.require(
-            self.kind is ContactKind.HOTLINE_REPORT, f"only a 12345 hotline report has an outcome, not a {self.kind.label}"
-        )
+        if self.kind is not ContactKind.HOTLINE_REPORT:
+            raise self.reject(f"only a 12345 hotline report has an outcome, not a {self.kind.label}")
         self.require(not self.hotline_outcome, "the hotline outcome was already recorded")
         self.record(self.HotlineOutcome, by, outcome=self.text("outcome", outcome, 1000))
 
     def _opinion(self, number: int) -> dict[str, Any]:
-        self.require(1 <= number <= len(self.opinions), f"no opinion number {number} (this contact has {len(self.opinions)})")
+        if not 1 <= number <= len(self.opinions):
+            raise self.reject(f"no opinion number {number} (this contact has {len(self.opinions)})")
         return self.opinions[number - 1]
 
 

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, natural_id, require_text
+from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, member, natural_id, require_text
 from domain.labelled import Labelled
 from domain.levels import CongressLevel
 
@@ -35,7 +35,13 @@ class GroupKind(StrEnum):
 
 
 def mandate_key(congress: CongressLevel | str, term: int) -> str:
-    return f"{CongressLevel(congress).value}/{term}"
+    return f"{member(CongressLevel, congress)._value_}/{term}"
+
+
+_PENDING_REVIEW = MandateStatus.PENDING_REVIEW._value_
+_ACTIVE = MandateStatus.ACTIVE._value_
+_VOID = MandateStatus.VOID._value_
+_TERMINATED = MandateStatus.TERMINATED._value_
 
 
 class Deputy(DutyAggregate):
@@ -77,7 +83,7 @@ class Deputy(DutyAggregate):
                 "elected_by": self.elected_by,
                 "via": self.via,
                 "delegation": self.delegation,
-                "status": MandateStatus.PENDING_REVIEW.value,
+                "status": _PENDING_REVIEW,
             }
 
     class CredentialsReviewed(DutyAggregate.Event):
@@ -88,8 +94,7 @@ class Deputy(DutyAggregate):
         note: str
 
         def apply(self, deputy: Deputy) -> None:
-            status = MandateStatus.ACTIVE if self.passed else MandateStatus.VOID
-            deputy.mandates[mandate_key(self.congress, self.term)]["status"] = status.value
+            deputy.mandates[mandate_key(self.congress, self.term)]["status"] = _ACTIVE if self.passed else _VOID
 
     class MandateTerminated(DutyAggregate.Event):
         label: ClassVar[str] = "终止代表资格"
@@ -98,7 +103,7 @@ class Deputy(DutyAggregate):
         reason: str
 
         def apply(self, deputy: Deputy) -> None:
-            deputy.mandates[mandate_key(self.congress, self.term)]["status"] = MandateStatus.TERMINATED.value
+            deputy.mandates[mandate_key(self.congress, self.term)]["status"] = _TERMINATED
 
     class FlagsSet(DutyAggregate.Event):
         label: ClassVar[str] = "设置代表类别"
@@ -185,39 +190,39 @@ class Deputy(DutyAggregate):
         via: ElectedVia | str = ElectedVia.ELECTION,
         delegation: str = "",
     ) -> None:
+        # Rules' texts are made only when a rule is broken (they format node names and ids).
         level = self.pick("congress", CongressLevel, congress)
         self.require(owner.node_id == self.owner, "only the owner node records this deputy's mandates")
-        self.require(
-            level.recorded_at == owner.level,
-            f"{level.label} mandates are recorded by the {level.recorded_at.label} office, not at {owner}",
-        )
-        if level is CongressLevel.TOWNSHIP:
-            self.require(
-                owner.has_congress,
-                f"{owner} is a {owner.kind.label}: it has no congress, so no township deputies",
-            )
-        self.require(1 <= term <= 99, f"term must be between 1 and 99 (got {term})")
-        self.require(mandate_key(level, term) not in self.mandates, f"already holds a {level.label} mandate of term {term}")
+        if level.recorded_at != owner.level:
+            raise self.reject(f"{level.label} mandates are recorded by the {level.recorded_at.label} office, not at {owner}")
+        if level is CongressLevel.TOWNSHIP and not owner.has_congress:
+            raise self.reject(f"{owner} is a {owner.kind.label}: it has no congress, so no township deputies")
+        if not 1 <= term <= 99:
+            raise self.reject(f"term must be between 1 and 99 (got {term})")
+        if mandate_key(level, term) in self.mandates:
+            raise self.reject(f"already holds a {level.label} mandate of term {term}")
         self.record(
             self.MandateGranted,
             by,
-            congress=level.value,
+            congress=level._value_,
             term=term,
             elected_by=self.text("elected_by", elected_by),
-            via=self.pick("via", ElectedVia, via).value,
+            via=self.pick("via", ElectedVia, via)._value_,
             delegation=delegation.strip(),
         )
 
     def review_credentials(self, by: Attribution, *, congress: str, term: int, passed: bool, note: str = "") -> None:
         self._require_mandate(congress, term, MandateStatus.PENDING_REVIEW)
-        self.record(self.CredentialsReviewed, by, congress=CongressLevel(congress).value, term=term, passed=passed, note=note)
+        self.record(
+            self.CredentialsReviewed, by, congress=member(CongressLevel, congress)._value_, term=term, passed=passed, note=note
+        )
 
     def terminate(self, by: Attribution, *, congress: str, term: int, reason: str) -> None:
         self._require_mandate(congress, term, MandateStatus.ACTIVE)
         self.record(
             self.MandateTerminated,
             by,
-            congress=CongressLevel(congress).value,
+            congress=member(CongressLevel, congress)._value_,
             term=term,
             reason=self.text("reason", reason),
         )
@@ -229,21 +234,23 @@ class Deputy(DutyAggregate):
 
     def join_group(self, by: Attribution, *, group: str, kind: GroupKind | str = GroupKind.AREA) -> None:
         group = self.text("group", group, 100)
-        self.require(group not in self.groups, f"already in deputy group {group}")
+        if group in self.groups:
+            raise self.reject(f"already in deputy group {group}")
         self.require(self.has_active_mandate, "only a deputy with an active mandate joins a deputy group")
-        self.record(self.JoinedGroup, by, group=group, kind=self.pick("kind", GroupKind, kind).value)
+        self.record(self.JoinedGroup, by, group=group, kind=self.pick("kind", GroupKind, kind)._value_)
 
     def leave_group(self, by: Attribution, *, group: str) -> None:
-        self.require(group in self.groups, f"not in deputy group {group}")
+        if group not in self.groups:
+            raise self.reject(f"not in deputy group {group}")
         self.record(self.LeftGroup, by, group=group)
 
     def mandate_status(self, congress: CongressLevel | str, term: int) -> MandateStatus | None:
         mandate = self.mandates.get(mandate_key(congress, term))
-        return MandateStatus(mandate["status"]) if mandate else None
+        return member(MandateStatus, mandate["status"]) if mandate else None
 
     @property
     def has_active_mandate(self) -> bool:
-        return any(m["status"] == MandateStatus.ACTIVE.value for m in self.mandates.values())
+        return any(m["status"] == _ACTIVE for m in self.mandates.values())
 
     @property
     def congress_levels(self) -> list[CongressLevel]:
@@ -258,4 +265,5 @@ class Deputy(DutyAggregate):
         current = self.mandate_status(level, term)
         if current is None:
             raise self.reject(f"holds no {level.label} mandate of term {term}")
-        self.require(current is status, f"the {level.label} mandate of term {term} is {current.label}, not {status.label}")
+        if current is not status:
+            raise self.reject(f"the {level.label} mandate of term {term} is {current.label}, not {status.label}")

@@ -194,7 +194,7 @@ class LivelihoodProject(DutyAggregate):
             year=year,
             title=title,
             category=require_text(where, "category", category, 50),
-            proposed_by=choice(where, "proposed_by", ProposedBy, proposed_by).value,
+            proposed_by=choice(where, "proposed_by", ProposedBy, proposed_by)._value_,
         )
 
     @property
@@ -216,12 +216,14 @@ class LivelihoodProject(DutyAggregate):
         self._require_state(ProjectState.DELIBERATED)
         self.require(min(yes, no, abstain) >= 0, "vote counts must not be negative")
         self.require(total_deputies > 0, "the congress must have deputies")
-        self.require(present <= total_deputies, f"present ({present}) cannot exceed all deputies ({total_deputies})")
-        self.require(yes + no + abstain <= present, f"yes+no+abstain ({yes + no + abstain}) cannot exceed present ({present})")
+        # Rules' texts are made only when a rule is broken.
+        if present > total_deputies:
+            raise self.reject(f"present ({present}) cannot exceed all deputies ({total_deputies})")
+        if yes + no + abstain > present:
+            raise self.reject(f"yes+no+abstain ({yes + no + abstain}) cannot exceed present ({present})")
         # 地方组织法: a congress session needs two thirds or more of all its deputies present.
-        self.require(
-            3 * present >= 2 * total_deputies, f"no quorum: {present} present of {total_deputies} is less than two thirds"
-        )
+        if 3 * present < 2 * total_deputies:
+            raise self.reject(f"no quorum: {present} present of {total_deputies} is less than two thirds")
         self.record(
             self.Voted,
             by,
@@ -244,10 +246,14 @@ class LivelihoodProject(DutyAggregate):
 
     def report_progress(self, by: Attribution, *, progress: int, spent_wan: Decimal, note: str = "") -> None:
         self._require_state(ProjectState.IMPLEMENTING)
-        self.require(0 <= progress <= 100, f"progress is a percentage 0..100 (got {progress})")
-        self.require(progress >= self.progress, f"progress cannot go back from {self.progress}% to {progress}%")
+        # Rules' texts are made only when a rule is broken.
+        if not 0 <= progress <= 100:
+            raise self.reject(f"progress is a percentage 0..100 (got {progress})")
+        if progress < self.progress:
+            raise self.reject(f"progress cannot go back from {self.progress}% to {progress}%")
         spent = self._money("spent_wan", spent_wan)
-        self.require(spent >= self.spent_wan, f"spending cannot go back from {self.spent_wan} to {spent} 万元")
+        if spent < self.spent_wan:
+            raise self.reject(f"spending cannot go back from {self.spent_wan} to {spent} 万元")
         self.record(self.ProgressReported, by, progress=progress, spent_wan=spent, note=note.strip())
 
     def supervise(self, by: Attribution, *, action: str, note: str = "") -> None:
@@ -256,7 +262,8 @@ class LivelihoodProject(DutyAggregate):
 
     def evaluate(self, by: Attribution, *, satisfied: int, basically_satisfied: int, dissatisfied: int) -> None:
         self._require_state(ProjectState.IMPLEMENTING)
-        self.require(self.progress == 100, f"deputies evaluate a finished project; it is at {self.progress}%")
+        if self.progress != 100:
+            raise self.reject(f"deputies evaluate a finished project; it is at {self.progress}%")
         self.require(min(satisfied, basically_satisfied, dissatisfied) >= 0, "evaluation counts must not be negative")
         self.require(satisfied + basically_satisfied + dissatisfied > 0, "an evaluation needs at least one vote")
         self.record(self.Evaluated, by, satisfied=satisfied, basically_satisfied=basically_satisfied, dissatisfied=dissatisfied)
@@ -270,8 +277,10 @@ class LivelihoodProject(DutyAggregate):
             amount = Decimal(value)
         except (InvalidOperation, TypeError, ValueError):
             raise self.reject(f"{field} must be an amount of 万元 (got {value!r})") from None
-        self.require(amount.is_finite() and amount >= 0, f"{field} must be a non-negative amount of 万元 (got {value})")
-        self.require(amount <= MAX_BUDGET_WAN, f"{field} {amount} 万元 is implausibly large: is it in 元?")
+        if not (amount.is_finite() and amount >= 0):
+            raise self.reject(f"{field} must be a non-negative amount of 万元 (got {value})")
+        if amount > MAX_BUDGET_WAN:
+            raise self.reject(f"{field} {amount} 万元 is implausibly large: is it in 元?")
         return amount.quantize(Decimal("0.01"))
 
     def _require_state(self, *allowed: ProjectState) -> None:

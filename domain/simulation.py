@@ -40,7 +40,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from domain.base import Attribution, DutyAggregate, NodeRef, Role
+from domain.base import Attribution, DutyAggregate, NodeRef, Role, uuid_of
 from domain.bodies import StandingCommittee
 from domain.contacts import Channel, ContactActivity, ContactKind, Handling, OrganiserKind
 from domain.deputies import Deputy, ElectedVia, GroupKind
@@ -579,7 +579,7 @@ class _Dep:
         self.leading = leading
         self.elected_by = elected_by
         self.delegation = delegation
-        self.id: UUID = Deputy.id_for(node.ref.node_id, person_id)
+        self.id: UUID  # the Deputy aggregate's id (Deputy.id_for), set from it once it is registered
         self.idle = False  # a deputy who will not do the yearly practical deed / a cadre who skips group activities
         self.station: Station | None = None
         self.group = ""
@@ -798,7 +798,7 @@ class _Simulation:
 
     def _nid(self) -> UUID:
         """An id for an aggregate without a natural key (visits, contacts), drawn from the seeded generator."""
-        return UUID(int=self.rng.getrandbits(128), version=4)
+        return uuid_of(self.rng.getrandbits(128), 4)
 
     def _touch(self, aggregate: DutyAggregate) -> None:
         self.touched.append(aggregate)
@@ -999,6 +999,7 @@ class _Simulation:
                 leading_cadre=leading,
                 home_node=station.owner if station is not None else (home_node or node).ref.node_id,
             )
+            dep.id = deputy.id
             deputy.grant_mandate(node.ref, by, congress=congress, term=term, elected_by=elected_by, delegation=delegation)
             passed = sub.random() >= 0.004
             deputy.review_credentials(
@@ -2061,6 +2062,7 @@ class _Simulation:
             leading_cadre=dep.leading,
             home_node=station.owner if station is not None else node.ref.node_id,
         )
+        dep.id = deputy.id
         deputy.grant_mandate(
             node.ref,
             by,

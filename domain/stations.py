@@ -104,13 +104,15 @@ class Station(DutyAggregate):
 
     def enrol(self, by: Attribution, *, deputy_id: UUID, deputy_name: str, congress: CongressLevel | str) -> None:
         self._require_open()
-        self.require(deputy_id not in self.enrolled, f"deputy {deputy_name} ({deputy_id}) is already enrolled here")
+        if deputy_id in self.enrolled:  # rules' texts are made only when a rule is broken
+            raise self.reject(f"deputy {deputy_name} ({deputy_id}) is already enrolled here")
         level = self.pick("congress", CongressLevel, congress)
-        self.record(self.DeputyEnrolled, by, deputy_id=deputy_id, deputy_name=deputy_name, congress=level.value)
+        self.record(self.DeputyEnrolled, by, deputy_id=deputy_id, deputy_name=deputy_name, congress=level._value_)
 
     def remove(self, by: Attribution, *, deputy_id: UUID, reason: str) -> None:
         self._require_open()
-        self.require(deputy_id in self.enrolled, f"deputy {deputy_id} is not enrolled here")
+        if deputy_id not in self.enrolled:
+            raise self.reject(f"deputy {deputy_id} is not enrolled here")
         self.record(self.DeputyRemoved, by, deputy_id=deputy_id, reason=self.text("reason", reason))
 
     def merge_into(self, successor: Station, by: Attribution) -> None:
@@ -125,11 +127,13 @@ class Station(DutyAggregate):
 
     def close(self, by: Attribution, *, reason: str) -> None:
         self._require_open()
-        self.require(not self.enrolled, f"{len(self.enrolled)} deputies are still enrolled: remove them or merge the station")
+        if self.enrolled:
+            raise self.reject(f"{len(self.enrolled)} deputies are still enrolled: remove them or merge the station")
         self.record(self.Closed, by, reason=self.text("reason", reason))
 
     def is_enrolled(self, deputy_id: UUID) -> bool:
         return deputy_id in self.enrolled
 
     def _require_open(self) -> None:
-        self.require(self.status is StationStatus.OPEN, f"the station is {self.status.label}, not open")
+        if self.status is not StationStatus.OPEN:
+            raise self.reject(f"the station is {self.status.label}, not open")

@@ -14,7 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, Role, choice, natural_id, require_text
+from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, Role, choice, member, natural_id, require_text
 from domain.labelled import Labelled
 from domain.levels import CongressLevel
 
@@ -234,7 +234,7 @@ class Suggestion(DutyAggregate):
             owner.node_id,
             by,
             number=number,
-            congress=level.value,
+            congress=level._value_,
             term=term,
             session=session,
             title=require_text(where, "title", title),
@@ -255,7 +255,8 @@ class Suggestion(DutyAggregate):
         self.require(
             lead not in co and len(set(co)) == len(co) and all(co), "co-units must be distinct, non-empty and not the lead unit"
         )
-        self.require(due_on > by.occurred_at.date(), f"due date {due_on} must be after the assignment ({by.occurred_at.date()})")
+        if not due_on > by.occurred_at.date():  # the rule's text only when it is broken
+            raise self.reject(f"due date {due_on} must be after the assignment ({by.occurred_at.date()})")
         self.record(self.Assigned, by, lead_unit=lead, co_units=co, due_on=due_on)
 
     def start_handling(self, by: Attribution, *, contacted_on: date) -> None:
@@ -268,20 +269,21 @@ class Suggestion(DutyAggregate):
         self.record(
             self.Replied,
             by,
-            category=self.pick("category", ReplyCategory, category).value,
+            category=self.pick("category", ReplyCategory, category)._value_,
             text=self.text("text", text, 20_000),
             replied_on=replied_on,
         )
 
     def evaluate(self, by: Attribution, *, deputy_id: UUID, evaluation: Evaluation | str, comment: str = "") -> None:
         self._require_state(SuggestionState.REPLIED)
-        self.require(by.role is Role.DEPUTY, f"only the lead deputy evaluates a reply; an account in role {by.role.value} cannot")
-        self.require(
-            deputy_id == self.lead_deputy_id, f"only the lead deputy {self.lead_deputy_id} evaluates this reply, not {deputy_id}"
-        )
+        # Rules' texts are made only when a rule is broken (they format ids).
+        if by.role is not Role.DEPUTY:
+            raise self.reject(f"only the lead deputy evaluates a reply; an account in role {by.role.value} cannot")
+        if deputy_id != self.lead_deputy_id:
+            raise self.reject(f"only the lead deputy {self.lead_deputy_id} evaluates this reply, not {deputy_id}")
         self.require(by.actor == str(deputy_id), "the evaluation must be recorded by the lead deputy's own account")
         result = self.pick("evaluation", Evaluation, evaluation)
-        self.record(self.Evaluated, by, deputy_id=deputy_id, evaluation=result.value, comment=comment.strip())
+        self.record(self.Evaluated, by, deputy_id=deputy_id, evaluation=result._value_, comment=comment.strip())
 
     def mark_solved(self, by: Attribution, *, note: str, solved_on: date) -> None:
         self._require_state(SuggestionState.FOLLOW_UP)
@@ -295,7 +297,7 @@ class Suggestion(DutyAggregate):
     def supervise(self, by: Attribution, *, supervision: SupervisionType | str, note: str = "") -> None:
         self._require_state(*_UNDER_HANDLING)
         kind = self.pick("supervision", SupervisionType, supervision)
-        self.record(self.Supervised, by, supervision=kind.value, note=note.strip())
+        self.record(self.Supervised, by, supervision=kind._value_, note=note.strip())
 
     def close(self, by: Attribution) -> None:
         self._require_state(SuggestionState.EVALUATED)
@@ -303,7 +305,7 @@ class Suggestion(DutyAggregate):
 
     @property
     def last_category(self) -> ReplyCategory | None:
-        return ReplyCategory(self.replies[-1]["category"]) if self.replies else None
+        return member(ReplyCategory, self.replies[-1]["category"]) if self.replies else None
 
     def is_overdue(self, today: date) -> bool:
         """Assigned and not yet replied after its due date."""

@@ -9,7 +9,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from domain.base import Attribution, DutyAggregate, NodeRef, natural_id
+from domain.base import Attribution, DutyAggregate, NodeRef, member, natural_id
 from domain.labelled import Labelled
 from domain.stations import Station, StationStatus
 
@@ -18,6 +18,11 @@ class IssueStatus(Labelled):
     RAISED = "raised", "待处理"
     RESOLVED = "resolved", "已解决"
     TRANSFERRED = "transferred", "已转办"
+
+
+_RAISED = IssueStatus.RAISED._value_
+_RESOLVED = IssueStatus.RESOLVED._value_
+_TRANSFERRED = IssueStatus.TRANSFERRED._value_
 
 
 class StationVisit(DutyAggregate):
@@ -52,7 +57,7 @@ class StationVisit(DutyAggregate):
                     "category": self.category,
                     "raised_by_name": self.raised_by_name,
                     "raised_by_phone": self.raised_by_phone,
-                    "status": IssueStatus.RAISED.value,
+                    "status": _RAISED,
                     "outcome": "",
                 }
             )
@@ -63,7 +68,7 @@ class StationVisit(DutyAggregate):
         outcome: str
 
         def apply(self, visit: StationVisit) -> None:
-            visit.issues[self.number - 1].update(status=IssueStatus.RESOLVED.value, outcome=self.outcome)
+            visit.issues[self.number - 1].update(status=_RESOLVED, outcome=self.outcome)
 
     class IssueTransferred(DutyAggregate.Event):
         label: ClassVar[str] = "转交办理"
@@ -71,7 +76,7 @@ class StationVisit(DutyAggregate):
         to_unit: str
 
         def apply(self, visit: StationVisit) -> None:
-            visit.issues[self.number - 1].update(status=IssueStatus.TRANSFERRED.value, outcome=self.to_unit)
+            visit.issues[self.number - 1].update(status=_TRANSFERRED, outcome=self.to_unit)
 
     class Closed(DutyAggregate.Event):
         label: ClassVar[str] = "接待办结"
@@ -100,13 +105,19 @@ class StationVisit(DutyAggregate):
         visit_id: UUID | None = None,
     ) -> StationVisit:
         """Record deputies on duty; each must be enrolled at the station, which must be open and owned here."""
-        station.require(station.owner == owner.node_id, f"the station belongs to another node than {owner}")
-        station.require(station.status is StationStatus.OPEN, f"the station is {station.status.label}, not open")
+        # Rules' texts are made only when a rule is broken (they format node names and ids).
+        if station.owner != owner.node_id:
+            raise station.reject(f"the station belongs to another node than {owner}")
+        if station.status is not StationStatus.OPEN:
+            raise station.reject(f"the station is {station.status.label}, not open")
         station.require(bool(deputy_ids), "at least one deputy must be on duty")
         station.require(len(set(deputy_ids)) == len(deputy_ids), "a deputy is listed twice")
+        enrolled = station.enrolled
         for deputy_id in deputy_ids:
-            station.require(station.is_enrolled(deputy_id), f"deputy {deputy_id} is not enrolled at {station.name}")
-        station.require(0 <= people_received <= 10_000, f"people_received must be 0..10000 (got {people_received})")
+            if deputy_id not in enrolled:
+                raise station.reject(f"deputy {deputy_id} is not enrolled at {station.name}")
+        if not 0 <= people_received <= 10_000:
+            raise station.reject(f"people_received must be 0..10000 (got {people_received})")
         key = visit_id or natural_id("visit", station.id, visit_date.isoformat(), *sorted(d.hex for d in deputy_ids))
         return cls.start(
             cls.Recorded,
@@ -147,12 +158,15 @@ class StationVisit(DutyAggregate):
 
     def close(self, by: Attribution) -> None:
         self.require(not self.closed, "the visit is already closed")
-        pending = [i + 1 for i, issue in enumerate(self.issues) if issue["status"] == IssueStatus.RAISED.value]
-        self.require(not pending, f"issues {pending} are neither resolved nor transferred")
+        pending = [i + 1 for i, issue in enumerate(self.issues) if issue["status"] == _RAISED]
+        if pending:
+            raise self.reject(f"issues {pending} are neither resolved nor transferred")
         self.record(self.Closed, by)
 
     def _require_pending(self, number: int) -> None:
         self.require(not self.closed, "the visit is closed")
-        self.require(1 <= number <= len(self.issues), f"no issue number {number} (this visit has {len(self.issues)})")
-        status = IssueStatus(self.issues[number - 1]["status"])
-        self.require(status is IssueStatus.RAISED, f"issue {number} is already {status.label}")
+        if not 1 <= number <= len(self.issues):
+            raise self.reject(f"no issue number {number} (this visit has {len(self.issues)})")
+        status = member(IssueStatus, self.issues[number - 1]["status"])
+        if status is not IssueStatus.RAISED:
+            raise self.reject(f"issue {number} is already {status.label}")

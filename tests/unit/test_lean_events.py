@@ -301,3 +301,21 @@ def test_any_value_in_any_field_is_written_as_the_library_writes_it(event_class:
             _node_mapper().to_row(event)
         return
     assert _node_mapper().to_row(event)[3] == stored.state
+
+
+def test_values_remembered_by_identity_are_only_immutable_ones() -> None:
+    """``owner`` and ``occurred_at`` are remembered by identity from one event to the next: a mutable value found
+    there is converted every time."""
+    ours, library = _node_mapper(), _library_mapper()
+    owner: Any = ["a"]
+    station = Station.establish(_ref(uuid4()), BY, name="某某站")
+    event: Any = station.collect_events()[0]
+    for value in (owner, owner):
+        object.__setattr__(event, "__dict__", {**vars(event), "owner": value})
+        assert ours.to_row(event)[3] == library.to_stored_event(event).state
+        owner.append("b")  # the same list, changed: written as it is now
+    node = uuid4()  # the same owner (the same UUID object) for events of two classes
+    station = Station.establish(_ref(node), BY, name="甲")
+    station.enrol(BY, deputy_id=uuid4(), deputy_name="张三", congress="county")
+    for event in station.collect_events():
+        assert ours.to_row(event)[3] == library.to_stored_event(event).state
