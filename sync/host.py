@@ -249,9 +249,9 @@ class SyncHost:
         renew = ""
         for ingest, stream, step in due:
             self.log.warning("sync.recover", node=str(ingest.node), stream=stream.stream, step=step, reason=stream.reason)
+            ingest.request_republish(stream)  # at every step: a request can be lost with a broker's data
             if step == 1:
                 ingest.seek(stream)
-                ingest.request_republish(stream)
             else:
                 renew = f"stream {stream.stream} stalled: {stream.reason}"
         if renew:

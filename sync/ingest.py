@@ -477,6 +477,6 @@ def make_consumer(bootstrap: str) -> KafkaConsumer:
         enable_incremental_fetch_sessions=False,  # see sync.host: a drifted session stops a partition silently
         # The broker answers a fetch as soon as any partition has data, so a long wait costs no latency; it only
         # spares an idle process re-sending a fetch of every partition twice a second.
-        fetch_max_wait_ms=3000,
+        fetch_max_wait_ms=500,
         metrics_enabled=False,  # its per-fetch bookkeeping cost an idle 200-node process more than its own work
     )

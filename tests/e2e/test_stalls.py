@@ -46,7 +46,7 @@ def run_stall(sqlite_settings: StoreSettings, sync_settings: SyncSettings, topic
             paused = county.call(lambda host: (host.consumer.pause(*(TopicPartition(t, 0) for t in topics)), host.consumer)[1])
             activity.write_until(XIEHE, 400)  # the child goes on recording and publishing
 
-            row = wait_for(lambda: (r := xiehe_row(sqlite_settings))["state"] == "stalled" and r, 30, "XIEHE stalled")
+            row = wait_for(lambda: (r := xiehe_row(sqlite_settings))["state"] == "stalled" and r, 60, "XIEHE stalled")
             assert reason in row["reason"] and row["since"], row
             # …while the other township's stream is not held up
             zhonghu = next(r for r in node_status(hunan(), ref(WULINGYUAN), sqlite_settings) if r["child"] == str(ref(ZHONGHU)))
