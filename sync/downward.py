@@ -29,6 +29,7 @@ import structlog
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
 from eventsourcing.utils import get_topic
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 
 from domain.deputies import Deputy
 from domain.persistence import SyncRecorder
@@ -134,6 +135,7 @@ class DownwardSender:
         self.cursors = [Cursor(s.recorder, _ROUTING_TOPICS + DEPUTY_TOPICS) for s in self.stores]
         self.sent = {_pair(key): int(v) for key, v in self.books.state("sent").items()}  # (child, deputy) -> version
         self.answered = self.books.state("resend")  # child -> the last resend request answered
+        self.unsent: set[UUID] = set()  # deputies whose replicas the broker did not take: sent again at the next check
         self.dirty = True
         self.next_check = 0.0
         self.log = structlog.get_logger().bind(node=str(store.node.node_id), channel="down")
@@ -145,7 +147,7 @@ class DownwardSender:
         """Send the replicas that changed or became needed (everything a child asked for again); returns how many."""
         self.dirty = False
         self.next_check = tick(time.monotonic(), self.settings.check_s)
-        changed = self._read()
+        changed, self.unsent = self._read() | self.unsent, set()
         changed |= self._answer(resend or {})
         pairs = [
             (c, d)
@@ -153,12 +155,35 @@ class DownwardSender:
             for c in self.routing.targets.get(d, ())
             if self.sent.get((c, d), 0) < self.routing.versions.get(d, 0)
         ]
-        for child, deputy in pairs:
-            self.sent[(child, deputy)] = self._send(child, deputy)
-        if pairs:
-            self.books.put_state("sent", {f"{c.hex}:{d.hex}": str(self.sent[(c, d)]) for c, d in pairs})
-            self.log.debug("down.sent", replicas=len(pairs))
-        return len(pairs)
+        delivered = self._deliver(pairs)
+        if delivered:
+            self.sent.update(delivered)
+            self.books.put_state("sent", {f"{c.hex}:{d.hex}": str(v) for (c, d), v in delivered.items()})
+            self.log.debug("down.sent", replicas=len(delivered))
+        return len(delivered)
+
+    def _deliver(self, pairs: list[tuple[UUID, UUID]]) -> dict[tuple[UUID, UUID], int]:
+        """Send the replicas and wait for the broker: the versions it acknowledged. A replica it did not take is not
+        marked sent and goes again at the next check (a broker that went away or lost its data)."""
+        sent: dict[tuple[UUID, UUID], tuple[int, Any]] = {}
+        try:
+            for child, deputy in pairs:
+                sent[(child, deputy)] = self._send(child, deputy)
+            if sent:
+                self.producer.flush(timeout=30)
+        except KafkaError as e:
+            self.log.warning("down.send_failed", error=repr(e), replicas=len(pairs))
+        delivered = {}
+        for pair, (version, future) in sent.items():
+            try:
+                future.get(timeout=0)
+                delivered[pair] = version
+            except KafkaError:
+                pass
+        if len(delivered) < len(pairs):
+            self.unsent = {deputy for child, deputy in pairs if (child, deputy) not in delivered}
+            self.log.warning("down.unsent", replicas=len(pairs) - len(delivered))
+        return delivered
 
     def _read(self) -> set[UUID]:
         """Deputies whose history or routing changed since the last read (all of them after a start, over as many
@@ -187,8 +212,8 @@ class DownwardSender:
         self.books.put_state("resend", {child.hex: epoch for child, epoch in again.items()})
         return {d for d, children in self.routing.targets.items() if children & again.keys()}
 
-    def _send(self, child: UUID, deputy: UUID) -> int:
-        """Send the deputy's whole history to the child; returns the version sent."""
+    def _send(self, child: UUID, deputy: UUID) -> tuple[int, Any]:
+        """Send the deputy's whole history to the child; returns the version sent and the send's future."""
         events = self._history(deputy)
         value = json.dumps(
             {
@@ -197,8 +222,8 @@ class DownwardSender:
             },
             ensure_ascii=False,
         ).encode()
-        self.producer.send(self.topic_for(child), key=deputy.bytes, value=value, partition=0)
-        return events[-1].originator_version if events else 0
+        future = self.producer.send(self.topic_for(child), key=deputy.bytes, value=value, partition=0)
+        return (events[-1].originator_version if events else 0), future
 
     def _history(self, deputy: UUID) -> list[StoredEvent]:
         for store in self.stores:

@@ -271,10 +271,8 @@ class SyncHost:
         }
         if not silent:
             return
-        try:
-            ends = self.consumer.end_offsets(list(silent))
-        except KafkaError as e:
-            self.log.warning("sync.end_offsets_failed", error=repr(e))
+        ends = self._end_offsets(self.consumer, list(silent))
+        if ends is None:
             return
         positions = fetch_positions(self.consumer)
         stuck = ""
@@ -288,6 +286,7 @@ class SyncHost:
             elif end > at:
                 stuck = f"{tp.topic} holds messages up to offset {end}, this consumer is at {at}"
                 ingest.stall_found(stream, stuck)
+                self.log.warning("consumer.stuck", topic=tp.topic, end=end, **fetch_state(self.consumer, tp))
         if stuck:
             self._renew_consumer(stuck)
 
@@ -337,10 +336,8 @@ class SyncHost:
         stalled stream: one request for the end of every partition.)"""
         for consumer in (self.consumer, self.control):
             assigned = list(consumer.assignment())
-            try:
-                ends = consumer.end_offsets(assigned)
-            except KafkaError as e:
-                self.log.warning("sync.end_offsets_failed", error=repr(e))
+            ends = self._end_offsets(consumer, assigned)
+            if ends is None:
                 continue
             positions = fetch_positions(consumer)
             for tp in assigned:
@@ -348,6 +345,15 @@ class SyncHost:
                 if end is not None and position is not None and position > end:
                     self.log.warning("consumer.reseek", topic=tp.topic, position=position, end=end)
                     consumer.seek_to_beginning(tp)
+
+    def _end_offsets(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> dict[TopicPartition, int] | None:
+        """The partitions' end offsets, or None (logged) when the broker could not say: kafka-python 3.0.12 raises
+        KeyError for a partition missing from the answer (a topic deleted meanwhile), which once ended a process."""
+        try:
+            return consumer.end_offsets(partitions)  # type: ignore[no-any-return]
+        except (KafkaError, KeyError) as e:
+            self.log.warning("sync.end_offsets_failed", error=repr(e))
+            return None
 
     def _obey_control(self) -> None:
         # At most every CONTROL_POLL_S: a poll of kafka-python's consumer costs ~2 ms of CPU even when empty, which
@@ -411,6 +417,30 @@ def fetch_positions(consumer: KafkaConsumer) -> dict[TopicPartition, int | None]
     for tp, state in list(consumer._subscription.assignment.items()):  # type: ignore[attr-defined]
         out[tp] = state.position.offset if state.has_valid_position else None
     return out
+
+
+def fetch_state(consumer: KafkaConsumer, tp: TopicPartition) -> dict[str, Any]:
+    """Why the consumer may not be fetching ``tp``, from its fetcher's own state (kafka-python 3.0.12 internals,
+    pinned): logged with a stuck stream so that a stall says what the client believed at the time."""
+    state = consumer._subscription.assignment.get(tp)  # type: ignore[attr-defined]
+    if state is None:
+        return {"assigned": False}
+    fetcher, cluster = consumer._fetcher, consumer._manager.cluster  # type: ignore[attr-defined]
+    leader = cluster.leader_for_partition(tp)
+    position = state.position
+    return {
+        "leader": leader,
+        "leader_epoch": cluster.leader_epoch_for_partition(tp),
+        "position": None if position is None else position.offset,
+        "record_epoch": None if position is None else position.leader_epoch,
+        "fetchable": state.is_fetchable(),
+        "paused": state.paused,
+        "awaiting_validation": state.awaiting_validation,
+        "awaiting_reset": state.awaiting_reset,
+        "highwater": state.highwater,
+        "pending_fetch": leader in fetcher._nodes_with_pending_fetch_requests,
+        "buffered": tp in {f.topic_partition for f in fetcher._completed_fetches.copy()},
+    }
 
 
 def send_republish(settings: SyncSettings, node_id: UUID, position: StreamPosition, *, by: str, stream: str = UP) -> None:

@@ -85,11 +85,14 @@ class Relay:
         """Publish the next page of the log, in frames; returns how many events went out."""
         version = self.source.data_version()
         if not self.dirty and version == self.version:
-            sent = 0  # nobody wrote to the log since we last read it
+            sent: int | None = 0  # nobody wrote to the log since we last read it
         else:
             self.dirty = False
             sent = self._publish()
-        self.version = version
+        # A failed publish is tried again at the next check even if nobody writes to the log meanwhile: once, a relay
+        # whose last page failed when the broker lost its data sat on it until its node recorded something new.
+        self.version = version if sent is not None else -1
+        sent = sent or 0
         now = time.monotonic()
         if sent:
             self.active_until = now + ACTIVE_S
@@ -97,7 +100,8 @@ class Relay:
         self.next_check = now + self.settings.poll_ms / 1000 if now < self.active_until else tick(now, self.settings.check_s)
         return sent
 
-    def _publish(self) -> int:
+    def _publish(self) -> int | None:
+        """Publish the next page; how many events went out, or None if the broker did not take them all."""
         page = self.source.select_rows(self.published.position + 1, self.settings.relay_batch)
         if not page:
             return 0
@@ -114,7 +118,7 @@ class Relay:
         except KafkaError as e:
             # Nothing advances: the next round re-publishes from the durable position; receivers skip duplicates.
             self.log.warning("relay.publish_failed", error=repr(e), position=self.published.position)
-            return 0
+            return None
         self.published = StreamPosition(self.stream, prev, link.hex())
         self.books.save_position(self.published)
         self.log.debug("relay.published", position=prev, events=len(page), frames=len(futures))

@@ -76,9 +76,9 @@ def test_replicas_go_down_when_they_change_and_only_then(sqlite_settings: StoreS
         ledger.wait_converged(60)
         first = settled(sqlite_settings)
         sent = down_end(sync_settings)
-        # One message per replica; twice at most, when the child's first beat (a new reference store asks for every
-        # replica) reached the parent after it had sent them.
-        assert sent in (len(first), 2 * len(first)), (sent, len(first))
+        # One message per replica; twice at most, for those the parent had sent when the child's first beat (a new
+        # reference store asks for every replica) reached it: all of them, none, or some (the first sending takes turns).
+        assert len(first) <= sent <= 2 * len(first), (sent, len(first))
         time.sleep(3)  # nothing changes: nothing more goes down
         assert down_end(sync_settings) == sent
         stop(hosts)
