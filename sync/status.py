@@ -158,6 +158,7 @@ def _summary(hierarchy: Hierarchy, node: NodeRef, health: Health) -> dict[str, A
         "all_following": streams > 0 and following == streams,
         "verdict": _verdict(total, streams),
         "by_state": {s.value: total.get(s, 0) for s in STATES},
+        "labels": {s.value: s.label for s in STATES},
         "regions": sorted(
             (_region_row(hierarchy, region, counts) for region, counts in regions.items()),
             key=lambda r: (r["following"] - r["streams"], r["code"]),

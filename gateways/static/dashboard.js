@@ -6,6 +6,8 @@
   const RED = "#b71c1c", GOLD = "#d4a017", GREY = "#9e9e9e", GREEN = "#2e7d32", BLUE = "#1565c0";
   const state = { node: code, region: null, crumbs: [], year: "", asOf: "", by: "recorded", target: null, loads: 0, errors: 0 };
   const charts = {};
+  const STATES = ["following", "behind", "stalled", "gap", "parked", "diverged", "silent", "unknown"];
+  const STATE_COLOURS = { following: GREEN, behind: GOLD, stalled: "#e65100", gap: "#ef6c00", parked: RED, diverged: "#6a1b9a", silent: "#5d4037", unknown: GREY };
   const $ = (id) => document.getElementById(id);
   const pct = (r) => (r === null || r === undefined ? "—" : (r * 100).toFixed(1) + "%");
   const num = (n) => (n === null || n === undefined ? "—" : Number(n).toLocaleString("zh-CN"));
@@ -136,7 +138,7 @@
       kpi("超期未答复", num(sg.overdue), `跟踪督办中 ${num(sg.open_follow_up)} 件`),
       kpi("民生实事(通过)", num(lv.passed), `投资 ${num(lv.investment_yi)} 亿元`),
       kpi("民生实事平均进度", lv.avg_progress === null ? "—" : lv.avg_progress + "%", `通过率 ${pct(lv.pass_rate)}`),
-      kpi("同步健康", sync ? healthLabel(sync) : "—", sync ? freshness(sync) : "下钻区域不显示"),
+      kpi("同步健康", sync ? healthLabel(sync) : "—", sync ? healthDetail(sync) : "下钻区域不显示"),
     ].join("");
     renderCoverage(data.coverage);
     renderTargetPick(data.coverage);
@@ -146,6 +148,7 @@
     renderLivelihood(data.livelihood.by_region);
     renderSync(sync);
     window.yipanqiDashboard.data = data;
+    window.yipanqiDashboard.sync = sync;
   }
 
   function freshness(sync) {
@@ -153,14 +156,20 @@
     return `日志头 ${num(sync.head)}` + (behind > 0 ? ` · 读模型追赶中, 差 ${num(behind)} 条` : "");
   }
 
+  // The whole subtree's streams (every level below, as each child's relay reports its own subtree up), not only
+  // this node's children: "全部正常" only when every one of them follows.
   function healthLabel(sync) {
-    const kids = sync.children || [];
-    const count = (state) => kids.filter((c) => c.state === state).length;
-    const parked = count("parked"), gap = count("gap"), behind = count("behind");
-    if (parked) return `${parked} 个搁置`;
-    if (gap) return `${gap} 个缺口待重发`;
-    if (behind) return `${behind} 个追赶中`;
-    return kids.length ? "全部正常" : "无下级";
+    const t = sync.subtree;
+    if (!t || !t.streams) return "无下级";
+    if (t.all_following) return "全部正常";
+    return `${num(t.streams - t.following)} 条流异常`;
+  }
+
+  function healthDetail(sync) {
+    const t = sync.subtree;
+    if (!t || !t.streams) return freshness(sync);
+    const bad = STATES.filter((s) => s !== "following" && t.by_state[s]).map((s) => `${t.labels[s] || s} ${num(t.by_state[s])}`);
+    return `辖区 ${num(t.following)} / ${num(t.streams)} 条流正常` + (bad.length ? " · " + bad.join(" · ") : "");
   }
 
   function fillYears(data) {
@@ -260,19 +269,27 @@
     ], { yAxis: [{ type: "value", name: "万元" }, { type: "value", name: "%/个", max: (v) => Math.max(100, v.max) }] });
   }
 
+  // Per region of the subtree (this node's children, and this node's own streams), how many streams are in each state.
   function renderSync(sync) {
-    const kids = (sync && sync.children) || [];
-    const colour = { following: GREEN, behind: GOLD, parked: RED, unknown: GREY };
+    const t = (sync && sync.subtree) || { regions: [], problems: [], streams: 0, unlisted: 0 };
+    const regions = t.regions || [];
     chart("chart-sync").setOption({
-      tooltip: { trigger: "axis", formatter: (p) => { const k = kids[p[0].dataIndex]; return `${esc(k.child)}<br>${esc(k.state_label)} · 滞后 ${num(k.lag_events)} 条 / ${k.lag_s === null ? "?" : k.lag_s + " 秒"}${k.reason ? "<br>" + esc(k.reason) : ""}`; } },
-      grid: { left: 60, right: 20, top: 20, bottom: 70 },
-      xAxis: { type: "category", data: kids.map((k) => k.child), axisLabel: { rotate: kids.length > 6 ? 40 : 0, interval: 0 } },
-      yAxis: { type: "value", name: "滞后(条)" },
-      series: [{ type: "bar", name: "滞后事件", data: kids.map((k) => ({ value: k.lag_events === null ? 0 : k.lag_events, itemStyle: { color: colour[k.state] || GREY } })),
-        label: { show: true, position: "top", formatter: (p) => (["behind", "gap", "parked"].includes(kids[p.dataIndex].state) ? kids[p.dataIndex].state_label : "") } }],
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      legend: { top: 0, itemWidth: 12, textStyle: { fontSize: 11 }, data: STATES.map((s) => (t.labels || {})[s] || s) },
+      grid: { left: 60, right: 20, top: 64, bottom: 70 },
+      xAxis: { type: "category", data: regions.map((r) => r.name || r.code), axisLabel: { rotate: regions.length > 6 ? 40 : 0, interval: 0 } },
+      yAxis: { type: "value", name: "流(条)" },
+      series: STATES.map((s) => ({ type: "bar", stack: "streams", name: (t.labels || {})[s] || s, itemStyle: { color: STATE_COLOURS[s] },
+        data: regions.map((r) => (s === "following" ? r.following : (r.by_state || {})[s] || 0)) })),
     }, true);
+    const problems = (t.problems || []).slice(0, 8);
+    $("sync-problems").innerHTML = problems.map((p) =>
+      `<li><strong>${esc(p.state_label)}</strong> ${esc(p.child)} → ${esc(p.node)} · 持有 ${num(p.held)} / ${num(p.head)}` +
+      (p.reason ? ` · ${esc(p.reason)}` : "") + "</li>").join("");
+    const more = (t.problems || []).length - problems.length + (t.unlisted || 0);
     $("sync-note").textContent = sync
-      ? `本节点日志头 ${num(sync.head)}` + (sync.published === null ? " (省级, 无上级)" : `, 已向上级发布 ${num(sync.published)}, 待发布 ${num(sync.unpublished)}`)
+      ? `辖区共 ${num(t.streams)} 条流, ${num(t.following)} 条正常` + (more > 0 ? `, 另有 ${num(more)} 条异常未列出 (yipanqi sync status --subtree)` : "") +
+        ` · 本节点日志头 ${num(sync.head)}` + (sync.published === null ? " (省级, 无上级)" : `, 已向上级发布 ${num(sync.published)}, 待发布 ${num(sync.unpublished)}`)
       : "下钻到下级区域时, 同步状态请在该节点的看板查看。";
   }
 
@@ -282,6 +299,6 @@
   $("asof").onchange = () => { state.asOf = $("asof").value; load(); };
   $("clock").onchange = () => { state.by = $("clock").value; if (state.asOf) load(); };
 
-  window.yipanqiDashboard = { state, charts, drill, load, data: null };
+  window.yipanqiDashboard = { state, charts, drill, load, data: null, sync: null };
   load();
 })();

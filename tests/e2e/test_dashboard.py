@@ -148,6 +148,14 @@ def test_province_dashboard_loads_renders_drills_down_and_is_saved(page: Any, se
     stations = chart_series(page, "chart-stations")
     assert len(stations["categories"]) == 14 and "邵阳市" in stations["categories"]
     assert page.locator("#behind tbody tr").count() == 8  # one row per target, with the regions furthest behind
+    # No sync ran here (the logs were copied up): the streams were never heard from, so the health is not 全部正常,
+    # and it counts every stream of the subtree (townships' included), per prefecture.
+    health = next(k for k in kpis if "同步健康" in k)
+    subtree = page.evaluate("window.yipanqiDashboard.sync.subtree")
+    assert "全部正常" not in health and f"{subtree['streams']} 条流异常" in health.replace(",", ""), health
+    assert subtree["streams"] >= len(TREE) and subtree["following"] == 0, subtree
+    assert len(chart_series(page, "chart-sync")["categories"]) == len(subtree["regions"]) > 0
+    assert page.locator("#sync-problems li").count() == 8
 
     shot = tmp_path / "dashboard-province.png"
     page.screenshot(path=str(shot), full_page=True)

@@ -183,6 +183,7 @@ class SubtreeSync(BaseModel):
     all_following: bool = Field(description="全部正常: 辖区内每条流都已追上其下级日志头")
     verdict: str
     by_state: dict[str, int]
+    labels: dict[str, str] = Field(description="各状态的中文名 (by_state 的键)")
     regions: list[RegionSync] = Field(description="按本级的下级区域汇总, 问题最多的在前")
     problems: list[ProblemStream] = Field(description="非正常的流 (至多 50 条)")
     unlisted: int
