@@ -143,7 +143,7 @@ def _body_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str,
 
 def _follow_up_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str, Any]:
     """B/C replies and dissatisfied suggestions (ever) of the period: covered once no longer under follow-up."""
-    found = Counted() if ctx.scope.as_of is None else counted(ctx)
+    found = Counted() if ctx.scope.as_of is None else counted(ctx, follow_only=True)
     per_node: dict[str | None, dict[str, float]] = {}
     if ctx.scope.as_of is None:  # now: the cells under follow-up, summed per child region and state
         c = s.suggestion_cells

@@ -9,6 +9,7 @@ name and id).
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,13 +49,14 @@ def serving_deputies(ctx: Ctx) -> tuple[list[Serving], dict[str, str]]:
     Plain scans joined here (deputies; mandates in force, one row per deputy): on a big subtree that is several times
     cheaper than the join in SQL, which looks every mandate's deputy up by its text key."""
     d, m = s.deputies, s.mandates
-    provincial = sa.func.max(sa.case((m.c.congress == CongressLevel.PROVINCIAL.value, 1), else_=0))
-    local = sa.func.max(sa.case((m.c.congress.in_(_LOCAL), 1), else_=0))
     in_force = [m.c.passed.is_(True), ctx.known(m, "reviewed"), ctx.not_yet(m, "terminated")]
-    active = {
-        r[0]: r[1:]
-        for r in fetch_rows(ctx.conn, sa.select(m.c.deputy_id, provincial, local).where(*in_force).group_by(m.c.deputy_id))
-    }
+    # one row per mandate in force (nearly every deputy has one: grouping them in SQL costs more than it saves)
+    active: dict[str, tuple[bool, bool]] = {}
+    provincial, local = CongressLevel.PROVINCIAL.value, frozenset(_LOCAL)
+    for deputy_id, congress in fetch_rows(ctx.conn, sa.select(m.c.deputy_id, m.c.congress).where(*in_force)):
+        found = active.get(deputy_id)
+        mandate = (congress == provincial, congress in local)
+        active[deputy_id] = mandate if found is None else (found[0] or mandate[0], found[1] or mandate[1])
     columns = [d.c.deputy_id, d.c.person_id, d.c.area_node_id, d.c.name, d.c.node_id, d.c.grassroots, d.c.leading_cadre]
     rows = fetch_rows(ctx.conn, sa.select(*columns).where(ctx.known(d)))
     person_of = {r[0]: r[1] for r in rows}
@@ -65,7 +67,7 @@ def serving_deputies(ctx: Ctx) -> tuple[list[Serving], dict[str, str]]:
         mandates = active.get(deputy_id)
         if mandates is not None and (region is None or area in region):
             grassroots, leading = flags.get(deputy_id, (grassroots, leading))
-            serving.append((deputy_id, person_id, area, name, node_id, bool(grassroots), bool(leading), *map(bool, mandates)))
+            serving.append((deputy_id, person_id, area, name, node_id, bool(grassroots), bool(leading), *mandates))
     return serving, person_of  # type: ignore[return-value]
 
 
@@ -98,15 +100,23 @@ def fill_details(ctx: Ctx, deputies: list[Deputy]) -> None:
             x.unit, x.person_id, x.node_id = found.get(x.deputy_id, ("", x.person_id, x.node_id))
 
 
-def marked_persons(ctx: Ctx, mark: str, years: tuple[int, int], person_of: dict[str, str]) -> set[str]:
-    """People who (through any of their deputy records) have the mark in the years, on this side of the cut."""
+def marked_persons_at_cut(ctx: Ctx, marks: dict[str, tuple[int, int]], person_of: dict[str, str]) -> dict[str, set[str]]:
+    """The people who (through any of their deputy records) have each mark in its years, on this side of the cut: all
+    the marks in one read."""
     m = s.marks
     first = m.c.first_rec if ctx.scope.by == "recorded" else m.c.first_occ
     known = sa.true() if ctx.scope.as_of is None else first <= ctx.scope.as_of
-    in_years = m.c.year == years[0] if years[0] == years[1] else m.c.year.between(*years)
-    rows = fetch_rows(ctx.conn, sa.select(m.c.subject_id).where(m.c.mark == mark, in_years, known))
+    of_mark = [
+        sa.and_(m.c.mark == mark, m.c.year == years[0] if years[0] == years[1] else m.c.year.between(*years))
+        for mark, years in marks.items()
+    ]
+    out: dict[str, set[str]] = {mark: set() for mark in marks}
     get = person_of.get
-    return {p for (subject,) in rows if (p := get(subject)) is not None}
+    for mark, subject in fetch_rows(ctx.conn, sa.select(m.c.mark, m.c.subject_id).where(sa.or_(*of_mark), known)):
+        person = get(subject)
+        if person is not None:
+            out[mark].add(person)
+    return out
 
 
 #: The coverage targets whose populations are deputies, and the mark (or summary target) each counts.
@@ -218,13 +228,15 @@ def _coverage_at_cut(
     """The deputy targets from the facts as they stood at the cut (serving mandates, flags and first marks then)."""
     year = ctx.scope.year
     serving, person_of = serving_deputies(ctx)
+    years = {DEPUTY_TARGETS[k]: report_years if k == "constituent_report" else (year, year) for k in keys}
+    marked = marked_persons_at_cut(ctx, years, person_of)
+    area = operator.itemgetter(2)
     out = {}
     for key in keys:
-        years = report_years if key == "constituent_report" else (year, year)
-        done = marked_persons(ctx, DEPUTY_TARGETS[key], years, person_of)
-        population = [r for r in serving if _IN_POPULATION[key](r)]
+        done = marked[DEPUTY_TARGETS[key]]
+        population = serving if key == "practical_deed" else [r for r in serving if _IN_POPULATION[key](r)]
         missing = [r for r in population if r[1] not in done]
-        everyone, uncovered = Counter(r[2] for r in population), Counter(r[2] for r in missing)
+        everyone, uncovered = Counter(map(area, population)), Counter(map(area, missing))
         per_node: PerNode = {area: {"population": n, "covered": n - uncovered.get(area, 0)} for area, n in everyone.items()}
         code = {area: ctx.region_label(area)["code"] for area in uncovered}
         by_area = sorted(((code[a], a, n) for a, n in uncovered.items()), key=lambda x: (x[0], x[1]))
@@ -238,6 +250,8 @@ def _coverage_at_cut(
 def first_serving(serving: list[Serving]) -> dict[str, Serving]:
     """Each person's first serving record (by deputy id): the one a person-level list shows."""
     people: dict[str, Any] = {}
-    for r in sorted(serving):
-        people.setdefault(r[1], r)
+    for r in serving:
+        found = people.get(r[1])
+        if found is None or r[0] < found[0]:
+            people[r[1]] = r
     return people

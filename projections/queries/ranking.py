@@ -8,7 +8,6 @@ region below the root or a term, it ranks the region's people in SQL; as of a cu
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,10 +32,7 @@ def duty_ranking(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int 
         elif scope.as_of is None:
             page, serving, inactive = _ranking_now(ctx, offset, limit, least)
         else:
-            ranked = _ranking_at_cut(ctx)
-            serving, inactive = len(ranked), sum(1 for r in ranked if r[0] == 0)
-            order = (lambda r: (r[0], r[1].name, r[1].person_id)) if least else (lambda r: (-r[0], r[1].name, r[1].person_id))
-            page = heapq.nsmallest(offset + limit, ranked, key=order)[offset:]
+            page, serving, inactive = _ranking_at_cut(ctx, offset, limit, least)
         fill_details(ctx, [x for _, x, _ in page])
     items = [
         {
@@ -65,30 +61,39 @@ def duty_ranking(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int 
 _Ranked = list[tuple[int, Deputy, list[int]]]
 
 
-def _ranking_at_cut(ctx: Ctx) -> _Ranked:
-    """Counted from the fact tables as they stood at the cut."""
+def _ranking_at_cut(ctx: Ctx, offset: int, limit: int, least: bool) -> tuple[_Ranked, int, int]:
+    """Counted from the fact tables as they stood at the cut: each table's counts per deputy record added to the
+    record's person (a person's records at any node, known at the cut), for the people serving then; the page ranked
+    by (total, name, person), with the number of serving people and of inactive ones."""
     serving, person_of = serving_deputies(ctx)
     people = first_serving(serving)
-    per_table = [
-        dict(
-            fetch_rows(
-                ctx.conn,
-                sa.select(table.c.deputy_id, sa.func.count())
-                .where(ctx.years(table.c.year), ctx.known(table), table.c.deputy_id.is_not(None))
-                .group_by(table.c.deputy_id),
-            )
+    counts: dict[str, list[int]] = {}  # the people with any fact counted
+    get_person = person_of.get
+    for i, table in enumerate((s.contact_deputies, s.visit_deputies, s.suggestion_signers, s.opinions)):
+        stmt = (
+            sa.select(table.c.deputy_id, sa.func.count())
+            .where(ctx.years(table.c.year), ctx.known(table), table.c.deputy_id.is_not(None))
+            .group_by(table.c.deputy_id)
         )
-        for table in (s.contact_deputies, s.visit_deputies, s.suggestion_signers, s.opinions)
-    ]
-    records: dict[str, list[str]] = defaultdict(list)  # a person's deputy records, at any node
-    for deputy_id, person_id in person_of.items():
-        if person_id in people:
-            records[person_id].append(deputy_id)
-    ranked = []
-    for person, r in people.items():
-        c = [sum(counted.get(i, 0) for i in records[person]) for counted in per_table]
-        ranked.append((c[0] + c[1] + c[2], Deputy(r[0], r[1], r[2], r[3], "", r[4]), c))
-    return ranked
+        for deputy_id, n in fetch_rows(ctx.conn, stmt):
+            person = get_person(deputy_id)
+            if person in people:
+                c = counts.get(person)  # type: ignore[arg-type]
+                if c is None:
+                    c = counts[person] = [0, 0, 0, 0]  # type: ignore[index]
+                c[i] += n
+    sign = 1 if least else -1
+    totals = [(0, r[3], person) for person, r in people.items() if person not in counts]  # inactive
+    inactive = len(totals)
+    for person, c in counts.items():
+        total = c[0] + c[1] + c[2]
+        totals.append((sign * total, people[person][3], person))
+        inactive += total == 0
+    page = []
+    for total, _, person in heapq.nsmallest(offset + limit, totals)[offset:]:  # person ids are unique: no ties
+        r = people[person]
+        page.append((sign * total, Deputy(r[0], r[1], r[2], r[3], "", r[4]), counts.get(person) or [0, 0, 0, 0]))
+    return page, len(totals), inactive
 
 
 def _ranking_now(ctx: Ctx, offset: int, limit: int, least: bool) -> tuple[_Ranked, int, int]:

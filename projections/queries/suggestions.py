@@ -10,6 +10,7 @@ in full.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -120,9 +121,17 @@ LISTS = {
 }
 
 
-def counted(ctx: Ctx, *, units: bool = False) -> Counted:
-    """The scope's counts (and its busiest units): from the summaries now, else from every suggestion at the cut."""
-    return _counted_now(ctx, units) if ctx.scope.as_of is None else _counted_at_cut(ctx)
+def counted(ctx: Ctx, *, units: bool = False, follow_only: bool = False) -> Counted:
+    """The scope's counts (and its busiest units): from the summaries now, else from every suggestion at the cut.
+    ``follow_only``: as of a cut, only the suggestions under the follow-up target are read (its counts, ``follow`` and
+    ``followed``, and the follow-up list are whole; the rest are not)."""
+    return _counted_now(ctx, units) if ctx.scope.as_of is None else _counted_at_cut(ctx, follow_only)
+
+
+def _under_follow_up(sg: Any) -> ColumnElement[bool]:
+    """In SQL, what ``rules.suggestion_cell`` counts under the follow-up target: the rows the target reads (the rule
+    still decides each)."""
+    return sa.or_(sg.c.dissatisfied > 0, sg.c.solved_day.is_not(None), sg.c.state.in_(OPEN_FOLLOW_UP))
 
 
 def _counted_now(ctx: Ctx, units: bool) -> Counted:
@@ -166,7 +175,7 @@ def page_of(ctx: Ctx, found: Counted, listing: Listing, offset: int, limit: int)
         return (x[listing.order] is not None, x[listing.order] or "", x["suggestion_id"])
 
     if found.rows is not None:
-        chosen = sorted((x for x in found.rows if listing.keep(x, ref_day)), key=order)
+        chosen = heapq.nsmallest(offset + limit, (x for x in found.rows if listing.keep(x, ref_day)), key=order)
         return _with_static(ctx, chosen[offset : offset + limit])
     sg = s.suggestions
     rows: list[dict[str, Any]] = []
@@ -182,21 +191,32 @@ def page_of(ctx: Ctx, found: Counted, listing: Listing, offset: int, limit: int)
     return sorted(rows, key=order)[offset : offset + limit]
 
 
-def _counted_at_cut(ctx: Ctx) -> Counted:
-    """Every suggestion of the period as it stood at the cut, counted by the projector's rules."""
+def _counted_at_cut(ctx: Ctx, follow_only: bool = False) -> Counted:
+    """Every suggestion of the period as it stood at the cut (or those under follow-up), counted by the projector's
+    rules."""
     out = Counted(rows=[])
     sg = suggestion_states(ctx)
     columns = [c for c in dict.fromkeys((*SUGGESTION_CELL_COLUMNS, *LIST_COLUMNS)) if c not in ("number", "title")]
     stmt = sa.select(*[sg.c[k] for k in columns]).where(ctx.years(sg.c.year), ctx.in_region(sg.c.node_id))
+    if follow_only:
+        stmt = stmt.where(_under_follow_up(sg))
     ref_day = ctx.scope.ref_day
+    # suggestions alike count alike: each cell (and each unit's) is tallied once, with how many fell in it
+    cells: Counter[tuple[Any, ...]] = Counter()
+    units: Counter[tuple[Any, ...]] = Counter()
+    rows = out.rows
     for row in fetch_rows(ctx.conn, stmt):
         x = dict(zip(columns, row, strict=True))
         key = suggestion_cell(x)
-        out.tally(ref_day, key[1], key[2:], 1)
+        cells[key] += 1
         unit = suggestion_unit(x, key)
         if unit is not None:
-            _add_unit(out.units[x["lead_unit"]], key[-1], unit[1], ref_day)
-        out.rows.append(x)  # type: ignore[union-attr]
+            units[x["lead_unit"], key[-1], unit[1]] += 1
+        rows.append(x)  # type: ignore[union-attr]
+    for key, n in cells.items():
+        out.tally(ref_day, key[1], key[2:], n)
+    for (lead_unit, due_on, counters), n in units.items():
+        _add_unit(out.units[lead_unit], due_on, [c * n for c in counters], ref_day)
     return out
 
 
