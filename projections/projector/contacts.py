@@ -10,6 +10,7 @@ from domain.contacts import Channel, ContactActivity, ContactKind, OrganiserKind
 from projections import schema as s
 from projections.decode import LeanEvent
 from projections.projector.page import CONTACTS, OPINIONS, Family, Handler, Orphan, Page, day_of
+from projections.rules import ACTIVE
 
 #: Organs that contact deputies (the 2023 实施意见: organs' contact activities with deputies).
 ORGANS = frozenset(
@@ -82,11 +83,13 @@ def _contact_recorded(b: Page, e: LeanEvent) -> None:
     if deputy_mark is None:
         for d in deputy_ids:
             count(d, year, CONTACTS)
+            mark(ACTIVE, year, d, node, rec, occ)
     else:
         counter = COUNTER_OF_MARK[deputy_mark]
         for d in deputy_ids:
             mark(deputy_mark, year, d, node, rec, occ)
             count(d, year, CONTACTS, counter)
+            mark(ACTIVE, year, d, node, rec, occ)
     if kind in ORGAN_TO_DEPUTY:
         if organiser_kind in SC_MEMBER_ORGANISERS and face:
             mark("f2f", year, f"{node}:{e.organiser_id}", node, rec, occ)

@@ -14,6 +14,7 @@ from domain.visits import StationVisit
 from projections import schema as s
 from projections.decode import LeanEvent
 from projections.projector.page import VISITS, Family, Handler, Orphan, Page, day_of, in_chunks
+from projections.rules import ACTIVE
 
 
 def _station_established(b: Page, e: LeanEvent) -> None:
@@ -133,6 +134,7 @@ def _visit_recorded(b: Page, e: LeanEvent) -> None:
     b.inserts["visit_deputies"].extend((year, d, visit_id, node, station_id, day, rec, occ) for d in deputy_ids)
     for d in deputy_ids:
         b.count(d, year, VISITS)
+        b.mark(ACTIVE, year, d, node, rec, occ)
         b.add(s.station_deputies, (year, node, station_id, d), ())
     b.add(s.station_years, (year, node, station_id), (1, e.people_received, len(e.deputy_ids), 0, 0, 0, day, 0))
     b.touched["on_duty"].add((year, node, station_id))

@@ -11,7 +11,7 @@ from projections import schema as s
 from projections.decode import LeanEvent
 from projections.projector.lifecycle import Contributions, Lifecycle, load_states
 from projections.projector.page import SUGGESTIONS, Family, Handler, Page, day_of
-from projections.rules import suggestion_cell, suggestion_unit
+from projections.rules import ACTIVE, suggestion_cell, suggestion_unit
 
 
 def _contributions(x: dict[str, Any]) -> Contributions:
@@ -81,6 +81,7 @@ def _suggestion_submitted(b: Page, e: LeanEvent) -> None:
     b.inserts["suggestion_signers"].extend((year, d, sid, role, node, day, rec, occ) for d, role in signers.items())
     for signer in signers:
         b.count(signer, year, SUGGESTIONS)
+        b.mark(ACTIVE, year, signer, node, rec, occ)
     SUGGESTIONS_.snapshot(b, state, e, "submitted", occ)
 
 

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from projections import schema as s
 from projections.db import ProjectionDB
 from projections.queries.context import Ctx, fetch_rows, paged, view_answer
-from projections.queries.deputies import Deputy, fill_details, first_serving, serving_deputies
+from projections.queries.deputies import Deputy, fill_details, first_serving, marked_persons_at_cut, serving_deputies
 from projections.queries.scope import Scope
+from projections.rules import ACTIVE
 
 _COUNTS = ("contacts", "visits", "suggestions", "opinions")
 
@@ -67,6 +68,10 @@ def _ranking_at_cut(ctx: Ctx, offset: int, limit: int, least: bool) -> tuple[_Ra
     by (total, name, person), with the number of serving people and of inactive ones."""
     serving, person_of = serving_deputies(ctx)
     people = first_serving(serving)
+    if least:
+        page = _inactive_at_cut(ctx, people, person_of, offset, limit)
+        if page is not None:
+            return page
     counts: dict[str, list[int]] = {}  # the people with any fact counted
     get_person = person_of.get
     for i, table in enumerate((s.contact_deputies, s.visit_deputies, s.suggestion_signers, s.opinions)):
@@ -94,6 +99,35 @@ def _ranking_at_cut(ctx: Ctx, offset: int, limit: int, least: bool) -> tuple[_Ra
         r = people[person]
         page.append((sign * total, Deputy(r[0], r[1], r[2], r[3], "", r[4]), counts.get(person) or [0, 0, 0, 0]))
     return page, len(totals), inactive
+
+
+def _inactive_at_cut(
+    ctx: Ctx, people: dict[str, Any], person_of: dict[str, str], offset: int, limit: int
+) -> tuple[_Ranked, int, int] | None:
+    """The page least active first when it holds inactive people only (no contact, visit or suggestion in the period
+    at the cut: none of their records has the ``ACTIVE`` mark then), by name and person; else None. Only the page's
+    people's opinions are counted."""
+    years = (ctx.scope.first_year, ctx.scope.last_year)
+    active = marked_persons_at_cut(ctx, {ACTIVE: years}, person_of)[ACTIVE]
+    idle = [(r[3], person) for person, r in people.items() if person not in active]
+    if offset + limit > len(idle):
+        return None
+    chosen = {person: [0, 0, 0, 0] for _, person in heapq.nsmallest(offset + limit, idle)[offset:]}
+    records = [deputy_id for deputy_id, person in person_of.items() if person in chosen]
+    o = s.opinions
+    if records:
+        stmt = (
+            sa.select(o.c.deputy_id, sa.func.count())
+            .where(ctx.years(o.c.year), ctx.known(o), o.c.deputy_id.in_(records))
+            .group_by(o.c.deputy_id)
+        )
+        for deputy_id, n in ctx.conn.execute(stmt):
+            chosen[person_of[deputy_id]][3] += n
+    page = []
+    for person, c in chosen.items():
+        r = people[person]
+        page.append((0, Deputy(r[0], r[1], r[2], r[3], "", r[4]), c))
+    return page, len(people), len(idle)
 
 
 def _ranking_now(ctx: Ctx, offset: int, limit: int, least: bool) -> tuple[_Ranked, int, int]:
