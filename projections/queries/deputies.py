@@ -55,7 +55,10 @@ def serving_deputies(ctx: Ctx) -> tuple[list[Serving], dict[str, str]]:
     if ctx.scope.as_of is not None:
         later = sa.or_(*[ctx.clock(m, step) > ctx.scope.as_of for step in ("granted", "reviewed", "terminated")])
         in_force = sa.and_(m.c.passed.is_(True), ctx.known(m, "reviewed"), ctx.not_yet(m, "terminated"))
-        stmt = sa.select(m.c.deputy_id, m.c.congress, in_force).where(m.c.deputy_id.in_(sa.select(m.c.deputy_id).where(later)))
+        known = sa.select(d.c.deputy_id).where(ctx.known(d))  # (a deputy registered after the cut is left out anyway)
+        stmt = sa.select(m.c.deputy_id, m.c.congress, in_force).where(
+            m.c.deputy_id.in_(sa.select(m.c.deputy_id).where(later)), m.c.deputy_id.in_(known)
+        )
         provincial, local = CongressLevel.PROVINCIAL.value, frozenset(_LOCAL)
         for deputy_id, congress, then in fetch_rows(ctx.conn, stmt):
             changed.add(deputy_id)

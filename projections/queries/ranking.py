@@ -68,6 +68,8 @@ def _ranking_at_cut(ctx: Ctx, offset: int, limit: int, least: bool) -> tuple[_Ra
     by (total, name, person), with the number of serving people and of inactive ones."""
     serving, person_of = serving_deputies(ctx)
     people = first_serving(serving)
+    if not people:
+        return [], 0, 0
     if least:
         page = _inactive_at_cut(ctx, people, person_of, offset, limit)
         if page is not None:
