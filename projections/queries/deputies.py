@@ -142,13 +142,14 @@ def marked_persons_at_cut(ctx: Ctx, marks: dict[str, tuple[int, int]], person_of
         stmt: Any = sa.union_all(*[sa.select(m.c.mark, m.c.subject_id).where(cond, known) for cond in of_mark])
     else:
         stmt = sa.select(m.c.mark, m.c.subject_id).where(sa.or_(*of_mark), known)
-    out: dict[str, set[str]] = {mark: set() for mark in marks}
-    get = person_of.get
+    subjects: dict[str, list[str]] = {mark: [] for mark in marks}
     for mark, subject in fetch_rows(ctx.conn, stmt):
-        person = get(subject)
-        if person is not None:
-            out[mark].add(person)
-    return out
+        subjects[mark].append(subject)
+    out = {}
+    for mark, found in subjects.items():  # each subject's person, looked up without a Python step per row
+        out[mark] = set(map(person_of.get, found))
+        out[mark].discard(None)  # type: ignore[arg-type]  # a subject not known at the cut
+    return out  # type: ignore[return-value]
 
 
 #: The coverage targets whose populations are deputies, and the mark (or summary target) each counts.
