@@ -9,9 +9,10 @@ name and id).
 
 from __future__ import annotations
 
+import itertools
 import operator
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,12 +160,14 @@ DEPUTY_TARGETS = {
     "practical_deed": "deed",
     "constituent_report": "report",
 }
-#: Who is in each target's population, of the serving records at a cut.
-_IN_POPULATION: dict[str, Callable[[Serving], bool]] = {
-    "grassroots_provincial_invited": lambda r: r[5] and r[7],
-    "leading_cadre_group": lambda r: r[6],
-    "practical_deed": lambda r: True,
-    "constituent_report": lambda r: r[8],
+_PERSON, _AREA, _GRASSROOTS, _LEADING, _PROVINCIAL, _LOCAL_MANDATE = map(operator.itemgetter, (1, 2, 5, 6, 7, 8))
+#: Who is in each target's population, of the serving records at a cut: a flag per record (made without a Python
+#: step per record: there are 100,000+ of them at a province).
+_IN_POPULATION: dict[str, Callable[[list[Serving]], Iterable[bool]]] = {
+    "grassroots_provincial_invited": lambda rows: map(operator.and_, map(_GRASSROOTS, rows), map(_PROVINCIAL, rows)),
+    "leading_cadre_group": lambda rows: map(_LEADING, rows),
+    "practical_deed": lambda rows: itertools.repeat(True, len(rows)),
+    "constituent_report": lambda rows: map(_LOCAL_MANDATE, rows),
 }
 #: Per area (or child region): {"population": n, "covered": n}
 PerNode = dict[str | None, dict[str, float]]
@@ -263,13 +266,12 @@ def _coverage_at_cut(
     serving, person_of = serving_deputies(ctx)
     years = {DEPUTY_TARGETS[k]: report_years if k == "constituent_report" else (year, year) for k in keys}
     marked = marked_persons_at_cut(ctx, years, person_of)
-    area = operator.itemgetter(2)
     out = {}
     for key in keys:
         done = marked[DEPUTY_TARGETS[key]]
-        population = serving if key == "practical_deed" else [r for r in serving if _IN_POPULATION[key](r)]
-        missing = [r for r in population if r[1] not in done]
-        everyone, uncovered = Counter(map(area, population)), Counter(map(area, missing))
+        population = list(itertools.compress(serving, _IN_POPULATION[key](serving)))
+        missing = list(itertools.compress(population, map(operator.not_, map(done.__contains__, map(_PERSON, population)))))
+        everyone, uncovered = Counter(map(_AREA, population)), Counter(map(_AREA, missing))
         per_node: PerNode = {area: {"population": n, "covered": n - uncovered.get(area, 0)} for area, n in everyone.items()}
         code = {area: ctx.region_label(area)["code"] for area in uncovered}
         by_area = sorted(((code[a], a, n) for a, n in uncovered.items()), key=lambda x: (x[0], x[1]))
