@@ -125,7 +125,7 @@ def counted(ctx: Ctx, *, units: bool = False, follow_only: bool = False) -> Coun
     """The scope's counts (and its busiest units): from the summaries now, else from every suggestion at the cut.
     ``follow_only``: as of a cut, only the suggestions under the follow-up target are read (its counts, ``follow`` and
     ``followed``, and the follow-up list are whole; the rest are not)."""
-    return _counted_now(ctx, units) if ctx.scope.as_of is None else _counted_at_cut(ctx, follow_only)
+    return _counted_now(ctx, units) if ctx.scope.as_of is None else _counted_at_cut(ctx, units, follow_only)
 
 
 def _under_follow_up(sg: Any) -> ColumnElement[bool]:
@@ -191,9 +191,9 @@ def page_of(ctx: Ctx, found: Counted, listing: Listing, offset: int, limit: int)
     return sorted(rows, key=order)[offset : offset + limit]
 
 
-def _counted_at_cut(ctx: Ctx, follow_only: bool = False) -> Counted:
+def _counted_at_cut(ctx: Ctx, units: bool = True, follow_only: bool = False) -> Counted:
     """Every suggestion of the period as it stood at the cut (or those under follow-up), counted by the projector's
-    rules."""
+    rules (and by handling unit if ``units``)."""
     out = Counted(rows=[])
     sg = suggestion_states(ctx)
     columns = [c for c in dict.fromkeys((*SUGGESTION_CELL_COLUMNS, *LIST_COLUMNS)) if c not in ("number", "title")]
@@ -203,19 +203,20 @@ def _counted_at_cut(ctx: Ctx, follow_only: bool = False) -> Counted:
     ref_day = ctx.scope.ref_day
     # suggestions alike count alike: each cell (and each unit's) is tallied once, with how many fell in it
     cells: Counter[tuple[Any, ...]] = Counter()
-    units: Counter[tuple[Any, ...]] = Counter()
+    by_unit: Counter[tuple[Any, ...]] = Counter()
     rows = out.rows
     for row in fetch_rows(ctx.conn, stmt):
         x = dict(zip(columns, row, strict=True))
         key = suggestion_cell(x)
         cells[key] += 1
-        unit = suggestion_unit(x, key)
-        if unit is not None:
-            units[x["lead_unit"], key[-1], unit[1]] += 1
+        if units:
+            unit = suggestion_unit(x, key)
+            if unit is not None:
+                by_unit[x["lead_unit"], key[-1], unit[1]] += 1
         rows.append(x)  # type: ignore[union-attr]
     for key, n in cells.items():
         out.tally(ref_day, key[1], key[2:], n)
-    for (lead_unit, due_on, counters), n in units.items():
+    for (lead_unit, due_on, counters), n in by_unit.items():
         _add_unit(out.units[lead_unit], due_on, [c * n for c in counters], ref_day)
     return out
 
