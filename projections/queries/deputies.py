@@ -129,26 +129,18 @@ def fill_details(ctx: Ctx, deputies: list[Deputy]) -> None:
 
 
 def marked_persons_at_cut(ctx: Ctx, marks: dict[str, tuple[int, int]], person_of: dict[str, str]) -> dict[str, set[str]]:
-    """The people who (through any of their deputy records) have each mark in its years, on this side of the cut: all
-    the marks in one statement (PostgreSQL: one scan of the table for them all; SQLite: a range of its clustered key
-    for each, which its OR of several ranges takes twice as long to read)."""
+    """The people who (through any of their deputy records) have each mark in its years, on this side of the cut: a
+    range of the marks' key per mark (one statement each: a statement for them all is a scan on PostgreSQL and a
+    deduplicated OR on SQLite, and its rows must be split by mark in Python), whose subjects are looked up without a
+    Python step per row."""
     m = s.marks
     first = m.c.first_rec if ctx.scope.by == "recorded" else m.c.first_occ
     known = sa.true() if ctx.scope.as_of is None else first <= ctx.scope.as_of
-    of_mark = [
-        sa.and_(m.c.mark == mark, m.c.year == years[0] if years[0] == years[1] else m.c.year.between(*years))
-        for mark, years in marks.items()
-    ]
-    if ctx.db.backend == "sqlite":
-        stmt: Any = sa.union_all(*[sa.select(m.c.mark, m.c.subject_id).where(cond, known) for cond in of_mark])
-    else:
-        stmt = sa.select(m.c.mark, m.c.subject_id).where(sa.or_(*of_mark), known)
-    subjects: dict[str, list[str]] = {mark: [] for mark in marks}
-    for mark, subject in fetch_rows(ctx.conn, stmt):
-        subjects[mark].append(subject)
     out = {}
-    for mark, found in subjects.items():  # each subject's person, looked up without a Python step per row
-        out[mark] = set(map(person_of.get, found))
+    for mark, years in marks.items():
+        in_years = m.c.year == years[0] if years[0] == years[1] else m.c.year.between(*years)
+        rows = fetch_rows(ctx.conn, sa.select(m.c.subject_id).where(m.c.mark == mark, in_years, known))
+        out[mark] = set(map(person_of.get, map(_FIRST, rows)))
         out[mark].discard(None)  # type: ignore[arg-type]  # a subject not known at the cut
     return out  # type: ignore[return-value]
 
@@ -160,7 +152,7 @@ DEPUTY_TARGETS = {
     "practical_deed": "deed",
     "constituent_report": "report",
 }
-_PERSON, _AREA, _GRASSROOTS, _LEADING, _PROVINCIAL, _LOCAL_MANDATE = map(operator.itemgetter, (1, 2, 5, 6, 7, 8))
+_FIRST, _PERSON, _AREA, _GRASSROOTS, _LEADING, _PROVINCIAL, _LOCAL_MANDATE = map(operator.itemgetter, (0, 1, 2, 5, 6, 7, 8))
 #: Who is in each target's population, of the serving records at a cut: a flag per record (made without a Python
 #: step per record: there are 100,000+ of them at a province).
 _IN_POPULATION: dict[str, Callable[[list[Serving]], Iterable[bool]]] = {
