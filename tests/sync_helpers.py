@@ -409,6 +409,16 @@ class RecordingProducer:
         pass
 
 
+class FailedAck:
+    """The future of a send the broker refused."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def get(self, timeout: float | None = None) -> Any:
+        raise self.error
+
+
 class ThreadHost:
     """A ``SyncHost`` run by a thread of the test: ``call`` runs a function inside its loop, between two rounds (a
     consumer is not thread-safe), and returns what it returned."""

@@ -11,7 +11,7 @@ from domain.persistence import LogRow, StreamPosition
 from sync.envelope import HEADER, Frame
 from sync.relay import Relay
 from sync.settings import SyncSettings
-from tests.sync_helpers import RecordingProducer
+from tests.sync_helpers import FailedAck, RecordingProducer
 
 
 class MemoryLog:
@@ -40,14 +40,6 @@ class Books:
 
     def save_position(self, position: StreamPosition) -> None:
         self.saved[position.stream] = position
-
-
-class FailedAck:
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-    def get(self, timeout: float | None = None) -> Any:
-        raise self.error
 
 
 class FlakyProducer(RecordingProducer):
