@@ -20,6 +20,8 @@ import importlib
 import sqlalchemy as sa
 from alembic import op
 
+from projections.migrations.sql import qualified, schema
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -95,21 +97,11 @@ NEW_TABLES = [
 ]
 
 
-def _schema() -> str | None:
-    """PostgreSQL keeps a node's tables in its own schema; hand-written SQL must name it (see revision 0002)."""
-    return op.get_context().version_table_schema
-
-
-def _qualified(name: str) -> str:
-    schema = _schema()
-    return f'"{schema}".{name}' if schema else name
-
-
 def upgrade() -> None:
     for table in OLD_TABLES:
-        op.drop_table(table, schema=_schema())
+        op.drop_table(table, schema=schema())
     # the latest activity day goes with the facts
-    op.execute(f"DELETE FROM {_qualified('projection_meta')} WHERE key <> 'nodes'")
+    op.execute(f"DELETE FROM {qualified('projection_meta')} WHERE key <> 'nodes'")
     _create()
 
 
@@ -121,7 +113,7 @@ def _create() -> None:
         sa.Column("occurred_max", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("aggregate_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "contact_deputies",
@@ -133,7 +125,7 @@ def _create() -> None:
         sa.Column("occurred_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("year", "deputy_id", "contact_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "contacts",
@@ -154,7 +146,7 @@ def _create() -> None:
         sa.Column("occurred_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("contact_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "coverage_covered",
@@ -164,7 +156,7 @@ def _create() -> None:
         sa.Column("n", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("target", "year", "area_node_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "coverage_population",
@@ -173,7 +165,7 @@ def _create() -> None:
         sa.Column("n", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("target", "area_node_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "deputies",
@@ -194,11 +186,11 @@ def _create() -> None:
         sa.Column("serving_local", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.PrimaryKeyConstraint("deputy_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
-    op.create_index("ix_deputies_area", "deputies", ["area_node_id"], unique=False, schema=_schema())
-    op.create_index("ix_deputies_node", "deputies", ["node_id"], unique=False, schema=_schema())
-    op.create_index("ix_deputies_person", "deputies", ["person_id"], unique=False, schema=_schema())
+    op.create_index("ix_deputies_area", "deputies", ["area_node_id"], unique=False, schema=schema())
+    op.create_index("ix_deputies_node", "deputies", ["node_id"], unique=False, schema=schema())
+    op.create_index("ix_deputies_person", "deputies", ["person_id"], unique=False, schema=schema())
     op.create_table(
         "deputy_flags",
         sa.Column("deputy_id", sa.String(length=32), nullable=False),
@@ -209,7 +201,7 @@ def _create() -> None:
         sa.Column("occurred_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("deputy_id", "version"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_index(
         "ix_deputy_flags_changed",
@@ -218,7 +210,7 @@ def _create() -> None:
         unique=False,
         sqlite_where=sa.text("version > 1"),
         postgresql_where=sa.text("version > 1"),
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "deputy_years",
@@ -234,7 +226,7 @@ def _create() -> None:
         sa.Column("reports", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("deputy_id", "year"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "duty_years",
@@ -242,7 +234,7 @@ def _create() -> None:
         sa.Column("active", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("year"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "mandates",
@@ -262,7 +254,7 @@ def _create() -> None:
         sa.Column("reason", sa.String(length=200), nullable=True),
         sa.PrimaryKeyConstraint("deputy_id", "congress", "term"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "marks",
@@ -274,7 +266,7 @@ def _create() -> None:
         sa.Column("first_occ", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("mark", "year", "subject_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "opinion_texts",
@@ -283,7 +275,7 @@ def _create() -> None:
         sa.Column("text", sa.String(length=1000), nullable=False),
         sa.PrimaryKeyConstraint("contact_id", "number"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "opinion_years",
@@ -294,7 +286,7 @@ def _create() -> None:
         sa.Column("fed_back", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("year", "node_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "opinions",
@@ -315,7 +307,7 @@ def _create() -> None:
         sa.Column("fed_occ", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("year", "contact_id", "number"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_index(
         "ix_opinions_open",
@@ -324,10 +316,10 @@ def _create() -> None:
         unique=False,
         sqlite_where=sa.text("fed_rec IS NULL"),
         postgresql_where=sa.text("fed_rec IS NULL"),
-        schema=_schema(),
+        schema=schema(),
     )
-    op.create_index("ix_opinions_year", "opinions", ["year", "deputy_id"], unique=False, schema=_schema())
-    op.create_index("ux_opinions", "opinions", ["contact_id", "number"], unique=True, schema=_schema())
+    op.create_index("ix_opinions_year", "opinions", ["year", "deputy_id"], unique=False, schema=schema())
+    op.create_index("ux_opinions", "opinions", ["contact_id", "number"], unique=True, schema=schema())
     op.create_table(
         "people",
         sa.Column("person_id", sa.String(length=64), nullable=False),
@@ -337,9 +329,9 @@ def _create() -> None:
         sa.Column("node_id", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("person_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
-    op.create_index("ix_people_name", "people", ["name", "person_id"], unique=False, schema=_schema())
+    op.create_index("ix_people_name", "people", ["name", "person_id"], unique=False, schema=schema())
     op.create_table(
         "person_years",
         sa.Column("person_id", sa.String(length=64), nullable=False),
@@ -355,9 +347,9 @@ def _create() -> None:
         sa.Column("total", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("person_id", "year"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
-    op.create_index("ix_person_years_total", "person_years", ["year", "total"], unique=False, schema=_schema())
+    op.create_index("ix_person_years_total", "person_years", ["year", "total"], unique=False, schema=schema())
     op.create_table(
         "project_cells",
         sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
@@ -376,7 +368,7 @@ def _create() -> None:
         sa.Column("estimate_yuan", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("year", "node_id", "state"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "project_snapshots",
@@ -416,7 +408,7 @@ def _create() -> None:
         sa.Column("next_occ", sa.BigInteger(), nullable=True),
         sqlite_with_rowid=True,
     )
-    op.create_index("ux_project_snapshots", "project_snapshots", ["project_id", "version"], unique=True, schema=_schema())
+    op.create_index("ux_project_snapshots", "project_snapshots", ["project_id", "version"], unique=True, schema=schema())
     op.create_table(
         "projection_skips",
         sa.Column("topic", sa.String(length=300), nullable=False),
@@ -478,9 +470,9 @@ def _create() -> None:
         sa.Column("occurred_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("project_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
-    op.create_index("ix_projects_year", "projects", ["year", "state"], unique=False, schema=_schema())
+    op.create_index("ix_projects_year", "projects", ["year", "state"], unique=False, schema=schema())
     op.create_table(
         "sc_members",
         sa.Column("sc_id", sa.String(length=32), nullable=False),
@@ -495,7 +487,7 @@ def _create() -> None:
         sa.Column("left_occ", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("sc_id", "member_id", "version"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "standing_committees",
@@ -507,7 +499,7 @@ def _create() -> None:
         sa.Column("occurred_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("sc_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "station_deputies",
@@ -517,7 +509,7 @@ def _create() -> None:
         sa.Column("deputy_id", sa.String(length=32), autoincrement=False, nullable=False),
         sa.PrimaryKeyConstraint("year", "node_id", "station_id", "deputy_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "station_enrolments",
@@ -533,9 +525,9 @@ def _create() -> None:
         sa.Column("until_occ", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("station_id", "deputy_id", "version"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
-    op.create_index("ix_enrolments_deputy", "station_enrolments", ["deputy_id"], unique=False, schema=_schema())
+    op.create_index("ix_enrolments_deputy", "station_enrolments", ["deputy_id"], unique=False, schema=schema())
     op.create_table(
         "station_years",
         sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
@@ -551,7 +543,7 @@ def _create() -> None:
         sa.Column("deputies", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("year", "node_id", "station_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "stations",
@@ -570,7 +562,7 @@ def _create() -> None:
         sa.Column("enrolled", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("station_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "suggestion_cells",
@@ -602,7 +594,7 @@ def _create() -> None:
             "due_on",
         ),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "suggestion_signers",
@@ -616,7 +608,7 @@ def _create() -> None:
         sa.Column("occurred_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("year", "deputy_id", "suggestion_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "suggestion_snapshots",
@@ -652,9 +644,7 @@ def _create() -> None:
         sa.Column("next_occ", sa.BigInteger(), nullable=True),
         sqlite_with_rowid=True,
     )
-    op.create_index(
-        "ux_suggestion_snapshots", "suggestion_snapshots", ["suggestion_id", "version"], unique=True, schema=_schema()
-    )
+    op.create_index("ux_suggestion_snapshots", "suggestion_snapshots", ["suggestion_id", "version"], unique=True, schema=schema())
     op.create_table(
         "suggestion_units",
         sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
@@ -669,7 +659,7 @@ def _create() -> None:
         sa.Column("evaluated", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("year", "node_id", "lead_unit", "due_on"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "suggestions",
@@ -710,11 +700,11 @@ def _create() -> None:
         sa.Column("occurred_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("suggestion_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
-    op.create_index("ix_suggestions_due", "suggestions", ["year", "state", "due_on"], unique=False, schema=_schema())
-    op.create_index("ix_suggestions_priority", "suggestions", ["year", "priority", "day"], unique=False, schema=_schema())
-    op.create_index("ix_suggestions_replied", "suggestions", ["year", "state", "last_reply_day"], unique=False, schema=_schema())
+    op.create_index("ix_suggestions_due", "suggestions", ["year", "state", "due_on"], unique=False, schema=schema())
+    op.create_index("ix_suggestions_priority", "suggestions", ["year", "priority", "day"], unique=False, schema=schema())
+    op.create_index("ix_suggestions_replied", "suggestions", ["year", "state", "last_reply_day"], unique=False, schema=schema())
     op.create_table(
         "visit_deputies",
         sa.Column("year", sa.Integer(), nullable=False),
@@ -727,7 +717,7 @@ def _create() -> None:
         sa.Column("occurred_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("year", "deputy_id", "visit_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "visit_issues",
@@ -747,7 +737,7 @@ def _create() -> None:
         sa.Column("outcome_occ", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("visit_id", "number"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "visitor_years",
@@ -755,7 +745,7 @@ def _create() -> None:
         sa.Column("deputies", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("year"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
     op.create_table(
         "visits",
@@ -770,13 +760,13 @@ def _create() -> None:
         sa.Column("occurred_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("visit_id"),
         sqlite_with_rowid=False,
-        schema=_schema(),
+        schema=schema(),
     )
-    op.create_index("ix_visits_station_day", "visits", ["station_id", "day"], unique=False, schema=_schema())
+    op.create_index("ix_visits_station_day", "visits", ["station_id", "day"], unique=False, schema=schema())
 
 
 def downgrade() -> None:
     for table in [*NEW_TABLES, "nodes", "projection_meta"]:  # revision 0001 creates the last two (nodes: see db.open)
-        op.drop_table(table, schema=_schema())
+        op.drop_table(table, schema=schema())
     for earlier in ("0001_initial_read_models", "0002_current_view_summaries"):
         importlib.import_module(f"projections.migrations.versions.{earlier}").upgrade()

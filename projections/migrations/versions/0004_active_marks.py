@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from alembic import op
 
+from projections.migrations.sql import qualified
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -25,21 +27,11 @@ MARK = "active"
 FACTS = ("contact_deputies", "visit_deputies", "suggestion_signers")
 
 
-def _schema() -> str | None:
-    """PostgreSQL keeps a node's tables in its own schema; hand-written SQL must name it (see revision 0002)."""
-    return op.get_context().version_table_schema
-
-
-def _qualified(name: str) -> str:
-    schema = _schema()
-    return f'"{schema}".{name}' if schema else name
-
-
 def upgrade() -> None:
-    facts = " UNION ALL ".join(f"SELECT year, deputy_id, node_id, recorded_at, occurred_at FROM {_qualified(t)}" for t in FACTS)
+    facts = " UNION ALL ".join(f"SELECT year, deputy_id, node_id, recorded_at, occurred_at FROM {qualified(t)}" for t in FACTS)
     first = f"SELECT year, deputy_id, MIN(recorded_at) AS first_rec, MIN(occurred_at) AS first_occ FROM ({facts}) a"
     op.execute(
-        f"INSERT INTO {_qualified('marks')} (mark, year, subject_id, node_id, first_rec, first_occ) "
+        f"INSERT INTO {qualified('marks')} (mark, year, subject_id, node_id, first_rec, first_occ) "
         f"SELECT '{MARK}', g.year, g.deputy_id, MIN(f.node_id), g.first_rec, g.first_occ "
         f"FROM ({first} GROUP BY year, deputy_id) g JOIN ({facts}) f "
         "ON f.year = g.year AND f.deputy_id = g.deputy_id AND f.recorded_at = g.first_rec "
@@ -48,4 +40,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(f"DELETE FROM {_qualified('marks')} WHERE mark = '{MARK}'")
+    op.execute(f"DELETE FROM {qualified('marks')} WHERE mark = '{MARK}'")
