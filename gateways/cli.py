@@ -15,6 +15,7 @@ from domain.base import DomainError
 from domain.hierarchy import Hierarchy
 from domain.store import NodeStores, StoreSettings
 from gateways import render
+from gateways.bench import print_result
 from gateways.cli_gateway import bench_gateway_command, serve_command, token_app
 from gateways.cli_projections import bench_projections_command, projections_app, report_command
 from gateways.cli_sync import sync_app
@@ -185,10 +186,7 @@ def bench_store(
     from gateways.bench.store import run_store_benchmark
 
     result = run_store_benchmark(events=events, batch=batch, pg_dsn=pg_dsn, log=console.print)
-    if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False))
-    else:
-        console.print_json(data=result)
+    print_result(result, as_json=as_json, console=console)
 
 
 @bench_app.command("simulate")
@@ -204,10 +202,7 @@ def bench_simulate(
     from gateways.bench.simulate import run_simulate_benchmark
 
     result = run_simulate_benchmark(region=region, days=days, scale=scale, seed=seed, sample=sample, log=console.print)
-    if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False))
-    else:
-        console.print_json(data=result)
+    print_result(result, as_json=as_json, console=console)
 
 
 @bench_app.command("province")
@@ -238,10 +233,7 @@ def bench_province(
         idle_s=idle,
         log=console.print,
     )
-    if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False))
-    else:
-        console.print_json(data=result)
+    print_result(result, as_json=as_json, console=console)
 
 
 @bench_app.command("sync")
@@ -275,10 +267,7 @@ def bench_sync(
         overrides=overrides,
         log=console.print,
     )
-    if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False))
-    else:
-        console.print_json(data=result)
+    print_result(result, as_json=as_json, console=console)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from rich.table import Table
 from domain.base import DomainError, Role
 from domain.hierarchy import Hierarchy
 from domain.store import NodeStore, ReferenceStore, StoreSettings
+from gateways.bench import print_result
 
 token_app = typer.Typer(help="访问令牌 / access tokens (stored hashed beside the node's store)", no_args_is_help=True)
 console = Console(width=max(120, Console().width))
@@ -197,7 +198,4 @@ def bench_gateway_command(
         pg_dsn=pg_dsn,
         log=console.print,
     )
-    if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False))
-    else:
-        console.print_json(data=result)
+    print_result(result, as_json=as_json, console=console)

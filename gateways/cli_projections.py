@@ -13,6 +13,7 @@ from rich.console import Console
 from domain.base import DomainError
 from domain.hierarchy import Hierarchy
 from domain.store import NodeStore, StoreSettings
+from gateways.bench import print_result
 from projections import queries, report
 from projections.db import ProjectionDB
 from projections.rebuild import rebuild, update
@@ -193,7 +194,4 @@ def bench_projections_command(
     from gateways.bench.projections import run_projections_benchmark
 
     result = run_projections_benchmark(events=events, region=region, scale=scale, days=days, log=err.print)
-    if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False))
-    else:
-        console.print_json(data=result)
+    print_result(result, as_json=as_json, console=console)
