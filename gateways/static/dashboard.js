@@ -1,10 +1,14 @@
 /* 一盘棋看板: reads /nodes/{code}/views/rollup and /nodes/{code}/sync/status with the office's token and draws
-   them with the locally served Apache ECharts. Drill-down: click a region in any regional chart. */
+   them with the locally served Apache ECharts. Drill-down: click a region in any regional chart or in the ranking,
+   or pick it in the drill-down box (every child region, in code order). */
 (function () {
   "use strict";
   const code = (location.pathname.match(/\/nodes\/([0-9]{6,9})\/dashboard/) || [])[1];
   const RED = "#b71c1c", GOLD = "#d4a017", GREY = "#9e9e9e", GREEN = "#2e7d32", BLUE = "#1565c0";
-  const state = { node: code, region: null, crumbs: [], year: "", asOf: "", by: "recorded", target: null, loads: 0, errors: 0 };
+  const state = { node: code, region: null, crumbs: [], year: "", asOf: "", by: "recorded", target: null, rankPage: 0, loads: 0, errors: 0 };
+  // A region's children can be many (a county has dozens of townships, the province 1,947 of them two levels down):
+  // charts show the most telling MAX_BARS, the ranking a page at a time, and the drill-down box all of them.
+  const MAX_BARS = 15, RANK_PAGE = 10;
   const charts = {};
   const STATES = ["following", "behind", "stalled", "gap", "parked", "diverged", "silent", "unknown"];
   const STATE_COLOURS = { following: GREEN, behind: GOLD, stalled: "#e65100", gap: "#ef6c00", parked: RED, diverged: "#6a1b9a", silent: "#5d4037", unknown: GREY };
@@ -97,6 +101,7 @@
     }
     state.crumbs.push({ code: regionCode, name: regionName });
     state.region = regionCode;
+    state.rankPage = 0;
     load();
   }
 
@@ -111,7 +116,7 @@
       const el = document.createElement(last ? "strong" : "a");
       el.textContent = c.name || c.code;
       el.dataset.code = c.code;
-      if (!last) el.onclick = () => { state.crumbs = state.crumbs.slice(0, i + 1); state.region = c.code === code ? null : c.code; load(); };
+      if (!last) el.onclick = () => { state.crumbs = state.crumbs.slice(0, i + 1); state.region = c.code === code ? null : c.code; state.rankPage = 0; load(); };
       nav.appendChild(el);
     });
   }
@@ -140,14 +145,16 @@
       kpi("民生实事平均进度", lv.avg_progress === null ? "—" : lv.avg_progress + "%", `通过率 ${pct(lv.pass_rate)}`),
       kpi("同步健康", sync ? healthLabel(sync) : "—", sync ? healthDetail(sync) : "下钻区域不显示"),
     ].join("");
+    window.yipanqiDashboard.data = data;
     renderCoverage(data.coverage);
+    renderDrillBox(data.regions.children);
+    renderRanking(data);
     renderTargetPick(data.coverage);
     renderRegions(data.coverage);
     renderStations(data.stations.by_region);
     renderSuggestions(data.suggestions.by_state);
     renderLivelihood(data.livelihood.by_region);
     renderSync(sync);
-    window.yipanqiDashboard.data = data;
     window.yipanqiDashboard.sync = sync;
   }
 
@@ -212,6 +219,61 @@
     sel.onchange = () => { state.target = sel.value; renderRegions(window.yipanqiDashboard.data.coverage); };
   }
 
+  // The MAX_BARS regions first by ``key`` (all of them if fewer), and a note saying so when some are left out.
+  function firstRegions(rows, key, noteId, what) {
+    const shown = rows.slice().sort((a, b) => key(a) - key(b) || String(a.code).localeCompare(String(b.code))).slice(0, MAX_BARS);
+    $(noteId).textContent = rows.length > shown.length
+      ? `共 ${rows.length} 个区域, 显示${what}的 ${shown.length} 个; 其余见“下钻”或区域排名 · 点击区域下钻`
+      : "点击区域下钻";
+    return shown;
+  }
+
+  function renderDrillBox(children) {
+    const sel = $("drill");
+    const kids = (children || []).filter((c) => c.code && c.code !== (state.region || code));
+    sel.innerHTML = '<option value="">下级区域…</option>' + kids.map((c) => `<option value="${esc(c.code)}">${esc(c.code)} ${esc(c.name)}</option>`).join("");
+    sel.disabled = !kids.length;
+    sel.onchange = () => { const c = kids.find((k) => k.code === sel.value); if (c) drill(c.code, c.name); };
+  }
+
+  // Children ranked by their average coverage rate over the targets they have a population for (worst first);
+  // children with no such target (no deputies recorded there yet) come last, unranked, so none is hidden.
+  function ranking(data) {
+    const by = {};
+    const row = (r) => (by[r.region_id] = by[r.region_id] || { region_id: r.region_id, code: r.code, name: r.name, rates: [] });
+    data.coverage.forEach((t) => (t.by_region || []).forEach((r) => { if (r.population) row(r).rates.push({ rate: r.rate, label: t.short }); }));
+    (data.stations.by_region || []).forEach((r) => { row(r).visits = r.visits; });
+    (data.suggestions.by_region || []).forEach((r) => { row(r).suggestions = r.total; row(r).reply_rate = r.reply_rate; });
+    (data.livelihood.by_region || []).forEach((r) => { row(r).investment = r.investment_wan; });
+    const rows = Object.values(by).filter((r) => r.code && r.region_id !== data.scope.region_id);
+    rows.forEach((r) => {
+      r.avg = r.rates.length ? r.rates.reduce((a, x) => a + x.rate, 0) / r.rates.length : null;
+      r.weakest = r.rates.length ? r.rates.reduce((a, x) => (x.rate < a.rate ? x : a)) : null;
+    });
+    const last = (r) => (r.avg === null ? Infinity : r.avg);
+    return rows.sort((a, b) => last(a) - last(b) || String(a.code).localeCompare(String(b.code)));
+  }
+
+  function renderRanking(data) {
+    const rows = ranking(data);
+    const ranked = rows.filter((r) => r.avg !== null).length;
+    const pages = Math.max(1, Math.ceil(rows.length / RANK_PAGE));
+    state.rankPage = Math.min(state.rankPage, pages - 1);
+    const first = state.rankPage * RANK_PAGE;
+    $("ranking").querySelector("tbody").innerHTML = rows.slice(first, first + RANK_PAGE).map((r, i) =>
+      `<tr><td class="num">${r.avg === null ? "—" : first + i + 1}</td><td><a data-code="${esc(r.code)}" data-name="${esc(r.name)}">${esc(r.name)}</a></td>` +
+      `<td class="rate"><span class="bar" style="width:${Math.round((r.avg || 0) * 80)}px"></span>${pct(r.avg)}</td>` +
+      `<td>${r.weakest ? esc(r.weakest.label) + " " + pct(r.weakest.rate) : "无代表数据"}</td><td class="num">${num(r.visits)}</td>` +
+      `<td class="num">${num(r.suggestions)} (${pct(r.reply_rate)})</td><td class="num">${num(r.investment)} 万元</td></tr>`).join("");
+    $("ranking").querySelectorAll("a[data-code]").forEach((a) => { a.onclick = () => drill(a.dataset.code, a.dataset.name); });
+    $("ranking-note").textContent = rows.length
+      ? `${rows.length} 个下级区域, 最落后的在前` + (ranked < rows.length ? ` (${rows.length - ranked} 个无代表数据, 列在最后)` : "") + " · 点击区域下钻"
+      : "无下级区域";
+    $("rank-page").textContent = `第 ${state.rankPage + 1} / ${pages} 页`;
+    $("rank-prev").disabled = state.rankPage === 0;
+    $("rank-next").disabled = state.rankPage >= pages - 1;
+  }
+
   function regionBars(id, rows, series, extra) {
     const c = chart(id);
     c.setOption(Object.assign({
@@ -235,7 +297,7 @@
 
   function renderRegions(targets) {
     const t = targets.find((x) => x.key === state.target) || targets[0];
-    const rows = (t && t.by_region) || [];
+    const rows = firstRegions(((t && t.by_region) || []).filter((r) => r.population), (r) => r.rate, "regions-note", "覆盖率最低");
     regionBars("chart-regions", rows, [
       { type: "bar", name: "已完成", stack: "n", data: rows.map((r) => r.covered), itemStyle: { color: GREEN } },
       { type: "bar", name: "未完成", stack: "n", data: rows.map((r) => r.missing), itemStyle: { color: RED } },
@@ -243,7 +305,8 @@
     ], { yAxis: [{ type: "value", name: "人/件" }, { type: "value", name: "覆盖率%", max: 100 }] });
   }
 
-  function renderStations(rows) {
+  function renderStations(all) {
+    const rows = firstRegions(all, (r) => -r.visits, "stations-note", "进站接待最多");
     regionBars("chart-stations", rows, [
       { type: "bar", name: "进站接待", data: rows.map((r) => r.visits), itemStyle: { color: RED } },
       { type: "bar", name: "接待群众", data: rows.map((r) => r.people), itemStyle: { color: GOLD } },
@@ -261,7 +324,8 @@
     }, true);
   }
 
-  function renderLivelihood(rows) {
+  function renderLivelihood(all) {
+    const rows = firstRegions(all, (r) => -r.investment_wan, "livelihood-note", "投资最多");
     regionBars("chart-livelihood", rows, [
       { type: "bar", name: "投资(万元)", data: rows.map((r) => r.investment_wan), itemStyle: { color: RED } },
       { type: "line", name: "平均进度%", yAxisIndex: 1, data: rows.map((r) => r.avg_progress), itemStyle: { color: GOLD } },
@@ -295,6 +359,8 @@
 
   // ---------------------------------------------------------------------------------------------- controls
   $("refresh").onclick = load;
+  $("rank-prev").onclick = () => { state.rankPage -= 1; renderRanking(window.yipanqiDashboard.data); };
+  $("rank-next").onclick = () => { state.rankPage += 1; renderRanking(window.yipanqiDashboard.data); };
   $("year").onchange = () => { state.year = $("year").value; load(); };
   $("asof").onchange = () => { state.asOf = $("asof").value; load(); };
   $("clock").onchange = () => { state.by = $("clock").value; if (state.asOf) load(); };

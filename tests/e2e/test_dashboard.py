@@ -214,3 +214,40 @@ def test_dashboard_without_a_token_asks_for_one(page: Any, served: dict[str, Any
     page.click("#token-save")
     page.wait_for_function("window.yipanqiDashboard.state.loads >= 1", timeout=60_000)
     assert page.locator("#node-name").inner_text() == "湖南省"
+
+
+def test_regions_ranked_worst_first_paged_and_every_child_in_the_drill_box(page: Any, served: dict[str, Any]) -> None:
+    page.goto(f"{served['url']}/nodes/{PROVINCE}/dashboard#token={served['token']}")
+    page.wait_for_function("window.yipanqiDashboard && window.yipanqiDashboard.state.loads >= 1", timeout=60_000)
+    # All 14 prefectures ranked by their average coverage, worst first, ten to a page; those with no deputies
+    # recorded (this seed covers three prefectures) last and unranked.
+    rows = page.locator("#ranking tbody tr")
+    assert rows.count() == 10 and page.locator("#rank-page").inner_text() == "第 1 / 2 页"
+    ranks = page.locator("#ranking tbody tr td:first-child").all_inner_texts()
+    with_data = [int(n) for n in ranks if n != "—"]
+    assert with_data == list(range(1, len(with_data) + 1)) and 0 < len(with_data) < 10
+    rates = page.locator("#ranking tbody td.rate").all_inner_texts()[: len(with_data)]
+    assert [float(t.rstrip("%")) for t in rates] == sorted(float(t.rstrip("%")) for t in rates), rates
+    assert "无代表数据" in page.locator("#ranking-note").inner_text()
+    page.click("#rank-next")
+    assert rows.count() == 4 and page.locator("#rank-page").inner_text() == "第 2 / 2 页"
+    assert page.locator("#rank-next").is_disabled() and not page.locator("#rank-prev").is_disabled()
+    assert set(page.locator("#ranking tbody tr td:first-child").all_inner_texts()) == {"—"}
+    page.click("#rank-prev")
+
+    # The drill-down box lists every prefecture; picking one drills down, and so does a name in the ranking.
+    options = page.locator("#drill option").all_inner_texts()
+    assert len(options) == 15 and any("邵阳市" in o for o in options)
+    before = loads(page)
+    page.select_option("#drill", "430500")
+    page.wait_for_function(f"window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
+    assert page.locator("#node-name").inner_text() == "邵阳市"
+    assert page.locator("#rank-page").inner_text().startswith("第 1 /")  # the ranking starts again at its first page
+    county = page.locator("#ranking tbody a").first
+    name = county.inner_text()
+    before = loads(page)
+    county.click()
+    page.wait_for_function(f"window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
+    assert page.locator("#node-name").inner_text() == name
+    assert page.locator("#crumbs").inner_text().replace("\n", "") == f"湖南省›邵阳市›{name}"
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
