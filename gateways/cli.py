@@ -16,7 +16,7 @@ from domain.hierarchy import Hierarchy
 from domain.store import NodeStores, StoreSettings
 from gateways import render
 from gateways.bench import print_result
-from gateways.cli_gateway import bench_gateway_command, serve_command, token_app
+from gateways.cli_gateway import bench_dashboard_command, bench_gateway_command, serve_command, token_app
 from gateways.cli_projections import bench_projections_command, projections_app, report_command
 from gateways.cli_sync import sync_app
 from gateways.recording import SimulationMismatch, record_simulation
@@ -30,6 +30,7 @@ app.add_typer(sync_app, name="sync")
 app.add_typer(token_app, name="token")
 app.command("serve")(serve_command)
 bench_app.command("gateway")(bench_gateway_command)
+bench_app.command("dashboard")(bench_dashboard_command)
 app.add_typer(projections_app, name="projections")
 app.command("report")(report_command)
 bench_app.command("projections")(bench_projections_command)
@@ -216,6 +217,7 @@ def bench_province(
     pg_dsn: Annotated[str | None, typer.Option(help="PostgreSQL server DSN (default: a throwaway database)")] = None,
     raw_events: Annotated[int, typer.Option(min=1000, help="events the bare kafka-python runs move")] = 200_000,
     idle: Annotated[float, typer.Option(min=1, help="seconds with nothing to do, to measure idle CPU")] = 30.0,
+    dashboard_runs: Annotated[int, typer.Option(min=1, max=20, help="renders of the province's dashboard")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as one JSON line last")] = False,
 ) -> None:
     """全省基准 / all of Hunan from empty stores: simulate, sync on Apache Kafka, verify, project, query."""
@@ -231,6 +233,7 @@ def bench_province(
         pg_dsn=pg_dsn,
         raw_events=raw_events,
         idle_s=idle,
+        dashboard_runs=dashboard_runs,
         log=console.print,
     )
     print_result(result, as_json=as_json, console=console)

@@ -199,3 +199,22 @@ def bench_gateway_command(
         log=console.print,
     )
     print_result(result, as_json=as_json, console=console)
+
+
+def bench_dashboard_command(
+    node: Annotated[
+        str | None, typer.Option(help="已有节点 (按 YIPANQI_* 存储设置) / an existing node; default: a simulated slice")
+    ] = None,
+    runs: Annotated[int, typer.Option(min=1, max=50, help="渲染次数 / renders each, ours and bare")] = 5,
+    days: Annotated[int, typer.Option(min=1, max=365, help="模拟数据天数 (无 --node 时)")] = 60,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as one JSON line last")] = False,
+) -> None:
+    """看板基准 / the dashboard rendered in headless Chromium, uncached, against the same page and bytes served bare."""
+    from gateways.bench.dashboard import run_dashboard_benchmark
+
+    try:
+        result = run_dashboard_benchmark(node=node, runs=runs, days=days, log=console.print)
+    except RuntimeError as e:
+        console.print(f"[red]看板基准失败 / dashboard benchmark failed: {e}[/red]")
+        raise typer.Exit(1) from e
+    print_result(result, as_json=as_json, console=console)

@@ -16,7 +16,7 @@ import httpx
 
 from domain.hierarchy import Hierarchy
 from domain.simulation import simulate
-from domain.store import NodeStores, StoreSettings
+from domain.store import NodeStore, NodeStores, StoreSettings
 from gateways.api.storage import gateway_db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +62,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def replicate_up(settings: StoreSettings, hierarchy: Hierarchy, tree: dict[str, str]) -> None:
+    """What sync's ingest does, without a broker: each child's log (``tree``: child code -> parent code), verbatim,
+    into its parent's, deepest first; rows the parent holds already are left out."""
+    for child in sorted(tree, key=len, reverse=True):
+        src = NodeStore(hierarchy.ref(hierarchy.by_code(child)), settings)
+        dst = NodeStore(hierarchy.ref(hierarchy.by_code(tree[child])), settings)
+        try:
+            held = {(n.originator_id, n.originator_version) for n in dst.iter_notifications()}
+            rows = [
+                (n.originator_id, n.originator_version, n.topic, n.state)
+                for n in src.iter_notifications()
+                if (n.originator_id, n.originator_version) not in held
+            ]
+            if rows:
+                dst.recorder.insert_rows(rows)  # type: ignore[attr-defined]
+        finally:
+            src.close()
+            dst.close()
+
+
 def store_env(settings: StoreSettings, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("YIPANQI_")}
     env.update(
@@ -75,6 +95,8 @@ def store_env(settings: StoreSettings, extra: dict[str, str] | None = None) -> d
     )
     if settings.pg_dsn:
         env["YIPANQI_PG_DSN"] = settings.pg_dsn
+    if settings.store_levels:
+        env["YIPANQI_STORE_LEVELS"] = settings.store_levels
     env.update(extra or {})
     return env
 

@@ -26,9 +26,10 @@ PROJECTOR_NICENESS = 10
 
 
 class NodeViews:
-    """One hosted node's projection database, projector and answer cache."""
+    """One hosted node's projection database, projector and answer cache (``cache_size`` answers, default
+    ``YIPANQI_VIEW_CACHE`` or 256; 0 keeps none, so every read computes: how benchmarks time uncached reads)."""
 
-    def __init__(self, store: NodeStore, settings: StoreSettings, hierarchy: Hierarchy, cache_size: int = 256) -> None:
+    def __init__(self, store: NodeStore, settings: StoreSettings, hierarchy: Hierarchy, cache_size: int | None = None) -> None:
         self.store = store
         self.settings = settings
         self.hierarchy = hierarchy
@@ -37,7 +38,7 @@ class NodeViews:
         self._open_lock = threading.Lock()
         self._cache: OrderedDict[tuple[Any, ...], tuple[int, bytes]] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self.cache_size = cache_size
+        self.cache_size = int(os.environ.get("YIPANQI_VIEW_CACHE", "256")) if cache_size is None else cache_size
         self.known_position: int | None = None  # set by the keeper after each catch-up
 
     @property

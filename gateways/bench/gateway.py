@@ -144,18 +144,15 @@ def load_main(spec_path: str) -> None:
 # ------------------------------------------------------------------------------------------------------ benchmark
 
 
-def _replicate_up(settings: Any, hierarchy: Any) -> None:
-    from domain.store import NodeStore
+def simulated_slice(settings: Any, hierarchy: Any, *, days: int, log: Callable[..., Any]) -> int:
+    """The province, two prefectures and a few of their counties and townships, ``days`` of simulated activity,
+    each log replicated up the tree as the ingest does; returns the events simulated."""
+    from gateways.api.devtools import replicate_up, seed
 
-    for child in sorted(TREE, key=len, reverse=True):
-        src = NodeStore(hierarchy.ref(hierarchy.by_code(child)), settings)
-        dst = NodeStore(hierarchy.ref(hierarchy.by_code(TREE[child])), settings)
-        try:
-            rows = [(n.originator_id, n.originator_version, n.topic, n.state) for n in src.iter_notifications()]
-            dst.recorder.insert_rows(rows)  # type: ignore[attr-defined]
-        finally:
-            src.close()
-            dst.close()
+    log(f"模拟数据 simulating {days} days of {len(TREE) + 1} nodes…")
+    events = seed(settings, sorted({*TREE, PROVINCE}), days=days, seed=7, scale=0.1, hierarchy=hierarchy)
+    replicate_up(settings, hierarchy, TREE)
+    return int(events)
 
 
 def _visit_requests(settings: Any, hierarchy: Any, token: str, count: int) -> list[dict[str, Any]]:
@@ -223,7 +220,7 @@ def _run(
 ) -> dict[str, Any]:
     from domain.hierarchy import Hierarchy
     from domain.store import StoreSettings
-    from gateways.api.devtools import GatewayProcess, free_port, issue_tokens, seed, store_env
+    from gateways.api.devtools import GatewayProcess, free_port, issue_tokens, store_env
     from gateways.api.storage import dispose_engines
 
     tmp = Path(tempfile.mkdtemp(prefix="yipanqi-bench-gateway-"))
@@ -234,9 +231,7 @@ def _run(
             else StoreSettings(store="sqlite", data_dir=tmp / "var")
         )
         hierarchy = Hierarchy.load()
-        log(f"模拟数据 simulating {days} days of {len(TREE) + 1} nodes…")
-        events = seed(settings, sorted({*TREE, PROVINCE}), days=days, seed=7, scale=0.1, hierarchy=hierarchy)
-        _replicate_up(settings, hierarchy)
+        events = simulated_slice(settings, hierarchy, days=days, log=log)
         tokens = issue_tokens(settings, [PROVINCE, TOWNSHIP], ["viewer", "recorder"], hierarchy)
         dispose_engines()
         per_phase = requests + 20  # the load process warms each phase up with 20 requests

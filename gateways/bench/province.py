@@ -84,6 +84,7 @@ def run_province_benchmark(
     pg_dsn: str | None = None,
     raw_events: int = 200_000,
     idle_s: float = 30.0,
+    dashboard_runs: int = 3,
     log: Callable[[str], Any] = print,
 ) -> dict[str, Any]:
     hierarchy = Hierarchy.load()
@@ -128,6 +129,7 @@ def run_province_benchmark(
         result["lost"], result["duplicated"] = result["check"]["lost"], result["check"]["duplicated"]
         result["disk_mb"] = _disk(settings, nodes)
         result.update(_project_and_query(nodes[0], settings, days, log))
+        result["dashboard"] = _dashboard(settings, hierarchy, nodes[0], dashboard_runs, tmp, log)
         result["peak_rss_mb"] = {p.name: p.usage.get("rss_mb", 0.0) for p in procs}
         if broker.get("pid"):
             result["peak_rss_mb"]["broker"] = status_mb(int(broker["pid"]), "VmHWM")
@@ -508,6 +510,21 @@ def _project_and_query(province: NodeRef, settings: StoreSettings, days: int, lo
     if "error" in outcome:
         raise RuntimeError(outcome["error"])
     return outcome  # type: ignore[no-any-return]
+
+
+def _dashboard(
+    settings: StoreSettings, hierarchy: Hierarchy, province: NodeRef, runs: int, tmp: Path, log: Callable[[str], Any]
+) -> dict[str, Any]:
+    """The province's dashboard rendered in headless Chromium (``gateways.bench.dashboard``), or why it was not."""
+    from gateways.bench.dashboard import measure_node
+
+    try:
+        return measure_node(settings, hierarchy, province.code, runs=runs, tmp=tmp, log=log)
+    except RuntimeError as e:
+        if not str(e).startswith("no chromium"):
+            raise
+        log(f"  看板未测 dashboard not measured: {e}")
+        return {"skipped": str(e)}
 
 
 def _project_child(pipe: Any, province: NodeRef, settings: StoreSettings, as_of: str) -> None:

@@ -24,6 +24,7 @@ def test_a_scaled_down_province_run_is_exact_and_reports_everything(kafka_bootst
         pg_dsn=pg_dsn,
         raw_events=2_000,
         idle_s=3,
+        dashboard_runs=1,
         log=print,
     )
     assert json.loads(json.dumps(result)) == result  # the command prints it as one JSON line
@@ -41,3 +42,7 @@ def test_a_scaled_down_province_run_is_exact_and_reports_everything(kafka_bootst
     assert result["project_s"] >= 0 and result["projected_events"] >= result["events"] and result["project_peak_rss_mb"] > 0
     assert set(result["disk_mb"]) == {"province", "prefecture", "county", "township"}
     assert all(mb > 0 for mb in result["peak_rss_mb"].values())
+    dashboard = result["dashboard"]
+    if "skipped" not in dashboard:  # headless Chromium is there (deploy/chromium.sh): the province's page rendered
+        assert dashboard["render_ms"]["median"] > 0 and dashboard["bare_render_ms"]["median"] > 0 and dashboard["ratio"] > 0
+        assert dashboard["answers_bytes"] > 1_000

@@ -9,7 +9,6 @@ three prefectures' worth of nodes, replicated up the tree as the ingest does (ve
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,9 @@ from typing import Any
 import pytest
 
 from domain.hierarchy import Hierarchy
-from domain.store import NodeStore, StoreSettings
-from gateways.api.devtools import ROOT, GatewayProcess, issue_tokens, seed, store_env
+from domain.store import StoreSettings
+from gateways.api.devtools import ROOT, GatewayProcess, issue_tokens, replicate_up, seed, store_env
+from gateways.bench.dashboard import browser_page, chromium_executable
 
 PROVINCE = "430000"
 TREE = {  # child -> parent, bottom-up
@@ -39,41 +39,13 @@ CODES = sorted({*TREE, PROVINCE})
 CHARTS = ("chart-coverage", "chart-regions", "chart-stations", "chart-suggestions", "chart-livelihood", "chart-sync")
 
 
-def chromium() -> str:
-    """Debian's chromium and CJK fonts, installed by deploy/chromium.sh when missing (that needs root; else skip)."""
-    result = subprocess.run(["bash", str(ROOT / "deploy" / "chromium.sh")], capture_output=True, text=True, timeout=900)
-    if result.returncode != 0:
-        pytest.skip(f"no chromium: {result.stderr[-500:]}")
-    return result.stdout.strip().splitlines()[-1]
-
-
-def replicate_up(settings: StoreSettings, hierarchy: Hierarchy) -> None:
-    """What sync's ingest does, without a broker: each child's log, verbatim, into its parent's, bottom-up."""
-    for child in sorted(TREE, key=len, reverse=True):
-        parent = TREE[child]
-        src = NodeStore(hierarchy.ref(hierarchy.by_code(child)), settings)
-        dst = NodeStore(hierarchy.ref(hierarchy.by_code(parent)), settings)
-        try:
-            held = {(n.originator_id, n.originator_version) for n in dst.iter_notifications()}
-            rows = [
-                (n.originator_id, n.originator_version, n.topic, n.state)
-                for n in src.iter_notifications()
-                if (n.originator_id, n.originator_version) not in held
-            ]
-            if rows:
-                dst.recorder.insert_rows(rows)
-        finally:
-            src.close()
-            dst.close()
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp("dashboard")
     settings = StoreSettings(store="sqlite", data_dir=data / "var")
     hierarchy = Hierarchy.load()
     seed(settings, CODES, days=75, seed=11, scale=0.08, hierarchy=hierarchy)
-    replicate_up(settings, hierarchy)
+    replicate_up(settings, hierarchy, TREE)
     tokens = issue_tokens(settings, [PROVINCE], ["viewer"], hierarchy)
     gateway = GatewayProcess([PROVINCE], store_env(settings), data / "gateway.log").wait_ready()
     try:
@@ -85,31 +57,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 @pytest.fixture
 def page(served: dict[str, Any], tmp_path: Path) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    executable = chromium()
-    with sync_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            user_data_dir=str(tmp_path / "profile"),  # a fresh profile for each test
-            executable_path=executable,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-            viewport={"width": 1440, "height": 1900},
-            locale="zh-CN",
-        )
-        try:
-            pg = context.pages[0] if context.pages else context.new_page()
-            pg.errors = []  # type: ignore[attr-defined]
-            pg.on("pageerror", lambda e: pg.errors.append(str(e)))  # type: ignore[attr-defined]
-            yield pg
-        finally:
-            context.close()
+    pytest.importorskip("playwright.sync_api")
+    try:
+        executable = chromium_executable()
+    except RuntimeError as e:  # installing it needs root
+        pytest.skip(str(e))
+    with browser_page(tmp_path / "profile", executable) as pg:  # a fresh profile for each test
+        yield pg
 
 
 def loads(page: Any) -> int:
