@@ -131,8 +131,11 @@ class ProjectionDB:
         url = sa.engine.make_url(self.settings.pg_dsn).set(drivername="postgresql+psycopg")  # type: ignore[arg-type]
         # As-of views group a year of facts by deputy (100,000+ groups at a province): with the server's default 4 MB
         # their hash aggregates spill to disk; like SQLite's cache above, the views' connections get more memory.
+        # JIT off: the server compiles any statement its planner thinks costly, and at a province a view's statements
+        # cost more to compile (0.8 s measured for one as-of statement) than to run.
+        options = f"-c work_mem={WORK_MEM} -c jit=off"
         return sa.create_engine(
-            url, pool_size=1, max_overflow=4, pool_pre_ping=True, connect_args={"options": f"-c work_mem={WORK_MEM}"}
+            url, pool_size=1, max_overflow=4, pool_pre_ping=True, connect_args={"options": options}
         )
 
     def _replaced(self) -> bool:
