@@ -58,6 +58,7 @@ from sync.envelope import GENESIS_LINK, Entry, Frame, Kind
 from sync.settings import SyncSettings
 
 PROVINCE = "430000"
+QUERY_RUNS = 10  # runs per view and clock (p99 of 10 is their slowest)
 START = date(2025, 1, 1)
 LAYOUT = "province=postgres,prefecture=postgres"
 _OWNER = b'"owner":{"_type_":"uuid_hex","_data_":"'
@@ -529,6 +530,7 @@ def _dashboard(
 
 def _project_child(pipe: Any, province: NodeRef, settings: StoreSettings, as_of: str) -> None:
     try:
+        from gateways.bench.projections import view_timings
         from projections.db import ProjectionDB
         from projections.rebuild import update
 
@@ -539,7 +541,7 @@ def _project_child(pipe: Any, province: NodeRef, settings: StoreSettings, as_of:
             projected = update(store, settings, hierarchy=hierarchy)
             project_s = time.perf_counter() - started
             db = ProjectionDB(province, settings, hierarchy=hierarchy)
-            queries = query_timings(db, hierarchy, as_of=as_of)
+            queries = view_timings(db, hierarchy, runs=QUERY_RUNS, as_of=as_of)
             db.dispose()
         finally:
             store.close()
@@ -557,40 +559,3 @@ def _project_child(pipe: Any, province: NodeRef, settings: StoreSettings, as_of:
         pipe.send({"error": repr(e)})
     finally:
         pipe.close()
-
-
-QUERY_RUNS = 10
-
-
-def query_timings(db: Any, hierarchy: Hierarchy, *, as_of: str, runs: int = QUERY_RUNS) -> dict[str, Any]:
-    """Each view of the province for its latest year, and as of ``as_of`` by both clocks: p50 and p99 of ``runs``
-    runs in ms, each run from nothing cached (the query API keeps no cache; the gateway's own is not in the way)."""
-    from projections import queries as q
-
-    scopes = {
-        "current": q.make_scope(db, hierarchy=hierarchy),
-        "as_of_occurred": q.make_scope(db, hierarchy=hierarchy, as_of=as_of, by="occurred"),
-        "as_of_recorded": q.make_scope(db, hierarchy=hierarchy, as_of=as_of, by="recorded"),
-    }
-    views: dict[str, Callable[[Any], Any]] = {
-        "coverage": lambda scope: q.coverage(db, scope),
-        "stations": lambda scope: q.stations(db, scope),
-        "suggestions": lambda scope: q.suggestions(db, scope),
-        "livelihood": lambda scope: q.livelihood(db, scope),
-        "duty": lambda scope: q.duty_ranking(db, scope),
-        "regions": lambda scope: q.regions(db, scope),
-    }
-    out: dict[str, Any] = {}
-    for clock, scope in scopes.items():
-        for view, run in views.items():
-            times = []
-            for _ in range(runs):
-                started = time.perf_counter()
-                run(scope)
-                times.append((time.perf_counter() - started) * 1000)
-            times.sort()
-            out.setdefault(clock, {})[view] = {"p50_ms": round(times[len(times) // 2], 1), "p99_ms": round(times[-1], 1)}
-    out["runs"] = runs
-    out["as_of"] = as_of
-    out["year"] = scopes["current"].year
-    return out
