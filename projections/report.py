@@ -35,9 +35,15 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+#: Columns whose numbers name something rather than count it: printed as they are (the year 2024, never "2,024").
+_NAMING_NUMBERS = frozenset({"year", "term"})
+
+
 def _cell(key: str, value: Any) -> str:
     if key.endswith("rate") or key in ("satisfaction", "reply_rate", "pass_rate", "resolve_rate"):
         return _pct(value)
+    if key in _NAMING_NUMBERS and isinstance(value, int):
+        return str(value)
     return _fmt(value)
 
 
