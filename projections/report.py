@@ -35,9 +35,15 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+#: Columns whose numbers name something rather than count it: printed as they are (the year 2024, never "2,024").
+_NAMING_NUMBERS = frozenset({"year", "term"})
+
+
 def _cell(key: str, value: Any) -> str:
     if key.endswith("rate") or key in ("satisfaction", "reply_rate", "pass_rate", "resolve_rate"):
         return _pct(value)
+    if key in _NAMING_NUMBERS and isinstance(value, int):
+        return str(value)
     return _fmt(value)
 
 
@@ -171,7 +177,8 @@ STATION_REGION_COLUMNS = [
     ("issues_transferred", "转办"),
     ("issues_pending", "待处理"),
     ("idle_stations", "闲置站"),
-    ("merged", "已并站"),
+    ("merged", "期内并站"),
+    ("closed", "期内撤站"),
 ]
 
 
@@ -181,7 +188,8 @@ def render_stations(data: dict[str, Any]) -> list[RenderableType]:
         f"联络站 {totals['stations']:,} 个 · 接待 {totals['visits']:,} 次 · 进站代表 {totals['distinct_deputies']:,} 人"
         f"({totals['duty_slots']:,} 人次) · 接待群众 {totals['people']:,} 人次 · 反映问题 {totals['issues_raised']:,} 件,"
         f"当场解决 {totals['issues_resolved']:,}、转办 {totals['issues_transferred']:,}、待处理 {totals['issues_pending']:,} · "
-        f"{data['idle_days']} 天以上无接待 {totals['idle_stations']:,} 个 · 并站 {totals['merged']:,} 个"
+        f"{data['idle_days']} 天以上无接待 {totals['idle_stations']:,} 个 · 期内并站 {totals['merged']:,} 个、撤站 "
+        f"{totals['closed']:,} 个"
     )
     out: list[RenderableType] = [_header(data), Text(summary)]
     out.append(table("分地区 by region", data["by_region"], STATION_REGION_COLUMNS))
@@ -481,7 +489,7 @@ def yipanqi(
             f"联络站 stations: {st['stations']:,} 个, 接待 {st['visits']:,} 次, 进站代表 {st['distinct_deputies']:,} 人, "
             f"接待群众 {st['people']:,} 人次; 反映问题 {st['issues_raised']:,} 件 (当场解决 {_pct(st['resolve_rate'])}, 转办 "
             f"{st['issues_transferred']:,}, 待处理 {st['issues_pending']:,}); {stations['idle_days']} 天以上无接待 "
-            f"{st['idle_stations']:,} 个; 并站 {st['merged']:,} 个"
+            f"{st['idle_stations']:,} 个; 期内并站 {st['merged']:,} 个, 撤站 {st['closed']:,} 个"
         )
     )
     stage = " → ".join(f"{r['label']} {r['count']:,}" for r in suggestions["by_state"])

@@ -50,6 +50,16 @@ class Scope:
         depth = Level(self.region_level).depth
         return LEVELS[depth + 1].value if depth + 1 < len(LEVELS) else None
 
+    @property
+    def last_day(self) -> str:
+        return f"{self.last_year}-12-31"
+
+    @property
+    def period_us(self) -> tuple[int, int]:
+        """The period's first and last instants (Hunan's days) as UTC microseconds: the bounds of an occurred time
+        counted in the period (a station merged in it, or open at its end)."""
+        return us(parse_moment(f"{self.first_year}-01-01T00:00")), us(parse_moment(self.last_day))
+
     def describe(self) -> dict[str, Any]:
         data = asdict(self)
         data["as_of"] = iso(self.as_of)

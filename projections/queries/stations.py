@@ -1,18 +1,22 @@
 """The stations view: visits, deputies on duty, people received, issues; idle stations; merged stations' history
 under their successors.
 
+The stations are those open at the end of the period (a year, or a term's last year), by occurred time, as known at
+the as-of cut if one is given: a station merged in 2025 is open in the 2024 view and counts as merged in 2025's.
 What each station did in the period is read from the projector's summaries now (``station_years``,
-``station_deputies``, ``stations.enrolled``), from the facts as of a cut; the rest of the view is the same for both.
+``station_deputies``, ``stations.enrolled``), from the facts as of a cut or at the end of a past period; the rest of
+the view is the same for both.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql import ColumnElement
 
 from projections import schema as s
 from projections.db import ProjectionDB
@@ -22,7 +26,7 @@ from projections.queries.scope import Scope
 #: What each station did in the period (per station as recorded, before merges are followed).
 COUNTS = ("visits", "people", "duty_slots", "issues_raised", "issues_resolved", "issues_transferred")
 _KEYS = ["stations", "visits", "people", "duty_slots", "deputies", "issues_raised", "issues_resolved", "issues_transferred"]
-_KEYS += ["idle_stations", "merged"]
+_KEYS += ["idle_stations", "merged", "closed"]  # merged, closed: in the period
 
 
 @dataclass
@@ -42,10 +46,13 @@ def stations(
     """Visits, deputies on duty, people received and issues per station and region; idle stations. A merged
     station's history counts under its successor (followed to the end of the chain, as of the cut). ``brief``: the
     figures alone, without the busiest and idle stations (what the 一盘棋 rollup shows)."""
+    past = scope.ref_day > scope.last_day
+    if past:  # a past period's stations are seen at its end: idle days count to its last day, not to today
+        scope = replace(scope, ref_day=scope.last_day)
     with db.connect() as conn:
         ctx = Ctx(db, scope, conn)
         info = _stations(ctx)
-        activity = _activity_now(ctx) if scope.as_of is None else _activity_at_cut(ctx)
+        activity = _activity_now(ctx, past=past) if scope.as_of is None else _activity_at_cut(ctx)
     rows = _open_stations(ctx, info, activity)
     per_node: dict[str | None, dict[str, float]] = defaultdict(lambda: dict.fromkeys(_KEYS, 0))
     for r in rows:
@@ -56,8 +63,8 @@ def stations(
         agg["deputies"] += r.deputies
         agg["idle_stations"] += 1 if r.idle_days >= idle_days else 0
     for meta in info.values():
-        if meta["status"] == "merged":
-            per_node[meta["node_id"]]["merged"] += 1
+        if meta["ended_in_period"]:  # counted under its status then: merged or closed
+            per_node[meta["node_id"]][meta["status"]] += 1
     by_region = ctx.rollup(per_node, _KEYS)
     for r in by_region:
         for k in _KEYS:
@@ -77,27 +84,41 @@ def stations(
 
 
 def _stations(ctx: Ctx) -> dict[str, dict[str, Any]]:
-    """The region's stations known at the cut, with their status then (a merged one: its successor)."""
+    """The region's stations established by the end of the period and known at the cut, with their status at that
+    end (a merged one: its successor), and whether it was merged or closed within the period."""
     st = s.stations
-    columns = [st.c.station_id, st.c.node_id, st.c.name, st.c.day, st.c.successor_id, ctx.clock(st, "merged")]
+    start, end = ctx.scope.period_us
     cut = ctx.scope.as_of
+
+    def by_end(occurred: int | None, clock: int | None) -> bool:
+        """The transition happened by the period's end (occurred time) and was known at the cut (the scope's clock):
+        by occurred time both bound the same clock, so the earlier of the two wins."""
+        return occurred is not None and occurred <= end and (cut is None or (clock is not None and clock <= cut))
+
+    columns: list[ColumnElement[Any]] = [st.c.station_id, st.c.node_id, st.c.name, st.c.day, st.c.successor_id]
+    columns += [st.c.merged_occ, ctx.clock(st, "merged"), st.c.closed_occ, ctx.clock(st, "closed")]
+    existing = [ctx.known(st), st.c.occurred_at <= end, ctx.in_region(st.c.node_id)]
     info = {}
-    for r in ctx.conn.execute(sa.select(*columns, ctx.clock(st, "closed")).where(ctx.known(st), ctx.in_region(st.c.node_id))):
-        merged = r[5] is not None and (cut is None or r[5] <= cut)
-        closed = r[6] is not None and (cut is None or r[6] <= cut)
-        info[r[0]] = {
-            "station_id": r[0],
-            "node_id": r[1],
-            "name": r[2],
-            "established": r[3],
+    for station_id, node_id, name, day, successor_id, merged_occ, merged_at, closed_occ, closed_at in ctx.conn.execute(
+        sa.select(*columns).where(*existing)
+    ):
+        merged, closed = by_end(merged_occ, merged_at), by_end(closed_occ, closed_at)
+        ended_at = merged_occ if merged else closed_occ if closed else None
+        info[station_id] = {
+            "station_id": station_id,
+            "node_id": node_id,
+            "name": name,
+            "established": day,
             "status": "merged" if merged else "closed" if closed else "open",
-            "successor_id": r[4] if merged else None,
+            "successor_id": successor_id if merged else None,
+            "ended_in_period": ended_at is not None and ended_at >= start,
         }
     return info
 
 
-def _activity_now(ctx: Ctx) -> Activity:
-    """From the summaries: per station and year, the deputies on duty, and each station's enrolled deputies."""
+def _activity_now(ctx: Ctx, *, past: bool) -> Activity:
+    """From the summaries: per station and year, the deputies on duty, and each station's enrolled deputies (now,
+    or at the end of a ``past`` period, which no summary keeps)."""
     out = Activity()
     y, st = s.station_years, s.stations
     ref_day, ref_year = ctx.scope.ref_day, int(ctx.scope.ref_day[:4])
@@ -124,9 +145,27 @@ def _activity_now(ctx: Ctx) -> Activity:
     if not one_year:
         out.deputies.update(_on_duty(ctx))
     out.region_deputies = _region_deputies(ctx)
-    enrolled = sa.select(st.c.station_id, st.c.enrolled).where(ctx.in_region(st.c.node_id), st.c.enrolled > 0)
-    out.enrolled.update(dict(ctx.conn.execute(enrolled).all()))
+    if past:
+        out.enrolled.update(_enrolled_at_end(ctx))
+    else:
+        enrolled = sa.select(st.c.station_id, st.c.enrolled).where(ctx.in_region(st.c.node_id), st.c.enrolled > 0)
+        out.enrolled.update(dict(ctx.conn.execute(enrolled).all()))
     return out
+
+
+def _enrolled_at_end(ctx: Ctx) -> dict[str, int]:
+    """Distinct deputies enrolled per station at the end of the period (occurred time), as known at the cut: an
+    enrolment ended after that end, or ended by then but not known to have at the cut, still counts."""
+    en = s.station_enrolments
+    end = ctx.scope.period_us[1]
+    began = [ctx.known(en, "since"), en.c.since_occ <= end]
+    still = sa.or_(ctx.not_yet(en, "until"), en.c.until_occ > end)
+    stmt = (
+        sa.select(en.c.station_id, sa.func.count(sa.distinct(en.c.deputy_id)))
+        .where(*began, still, ctx.in_region(en.c.node_id))
+        .group_by(en.c.station_id)
+    )
+    return dict(ctx.conn.execute(stmt).all())
 
 
 def _on_duty(ctx: Ctx) -> Counter[str]:
@@ -161,9 +200,9 @@ def _last_visits(ctx: Ctx, station_ids: list[str], into: dict[str, str]) -> None
 
 
 def _activity_at_cut(ctx: Ctx) -> Activity:
-    """From the facts known at the cut."""
+    """From the facts known at the cut (enrolments: at the end of the period, if that is earlier)."""
     out = Activity()
-    v, vd, vi, en = s.visits, s.visit_deputies, s.visit_issues, s.station_enrolments
+    v, vd, vi = s.visits, s.visit_deputies, s.visit_issues
     conn, scope = ctx.conn, ctx.scope
     for station_id, visits, people, slots in conn.execute(
         sa.select(v.c.station_id, sa.func.count(), sa.func.sum(v.c.people), sa.func.sum(v.c.deputies_n))
@@ -188,12 +227,7 @@ def _activity_at_cut(ctx: Ctx) -> Activity:
         .group_by(vi.c.station_id, outcome)
     ):
         _add(out.counts[station_id], (0, 0, 0, n, n if result == "resolved" else 0, n if result == "transferred" else 0))
-    for station_id, enrolled in conn.execute(
-        sa.select(en.c.station_id, sa.func.count(sa.distinct(en.c.deputy_id)))
-        .where(ctx.known(en, "since"), ctx.not_yet(en, "until"), ctx.in_region(en.c.node_id))
-        .group_by(en.c.station_id)
-    ):
-        out.enrolled[station_id] = enrolled
+    out.enrolled.update(_enrolled_at_end(ctx))
     return out
 
 

@@ -9,6 +9,7 @@ would (verbatim), so the counties hold replicas they must not write.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,33 @@ def test_station_enrol_remove_merge_close(api: Api) -> None:
     api.post(SHAODONG, f"/stations/{s2}/removals", {"deputy_id": a, "reason": "调离"}, expect=200)
     api.post(SHAODONG, f"/stations/{s2}/removals", {"deputy_id": b, "reason": "调离"}, expect=200)
     assert api.post(SHAODONG, f"/stations/{s2}/close", {"reason": "撤并"}, expect=200)["state_label"] == "已撤销"
+
+
+def test_station_views_honour_the_year(api: Api) -> None:
+    """``?year=`` bounds the stations view: the stations open at that year's end, the merges and closures within it
+    (two stations established in 2024, a third closed in 2024; one of the two merged into the other in 2025)."""
+
+    def totals(year: int) -> dict[str, int]:
+        deadline = time.monotonic() + 30
+        while (status := api.get(SHAODONG, "/sync/status").json())["projected"] < status["head"]:
+            assert time.monotonic() < deadline, status  # the gateway's projector catches up within a second or so
+            time.sleep(0.1)
+        r = api.get(SHAODONG, "/views/stations", year=year)
+        assert r.status_code == 200, r.text
+        return {k: r.json()["totals"][k] for k in ("stations", "merged", "closed")}
+
+    before = {year: totals(year) for year in (2024, 2025)}
+    s1, s2, s3 = (
+        api.post(
+            SHAODONG, "/stations", {"name": f"年度联络站{next(_seq)}", "occurred_at": "2024-03-01T09:00:00+08:00"}, expect=201
+        )["id"]
+        for _ in range(3)
+    )
+    api.post(SHAODONG, f"/stations/{s3}/close", {"reason": "撤并", "occurred_at": "2024-11-01T09:00:00+08:00"}, expect=200)
+    api.post(SHAODONG, f"/stations/{s1}/merge", {"successor_id": s2, "occurred_at": "2025-06-01T09:00:00+08:00"}, expect=200)
+    after = {year: totals(year) for year in (2024, 2025)}
+    change = {year: {k: after[year][k] - before[year][k] for k in after[year]} for year in after}
+    assert change == {2024: {"stations": 2, "merged": 0, "closed": 1}, 2025: {"stations": 1, "merged": 1, "closed": 0}}
 
 
 def test_station_visit_lifecycle_and_validation(api: Api) -> None:

@@ -109,3 +109,20 @@ def test_terms_and_former_codes(data_dir: Path) -> None:
     with pytest.raises(queries.QueryError, match="not in the 18th term"):
         queries.make_scope(db, region="430811", term=18, year=2030, hierarchy=hunan)
     db.dispose()
+
+
+def test_the_year_bounds_the_stations_and_prints_as_a_year(data_dir: Path) -> None:
+    """``--year`` bounds the stations view (the simulated stations are established in 2025: none was open at the
+    end of 2024), and a year prints as 2025, never "2,025", in tables and in CSV."""
+
+    def stations(year: str) -> Any:
+        result = run(data_dir, "report", "stations", "--year", year, "--format", "json", "--no-update")
+        return json.loads(result.stdout.strip().splitlines()[-1])["totals"]
+
+    assert stations("2024")["stations"] == 0 < stations("2025")["stations"]
+    table = run(data_dir, "report", "livelihood", "--no-update")
+    assert table.exit_code == 0 and "分年度" in table.output
+    assert "2025" in table.output and "2,025" not in table.output
+    csv = run(data_dir, "report", "livelihood", "--format", "csv", "--no-update").stdout.splitlines()
+    by_year = csv[csv.index("# 分年度 by year") + 2 :]
+    assert by_year[0].startswith("2025,"), by_year

@@ -200,13 +200,13 @@ def fold(events: list[tuple[Any, int]], subtree: set[str]) -> World:
             w.enrolled[oid].discard(e.deputy_id.hex)
         elif name == "Station.MergedInto":
             if oid in w.stations:
-                w.stations[oid].update(status="merged", successor=e.successor_id.hex)
+                w.stations[oid].update(status="merged", successor=e.successor_id.hex, ended=day)
             w.enrolled[oid] = set()
         elif name == "Station.Absorbed":
             w.enrolled[oid] |= set(e.deputies)
         elif name == "Station.Closed":
             if oid in w.stations:
-                w.stations[oid]["status"] = "closed"
+                w.stations[oid].update(status="closed", ended=day)
         elif name == "StationVisit.Recorded":
             w.visits[oid] = {
                 "node": node,
@@ -431,7 +431,12 @@ class Reference:
     # stations ---------------------------------------------------------------------------------------------------
 
     def stations(self) -> dict[str, Any]:
-        known = {sid: s for sid, s in self.w.stations.items() if self.within(s["node"])}
+        """The stations as they stood at the end of the year (by occurred day): a merge or closure after it is undone."""
+        known = {}
+        for sid, s in self.w.stations.items():
+            if self.within(s["node"]) and s["day"].year <= self.year:
+                ended_later = s["status"] != "open" and s["ended"].year > self.year
+                known[sid] = {**s, "status": "open", "successor": None} if ended_later else s
 
         def final(sid: str) -> str:
             seen = set()
@@ -472,7 +477,8 @@ class Reference:
                 "idle_days": max(0, (self.ref_day - since).days) if since <= self.ref_day else 0,
                 "last_visit": last.get(sid),
             }
-        return {"rows": rows, "merged": sum(1 for s in known.values() if s["status"] == "merged")}
+        ended = Counter(s["status"] for s in known.values() if s["status"] != "open" and s["ended"].year == self.year)
+        return {"rows": rows, "merged": ended["merged"], "closed": ended["closed"]}
 
     # suggestions ------------------------------------------------------------------------------------------------
 
@@ -572,7 +578,7 @@ def compare_views(db: ProjectionDB, scope: queries.Scope, ref: Reference) -> Non
     got_rows = {r["station_id"]: r for r in stations["idle"]["items"]}
     rows = expected_st["rows"]
     assert stations["totals"]["stations"] == len(rows)
-    assert stations["totals"]["merged"] == expected_st["merged"]
+    assert (stations["totals"]["merged"], stations["totals"]["closed"]) == (expected_st["merged"], expected_st["closed"])
     for k in ("visits", "people", "duty_slots", "deputies", "issues_raised", "issues_resolved", "issues_transferred"):
         assert stations["totals"][k] == sum(r.get(k, 0) for r in rows.values()), k
     assert set(got_rows) == {sid for sid, r in rows.items() if r["idle_days"] >= 10}
