@@ -195,6 +195,15 @@ class NodeStore(Application):
         return recorder.insert_events([StoredEvent(*row) for row in rows]) or []
 
     @property
+    def books(self) -> SyncRecorder:
+        """The node recorder, typed as such: the log with the sync bookkeeping beside it (positions, parked
+        messages, halts). A store configured with another recorder keeps no books."""
+        recorder = self.recorder
+        if not isinstance(recorder, SyncRecorder):
+            raise TypeError(f"{type(recorder).__name__} keeps no sync books")
+        return recorder
+
+    @property
     def _lean_save(self) -> bool:
         """Whether ``save_all`` may skip ``Application.save``: nothing it would do is wanted here."""
         cls = type(self)

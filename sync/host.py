@@ -87,7 +87,7 @@ class SyncHost:
                 self.relays[node] = self._relay(store)
                 self.receivers[node] = DownwardReceiver(
                     reference=self.references[node],
-                    books=store.recorder,
+                    books=store.books,
                     consumer=self.consumer,
                     topic=self.plan.down(node),  # type: ignore[arg-type]
                 )
@@ -113,8 +113,8 @@ class SyncHost:
         node = store.node.node_id
         return Relay(
             origin=node,
-            source=store.recorder,
-            books=store.recorder,  # type: ignore[arg-type]
+            source=store.books,
+            books=store.books,
             producer=self.producer,
             topic=self.plan.up(node),
             beat_topic=self.plan.beat(node),
@@ -123,7 +123,7 @@ class SyncHost:
         )
 
     def _ingest(self, store: NodeStore, kids: Sequence[NodeRef]) -> Ingest:
-        books = store.recorder
+        books = store.books
         inbound = [
             Inbound(
                 stream=str(kid.node_id),
@@ -132,13 +132,13 @@ class SyncHost:
                 origin=kid.node_id,
                 control_topic=self.plan.control(kid.node_id),
                 remote_stream=UP,
-                position=initial_position(books, str(kid.node_id)),  # type: ignore[arg-type]
+                position=initial_position(books, str(kid.node_id)),
             )
             for kid in kids
         ]
         return Ingest(
             node=store.node.node_id,
-            target=books,  # type: ignore[arg-type]
+            target=books,
             inbound=inbound,
             consumer=self.consumer,
             producer=self.producer,

@@ -46,7 +46,7 @@ def subtree_health(hierarchy: Hierarchy, node: NodeRef, settings: StoreSettings)
         store = stores.open(node)
         own = [status for status, _ in _streams(hierarchy, node, stores)]
         health = Health.of(own)
-        reports = store.recorder.state("report")  # type: ignore[attr-defined]
+        reports = store.books.state("report")
         for status in own:
             report = reports.get(str(status.child))
             if report is not None:
@@ -59,9 +59,9 @@ def subtree_health(hierarchy: Hierarchy, node: NodeRef, settings: StoreSettings)
 def _streams(hierarchy: Hierarchy, node: NodeRef, stores: NodeStores) -> list[tuple[StreamStatus, float | None]]:
     """Each child's stream, and how old the oldest event we lack is (seconds; when the child's store is here)."""
     store = stores.open(node)
-    recorder: Any = store.recorder
-    positions, halts, observed = recorder.positions(), recorder.halts(), recorder.state("stream")
-    parked = {m.stream: m for m in reversed(recorder.parked())}
+    books = store.books
+    positions, halts, observed = books.positions(), books.halts(), books.state("stream")
+    parked = {m.stream: m for m in reversed(books.parked())}
     out = []
     for division in hierarchy.children(hierarchy.get(node.node_id)):
         child = hierarchy.ref(division)
