@@ -32,6 +32,12 @@ EventRow = tuple[UUID | str, int, str, bytes]
 LogRow = tuple[int, bytes, int, str, bytes]
 
 
+def as_uuid(originator_id: UUID | str) -> UUID:
+    """An originator id as read back from the log: a UUID, or its text where the database keeps ids as text
+    (PostgreSQL with ``ORIGINATOR_ID_TYPE=text``)."""
+    return originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
+
+
 @dataclass(frozen=True)
 class StreamPosition:
     """How far a node has gone in one stream: applied (a child's log) or published (its own relay)."""
@@ -147,7 +153,7 @@ class SyncRecorder(ApplicationRecorder):
         """Up to ``limit`` events of the log from notification id ``start`` on, in order, as plain tuples (the
         relay's read: no ``Notification`` or ``UUID`` objects per event). Backends override it with a leaner select."""
         page = self.select_notifications(start=start, limit=limit)
-        return [(n.id, n.originator_id.bytes, n.originator_version, n.topic, n.state) for n in page]
+        return [(n.id, as_uuid(n.originator_id).bytes, n.originator_version, n.topic, n.state) for n in page]
 
     def data_version(self) -> int:
         """A number that changes whenever another connection committed to the log: a relay reads its log only then.
