@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.base import NodeRef
-from domain.hierarchy import Hierarchy
+from domain.hierarchy import Division, Hierarchy
 from domain.persistence import ParkedMessage, StreamHalt
 from domain.store import NodeStore, NodeStores, StoreSettings
 from sync.health import STATES, Health, StreamState, StreamStatus
@@ -176,9 +176,9 @@ def _verdict(total: Counter[StreamState], streams: int) -> str:
     return " · ".join(f"{total[s]} {s.label}" for s in STATES if s is not StreamState.FOLLOWING and total.get(s))
 
 
-def _region_of(hierarchy: Hierarchy, root: Any, parent: UUID) -> UUID:
+def _region_of(hierarchy: Hierarchy, root: Division, parent: UUID) -> UUID:
     """The child of ``root`` whose subtree holds ``parent`` (``root`` itself for its own streams)."""
-    division = hierarchy.get(parent)
+    division: Division | None = hierarchy.get(parent)
     while division is not None and division.id != root.id:
         up = hierarchy.parent(division)
         if up is not None and up.id == root.id:
