@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,12 +147,12 @@ class Ctx:
         return column.between(self.scope.first_year, self.scope.last_year)
 
 
-def fetch_rows(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
+def fetch_rows(conn: Connection, stmt: Any) -> Sequence[tuple[Any, ...]]:
     """Every row of a big result as the driver's plain tuples (no per-row work in SQLAlchemy: several times faster
     for tens of thousands of rows; booleans come back as the driver gives them)."""
     result = conn.execute(stmt)
     try:
-        return result.cursor.fetchall()  # type: ignore[union-attr]
+        return result.cursor.fetchall()  # type: ignore[union-attr]  # a statement that returns rows has a cursor
     finally:
         result.close()
 
