@@ -132,7 +132,7 @@ class Ctx:
             rows.append({**self.region_label(self.scope.region_id), "name": f"{self.scope.region_name}本级", **own})
         return rows
 
-    def by_child(self, table: sa.Table) -> tuple[Any, ColumnElement[Any]]:
+    def by_child(self, table: sa.FromClause) -> tuple[Any, ColumnElement[Any]]:
         """``table`` joined to the node dimension, and the child region each of its rows lies in (the scope's own node
         and nodes outside the dimension stand for themselves): summaries grouped by it in SQL come back as a row per
         child, not per node."""
