@@ -152,7 +152,7 @@ def fetch_rows(conn: Connection, stmt: Any) -> Sequence[tuple[Any, ...]]:
     for tens of thousands of rows; booleans come back as the driver gives them)."""
     result = conn.execute(stmt)
     try:
-        return result.cursor.fetchall()  # type: ignore[union-attr]  # a statement that returns rows has a cursor
+        return result.cursor.fetchall()
     finally:
         result.close()
 
