@@ -125,14 +125,14 @@ def postgres_env(dsn: str, pool_size: int = 2) -> dict[str, str]:
 class NodeStore(Application):
     """One node's append-only log of deputy work: its own aggregates and, after sync, its subtree's."""
 
-    log = "n"  # which of the node's logs: its own one; prefixes PostgreSQL tables and names SQLite files
+    log_kind = "n"  # which of the node's logs: its own one; prefixes PostgreSQL tables and names SQLite files
 
     def __init__(self, node: NodeRef, settings: StoreSettings | None = None, env: dict[str, str] | None = None) -> None:
         self.node = node
         # The application's name prefixes its PostgreSQL tables: the stable id, not the code, which can change.
-        self.name = f"{self.log}{node.node_id.hex}"
+        self.name = f"{self.log_kind}{node.node_id.hex}"
         self.settings = (settings or StoreSettings()).for_level(node.level)
-        super().__init__(env={**self.settings.eventsourcing_env(node.node_id, self.log), **(env or {})})
+        super().__init__(env={**self.settings.eventsourcing_env(node.node_id, self.log_kind), **(env or {})})
 
     def construct_transcoder(self) -> Transcoder:
         # The library's JSON wire format, written faster (domain.codec); a TRANSCODER_TOPIC still wins.
@@ -195,6 +195,15 @@ class NodeStore(Application):
         return recorder.insert_events([StoredEvent(*row) for row in rows]) or []
 
     @property
+    def books(self) -> SyncRecorder:
+        """The node recorder, typed as such: the log with the sync bookkeeping beside it (positions, parked
+        messages, halts). A store configured with another recorder keeps no books."""
+        recorder = self.recorder
+        if not isinstance(recorder, SyncRecorder):
+            raise TypeError(f"{type(recorder).__name__} keeps no sync books")
+        return recorder
+
+    @property
     def _lean_save(self) -> bool:
         """Whether ``save_all`` may skip ``Application.save``: nothing it would do is wanted here."""
         cls = type(self)
@@ -249,7 +258,7 @@ class ReferenceStore(NodeStore):
     """Read-only replicas a node's parent sent down (deputies of any level the node needs). Kept apart from the
     node's own log, so they never travel up again."""
 
-    log = "r"
+    log_kind = "r"
 
 
 class NodeStores:

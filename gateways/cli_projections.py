@@ -173,7 +173,7 @@ def projections_status(
     """状态 / position of a node's read models against its log, and skipped events."""
     for store, settings, hierarchy in _each_store(node):
         db = ProjectionDB(store.node, settings, hierarchy=hierarchy)
-        state = db.state() if db.exists() else {"position": 0, "skips": []}
+        state: dict[str, Any] = db.state() if db.exists() else {"position": 0, "skips": []}
         head = store.max_position()
         db.dispose()
         console.print(

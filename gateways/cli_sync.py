@@ -207,8 +207,8 @@ def retry(
     (ref,) = hosted_nodes(hierarchy, [node], None, False)
     store = NodeStore(ref, StoreSettings())
     try:
-        streams = [str(hierarchy.resolve(child).id)] if child else sorted({m.stream for m in store.recorder.parked()})
-        released = [m for s in streams for m in store.recorder.unpark(s)]
+        streams = [str(hierarchy.resolve(child).id)] if child else sorted({m.stream for m in store.books.parked()})
+        released = [m for s in streams for m in store.books.unpark(s)]
     finally:
         store.close()
     if not released:
@@ -232,12 +232,12 @@ def backfill(
     settings = SyncSettings()
     store = NodeStore(ref, StoreSettings())
     try:
-        published = store.recorder.positions().get(UP)
+        published = store.books.positions().get(UP)
         if published is None or start > published.position:
             held = published.position if published else 0
             raise _fail(f"--from {start} is beyond what {ref} has published ({held})")
-        position = link_at(store.recorder, UP, start)
-        store.recorder.save_position(position)
+        position = link_at(store.books, UP, start)
+        store.books.save_position(position)
     finally:
         store.close()
     if settings.kafka:

@@ -37,7 +37,10 @@ the migrated database with this metadata).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, false, text
+from sqlalchemy.schema import SchemaItem
 
 metadata = MetaData()
 
@@ -46,8 +49,8 @@ DAY = String(10)
 CLUSTERED = {"sqlite_with_rowid": False}  # the table is its primary key's b-tree (SQLite; PostgreSQL ignores it)
 
 
-def _t(name: str, *columns: object, **dialect: object) -> Table:
-    return Table(name, metadata, *columns, **{**CLUSTERED, **dialect})  # type: ignore[arg-type]
+def _t(name: str, *columns: SchemaItem, **dialect: Any) -> Table:
+    return Table(name, metadata, *columns, **{**CLUSTERED, **dialect})
 
 
 def _clocks(prefix: str = "", nullable: bool = False) -> list[Column]:

@@ -126,7 +126,7 @@ class DownwardSender:
         settings: SyncSettings,
     ) -> None:
         self.stores = (store, reference)
-        self.books: SyncRecorder = store.recorder  # type: ignore[assignment]
+        self.books = store.books
         self.children = tuple(children)
         self.producer = producer
         self.topic_for = topic_for

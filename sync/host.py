@@ -87,7 +87,7 @@ class SyncHost:
                 self.relays[node] = self._relay(store)
                 self.receivers[node] = DownwardReceiver(
                     reference=self.references[node],
-                    books=store.recorder,
+                    books=store.books,
                     consumer=self.consumer,
                     topic=self.plan.down(node),  # type: ignore[arg-type]
                 )
@@ -113,8 +113,8 @@ class SyncHost:
         node = store.node.node_id
         return Relay(
             origin=node,
-            source=store.recorder,
-            books=store.recorder,  # type: ignore[arg-type]
+            source=store.books,
+            books=store.books,
             producer=self.producer,
             topic=self.plan.up(node),
             beat_topic=self.plan.beat(node),
@@ -123,7 +123,7 @@ class SyncHost:
         )
 
     def _ingest(self, store: NodeStore, kids: Sequence[NodeRef]) -> Ingest:
-        books = store.recorder
+        books = store.books
         inbound = [
             Inbound(
                 stream=str(kid.node_id),
@@ -132,13 +132,13 @@ class SyncHost:
                 origin=kid.node_id,
                 control_topic=self.plan.control(kid.node_id),
                 remote_stream=UP,
-                position=initial_position(books, str(kid.node_id)),  # type: ignore[arg-type]
+                position=initial_position(books, str(kid.node_id)),
             )
             for kid in kids
         ]
         return Ingest(
             node=store.node.node_id,
-            target=books,  # type: ignore[arg-type]
+            target=books,
             inbound=inbound,
             consumer=self.consumer,
             producer=self.producer,
@@ -235,8 +235,8 @@ class SyncHost:
         if now >= self.next_silence_check:
             self.next_silence_check = now + self.settings.stall_s
             self._check_silent()
-        for ingest in self.ingests.values():
-            ingest.save_status(now)
+        for each in self.ingests.values():
+            each.save_status(now)
         for node, relay in self.relays.items():
             ingest, receiver = self.ingests.get(node), self.receivers.get(node)
             health = (lambda i=ingest: i.health().encode()) if ingest else (lambda: None)
@@ -298,7 +298,8 @@ class SyncHost:
         self.last_renewal = now
         self.log.warning("consumer.renewed", reason=why)
         old, self.consumer = self.consumer, make_consumer(self.bootstrap)
-        for client in (*self.ingests.values(), *self.receivers.values()):
+        readers: list[Ingest | DownwardReceiver] = [*self.ingests.values(), *self.receivers.values()]
+        for client in readers:
             client.consumer = self.consumer
         with contextlib.suppress(Exception):
             old.close()
@@ -323,7 +324,8 @@ class SyncHost:
         self.log.warning("producer.renewed", error=repr(manager.last_error))
         broken, self.producer = self.producer, make_producer(self.bootstrap, self.settings)
         warm_metadata(self.producer, self.topics)
-        for client in (*self.relays.values(), *self.ingests.values(), *self.senders.values()):
+        writers: list[Relay | Ingest | DownwardSender] = [*self.relays.values(), *self.ingests.values(), *self.senders.values()]
+        for client in writers:
             client.producer = self.producer
         with contextlib.suppress(Exception):
             broken.close(timeout=0)

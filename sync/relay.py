@@ -29,7 +29,7 @@ from eventsourcing.persistence import ApplicationRecorder
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from domain.persistence import LogRow, StreamPosition, SyncRecorder
+from domain.persistence import LogRow, StreamPosition, SyncRecorder, as_uuid
 from sync.envelope import GENESIS_LINK, HEADER, Beat, Entry, Frame, Kind, chain, initial_position, step
 from sync.settings import SyncSettings
 
@@ -234,7 +234,7 @@ def link_at(source: ApplicationRecorder, stream: str, position: int) -> StreamPo
         if not page:
             break
         for n in page:
-            link = chain(link, n.id, n.originator_id, n.originator_version, n.topic, n.state)
+            link = chain(link, n.id, as_uuid(n.originator_id), n.originator_version, n.topic, n.state)
             last = n.id
         start = page[-1].id + 1
     return StreamPosition(stream, last, link)

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.base import NodeRef
-from domain.hierarchy import Hierarchy
+from domain.hierarchy import Division, Hierarchy
 from domain.persistence import ParkedMessage, StreamHalt
 from domain.store import NodeStore, NodeStores, StoreSettings
 from sync.health import STATES, Health, StreamState, StreamStatus
@@ -46,7 +46,7 @@ def subtree_health(hierarchy: Hierarchy, node: NodeRef, settings: StoreSettings)
         store = stores.open(node)
         own = [status for status, _ in _streams(hierarchy, node, stores)]
         health = Health.of(own)
-        reports = store.recorder.state("report")  # type: ignore[attr-defined]
+        reports = store.books.state("report")
         for status in own:
             report = reports.get(str(status.child))
             if report is not None:
@@ -59,9 +59,9 @@ def subtree_health(hierarchy: Hierarchy, node: NodeRef, settings: StoreSettings)
 def _streams(hierarchy: Hierarchy, node: NodeRef, stores: NodeStores) -> list[tuple[StreamStatus, float | None]]:
     """Each child's stream, and how old the oldest event we lack is (seconds; when the child's store is here)."""
     store = stores.open(node)
-    recorder: Any = store.recorder
-    positions, halts, observed = recorder.positions(), recorder.halts(), recorder.state("stream")
-    parked = {m.stream: m for m in reversed(recorder.parked())}
+    books = store.books
+    positions, halts, observed = books.positions(), books.halts(), books.state("stream")
+    parked = {m.stream: m for m in reversed(books.parked())}
     out = []
     for division in hierarchy.children(hierarchy.get(node.node_id)):
         child = hierarchy.ref(division)
@@ -176,9 +176,9 @@ def _verdict(total: Counter[StreamState], streams: int) -> str:
     return " · ".join(f"{total[s]} {s.label}" for s in STATES if s is not StreamState.FOLLOWING and total.get(s))
 
 
-def _region_of(hierarchy: Hierarchy, root: Any, parent: UUID) -> UUID:
+def _region_of(hierarchy: Hierarchy, root: Division, parent: UUID) -> UUID:
     """The child of ``root`` whose subtree holds ``parent`` (``root`` itself for its own streams)."""
-    division = hierarchy.get(parent)
+    division: Division | None = hierarchy.get(parent)
     while division is not None and division.id != root.id:
         up = hierarchy.parent(division)
         if up is not None and up.id == root.id:

@@ -10,12 +10,14 @@ finds both or neither, even after a crash between the two). The node's store sel
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder
 
 #: The PostgreSQL advisory lock under which tables are created, one creator at a time per database.
 CREATE_LOCK = 0x59_49_50_41_4E_51_49  # "YIPANQI"
@@ -28,6 +30,12 @@ EventRow = tuple[UUID | str, int, str, bytes]
 
 #: One event of the log as the relay reads it: notification id, originator id (16 bytes), version, topic, state.
 LogRow = tuple[int, bytes, int, str, bytes]
+
+
+def as_uuid(originator_id: UUID | str) -> UUID:
+    """An originator id as read back from the log: a UUID, or its text where the database keeps ids as text
+    (PostgreSQL with ``ORIGINATOR_ID_TYPE=text``)."""
+    return originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
 
 
 @dataclass(frozen=True)
@@ -77,8 +85,9 @@ class StreamHalt:
     since: datetime
 
 
-class SyncRecorder(ABC):
-    """The bookkeeping part of a node's recorder; each backend module implements it.
+class SyncRecorder(ApplicationRecorder):
+    """A node's recorder: the library's application recorder with the sync bookkeeping beside the log; each backend
+    module implements it on top of that backend's application recorder (which comes next in the MRO).
 
     Its ``insert_events(stored_events, beside=[...])`` (the library's method, extended) writes the ``Beside`` rows
     (stream positions, stored answers) in the same transaction as the events; ``insert_rows`` does the same for
@@ -143,15 +152,13 @@ class SyncRecorder(ABC):
     def select_rows(self, start: int, limit: int) -> list[LogRow]:
         """Up to ``limit`` events of the log from notification id ``start`` on, in order, as plain tuples (the
         relay's read: no ``Notification`` or ``UUID`` objects per event). Backends override it with a leaner select."""
-        recorder: Any = self
-        page = recorder.select_notifications(start=start, limit=limit)
-        return [(n.id, n.originator_id.bytes, n.originator_version, n.topic, n.state) for n in page]
+        page = self.select_notifications(start=start, limit=limit)
+        return [(n.id, as_uuid(n.originator_id).bytes, n.originator_version, n.topic, n.state) for n in page]
 
     def data_version(self) -> int:
         """A number that changes whenever another connection committed to the log: a relay reads its log only then.
         Backends override it with something cheaper than the log's head."""
-        recorder: Any = self
-        return recorder.max_notification_id() or 0
+        return self.max_notification_id() or 0
 
     @abstractmethod
     def halts(self) -> dict[str, StreamHalt]: ...

@@ -337,9 +337,9 @@ def _held_counts(settings: StoreSettings, nodes: Sequence[NodeRef], *, exact: bo
             finally:
                 conn.close()
     if pg:
-        with psycopg.connect(str(settings.pg_dsn), autocommit=True) as conn:
+        with psycopg.connect(str(settings.pg_dsn), autocommit=True) as pg_conn:
             for node in pg:
-                row = conn.execute(pg_query.format(f"n{node.node_id.hex}_events")).fetchone()  # type: ignore[arg-type]
+                row = pg_conn.execute(pg_query.format(f"n{node.node_id.hex}_events")).fetchone()  # type: ignore[arg-type]
                 counts[node.node_id] = (row[0] if row else 0) or 0
     return counts
 
@@ -448,7 +448,7 @@ def _rows(settings: StoreSettings, node: NodeRef) -> Iterator[tuple[str, int, st
         finally:
             conn.close()
         return
-    with psycopg.connect(str(settings.pg_dsn)) as conn, conn.cursor(name="rows") as cursor:
+    with psycopg.connect(str(settings.pg_dsn)) as pg_conn, pg_conn.cursor(name="rows") as cursor:
         cursor.itersize = 20_000
         cursor.execute(query.format(f'"n{node.node_id.hex}_events"'))
         for oid, version, topic, state in cursor:
@@ -463,8 +463,8 @@ def _distinct(settings: StoreSettings, node: NodeRef) -> int:
             return int(conn.execute(query.format("stored_events")).fetchone()[0])
         finally:
             conn.close()
-    with psycopg.connect(str(settings.pg_dsn)) as conn:
-        return int(conn.execute(query.format(f'"n{node.node_id.hex}_events"')).fetchone()[0])  # type: ignore[index]
+    with psycopg.connect(str(settings.pg_dsn)) as pg_conn:
+        return int(pg_conn.execute(query.format(f'"n{node.node_id.hex}_events"')).fetchone()[0])  # type: ignore[index]
 
 
 def _hash(oid: str, version: int, topic: str, state: bytes) -> int:

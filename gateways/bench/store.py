@@ -138,6 +138,7 @@ def _transactions(rows: list[Any], sizes: list[int]) -> Iterator[list[Any]]:
 
 def _bare_sqlite(store: NodeStore, rows: list[tuple[Any, ...]], sizes: list[int]) -> float:
     db = store.env.get("SQLITE_DBNAME")
+    assert db is not None, "a store on SQLite names its database file"
     events_table = store.recorder.events_table_name  # type: ignore[attr-defined]
     conn = sqlite3.connect(db, isolation_level=None)
     try:

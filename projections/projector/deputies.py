@@ -230,7 +230,7 @@ def contributions(conn: Connection, sql: Statements, persons: Sequence[str] | No
     records = _rows(conn, sql, f"{sql.rows_of(s.deputies, _RECORD)} WHERE serving = TRUE", persons)
     years = _rows(conn, sql, sql.rows_of(s.person_years, _YEAR), persons)
     member: dict[str, list[tuple[str, str]]] = defaultdict(list)  # person -> (target, area) of each serving record
-    people = {}
+    people: dict[str, tuple[Any, ...]] = {}
     for r in sorted(records, key=lambda r: r[1]):  # a person's first serving record (by deputy id) is listed
         person, area = r[0], r[2]
         people.setdefault(person, (person, r[1], r[3], area, r[4]))
@@ -265,7 +265,7 @@ def _count_visitors(b: Page, keys: list[tuple[str, int]]) -> None:
             b.add(s.visitor_years, (year,), (new,))
 
 
-def _rows(conn: Connection, sql: Statements, statement: str, persons: Sequence[str] | None) -> list[Any]:
+def _rows(conn: Connection, sql: Statements, statement: str, persons: Sequence[str] | None) -> Sequence[Any]:
     if persons is None:
         return conn.exec_driver_sql(statement).fetchall()
     joiner = " AND " if " WHERE " in statement else " WHERE "

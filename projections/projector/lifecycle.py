@@ -6,7 +6,7 @@ the aggregate contributed when the page first touched it, taken away; what it co
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -150,7 +150,7 @@ class Lifecycle:
                 add_sum(projector.deferred_sums, table, key, values)
 
 
-def load_states(b: Page, lifecycle: Lifecycle, ids: list[str]) -> None:
+def load_states(b: Page, lifecycle: Lifecycle, ids: Sequence[str]) -> None:
     """States of aggregates created in earlier pages, from their current rows."""
     cache = b.p.cache[lifecycle.kind]
     sql = f"{b.sql.rows_of(lifecycle.current, lifecycle.columns)} WHERE {lifecycle.key} IN (?)"

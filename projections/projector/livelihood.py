@@ -86,15 +86,15 @@ def _project_step(name: str, apply: Callable[[dict[str, Any], Any, str], None]) 
     return handle
 
 
-def _listed(state: dict[str, Any], e: LivelihoodProject.Listed, day: str) -> None:
+def _listed(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     state.update(state="candidate", estimate_yuan=_yuan(e.estimate_wan))
 
 
-def _deliberated(state: dict[str, Any], e: LivelihoodProject.Deliberated, day: str) -> None:
+def _deliberated(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     state.update(state="deliberated", deliberated_day=day)
 
 
-def _voted(state: dict[str, Any], e: LivelihoodProject.Voted, day: str) -> None:
+def _voted(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     passed = passes(e.yes, e.total_deputies)
     state.update(
         state="passed" if passed else "rejected",
@@ -109,19 +109,19 @@ def _voted(state: dict[str, Any], e: LivelihoodProject.Voted, day: str) -> None:
     )
 
 
-def _implementation(state: dict[str, Any], e: LivelihoodProject.ImplementationStarted, day: str) -> None:
+def _implementation(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     state.update(state="implementing", budget_yuan=_yuan(e.budget_wan), lead_unit=e.lead_unit, started_day=day)
 
 
-def _progress(state: dict[str, Any], e: LivelihoodProject.ProgressReported, day: str) -> None:
+def _progress(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     state.update(progress=e.progress, spent_yuan=_yuan(e.spent_wan), progress_day=day)
 
 
-def _project_supervised(state: dict[str, Any], e: LivelihoodProject.Supervised, day: str) -> None:
+def _project_supervised(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     state["supervisions"] += 1
 
 
-def _project_evaluated(state: dict[str, Any], e: LivelihoodProject.Evaluated, day: str) -> None:
+def _project_evaluated(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     state.update(
         state="evaluated",
         satisfied=e.satisfied,
@@ -131,7 +131,7 @@ def _project_evaluated(state: dict[str, Any], e: LivelihoodProject.Evaluated, da
     )
 
 
-def _project_closed(state: dict[str, Any], e: LivelihoodProject.Closed, day: str) -> None:
+def _project_closed(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     state.update(state="closed", closed_day=day)
 
 

@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -288,7 +289,7 @@ class Projector:
                 for name, rows_of in self.deferred_sums.items():
                     table = s.metadata.tables[name]
                     rows = [(*k, *rows_of[k]) for k in sorted(rows_of)]
-                    self._write(conn, table, rows, lambda t=table: self.sql.add(t))
+                    self._write(conn, table, rows, partial(self.sql.add, table))
                     rows_of.clear()
             if clock and self.dirty_clock:
                 times = self.cache["clock"]

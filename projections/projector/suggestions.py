@@ -95,7 +95,7 @@ def _suggestion_step(name: str, apply: Callable[[dict[str, Any], Any, str], None
     return handle
 
 
-def _assigned(state: dict[str, Any], e: Suggestion.Assigned, day: str) -> None:
+def _assigned(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     state.update(
         state="assigned",
         lead_unit=e.lead_unit,
@@ -105,18 +105,18 @@ def _assigned(state: dict[str, Any], e: Suggestion.Assigned, day: str) -> None:
     )
 
 
-def _handling_started(state: dict[str, Any], e: Suggestion.HandlingStarted, day: str) -> None:
+def _handling_started(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     state.update(state="in_handling", handling_day=e.contacted_on)
 
 
-def _replied(state: dict[str, Any], e: Suggestion.Replied, day: str) -> None:
+def _replied(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     day = e.replied_on
     state.update(state="replied", replies=state["replies"] + 1, last_reply_day=day, last_category=e.category)
     if state["first_reply_day"] is None:
         state["first_reply_day"] = day
 
 
-def _evaluated(state: dict[str, Any], e: Suggestion.Evaluated, day: str) -> None:
+def _evaluated(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     dissatisfied = e.evaluation == "dissatisfied"
     if dissatisfied:
         after = "rehandling"
@@ -132,19 +132,19 @@ def _evaluated(state: dict[str, Any], e: Suggestion.Evaluated, day: str) -> None
     )
 
 
-def _solved(state: dict[str, Any], e: Suggestion.Solved, day: str) -> None:
+def _solved(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     state.update(state="evaluated", solved_day=e.solved_on)
 
 
-def _priority(state: dict[str, Any], e: Suggestion.MarkedPriority, day: str) -> None:
+def _priority(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     state.update(priority=True, leader=e.leader)
 
 
-def _supervised(state: dict[str, Any], e: Suggestion.Supervised, day: str) -> None:
+def _supervised(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     state["supervisions"] += 1
 
 
-def _suggestion_closed(state: dict[str, Any], e: Suggestion.Closed, day: str) -> None:
+def _suggestion_closed(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     state.update(state="closed", closed_day=day)
 
 

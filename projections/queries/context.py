@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,7 +132,7 @@ class Ctx:
             rows.append({**self.region_label(self.scope.region_id), "name": f"{self.scope.region_name}本级", **own})
         return rows
 
-    def by_child(self, table: sa.Table) -> tuple[Any, ColumnElement[Any]]:
+    def by_child(self, table: sa.FromClause) -> tuple[Any, ColumnElement[Any]]:
         """``table`` joined to the node dimension, and the child region each of its rows lies in (the scope's own node
         and nodes outside the dimension stand for themselves): summaries grouped by it in SQL come back as a row per
         child, not per node."""
@@ -146,12 +147,12 @@ class Ctx:
         return column.between(self.scope.first_year, self.scope.last_year)
 
 
-def fetch_rows(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
+def fetch_rows(conn: Connection, stmt: Any) -> Sequence[tuple[Any, ...]]:
     """Every row of a big result as the driver's plain tuples (no per-row work in SQLAlchemy: several times faster
     for tens of thousands of rows; booleans come back as the driver gives them)."""
     result = conn.execute(stmt)
     try:
-        return result.cursor.fetchall()  # type: ignore[union-attr]
+        return result.cursor.fetchall()
     finally:
         result.close()
 

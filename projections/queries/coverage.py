@@ -129,7 +129,7 @@ def _body_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str,
             )
         )
     }
-    per_node = {n: {"population": 1, "covered": 1 if n in done else 0} for n in bodies}
+    per_node: dict[str | None, dict[str, float]] = {n: {"population": 1, "covered": 1 if n in done else 0} for n in bodies}
     missing = sorted((n for n in bodies if n not in done), key=lambda n: (ctx.region_label(n)["code"], n))
     items = [
         {

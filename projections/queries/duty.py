@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from projections.queries.suggestions import suggestion_states
 from projections.timeutil import day_of_us
 
 
-def _find_deputies(conn: Connection, who: str) -> list[Any]:
+def _find_deputies(conn: Connection, who: str) -> Sequence[Any]:
     d = s.deputies
     who = who.strip().replace("-", "")
     rows = conn.execute(sa.select(d).where(sa.or_(d.c.deputy_id == who.lower(), d.c.person_id == who))).all()

@@ -8,6 +8,7 @@ Counted from each node's, year's and state's figures (``rules.project_figures``)
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -69,7 +70,7 @@ def livelihood(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int = 
     return answer if page is None else {**answer, "implementing": page}
 
 
-def _figures(ctx: Ctx, *, lists: bool) -> tuple[Figures, list[tuple[Any, ...]]]:
+def _figures(ctx: Ctx, *, lists: bool) -> tuple[Figures, Sequence[tuple[Any, ...]]]:
     """The region's figures of every year, and its projects under way in the period (``_LIST_COLUMNS``)."""
     found: Figures = defaultdict(lambda: [0] * len(PROJECT_FIGURES))
     if ctx.scope.as_of is None:
@@ -94,7 +95,7 @@ def _figures(ctx: Ctx, *, lists: bool) -> tuple[Figures, list[tuple[Any, ...]]]:
     return found, implementing
 
 
-def _implementing(ctx: Ctx, rows: list[tuple[Any, ...]], offset: int, limit: int) -> dict[str, Any]:
+def _implementing(ctx: Ctx, rows: Sequence[tuple[Any, ...]], offset: int, limit: int) -> dict[str, Any]:
     """The projects under way, least progressed first."""
     chosen = sorted(rows, key=lambda r: (r[3], r[7] is not None, r[7] or "", r[0]))[offset : offset + limit]
     if ctx.scope.as_of is not None:  # states at a cut: the title is the current row's

@@ -71,9 +71,9 @@ def _ranking_at_cut(ctx: Ctx, offset: int, limit: int, least: bool) -> tuple[_Ra
     if not people:
         return [], 0, 0
     if least:
-        page = _inactive_at_cut(ctx, people, person_of, offset, limit)
-        if page is not None:
-            return page
+        ranked = _inactive_at_cut(ctx, people, person_of, offset, limit)
+        if ranked is not None:
+            return ranked
     counts: dict[str, list[int]] = {}  # the people with any fact counted
     get_person = person_of.get
     for i, table in enumerate((s.contact_deputies, s.visit_deputies, s.suggestion_signers, s.opinions)):

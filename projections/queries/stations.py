@@ -66,10 +66,10 @@ def stations(
         if meta["ended_in_period"]:  # counted under its status then: merged or closed
             per_node[meta["node_id"]][meta["status"]] += 1
     by_region = ctx.rollup(per_node, _KEYS)
-    for r in by_region:
+    for region in by_region:
         for k in _KEYS:
-            r[k] = int(r[k])
-        r["issues_pending"] = r["issues_raised"] - r["issues_resolved"] - r["issues_transferred"]
+            region[k] = int(region[k])
+        region["issues_pending"] = region["issues_raised"] - region["issues_resolved"] - region["issues_transferred"]
     totals: dict[str, Any] = {k: sum(r[k] for r in by_region) for k in _KEYS}
     totals["issues_pending"] = totals["issues_raised"] - totals["issues_resolved"] - totals["issues_transferred"]
     totals["distinct_deputies"] = activity.region_deputies
@@ -275,7 +275,7 @@ def _open_stations(ctx: Ctx, info: dict[str, dict[str, Any]], activity: Activity
     counts: dict[str, list[int]] = defaultdict(lambda: [0] * len(COUNTS))
     for station_id, values in activity.counts.items():
         _add(counts[finals.get(station_id, station_id)], values)
-    deputies, enrolled, last_visit = Counter[str](), Counter[str](), {}
+    deputies, enrolled, last_visit = Counter[str](), Counter[str](), dict[str, str]()
     for station_id, n in activity.deputies.items():
         deputies[finals.get(station_id, station_id)] += n
     for station_id, n in activity.enrolled.items():

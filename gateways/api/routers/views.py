@@ -9,7 +9,7 @@ until the projection moves. Personal data of the public never appears in views (
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query
@@ -109,13 +109,20 @@ async def common(
     return {"region": region, "year": year, "term": term, "as_of": as_of, "by": by.value}
 
 
-async def page(offset: Offset = 0, limit: Limit = 20) -> dict[str, int]:
+class PageParams(TypedDict):
+    """Exactly these keys: a view spreads them into a query that also takes flags (``brief``)."""
+
+    offset: int
+    limit: int
+
+
+async def page(offset: Offset = 0, limit: Limit = 20) -> PageParams:
     return {"offset": offset, "limit": limit}
 
 
 Rd = Annotated[Reader, Depends(reader)]
 Common = Annotated[dict[str, Any], Depends(common)]
-Page = Annotated[dict[str, int], Depends(page)]
+Page = Annotated[PageParams, Depends(page)]
 
 
 @router.get(
