@@ -134,9 +134,7 @@ class ProjectionDB:
         # JIT off: the server compiles any statement its planner thinks costly, and at a province a view's statements
         # cost more to compile (0.8 s measured for one as-of statement) than to run.
         options = f"-c work_mem={WORK_MEM} -c jit=off"
-        return sa.create_engine(
-            url, pool_size=1, max_overflow=4, pool_pre_ping=True, connect_args={"options": options}
-        )
+        return sa.create_engine(url, pool_size=1, max_overflow=4, pool_pre_ping=True, connect_args={"options": options})
 
     def _replaced(self) -> bool:
         """SQLite: the file was swapped by a rebuild (another inode): reconnect to the new one."""
