@@ -32,6 +32,10 @@ class SyncSettings(BaseSettings):
     republish_s: float = Field(default=2.0, gt=0, description="a halted ingest repeats its republish request this often")
     poll_ms: int = Field(default=100, ge=1, description="longest wait for messages while anything moved recently")
     idle_poll_ms: int = Field(default=1000, ge=1, description="longest wait for messages once everything is caught up")
+    fetch_wait_ms: int = Field(default=500, ge=1, description="longest a fetch waits at the broker for 64 KiB, busy")
+    idle_fetch_wait_ms: int = Field(
+        default=2000, ge=1, description="longest a fetch waits at the broker for 64 KiB once everything is caught up"
+    )
     check_s: float = Field(default=1.0, gt=0, description="an idle relay looks for events written by other processes this often")
     replication: int = Field(default=1, ge=1, description="replication factor of the topics this process creates")
 
