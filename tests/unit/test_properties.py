@@ -162,7 +162,7 @@ class SuggestionMachine(RuleBasedStateMachine):
     @rule()
     def start_handling(self) -> None:
         self.run(
-            lambda: self.suggestion.start_handling(CLERK, contacted_on=date(2025, 3, 20)),
+            lambda: self.suggestion.start_handling(CLERK, contacted_on=NOW.date()),
             self.model_state is S.ASSIGNED,
             S.IN_HANDLING,
         )
@@ -170,9 +170,7 @@ class SuggestionMachine(RuleBasedStateMachine):
     @rule(category=st.sampled_from(["A", "B", "C", "D", ""]), text=TEXTS)
     def reply(self, category: str, text: str) -> None:
         ok = self.model_state in (S.IN_HANDLING, S.REHANDLING) and category in ("A", "B", "C") and is_text(text)
-        if self.run(
-            lambda: self.suggestion.reply(CLERK, category=category, text=text, replied_on=date(2025, 6, 1)), ok, S.REPLIED
-        ):
+        if self.run(lambda: self.suggestion.reply(CLERK, category=category, text=text, replied_on=NOW.date()), ok, S.REPLIED):
             self.model_category = category
 
     @rule(
@@ -194,7 +192,7 @@ class SuggestionMachine(RuleBasedStateMachine):
     @rule(note=TEXTS)
     def mark_solved(self, note: str) -> None:
         ok = self.model_state is S.FOLLOW_UP and is_text(note)
-        self.run(lambda: self.suggestion.mark_solved(CLERK, note=note, solved_on=date(2025, 12, 1)), ok, S.EVALUATED)
+        self.run(lambda: self.suggestion.mark_solved(CLERK, note=note, solved_on=NOW.date()), ok, S.EVALUATED)
 
     @rule(leader=st.sampled_from(["", "副县长 王某"]))
     def mark_priority(self, leader: str) -> None:
