@@ -223,12 +223,9 @@ class DutyAggregate(Aggregate):
 
     def dated(self, field: str, day: date, by: Attribution) -> date:
         """A day a command names (a visit's, a reply's): not before the floor, not after the latest ``by`` allows."""
-        if day < FLOOR:
-            raise self.reject(f"{field} {day} is before {FLOOR} (the first people's congress): 日期早于人大制度建立")
-        if by.latest is not None and day > day_of(by.latest):
-            raise self.reject(
-                f"{field} {day} is in the future (after {day_of(by.latest)}, the recording day plus the tolerance): 日期晚于当前日期"
-            )
+        problem = day_problem(field, day, by)
+        if problem:
+            raise self.reject(problem)
         return day
 
     def follows(self, by: Attribution, field: str | None = None, day: date | None = None) -> None:
@@ -417,6 +414,17 @@ def _lean_aggregate(cls: type) -> bool:
         and (cls.__init__ is DutyAggregate.__init__ or list(init) == ["self", "owner"])
         and resolve_topic(get_topic(cls)) is cls
     )
+
+
+def day_problem(field: str, day: date, by: Attribution) -> str | None:
+    """What is wrong with a day a command names, if anything: before the floor, or after the latest ``by`` allows."""
+    if day < FLOOR:
+        return f"{field} {day} is before {FLOOR} (the first people's congress): 日期早于人大制度建立"
+    if by.latest is not None and day > day_of(by.latest):
+        return (
+            f"{field} {day} is in the future (after {day_of(by.latest)}, the recording day plus the tolerance): 日期晚于当前日期"
+        )
+    return None
 
 
 def require_text(aggregate: str, field: str, value: str, max_len: int = 200) -> str:

@@ -24,7 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from domain.base import Attribution, DomainError, DutyAggregate, Role
 from domain.levels import DivisionKind, Level
-from domain.livelihood import MAX_BUDGET_WAN, LivelihoodProject, ProjectState, passes
+from domain.livelihood import MAX_WAN, LivelihoodProject, ProjectState, passes
 from domain.store import NodeStore, StoreSettings
 from domain.suggestions import Evaluation, ReplyCategory, Suggestion, SuggestionState, SupervisionType
 from tests.unit.conftest import NOW, as_deputy, node, snapshot
@@ -334,7 +334,7 @@ def good_money(value: object, floor: Decimal = Decimal(0)) -> Decimal | None:
         amount = Decimal(value)  # type: ignore[arg-type]
     except Exception:
         return None
-    if not amount.is_finite() or amount < 0 or amount > MAX_BUDGET_WAN:
+    if not amount.is_finite() or amount < 0 or amount > MAX_WAN:
         return None
     amount = amount.quantize(Decimal("0.01"))
     return amount if amount >= floor else None
@@ -358,14 +358,17 @@ def livelihood_model(p: LivelihoodProject, name: str, kw: dict[str, Any]) -> Pro
         return P.IMPLEMENTING if ok else None
     if name == "progress":
         ok = (
-            st_ is P.IMPLEMENTING and p.progress <= kw["progress"] <= 100 and good_money(kw["spent_wan"], p.spent_wan) is not None
+            st_ is P.IMPLEMENTING
+            and p.progress <= kw["progress"] <= 100
+            and good_money(kw["spent_wan"], p.spent_wan) is not None
+            and good_money(kw["spent_wan"]) <= p.budget_wan  # no overspend_reason given: within the budget only
         )
         return P.IMPLEMENTING if ok else None
     if name == "supervise":
         return P.IMPLEMENTING if st_ is P.IMPLEMENTING and is_text(kw["action"]) else None
     if name == "evaluate":
         counts = (kw["satisfied"], kw["basically_satisfied"], kw["dissatisfied"])
-        ok = st_ is P.IMPLEMENTING and p.progress == 100 and min(counts) >= 0 and sum(counts) > 0
+        ok = st_ is P.IMPLEMENTING and p.progress == 100 and min(counts) >= 0 and 0 < sum(counts) <= p.tally["total_deputies"]
         return P.EVALUATED if ok else None
     if name == "close":
         return P.CLOSED if st_ in (P.EVALUATED, P.REJECTED) else None
@@ -377,7 +380,7 @@ def check_project(p: LivelihoodProject, before: tuple[int, Decimal]) -> None:
     assert 0 <= p.progress <= 100 and p.progress >= before[0]  # progress monotone 0..100
     assert p.spent_wan >= before[1]  # spending never goes back
     for amount in (p.estimate_wan, p.budget_wan, p.spent_wan):
-        assert amount.is_finite() and 0 <= amount <= MAX_BUDGET_WAN
+        assert amount.is_finite() and 0 <= amount <= MAX_WAN
     if p.state in (P.PROPOSED, P.CANDIDATE, P.DELIBERATED):
         assert p.tally == {}
     else:
