@@ -11,7 +11,18 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid4
 
-from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, Step, choice, day_problem, member, require_text
+from domain.base import (
+    Attribution,
+    DomainError,
+    DutyAggregate,
+    NodeRef,
+    Step,
+    choice,
+    day_problem,
+    member,
+    natural_id,
+    require_text,
+)
 from domain.labelled import Labelled
 from domain.levels import Level
 
@@ -168,6 +179,11 @@ class ContactActivity(DutyAggregate):
         ticket: str
         opinions: list[dict[str, Any]]
         hotline_outcome: str
+
+    @staticmethod
+    def hotline_id(owner: UUID, ticket: str) -> UUID:
+        """A 12345 hotline report's id: its work-order ticket names it (one report per ticket and office)."""
+        return natural_id("hotline", owner, ticket.strip())
 
     @classmethod
     def record_contact(
