@@ -351,9 +351,7 @@ def test_dissatisfied_goes_back_to_handling(api: Api, world: Any) -> None:
     h = {"Authorization": f"Bearer {deputy_token(world, lead)}"}
     r = api.client.post(f"/nodes/{SHAODONG}/suggestions/{sid}/evaluation", json={"evaluation": "dissatisfied"}, headers=h)
     assert r.json()["state"] == "rehandling"
-    api.post(
-        SHAODONG, f"/suggestions/{sid}/reply", {"category": "A", "text": "重新办理答复", "replied_on": TODAY}, expect=200
-    )
+    api.post(SHAODONG, f"/suggestions/{sid}/reply", {"category": "A", "text": "重新办理答复", "replied_on": TODAY}, expect=200)
 
 
 def test_livelihood_project_through_every_step(api: Api) -> None:
