@@ -153,7 +153,7 @@ class Attribution:
             return f"occurred_at {occurred.isoformat()} is before {FLOOR} (the first people's congress): 时间早于人大制度建立"
         latest = self.latest
         if latest is not None and occurred > latest:
-            return f"occurred_at {occurred.isoformat()} is in the future, beyond the tolerance after the recording time: 发生时间晚于当前时间"
+            return f"occurred_at {occurred.isoformat()} is in the future, past the tolerance after now: 发生时间晚于当前时间"
         return None
 
     @property

@@ -9,8 +9,8 @@ would (verbatim), so the counties hold replicas they must not write.
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 

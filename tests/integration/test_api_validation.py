@@ -21,7 +21,8 @@ NIL = "00000000-0000-0000-0000-000000000000"
 
 @pytest.fixture
 def both(world: Any, monkeypatch: pytest.MonkeyPatch) -> Both:  # noqa: F811
-    return Both(*world, monkeypatch)
+    client, tokens = world
+    return Both(client, tokens, monkeypatch)
 
 
 def _command_paths(both: Both) -> list[str]:
