@@ -6,10 +6,10 @@ import dataclasses
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from hashlib import sha1
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 from uuid import NAMESPACE_URL, UUID, SafeUUID, uuid5
 
 import eventsourcing.domain
@@ -24,6 +24,7 @@ from eventsourcing.domain import (
 from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.levels import DivisionKind, Level
+from domain.timeline import FLOOR, FLOOR_AT, day_of
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -123,21 +124,42 @@ class Role(StrEnum):
 
 @dataclass(frozen=True, init=False)
 class Attribution:
-    """Who recorded a fact, in which role, and when it happened in the world."""
+    """Who recorded a fact, in which role, and when it happened in the world.
+
+    ``latest``: the latest moment the fact (and any day it names) may be dated, the recording office's present plus
+    the tolerance (``domain.timeline``); given by every edge that takes office input. ``None`` where the caller keeps
+    a clock of its own (the simulator records each simulated day on that day).
+    """
 
     actor: str
     role: Role
     occurred_at: datetime
+    latest: datetime | None
 
-    def __init__(self, actor: str, role: Role | str, occurred_at: datetime) -> None:
+    def __init__(self, actor: str, role: Role | str, occurred_at: datetime, latest: datetime | None = None) -> None:
         # The dataclass's __init__ and a __post_init__, in one step (one is made for every clerk's day simulated).
         if not actor:
             raise ValueError("actor must not be empty")
         if type(role) is not Role:
             role = Role(role)
-        if occurred_at.tzinfo is None:
-            raise ValueError("occurred_at must be timezone-aware")
-        _set(self, "__dict__", {"actor": actor, "role": role, "occurred_at": occurred_at})
+        if occurred_at.tzinfo is None or (latest is not None and latest.tzinfo is None):
+            raise ValueError("occurred_at and latest must be timezone-aware")
+        _set(self, "__dict__", {"actor": actor, "role": role, "occurred_at": occurred_at, "latest": latest})
+
+    def dating_problem(self) -> str | None:
+        """What is wrong with ``occurred_at`` (too old, or later than ``latest``), if anything."""
+        occurred = self.occurred_at
+        if occurred < FLOOR_AT:
+            return f"occurred_at {occurred.isoformat()} is before {FLOOR} (the first people's congress): 时间早于人大制度建立"
+        latest = self.latest
+        if latest is not None and occurred > latest:
+            return f"occurred_at {occurred.isoformat()} is in the future, past the tolerance after now: 发生时间晚于当前时间"
+        return None
+
+    @property
+    def day(self) -> date:
+        """The calendar day in Hunan on which the fact happened."""
+        return day_of(self.occurred_at)
 
     @classmethod
     def system(cls, occurred_at: datetime | None = None) -> Attribution:
@@ -163,6 +185,9 @@ class DutyAggregate(Aggregate):
         pass
 
     owner: UUID
+
+    if TYPE_CHECKING:  # set by the events' apply() of aggregates with a lifecycle
+        step: Step
 
     def __init__(self, owner: UUID, **_: Any) -> None:
         self.owner = owner
@@ -193,12 +218,40 @@ class DutyAggregate(Aggregate):
         except DomainError as e:
             raise self.reject(e.rule) from None
 
+    def dated(self, field: str, day: date, by: Attribution) -> date:
+        """A day a command names (a visit's, a reply's): not before the floor, not after the latest ``by`` allows."""
+        problem = day_problem(field, day, by)
+        if problem:
+            raise self.reject(problem)
+        return day
+
+    def follows(self, by: Attribution, field: str | None = None, day: date | None = None) -> None:
+        """Time order of a lifecycle's next step after its last one (``self.step``, see ``Step``): the next occurs on
+        no day before the last occurred, and its own day (the ``day`` it names in ``field``, else the day it occurred)
+        is not before the last step's day."""
+        last: Step = self.step
+        occurred = by.day
+        self.not_before("occurred_at", occurred, last.label, last.occurred)
+        if day is None:
+            self.not_before("occurred_at", occurred, last.label, last.day)
+        else:
+            self.not_before(field or "day", self.dated(field or "day", day, by), last.label, last.day)
+
+    def not_before(self, field: str, day: date, step: str, earlier: date) -> None:
+        """Time order: a step cannot be dated on a day before the ``step`` it follows, dated ``earlier``."""
+        if day < earlier:
+            raise self.reject(
+                f"{field} {day} is before {step} ({earlier}): a step cannot be dated before the step it follows (时间倒序)"
+            )
+
     def record(self, event_class: type[Event], by: Attribution, **payload: Any) -> None:
         """Trigger one event of this aggregate, attributed and owned.
 
         What the library's ``trigger_event`` does, leaner (see ``_lean_event``): the event built straight into its
         ``__dict__``, applied, the version and modified time set, the event made pending.
         """
+        if by.occurred_at < FLOOR_AT or (by.latest is not None and by.occurred_at > by.latest):
+            raise self.reject(by.dating_problem() or "")
         make = _LEAN_EVENTS.get(event_class, _UNSEEN)
         if make is _UNSEEN:
             make = _lean_event(event_class, type(self))
@@ -224,6 +277,8 @@ class DutyAggregate(Aggregate):
         keyword filtering for ``create_id`` and ``__init__`` (the id is given; ``__init__`` takes the owner), the
         aggregate's base attributes set as ``__base_init__`` sets them.
         """
+        if by.occurred_at < FLOOR_AT or (by.latest is not None and by.occurred_at > by.latest):
+            raise DomainError(f"{cls.label} {id}", "new", by.dating_problem() or "")
         make = _LEAN_EVENTS.get(event_class, _UNSEEN)
         if make is _UNSEEN:
             make = _lean_event(event_class, cls)
@@ -246,6 +301,20 @@ class DutyAggregate(Aggregate):
         event.apply(aggregate)
         aggregate._pending_events.append(event)
         return aggregate
+
+
+class Step(NamedTuple):
+    """A lifecycle's last step, as the next is ordered against it: its label, the day it occurred, and its own day
+    (the day it names, e.g. a reply's ``replied_on``; else the day it occurred)."""
+
+    label: str
+    occurred: date
+    day: date
+
+    @classmethod
+    def of(cls, event: Any, day: date | None = None) -> Step:
+        occurred = day_of(event.occurred_at)
+        return cls(event.label, occurred, day or occurred)
 
 
 def _attributed(owner: UUID, by: Attribution) -> dict[str, Any]:
@@ -342,6 +411,17 @@ def _lean_aggregate(cls: type) -> bool:
         and (cls.__init__ is DutyAggregate.__init__ or list(init) == ["self", "owner"])
         and resolve_topic(get_topic(cls)) is cls
     )
+
+
+def day_problem(field: str, day: date, by: Attribution) -> str | None:
+    """What is wrong with a day a command names, if anything: before the floor, or after the latest ``by`` allows."""
+    if day < FLOOR:
+        return f"{field} {day} is before {FLOOR} (the first people's congress): 日期早于人大制度建立"
+    if by.latest is not None and day > day_of(by.latest):
+        return (
+            f"{field} {day} is in the future (after {day_of(by.latest)}, the recording day plus the tolerance): 日期晚于当前日期"
+        )
+    return None
 
 
 def require_text(aggregate: str, field: str, value: str, max_len: int = 200) -> str:

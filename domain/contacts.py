@@ -11,7 +11,18 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid4
 
-from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, choice, member, require_text
+from domain.base import (
+    Attribution,
+    DomainError,
+    DutyAggregate,
+    NodeRef,
+    Step,
+    choice,
+    day_problem,
+    member,
+    natural_id,
+    require_text,
+)
 from domain.labelled import Labelled
 from domain.levels import Level
 
@@ -111,6 +122,7 @@ class ContactActivity(DutyAggregate):
             contact.ticket = self.ticket
             contact.opinions = []
             contact.hotline_outcome = ""
+            contact.step = Step.of(self, self.held_on)  # what opinions and outcomes are ordered against
 
     class OpinionRaised(DutyAggregate.Event):
         label: ClassVar[str] = "提出意见"
@@ -119,7 +131,14 @@ class ContactActivity(DutyAggregate):
 
         def apply(self, contact: ContactActivity) -> None:
             contact.opinions.append(
-                {"text": self.text, "deputy_id": self.deputy_id, "handling": "", "unit": "", "fed_back": False}
+                {
+                    "text": self.text,
+                    "deputy_id": self.deputy_id,
+                    "handling": "",
+                    "unit": "",
+                    "fed_back": False,
+                    "step": Step.of(self),
+                }
             )
 
     class OpinionHandled(DutyAggregate.Event):
@@ -130,7 +149,7 @@ class ContactActivity(DutyAggregate):
         note: str
 
         def apply(self, contact: ContactActivity) -> None:
-            contact.opinions[self.number - 1].update(handling=self.handling, unit=self.unit)
+            contact.opinions[self.number - 1].update(handling=self.handling, unit=self.unit, step=Step.of(self))
 
     class OpinionFedBack(DutyAggregate.Event):
         label: ClassVar[str] = "意见反馈"
@@ -138,7 +157,7 @@ class ContactActivity(DutyAggregate):
         note: str
 
         def apply(self, contact: ContactActivity) -> None:
-            contact.opinions[self.number - 1]["fed_back"] = True
+            contact.opinions[self.number - 1].update(fed_back=True, step=Step.of(self))
 
     class HotlineOutcome(DutyAggregate.Event):
         label: ClassVar[str] = "12345办理结果"
@@ -160,6 +179,11 @@ class ContactActivity(DutyAggregate):
         ticket: str
         opinions: list[dict[str, Any]]
         hotline_outcome: str
+
+    @staticmethod
+    def hotline_id(owner: UUID, ticket: str) -> UUID:
+        """A 12345 hotline report's id: its work-order ticket names it (one report per ticket and office)."""
+        return natural_id("hotline", owner, ticket.strip())
 
     @classmethod
     def record_contact(
@@ -187,6 +211,9 @@ class ContactActivity(DutyAggregate):
         _check_participants(where, kind, channel, deputy_ids, ticket)
         if not 0 <= public_count <= 100_000:
             raise DomainError(where, "new", f"public_count must be 0..100000 (got {public_count})")
+        problem = day_problem("held_on", held_on, by)
+        if problem:
+            raise DomainError(where, "new", problem)
         return cls.start(
             cls.Recorded,
             contact_id or uuid4(),
@@ -212,6 +239,7 @@ class ContactActivity(DutyAggregate):
     def raise_opinion(self, by: Attribution, *, text: str, deputy_id: UUID | None = None) -> int:
         if deputy_id is not None and deputy_id not in self.deputy_ids:  # the rule's text only when it is broken
             raise self.reject(f"deputy {deputy_id} did not take part in this contact")
+        self.follows(by)
         self.record(self.OpinionRaised, by, text=self.text("text", text, 1000), deputy_id=deputy_id)
         return len(self.opinions)
 
@@ -221,6 +249,7 @@ class ContactActivity(DutyAggregate):
             raise self.reject(f"opinion {number} was already handled ({opinion['handling']})")
         how = self.pick("handling", Handling, handling)
         self.require(how is not Handling.ASSIGNED or bool(unit.strip()), "an assigned opinion names the unit it went to")
+        self._after(opinion, by)
         self.record(self.OpinionHandled, by, number=number, handling=how._value_, unit=unit.strip(), note=note.strip())
 
     def feed_back(self, by: Attribution, *, number: int, note: str = "") -> None:
@@ -229,13 +258,20 @@ class ContactActivity(DutyAggregate):
             raise self.reject(f"opinion {number} is fed back only after it was handled")
         if opinion["fed_back"]:
             raise self.reject(f"opinion {number} was already fed back")
+        self._after(opinion, by)
         self.record(self.OpinionFedBack, by, number=number, note=note.strip())
 
     def record_hotline_outcome(self, by: Attribution, *, outcome: str) -> None:
         if self.kind is not ContactKind.HOTLINE_REPORT:
             raise self.reject(f"only a 12345 hotline report has an outcome, not a {self.kind.label}")
         self.require(not self.hotline_outcome, "the hotline outcome was already recorded")
+        self.follows(by)
         self.record(self.HotlineOutcome, by, outcome=self.text("outcome", outcome, 1000))
+
+    def _after(self, opinion: dict[str, Any], by: Attribution) -> None:
+        """An opinion's steps (raised → handled → fed back) each follow the one before."""
+        last: Step = opinion["step"]
+        self.not_before("occurred_at", by.day, last.label, last.occurred)
 
     def _opinion(self, number: int) -> dict[str, Any]:
         if not 1 <= number <= len(self.opinions):

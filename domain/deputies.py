@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, member, natural_id, require_text
+from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, Step, member, natural_id, require_text
 from domain.labelled import Labelled
 from domain.levels import CongressLevel
 
@@ -84,6 +84,7 @@ class Deputy(DutyAggregate):
                 "via": self.via,
                 "delegation": self.delegation,
                 "status": _PENDING_REVIEW,
+                "step": Step.of(self),  # what the credentials review and a termination are ordered against
             }
 
     class CredentialsReviewed(DutyAggregate.Event):
@@ -94,7 +95,9 @@ class Deputy(DutyAggregate):
         note: str
 
         def apply(self, deputy: Deputy) -> None:
-            deputy.mandates[mandate_key(self.congress, self.term)]["status"] = _ACTIVE if self.passed else _VOID
+            deputy.mandates[mandate_key(self.congress, self.term)].update(
+                status=_ACTIVE if self.passed else _VOID, step=Step.of(self)
+            )
 
     class MandateTerminated(DutyAggregate.Event):
         label: ClassVar[str] = "终止代表资格"
@@ -103,7 +106,7 @@ class Deputy(DutyAggregate):
         reason: str
 
         def apply(self, deputy: Deputy) -> None:
-            deputy.mandates[mandate_key(self.congress, self.term)]["status"] = _TERMINATED
+            deputy.mandates[mandate_key(self.congress, self.term)].update(status=_TERMINATED, step=Step.of(self))
 
     class FlagsSet(DutyAggregate.Event):
         label: ClassVar[str] = "设置代表类别"
@@ -212,13 +215,13 @@ class Deputy(DutyAggregate):
         )
 
     def review_credentials(self, by: Attribution, *, congress: str, term: int, passed: bool, note: str = "") -> None:
-        self._require_mandate(congress, term, MandateStatus.PENDING_REVIEW)
+        self._require_mandate(congress, term, MandateStatus.PENDING_REVIEW, by)
         self.record(
             self.CredentialsReviewed, by, congress=member(CongressLevel, congress)._value_, term=term, passed=passed, note=note
         )
 
     def terminate(self, by: Attribution, *, congress: str, term: int, reason: str) -> None:
-        self._require_mandate(congress, term, MandateStatus.ACTIVE)
+        self._require_mandate(congress, term, MandateStatus.ACTIVE, by)
         self.record(
             self.MandateTerminated,
             by,
@@ -260,10 +263,13 @@ class Deputy(DutyAggregate):
     def state_label(self) -> str:
         return "serving" if self.has_active_mandate else "not serving"
 
-    def _require_mandate(self, congress: str, term: int, status: MandateStatus) -> None:
+    def _require_mandate(self, congress: str, term: int, status: MandateStatus, by: Attribution) -> None:
+        """The mandate is in ``status``, and ``by`` dates the next step of it not before its last."""
         level = self.pick("congress", CongressLevel, congress)
         current = self.mandate_status(level, term)
         if current is None:
             raise self.reject(f"holds no {level.label} mandate of term {term}")
         if current is not status:
             raise self.reject(f"the {level.label} mandate of term {term} is {current.label}, not {status.label}")
+        last: Step = self.mandates[mandate_key(level, term)]["step"]
+        self.not_before("occurred_at", by.day, last.label, last.occurred)

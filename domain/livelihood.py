@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, choice, natural_id, require_text
+from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, Step, choice, natural_id, require_text
 from domain.labelled import Labelled
 from domain.levels import Level
 
@@ -37,7 +37,13 @@ class ProposedBy(StrEnum):
     GOVERNMENT = "government"
 
 
-MAX_BUDGET_WAN = Decimal("10000000")  # 1,000亿元: a guard against unit mistakes (元 typed as 万元)
+#: The most any one livelihood project costs, in 万元: 10亿元. 邵阳's 296 projects voted in 2024 were worth 9.06亿元 in
+#: all (about 306万元 each); a township's or county's single project near 10亿元 is a unit mistake (元 typed as 万元).
+MAX_WAN = Decimal("100000")
+
+#: The most deputies a congress that votes livelihood projects has: 选举法 §12 caps a county congress at 450 deputies
+#: (a 镇/乡 congress at 160). Deputies present, votes and evaluations count at most these.
+MAX_DEPUTIES = 450
 
 
 class LivelihoodProject(DutyAggregate):
@@ -64,6 +70,8 @@ class LivelihoodProject(DutyAggregate):
             project.lead_unit = ""
             project.supervisions = 0
             project.satisfaction = {}
+            project.overspend_reason = ""
+            project.step = Step.of(self)
 
     class Listed(DutyAggregate.Event):
         label: ClassVar[str] = "列入候选"
@@ -72,6 +80,7 @@ class LivelihoodProject(DutyAggregate):
         def apply(self, project: LivelihoodProject) -> None:
             project.estimate_wan = self.estimate_wan
             project.state = ProjectState.CANDIDATE
+            project.step = Step.of(self)
 
     class Deliberated(DutyAggregate.Event):
         label: ClassVar[str] = "代表审议"
@@ -80,6 +89,7 @@ class LivelihoodProject(DutyAggregate):
 
         def apply(self, project: LivelihoodProject) -> None:
             project.state = ProjectState.DELIBERATED
+            project.step = Step.of(self)
 
     class Voted(DutyAggregate.Event):
         label: ClassVar[str] = "大会票决"
@@ -99,6 +109,7 @@ class LivelihoodProject(DutyAggregate):
                 "total_deputies": self.total_deputies,
             }
             project.state = ProjectState.PASSED if passes(self.yes, self.total_deputies) else ProjectState.REJECTED
+            project.step = Step.of(self)
 
     class ImplementationStarted(DutyAggregate.Event):
         label: ClassVar[str] = "政府实施"
@@ -109,16 +120,27 @@ class LivelihoodProject(DutyAggregate):
             project.budget_wan = self.budget_wan
             project.lead_unit = self.lead_unit
             project.state = ProjectState.IMPLEMENTING
+            project.step = Step.of(self)
 
     class ProgressReported(DutyAggregate.Event):
+        """Version 2 carries the reason for spending more than the budget ("" while within it)."""
+
         label: ClassVar[str] = "进度报告"
+        class_version: ClassVar[int] = 2
         progress: int
         spent_wan: Decimal
         note: str
+        overspend_reason: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["overspend_reason"] = ""
 
         def apply(self, project: LivelihoodProject) -> None:
             project.progress = self.progress
             project.spent_wan = self.spent_wan
+            project.overspend_reason = self.overspend_reason
+            project.step = Step.of(self)
 
     class Supervised(DutyAggregate.Event):
         label: ClassVar[str] = "人大监督"
@@ -127,6 +149,7 @@ class LivelihoodProject(DutyAggregate):
 
         def apply(self, project: LivelihoodProject) -> None:
             project.supervisions += 1
+            project.step = Step.of(self)
 
     class Evaluated(DutyAggregate.Event):
         label: ClassVar[str] = "代表测评"
@@ -141,12 +164,14 @@ class LivelihoodProject(DutyAggregate):
                 "dissatisfied": self.dissatisfied,
             }
             project.state = ProjectState.EVALUATED
+            project.step = Step.of(self)
 
     class Closed(DutyAggregate.Event):
         label: ClassVar[str] = "办结"
 
         def apply(self, project: LivelihoodProject) -> None:
             project.state = ProjectState.CLOSED
+            project.step = Step.of(self)
 
     if TYPE_CHECKING:  # state set by the events' apply(); annotations here would make a dataclass __init__
         year: int
@@ -162,6 +187,7 @@ class LivelihoodProject(DutyAggregate):
         lead_unit: str
         supervisions: int
         satisfaction: dict[str, int]
+        overspend_reason: str
 
     @staticmethod
     def id_for(owner: UUID, year: int, title: str) -> UUID:
@@ -203,19 +229,25 @@ class LivelihoodProject(DutyAggregate):
 
     def list_as_candidate(self, by: Attribution, *, estimate_wan: Decimal) -> None:
         self._require_state(ProjectState.PROPOSED)
+        self.follows(by)
         self.record(self.Listed, by, estimate_wan=self._money("estimate_wan", estimate_wan))
 
     def deliberate(self, by: Attribution, *, deputies_present: int, opinions: int = 0) -> None:
         self._require_state(ProjectState.CANDIDATE)
+        self.follows(by)
         self.require(
             deputies_present > 0 and opinions >= 0, "deliberation needs deputies present and a non-negative count of opinions"
         )
+        self._at_most("deputies_present", deputies_present, MAX_DEPUTIES, "the deputies a congress has (选举法 §12)")
+        self._at_most("opinions", opinions, 100 * MAX_DEPUTIES, "a hundred per deputy a congress can have")
         self.record(self.Deliberated, by, deputies_present=deputies_present, opinions=opinions)
 
     def vote(self, by: Attribution, *, session: str, yes: int, no: int, abstain: int, present: int, total_deputies: int) -> None:
         self._require_state(ProjectState.DELIBERATED)
+        self.follows(by)
         self.require(min(yes, no, abstain) >= 0, "vote counts must not be negative")
         self.require(total_deputies > 0, "the congress must have deputies")
+        self._at_most("total_deputies", total_deputies, MAX_DEPUTIES, "the deputies a congress has (选举法 §12)")
         # Rules' texts are made only when a rule is broken.
         if present > total_deputies:
             raise self.reject(f"present ({present}) cannot exceed all deputies ({total_deputies})")
@@ -237,6 +269,7 @@ class LivelihoodProject(DutyAggregate):
 
     def start_implementation(self, by: Attribution, *, budget_wan: Decimal, lead_unit: str) -> None:
         self._require_state(ProjectState.PASSED)
+        self.follows(by)
         self.record(
             self.ImplementationStarted,
             by,
@@ -244,8 +277,12 @@ class LivelihoodProject(DutyAggregate):
             lead_unit=self.text("lead_unit", lead_unit, 100),
         )
 
-    def report_progress(self, by: Attribution, *, progress: int, spent_wan: Decimal, note: str = "") -> None:
+    def report_progress(
+        self, by: Attribution, *, progress: int, spent_wan: Decimal, note: str = "", overspend_reason: str = ""
+    ) -> None:
+        """``overspend_reason``: required when ``spent_wan`` is over the budget (超支须说明理由), empty otherwise."""
         self._require_state(ProjectState.IMPLEMENTING)
+        self.follows(by)
         # Rules' texts are made only when a rule is broken.
         if not 0 <= progress <= 100:
             raise self.reject(f"progress is a percentage 0..100 (got {progress})")
@@ -254,10 +291,26 @@ class LivelihoodProject(DutyAggregate):
         spent = self._money("spent_wan", spent_wan)
         if spent < self.spent_wan:
             raise self.reject(f"spending cannot go back from {self.spent_wan} to {spent} 万元")
-        self.record(self.ProgressReported, by, progress=progress, spent_wan=spent, note=note.strip())
+        reason = overspend_reason.strip()
+        if spent > self.budget_wan and not reason:
+            raise self.reject(
+                f"overspend_reason is required: spent_wan {spent} 万元 is over the budget of {self.budget_wan} 万元"
+                " (超支须说明理由)"
+            )
+        if reason and spent <= self.budget_wan:
+            raise self.reject(f"overspend_reason is only for spending over the budget ({self.budget_wan} 万元)")
+        self.record(
+            self.ProgressReported,
+            by,
+            progress=progress,
+            spent_wan=spent,
+            note=note.strip(),
+            overspend_reason=self.text("overspend_reason", reason, 500) if reason else "",
+        )
 
     def supervise(self, by: Attribution, *, action: str, note: str = "") -> None:
         self._require_state(ProjectState.IMPLEMENTING)
+        self.follows(by)
         self.record(self.Supervised, by, action=self.text("action", action, 100), note=note.strip())
 
     def evaluate(self, by: Attribution, *, satisfied: int, basically_satisfied: int, dissatisfied: int) -> None:
@@ -265,11 +318,20 @@ class LivelihoodProject(DutyAggregate):
         if self.progress != 100:
             raise self.reject(f"deputies evaluate a finished project; it is at {self.progress}%")
         self.require(min(satisfied, basically_satisfied, dissatisfied) >= 0, "evaluation counts must not be negative")
+        self.follows(by)
         self.require(satisfied + basically_satisfied + dissatisfied > 0, "an evaluation needs at least one vote")
+        # Only deputies of the congress that voted the project evaluate it.
+        self._at_most(
+            "satisfied+basically_satisfied+dissatisfied",
+            satisfied + basically_satisfied + dissatisfied,
+            self.tally["total_deputies"],
+            "all deputies of the congress that voted it",
+        )
         self.record(self.Evaluated, by, satisfied=satisfied, basically_satisfied=basically_satisfied, dissatisfied=dissatisfied)
 
     def close(self, by: Attribution) -> None:
         self._require_state(ProjectState.EVALUATED, ProjectState.REJECTED)
+        self.follows(by)
         self.record(self.Closed, by)
 
     def _money(self, field: str, value: Decimal | int | str) -> Decimal:
@@ -279,9 +341,15 @@ class LivelihoodProject(DutyAggregate):
             raise self.reject(f"{field} must be an amount of 万元 (got {value!r})") from None
         if not (amount.is_finite() and amount >= 0):
             raise self.reject(f"{field} must be a non-negative amount of 万元 (got {value})")
-        if amount > MAX_BUDGET_WAN:
-            raise self.reject(f"{field} {amount} 万元 is implausibly large: is it in 元?")
+        if amount > MAX_WAN:
+            raise self.reject(
+                f"{field} {amount} 万元 is implausibly large: is it in 元? (one project costs at most {MAX_WAN} 万元, 10亿元)"
+            )
         return amount.quantize(Decimal("0.01"))
+
+    def _at_most(self, field: str, count: int, most: int, what: str) -> None:
+        if count > most:
+            raise self.reject(f"{field} {count} is more than {what} ({most}): 人数超出")
 
     def _require_state(self, *allowed: ProjectState) -> None:
         if self.state not in allowed:

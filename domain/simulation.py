@@ -65,7 +65,7 @@ __all__ = [
 
 #: Which events the same parameters simulate: recorded beside a run's events, so that a run is extended only by the
 #: simulator that began it. Raise it with any change that alters the simulated events.
-VERSION = 2
+VERSION = 3
 
 #: Simulated days happen in Hunan's time zone.
 TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -1957,7 +1957,8 @@ class _Simulation:
         share = Decimal(progress) / 100 * Decimal(rng.randint(85, 100) if not done else rng.randint(93, 102)) / 100
         spent = max(project.spent_wan, (plan.budget * share).quantize(Decimal("0.01")))
         note = "项目已完工，待代表测评" if done else f"项目完成{progress}%，按计划推进"
-        project.report_progress(self._by(node), progress=progress, spent_wan=spent, note=note)
+        over = "工程量增加，经批准追加投资" if spent > project.budget_wan else ""
+        project.report_progress(self._by(node), progress=progress, spent_wan=spent, note=note, overspend_reason=over)
         self._touch(project)
         if done:
             self._at(node, rng.randint(10, 40), self._evaluate_project, plan)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID
 
-from domain.base import Attribution, DutyAggregate, NodeRef, natural_id, require_text
+from domain.base import Attribution, DutyAggregate, NodeRef, Step, natural_id, require_text
 from domain.labelled import Labelled
 from domain.levels import CongressLevel
 
@@ -35,6 +35,7 @@ class Station(DutyAggregate):
             station.enrolled = {}
             station.successor_id = None
             station.absorbed = []
+            station.step = Step.of(self)  # what enrolments, removals, merges and closing are ordered against
 
     class DeputyEnrolled(DutyAggregate.Event):
         label: ClassVar[str] = "代表进站"
@@ -104,6 +105,7 @@ class Station(DutyAggregate):
 
     def enrol(self, by: Attribution, *, deputy_id: UUID, deputy_name: str, congress: CongressLevel | str) -> None:
         self._require_open()
+        self.follows(by)
         if deputy_id in self.enrolled:  # rules' texts are made only when a rule is broken
             raise self.reject(f"deputy {deputy_name} ({deputy_id}) is already enrolled here")
         level = self.pick("congress", CongressLevel, congress)
@@ -111,6 +113,7 @@ class Station(DutyAggregate):
 
     def remove(self, by: Attribution, *, deputy_id: UUID, reason: str) -> None:
         self._require_open()
+        self.follows(by)
         if deputy_id not in self.enrolled:
             raise self.reject(f"deputy {deputy_id} is not enrolled here")
         self.record(self.DeputyRemoved, by, deputy_id=deputy_id, reason=self.text("reason", reason))
@@ -121,12 +124,15 @@ class Station(DutyAggregate):
         self.require(successor.id != self.id, "a station cannot be merged into itself")
         self.require(successor.owner == self.owner, "stations merge only within the node that owns them")
         successor._require_open()
+        self.follows(by)
+        successor.follows(by)
         taken_over = {deputy_id.hex: congress for deputy_id, congress in self.enrolled.items()}
         successor.record(successor.Absorbed, by, merged_id=self.id, merged_name=self.name, deputies=taken_over)
         self.record(self.MergedInto, by, successor_id=successor.id, successor_name=successor.name)
 
     def close(self, by: Attribution, *, reason: str) -> None:
         self._require_open()
+        self.follows(by)
         if self.enrolled:
             raise self.reject(f"{len(self.enrolled)} deputies are still enrolled: remove them or merge the station")
         self.record(self.Closed, by, reason=self.text("reason", reason))

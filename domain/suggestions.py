@@ -14,7 +14,18 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, Role, choice, member, natural_id, require_text
+from domain.base import (
+    Attribution,
+    DomainError,
+    DutyAggregate,
+    NodeRef,
+    Role,
+    Step,
+    choice,
+    member,
+    natural_id,
+    require_text,
+)
 from domain.labelled import Labelled
 from domain.levels import CongressLevel
 
@@ -98,6 +109,7 @@ class Suggestion(DutyAggregate):
             suggestion.priority = False
             suggestion.leader = ""
             suggestion.supervisions = []
+            suggestion.step = suggestion.submitted = suggestion.assigned = Step.of(self)
 
     class Assigned(DutyAggregate.Event):
         label: ClassVar[str] = "交办"
@@ -110,6 +122,7 @@ class Suggestion(DutyAggregate):
             suggestion.co_units = list(self.co_units)
             suggestion.due_on = self.due_on
             suggestion.state = SuggestionState.ASSIGNED
+            suggestion.step = suggestion.assigned = Step.of(self)
 
     class HandlingStarted(DutyAggregate.Event):
         label: ClassVar[str] = "开始办理(联系代表)"
@@ -117,6 +130,7 @@ class Suggestion(DutyAggregate):
 
         def apply(self, suggestion: Suggestion) -> None:
             suggestion.state = SuggestionState.IN_HANDLING
+            suggestion.step = Step.of(self, self.contacted_on)
 
     class Replied(DutyAggregate.Event):
         label: ClassVar[str] = "答复"
@@ -127,6 +141,7 @@ class Suggestion(DutyAggregate):
         def apply(self, suggestion: Suggestion) -> None:
             suggestion.replies.append({"category": self.category, "replied_on": self.replied_on})
             suggestion.state = SuggestionState.REPLIED
+            suggestion.step = Step.of(self, self.replied_on)
 
     class Evaluated(DutyAggregate.Event):
         label: ClassVar[str] = "代表评价"
@@ -136,6 +151,7 @@ class Suggestion(DutyAggregate):
 
         def apply(self, suggestion: Suggestion) -> None:
             suggestion.evaluations.append(self.evaluation)
+            suggestion.step = Step.of(self)
             if self.evaluation == Evaluation.DISSATISFIED:
                 suggestion.state = SuggestionState.REHANDLING
             elif suggestion.replies[-1]["category"] == ReplyCategory.A:
@@ -150,6 +166,7 @@ class Suggestion(DutyAggregate):
 
         def apply(self, suggestion: Suggestion) -> None:
             suggestion.state = SuggestionState.EVALUATED
+            suggestion.step = Step.of(self, self.solved_on)
 
     class MarkedPriority(DutyAggregate.Event):
         label: ClassVar[str] = "确定为重点处理建议"
@@ -172,6 +189,7 @@ class Suggestion(DutyAggregate):
 
         def apply(self, suggestion: Suggestion) -> None:
             suggestion.state = SuggestionState.CLOSED
+            suggestion.step = Step.of(self)
 
     if TYPE_CHECKING:  # state set by the events' apply(); annotations here would make a dataclass __init__
         number: str
@@ -191,6 +209,8 @@ class Suggestion(DutyAggregate):
         priority: bool
         leader: str
         supervisions: list[str]
+        submitted: Step  # the steps that side steps (priority, supervision) are ordered against
+        assigned: Step
 
     @staticmethod
     def id_for(owner: UUID, term: int, session: int, number: str) -> UUID:
@@ -250,6 +270,7 @@ class Suggestion(DutyAggregate):
 
     def assign(self, by: Attribution, *, lead_unit: str, co_units: list[str] | None = None, due_on: date) -> None:
         self._require_state(SuggestionState.SUBMITTED)
+        self.follows(by)
         lead = self.text("lead_unit", lead_unit, 100)
         co = [u.strip() for u in co_units or []]
         self.require(
@@ -262,10 +283,12 @@ class Suggestion(DutyAggregate):
     def start_handling(self, by: Attribution, *, contacted_on: date) -> None:
         """The unit must contact the deputy before it replies; the contact date is the proof."""
         self._require_state(SuggestionState.ASSIGNED)
+        self.follows(by, "contacted_on", contacted_on)
         self.record(self.HandlingStarted, by, contacted_on=contacted_on)
 
     def reply(self, by: Attribution, *, category: ReplyCategory | str, text: str, replied_on: date) -> None:
         self._require_state(SuggestionState.IN_HANDLING, SuggestionState.REHANDLING)
+        self.follows(by, "replied_on", replied_on)
         self.record(
             self.Replied,
             by,
@@ -282,25 +305,30 @@ class Suggestion(DutyAggregate):
         if deputy_id != self.lead_deputy_id:
             raise self.reject(f"only the lead deputy {self.lead_deputy_id} evaluates this reply, not {deputy_id}")
         self.require(by.actor == str(deputy_id), "the evaluation must be recorded by the lead deputy's own account")
+        self.follows(by)
         result = self.pick("evaluation", Evaluation, evaluation)
         self.record(self.Evaluated, by, deputy_id=deputy_id, evaluation=result._value_, comment=comment.strip())
 
     def mark_solved(self, by: Attribution, *, note: str, solved_on: date) -> None:
         self._require_state(SuggestionState.FOLLOW_UP)
+        self.follows(by, "solved_on", solved_on)
         self.record(self.Solved, by, note=self.text("note", note, 2000), solved_on=solved_on)
 
     def mark_priority(self, by: Attribution, *, leader: str = "") -> None:
         self._require_state(*_OPEN)
         self.require(not self.priority, "already a priority suggestion")
+        self.not_before("occurred_at", by.day, self.submitted.label, self.submitted.occurred)
         self.record(self.MarkedPriority, by, leader=leader.strip())
 
     def supervise(self, by: Attribution, *, supervision: SupervisionType | str, note: str = "") -> None:
         self._require_state(*_UNDER_HANDLING)
         kind = self.pick("supervision", SupervisionType, supervision)
+        self.not_before("occurred_at", by.day, self.assigned.label, self.assigned.occurred)
         self.record(self.Supervised, by, supervision=kind._value_, note=note.strip())
 
     def close(self, by: Attribution) -> None:
         self._require_state(SuggestionState.EVALUATED)
+        self.follows(by)
         self.record(self.Closed, by)
 
     @property

@@ -9,7 +9,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from domain.base import Attribution, DutyAggregate, NodeRef, member, natural_id
+from domain.base import Attribution, DutyAggregate, NodeRef, Step, member, natural_id
 from domain.labelled import Labelled
 from domain.stations import Station, StationStatus
 
@@ -42,6 +42,7 @@ class StationVisit(DutyAggregate):
             visit.people_received = self.people_received
             visit.issues = []
             visit.closed = False
+            visit.step = Step.of(self, self.visit_date)
 
     class IssueRaised(DutyAggregate.Event):
         label: ClassVar[str] = "反映问题"
@@ -61,6 +62,7 @@ class StationVisit(DutyAggregate):
                     "outcome": "",
                 }
             )
+            visit.step = Step.of(self)
 
     class IssueResolved(DutyAggregate.Event):
         label: ClassVar[str] = "当场解决"
@@ -69,6 +71,7 @@ class StationVisit(DutyAggregate):
 
         def apply(self, visit: StationVisit) -> None:
             visit.issues[self.number - 1].update(status=_RESOLVED, outcome=self.outcome)
+            visit.step = Step.of(self)
 
     class IssueTransferred(DutyAggregate.Event):
         label: ClassVar[str] = "转交办理"
@@ -77,12 +80,14 @@ class StationVisit(DutyAggregate):
 
         def apply(self, visit: StationVisit) -> None:
             visit.issues[self.number - 1].update(status=_TRANSFERRED, outcome=self.to_unit)
+            visit.step = Step.of(self)
 
     class Closed(DutyAggregate.Event):
         label: ClassVar[str] = "接待办结"
 
         def apply(self, visit: StationVisit) -> None:
             visit.closed = True
+            visit.step = Step.of(self)
 
     if TYPE_CHECKING:  # state set by the events' apply(); annotations here would make a dataclass __init__
         station_id: UUID
@@ -118,6 +123,7 @@ class StationVisit(DutyAggregate):
                 raise station.reject(f"deputy {deputy_id} is not enrolled at {station.name}")
         if not 0 <= people_received <= 10_000:
             raise station.reject(f"people_received must be 0..10000 (got {people_received})")
+        station.dated("visit_date", visit_date, by)
         key = visit_id or natural_id("visit", station.id, visit_date.isoformat(), *sorted(d.hex for d in deputy_ids))
         return cls.start(
             cls.Recorded,
@@ -138,6 +144,7 @@ class StationVisit(DutyAggregate):
         self, by: Attribution, *, summary: str, category: str, raised_by_name: str = "", raised_by_phone: str = ""
     ) -> int:
         self.require(not self.closed, "the visit is closed")
+        self.follows(by)
         self.record(
             self.IssueRaised,
             by,
@@ -150,10 +157,12 @@ class StationVisit(DutyAggregate):
 
     def resolve_issue(self, by: Attribution, *, number: int, outcome: str) -> None:
         self._require_pending(number)
+        self.follows(by)
         self.record(self.IssueResolved, by, number=number, outcome=self.text("outcome", outcome, 500))
 
     def transfer_issue(self, by: Attribution, *, number: int, to_unit: str) -> None:
         self._require_pending(number)
+        self.follows(by)
         self.record(self.IssueTransferred, by, number=number, to_unit=self.text("to_unit", to_unit, 100))
 
     def close(self, by: Attribution) -> None:
@@ -161,6 +170,7 @@ class StationVisit(DutyAggregate):
         pending = [i + 1 for i, issue in enumerate(self.issues) if issue["status"] == _RAISED]
         if pending:
             raise self.reject(f"issues {pending} are neither resolved nor transferred")
+        self.follows(by)
         self.record(self.Closed, by)
 
     def _require_pending(self, number: int) -> None:

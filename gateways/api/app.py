@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from domain.hierarchy import Hierarchy
 from domain.store import StoreSettings
+from domain.timeline import tolerance_days
 from gateways.api.context import Gateway, strict_query
 from gateways.api.errors import BodyLimit, install_error_handlers
 from gateways.api.routers import contacts, dashboard, deputies, livelihood, reads, stations, suggestions, views
@@ -71,7 +72,12 @@ def create_app(
 ) -> FastAPI:
     """``max_body_bytes``: the largest request body taken (413 beyond it; default ``YIPANQI_MAX_BODY_BYTES``, 1 MiB:
     the largest command, a suggestion with its full text, is a few kilobytes)."""
-    gw = Gateway(hierarchy or Hierarchy.load(), settings or StoreSettings(), codes)
+    gw = Gateway(
+        hierarchy or Hierarchy.load(),
+        settings or StoreSettings(),
+        codes,
+        future_tolerance=tolerance_days(os.environ.get("YIPANQI_FUTURE_TOLERANCE_DAYS")),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -13,7 +13,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, TypeVar
 from uuid import UUID, uuid5
 
@@ -30,6 +30,7 @@ from domain.deputies import Deputy
 from domain.hierarchy import Hierarchy
 from domain.persistence import StoredAnswer
 from domain.store import NodeStore, ReferenceStore, StoreSettings
+from domain.timeline import FUTURE_TOLERANCE, SHANGHAI, latest
 from gateways.api.auth import Access, AuthError, Principal, TokenVerifier
 from gateways.api.commit import GroupCommit, Queued
 from gateways.api.encode import KINDS, kind_label, kind_of, state_of
@@ -117,8 +118,19 @@ class HostedNode:
 class Gateway:
     """Everything the routes share."""
 
-    def __init__(self, hierarchy: Hierarchy, settings: StoreSettings, codes: Iterable[str]) -> None:
+    def __init__(
+        self,
+        hierarchy: Hierarchy,
+        settings: StoreSettings,
+        codes: Iterable[str],
+        *,
+        future_tolerance: timedelta = FUTURE_TOLERANCE,
+        clock: Callable[[], datetime] = lambda: datetime.now(SHANGHAI),
+    ) -> None:
+        """``future_tolerance`` and ``clock``: how far after ``clock()`` a fact may be dated (``domain.timeline``)."""
         self.hierarchy = hierarchy
+        self.future_tolerance = future_tolerance
+        self.clock = clock
         self.settings = settings
         self.access = Access(hierarchy)
         self.verifier = TokenVerifier(hierarchy, settings)
@@ -304,11 +316,13 @@ class Command:
     # ---------------------------------------------------------------------------------------- attribution
 
     def by(self, occurred_at: datetime | None = None) -> Attribution:
-        """The event's attribution: the token's subject and role; when it happened (default: now)."""
-        when = occurred_at or datetime.now(UTC)
+        """The event's attribution: the token's subject and role; when it happened (default: now), dated no later than
+        now plus the tolerance."""
+        now = self.gw.clock()
+        when = occurred_at or now
         if when.tzinfo is None:
             when = when.replace(tzinfo=CST)  # Hunan's offices write local time
-        self._by = Attribution(self.who.subject, self.who.role, when)
+        self._by = Attribution(self.who.subject, self.who.role, when, latest(now, self.gw.future_tolerance))
         return self._by
 
     def new_id(self, kind: str) -> UUID | None:

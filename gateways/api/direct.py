@@ -262,7 +262,8 @@ async def _read_body(request: Request, body: _Body) -> tuple[Any, list[Any]]:
     except json.JSONDecodeError as e:
         error = {"type": "json_invalid", "loc": ("body", e.pos), "msg": "JSON decode error", "input": {}, "ctx": {"error": e.msg}}
         raise RequestValidationError([error], body=e.doc) from None
-    except ValueError as e:  # bytes that are no text in any encoding JSON allows
+    except (ValueError, RecursionError) as e:  # no text in any encoding JSON allows, an integer of over 4,300 digits,
+        # or nesting deeper than the interpreter's recursion limit: FastAPI's handler answers any of them so
         raise HTTPException(status_code=400, detail="There was an error parsing the body") from e
     return _validated(body.field, parsed, ("body",))
 

@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
+from domain.base import Step
 from domain.bodies import StandingCommittee
 from domain.contacts import ContactActivity
 from domain.deputies import Deputy
@@ -46,6 +47,8 @@ def plain(value: Any) -> Any:
         return str(value)
     if isinstance(value, dict):
         return {str(plain(k)): plain(v) for k, v in value.items()}
+    if isinstance(value, Step):  # a lifecycle's last step: by name
+        return plain(value._asdict())
     if isinstance(value, list | tuple | set | frozenset):
         return [plain(v) for v in value]
     return str(value)

@@ -2,6 +2,11 @@
 
 Every body may carry ``occurred_at`` (when it happened in the world; default now; without a time zone it is read
 as Beijing time). Unknown fields are refused (422 naming the field), so a typo never passes silently.
+
+Every bound the domain holds statically is stated here too (minimum/maximum, formats), so that a request the schema
+accepts is refused only for what no schema can state: the state of the aggregate, time order against earlier steps,
+a date after the gateway's present plus ``YIPANQI_FUTURE_TOLERANCE_DAYS`` (1 day), counts against the congress's
+deputies as voted, spending over the budget without ``overspend_reason``.
 """
 
 from __future__ import annotations
@@ -16,22 +21,36 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from domain.contacts import Channel, ContactKind, Handling, OrganiserKind
 from domain.deputies import ElectedVia, GroupKind
 from domain.levels import CongressLevel
-from domain.livelihood import ProposedBy
+from domain.livelihood import MAX_DEPUTIES, MAX_WAN, ProposedBy
 from domain.suggestions import Evaluation, ReplyCategory, SupervisionType
+from domain.timeline import FLOOR, FLOOR_AT
 
 CST = timezone(timedelta(hours=8), "CST")
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Count = Annotated[int, Field(ge=0, le=100_000)]
-Money = Annotated[Decimal, Field(ge=0, le=10_000_000, max_digits=12, decimal_places=2, description="金额 (万元)")]
+Money = Annotated[
+    Decimal,
+    Field(ge=0, le=MAX_WAN, max_digits=8, decimal_places=2, description="金额 (万元; 单个项目至多 100000 万元即 10 亿元)"),
+]
 Term = Annotated[int, Field(ge=1, le=99, description="届次 / term (届)")]
-Day = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+Deputies = Annotated[int, Field(ge=0, le=MAX_DEPUTIES, description="人数 (县级人大代表至多 450 名, 选举法第十二条)")]
+Day = Annotated[
+    date,
+    Field(
+        ge=FLOOR,
+        le=date(2100, 12, 31),
+        description="日期 (不早于 1954-09-15; 不晚于网关当前日期加容差, 默认 1 天, YIPANQI_FUTURE_TOLERANCE_DAYS)",
+    ),
+]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     occurred_at: datetime | None = Field(
-        default=None, description="发生时间 (2000–2100; 默认: 现在; 不带时区按北京时间) / when it happened in the world"
+        default=None,
+        description="发生时间 (不早于 1954-09-15, 不晚于现在加容差 (默认 1 天); 默认: 现在; 不带时区按北京时间; "
+        "不得早于其前一步骤的日期) / when it happened in the world: not before the step it follows, not in the future",
     )
 
     @field_validator("occurred_at")
@@ -41,8 +60,8 @@ class Body(BaseModel):
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=CST)
-        if not 2000 <= value.year <= 2100 or not 2000 <= value.astimezone(UTC).year <= 2100:
-            raise ValueError("occurred_at must be between 2000 and 2100")
+        if value < FLOOR_AT or value.year > 2100 or value.astimezone(UTC).year > 2100:
+            raise ValueError(f"occurred_at must be between {FLOOR} and 2100")
         return value
 
 
@@ -176,7 +195,8 @@ class Closure(Body):
 
 
 class VisitRecord(Body):
-    """进站接待: 值班代表须已编入该站."""
+    """进站接待: 值班代表须已编入该站. 同一站、同一日期、同一组值班代表即同一次接待 (自然键): 无论幂等键, 再次记录返回 409
+    并指明已有记录 / the same station, date and deputies on duty is the same visit: refused with 409 whatever the key."""
 
     station_id: UUID
     visit_date: Day = Field(description="接待日期")
@@ -213,7 +233,13 @@ class Empty(Body):
 
 
 class ContactRecord(Body):
-    """联系活动 (两个联系): 机关联系代表, 代表联系群众 (小组活动, 调研视察, 办实事, 12345, 随手拍, 向选民报告)."""
+    """联系活动 (两个联系): 机关联系代表, 代表联系群众 (小组活动, 调研视察, 办实事, 12345, 随手拍, 向选民报告).
+
+    同一天可有两次字段完全相同的真实联系活动 (如两次同题座谈): 以不同的 Idempotency-Key 发送则两次都记录, 不视为重复。
+    12345 热线反映以工单号为自然键: 同一工单号再次记录返回 409, 并指明已有记录。
+    / Two genuine contacts may share every field: sent under different Idempotency-Keys both are kept. A 12345
+    hotline report is keyed by its ticket: the same ticket again is refused with 409 naming the existing record.
+    """
 
     kind: ContactKind = Field(
         description="organ_meeting 机关联系代表, group_activity 代表小组活动, field_research 专题调研视察, "
@@ -344,19 +370,19 @@ class ProjectList(Body):
 class ProjectDeliberate(Body):
     """代表议."""
 
-    deputies_present: int = Field(ge=1, le=100_000)
-    opinions: Count = 0
+    deputies_present: int = Field(ge=1, le=MAX_DEPUTIES, description="出席代表 (至多 450)")
+    opinions: int = Field(default=0, ge=0, le=100 * MAX_DEPUTIES, description="意见条数")
 
 
 class ProjectVote(Body):
     """大会决: 只记票数, 不记谁投了什么; 赞成票须过全体代表半数."""
 
     session: str = Field(min_length=1, max_length=50, description="会议名称")
-    yes: Count = Field(description="赞成")
-    no: Count = Field(description="反对")
-    abstain: Count = Field(description="弃权")
-    present: Count = Field(description="出席代表")
-    total_deputies: int = Field(ge=1, le=100_000, description="全体代表")
+    yes: Deputies = Field(description="赞成")
+    no: Deputies = Field(description="反对")
+    abstain: Deputies = Field(description="弃权")
+    present: Deputies = Field(description="出席代表 (不超过全体代表, 且不少于其三分之二)")
+    total_deputies: int = Field(ge=1, le=MAX_DEPUTIES, description="全体代表 (至多 450)")
 
 
 class ProjectImplement(Body):
@@ -367,11 +393,14 @@ class ProjectImplement(Body):
 
 
 class ProjectProgress(Body):
-    """进度报告: 百分比与已支出 (万元), 均不可倒退."""
+    """进度报告: 百分比与已支出 (万元), 均不可倒退; 超出预算须写明超支理由."""
 
     progress: int = Field(ge=0, le=100)
     spent_wan: Money
     note: str = Field(default="", max_length=500)
+    overspend_reason: str = Field(
+        default="", max_length=500, description="超支理由: 已支出超过预算时必填, 未超支时须为空 / required over the budget only"
+    )
 
 
 class ProjectSupervise(Body):
@@ -382,8 +411,8 @@ class ProjectSupervise(Body):
 
 
 class ProjectEvaluate(Body):
-    """代表评: 满意度测评票数."""
+    """代表评: 满意度测评票数 (合计不超过票决时的全体代表)."""
 
-    satisfied: Count
-    basically_satisfied: Count
-    dissatisfied: Count
+    satisfied: Deputies
+    basically_satisfied: Deputies
+    dissatisfied: Deputies

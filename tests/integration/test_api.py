@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,14 @@ from fastapi.testclient import TestClient
 
 from domain.hierarchy import Hierarchy
 from domain.store import NodeStore, StoreSettings
+from domain.timeline import SHANGHAI
 from gateways.api import create_app
 from gateways.api.devtools import issue_tokens, seed
 
 PROVINCE, SHAOYANG, SHAODONG, ZHUOXI, DONGKOU, JIANGKOU = "430000", "430500", "430582", "430582204", "430525", "430525101"
 CODES = (PROVINCE, SHAOYANG, SHAODONG, ZHUOXI, DONGKOU, JIANGKOU)
 ROLES = ("recorder", "viewer", "auditor", "administrator")
+TODAY = datetime.now(SHANGHAI).date().isoformat()  # steps recorded now name days not before earlier steps
 _seq = itertools.count(1)
 
 
@@ -315,11 +318,11 @@ def submit_replied(api: Api, lead: str, category: str = "B") -> str:
         {"lead_unit": "水利局", "co_units": ["财政局"], "due_on": "2099-01-01"},
         expect=200,
     )
-    api.post(SHAODONG, f"/suggestions/{s['id']}/start-handling", {"contacted_on": "2025-05-01"}, expect=200)
+    api.post(SHAODONG, f"/suggestions/{s['id']}/start-handling", {"contacted_on": TODAY}, expect=200)
     r = api.post(
         SHAODONG,
         f"/suggestions/{s['id']}/reply",
-        {"category": category, "text": "已列入计划", "replied_on": "2025-06-01"},
+        {"category": category, "text": "已列入计划", "replied_on": TODAY},
         expect=200,
     )
     assert r["state"] == "replied"
@@ -361,7 +364,7 @@ def test_suggestion_through_every_step_and_only_the_lead_deputy_evaluates(api: A
     assert api.client.get(f"/nodes/{SHAODONG}/aggregates/{sid}", headers=lead_h).status_code == 200
     assert api.client.get(f"/nodes/{SHAODONG}/aggregates/{lead}", headers=lead_h).status_code == 403
     api.post(SHAODONG, f"/suggestions/{sid}/supervision", {"supervision": "follow_up", "note": "跟踪督办"}, expect=200)
-    api.post(SHAODONG, f"/suggestions/{sid}/solved", {"note": "已解决", "solved_on": "2025-09-01"}, expect=200)
+    api.post(SHAODONG, f"/suggestions/{sid}/solved", {"note": "已解决", "solved_on": TODAY}, expect=200)
     assert api.post(SHAODONG, f"/suggestions/{sid}/close", {}, expect=200)["state_label"] == "已办结"
     # The history names who recorded the evaluation and in which role.
     history = api.get(SHAODONG, f"/aggregates/{sid}/history", as_=(SHAODONG, "auditor")).json()
@@ -376,9 +379,7 @@ def test_dissatisfied_goes_back_to_handling(api: Api, world: Any) -> None:
     h = {"Authorization": f"Bearer {deputy_token(world, lead)}"}
     r = api.client.post(f"/nodes/{SHAODONG}/suggestions/{sid}/evaluation", json={"evaluation": "dissatisfied"}, headers=h)
     assert r.json()["state"] == "rehandling"
-    api.post(
-        SHAODONG, f"/suggestions/{sid}/reply", {"category": "A", "text": "重新办理答复", "replied_on": "2025-07-01"}, expect=200
-    )
+    api.post(SHAODONG, f"/suggestions/{sid}/reply", {"category": "A", "text": "重新办理答复", "replied_on": TODAY}, expect=200)
 
 
 def test_livelihood_project_through_every_step(api: Api) -> None:

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from domain.base import Attribution, NodeRef
+from domain.base import Attribution, NodeRef, Step
 from domain.deputies import Deputy, ElectedVia, GroupKind, MandateStatus, mandate_key
 from domain.levels import CongressLevel
+from tests.unit.conftest import NOW
 
 
 def register(owner: NodeRef, by: Attribution, person_id: str = "P-0001", **kw: Any) -> Deputy:
@@ -95,6 +96,7 @@ def test_grant_mandate_at_the_recording_office(request, clerk: Attribution, wher
         "via": ElectedVia.BY_ELECTION.value,
         "delegation": "洞口代表团",
         "status": MandateStatus.PENDING_REVIEW.value,
+        "step": Step("取得代表资格", NOW.date(), NOW.date()),
     }
     assert deputy.mandate_status(congress, 18) is MandateStatus.PENDING_REVIEW
     assert deputy.congress_levels == [congress]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from domain.base import Attribution, NodeRef
-from domain.livelihood import MAX_BUDGET_WAN, LivelihoodProject, ProjectState, ProposedBy, passes
+from domain.livelihood import MAX_WAN, LivelihoodProject, ProjectState, ProposedBy, passes
 
 P = ProjectState
 
@@ -334,7 +334,7 @@ BAD_MONEY = [
     (float("nan"), "must be a non-negative amount of 万元 (got nan)"),
     (Decimal("Infinity"), "must be a non-negative amount of 万元 (got Infinity)"),
     ("-Infinity", "must be a non-negative amount of 万元 (got -Infinity)"),
-    (Decimal("10000000.01"), "10000000.01 万元 is implausibly large: is it in 元?"),
+    (Decimal("100000.01"), "100000.01 万元 is implausibly large: is it in 元?"),
     ("350000000", "350000000 万元 is implausibly large: is it in 元?"),
     ("1e30", "1E+30 万元 is implausibly large"),
     ("三百五十万", "must be an amount of 万元 (got '三百五十万')"),
@@ -370,7 +370,7 @@ def test_money_guards_on_the_budget_and_spending(town: NodeRef, clerk: Attributi
         ("350", Decimal("350.00")),
         (" 12.345 ", Decimal("12.34")),  # quantized to 0.01 万元 (banker's rounding)
         (12.5, Decimal("12.50")),
-        (MAX_BUDGET_WAN, Decimal("10000000.00")),
+        (MAX_WAN, Decimal("100000.00")),
     ],
 )
 def test_money_accepted_and_quantized(town: NodeRef, clerk: Attribution, amount: Any, stored: Decimal) -> None:

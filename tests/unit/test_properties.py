@@ -24,7 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from domain.base import Attribution, DomainError, DutyAggregate, Role
 from domain.levels import DivisionKind, Level
-from domain.livelihood import MAX_BUDGET_WAN, LivelihoodProject, ProjectState, passes
+from domain.livelihood import MAX_WAN, LivelihoodProject, ProjectState, passes
 from domain.store import NodeStore, StoreSettings
 from domain.suggestions import Evaluation, ReplyCategory, Suggestion, SuggestionState, SupervisionType
 from tests.unit.conftest import NOW, as_deputy, node, snapshot
@@ -162,7 +162,7 @@ class SuggestionMachine(RuleBasedStateMachine):
     @rule()
     def start_handling(self) -> None:
         self.run(
-            lambda: self.suggestion.start_handling(CLERK, contacted_on=date(2025, 3, 20)),
+            lambda: self.suggestion.start_handling(CLERK, contacted_on=NOW.date()),
             self.model_state is S.ASSIGNED,
             S.IN_HANDLING,
         )
@@ -170,9 +170,7 @@ class SuggestionMachine(RuleBasedStateMachine):
     @rule(category=st.sampled_from(["A", "B", "C", "D", ""]), text=TEXTS)
     def reply(self, category: str, text: str) -> None:
         ok = self.model_state in (S.IN_HANDLING, S.REHANDLING) and category in ("A", "B", "C") and is_text(text)
-        if self.run(
-            lambda: self.suggestion.reply(CLERK, category=category, text=text, replied_on=date(2025, 6, 1)), ok, S.REPLIED
-        ):
+        if self.run(lambda: self.suggestion.reply(CLERK, category=category, text=text, replied_on=NOW.date()), ok, S.REPLIED):
             self.model_category = category
 
     @rule(
@@ -194,7 +192,7 @@ class SuggestionMachine(RuleBasedStateMachine):
     @rule(note=TEXTS)
     def mark_solved(self, note: str) -> None:
         ok = self.model_state is S.FOLLOW_UP and is_text(note)
-        self.run(lambda: self.suggestion.mark_solved(CLERK, note=note, solved_on=date(2025, 12, 1)), ok, S.EVALUATED)
+        self.run(lambda: self.suggestion.mark_solved(CLERK, note=note, solved_on=NOW.date()), ok, S.EVALUATED)
 
     @rule(leader=st.sampled_from(["", "副县长 王某"]))
     def mark_priority(self, leader: str) -> None:
@@ -336,7 +334,7 @@ def good_money(value: object, floor: Decimal = Decimal(0)) -> Decimal | None:
         amount = Decimal(value)  # type: ignore[arg-type]
     except Exception:
         return None
-    if not amount.is_finite() or amount < 0 or amount > MAX_BUDGET_WAN:
+    if not amount.is_finite() or amount < 0 or amount > MAX_WAN:
         return None
     amount = amount.quantize(Decimal("0.01"))
     return amount if amount >= floor else None
@@ -360,14 +358,17 @@ def livelihood_model(p: LivelihoodProject, name: str, kw: dict[str, Any]) -> Pro
         return P.IMPLEMENTING if ok else None
     if name == "progress":
         ok = (
-            st_ is P.IMPLEMENTING and p.progress <= kw["progress"] <= 100 and good_money(kw["spent_wan"], p.spent_wan) is not None
+            st_ is P.IMPLEMENTING
+            and p.progress <= kw["progress"] <= 100
+            and good_money(kw["spent_wan"], p.spent_wan) is not None
+            and good_money(kw["spent_wan"]) <= p.budget_wan  # no overspend_reason given: within the budget only
         )
         return P.IMPLEMENTING if ok else None
     if name == "supervise":
         return P.IMPLEMENTING if st_ is P.IMPLEMENTING and is_text(kw["action"]) else None
     if name == "evaluate":
         counts = (kw["satisfied"], kw["basically_satisfied"], kw["dissatisfied"])
-        ok = st_ is P.IMPLEMENTING and p.progress == 100 and min(counts) >= 0 and sum(counts) > 0
+        ok = st_ is P.IMPLEMENTING and p.progress == 100 and min(counts) >= 0 and 0 < sum(counts) <= p.tally["total_deputies"]
         return P.EVALUATED if ok else None
     if name == "close":
         return P.CLOSED if st_ in (P.EVALUATED, P.REJECTED) else None
@@ -379,7 +380,7 @@ def check_project(p: LivelihoodProject, before: tuple[int, Decimal]) -> None:
     assert 0 <= p.progress <= 100 and p.progress >= before[0]  # progress monotone 0..100
     assert p.spent_wan >= before[1]  # spending never goes back
     for amount in (p.estimate_wan, p.budget_wan, p.spent_wan):
-        assert amount.is_finite() and 0 <= amount <= MAX_BUDGET_WAN
+        assert amount.is_finite() and 0 <= amount <= MAX_WAN
     if p.state in (P.PROPOSED, P.CANDIDATE, P.DELIBERATED):
         assert p.tally == {}
     else:

@@ -44,12 +44,12 @@ def _assign(s: Suggestion, by: Attribution) -> None:
 
 
 def _start(s: Suggestion, by: Attribution) -> None:
-    s.start_handling(by, contacted_on=date(2025, 3, 20))
+    s.start_handling(by, contacted_on=NOW.date())
 
 
 def _reply(category: str) -> Callable[[Suggestion, Attribution], None]:
     def step(s: Suggestion, by: Attribution) -> None:
-        s.reply(by, category=category, text=f"{category}类答复", replied_on=date(2025, 5, 30))
+        s.reply(by, category=category, text=f"{category}类答复", replied_on=NOW.date())
 
     return step
 
@@ -62,7 +62,7 @@ def _evaluate(evaluation: str) -> Callable[[Suggestion, Attribution], None]:
 
 
 def _solve(s: Suggestion, by: Attribution) -> None:
-    s.mark_solved(by, note="道路已完成改造", solved_on=date(2025, 10, 1))
+    s.mark_solved(by, note="道路已完成改造", solved_on=NOW.date())
 
 
 def _close(s: Suggestion, by: Attribution) -> None:
@@ -150,10 +150,10 @@ def test_a_reply_satisfied_then_closed(county: NodeRef, clerk: Attribution) -> N
     s = submit(county, clerk)
     s.assign(clerk, lead_unit=" 县交通运输局 ", co_units=[" 县财政局 ", "县自然资源局"], due_on=DUE)
     assert (s.state, s.lead_unit, s.co_units, s.due_on) == (S.ASSIGNED, "县交通运输局", ["县财政局", "县自然资源局"], DUE)
-    s.start_handling(clerk, contacted_on=date(2025, 3, 20))
+    s.start_handling(clerk, contacted_on=NOW.date())
     assert s.state is S.IN_HANDLING
-    s.reply(clerk, category=ReplyCategory.A, text="已列入2025年改造计划并完工", replied_on=date(2025, 5, 30))
-    assert s.state is S.REPLIED and s.replies == [{"category": "A", "replied_on": date(2025, 5, 30)}]
+    s.reply(clerk, category=ReplyCategory.A, text="已列入2025年改造计划并完工", replied_on=NOW.date())
+    assert s.state is S.REPLIED and s.replies == [{"category": "A", "replied_on": NOW.date()}]
     assert s.last_category is ReplyCategory.A
     s.evaluate(lead(), deputy_id=LEAD, evaluation=Evaluation.SATISFIED, comment=" 很好 ")
     assert s.state is S.EVALUATED and s.evaluations == ["satisfied"]
@@ -179,7 +179,7 @@ def test_b_or_c_reply_goes_to_follow_up_until_solved(county: NodeRef, clerk: Att
     assert s.state is S.FOLLOW_UP
     rejects(s, lambda: s.close(clerk), state="follow_up", rule="this step needs the suggestion to be 已评价, but it is 跟踪督办")
     s.supervise(clerk, supervision=SupervisionType.FOLLOW_UP, note="季度跟踪")
-    s.mark_solved(clerk, note=" 项目已竣工 ", solved_on=date(2025, 12, 1))
+    s.mark_solved(clerk, note=" 项目已竣工 ", solved_on=NOW.date())
     assert s.state is S.EVALUATED
     assert s.pending_events[-1].note == "项目已竣工"
     s.close(clerk)
@@ -190,7 +190,7 @@ def test_dissatisfied_means_rehandling_and_a_new_reply(county: NodeRef, clerk: A
     s = in_state(S.REPLIED, county, clerk, "C")
     s.evaluate(lead(), deputy_id=LEAD, evaluation="dissatisfied", comment="答复敷衍")
     assert s.state is S.REHANDLING
-    s.reply(clerk, category="A", text="重新办理，已解决", replied_on=date(2025, 7, 30))
+    s.reply(clerk, category="A", text="重新办理，已解决", replied_on=NOW.date())
     assert s.state is S.REPLIED and [r["category"] for r in s.replies] == ["C", "A"]
     s.evaluate(lead(), deputy_id=LEAD, evaluation="satisfied")
     assert s.state is S.EVALUATED and s.evaluations == ["dissatisfied", "satisfied"]
@@ -200,10 +200,10 @@ def test_dissatisfied_means_rehandling_and_a_new_reply(county: NodeRef, clerk: A
 
 def test_dissatisfied_again_after_rehandling(county: NodeRef, clerk: Attribution) -> None:
     s = in_state(S.REHANDLING, county, clerk, "B")
-    s.reply(clerk, category="B", text="再次答复", replied_on=date(2025, 7, 30))
+    s.reply(clerk, category="B", text="再次答复", replied_on=NOW.date())
     s.evaluate(lead(), deputy_id=LEAD, evaluation="dissatisfied")
     assert s.state is S.REHANDLING
-    s.reply(clerk, category="B", text="第三次答复", replied_on=date(2025, 8, 30))
+    s.reply(clerk, category="B", text="第三次答复", replied_on=NOW.date())
     s.evaluate(lead(), deputy_id=LEAD, evaluation="satisfied")
     assert s.state is S.FOLLOW_UP  # a B reply stays under follow-up even when the deputy is satisfied
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -117,8 +117,9 @@ def test_an_upcast_suggestion_lives_on_and_mixes_versions(
     old.assign(clerk, lead_unit="县教育局", due_on=date(2025, 6, 30))
     old.start_handling(clerk, contacted_on=date(2025, 4, 1))
     old.reply(clerk, category="A", text="已改善", replied_on=date(2025, 6, 1))
-    old.evaluate(as_deputy(LEAD), deputy_id=LEAD, evaluation="satisfied")  # the upcast lead deputy evaluates
-    old.close(clerk)
+    later = datetime(2025, 6, 2, 10, tzinfo=clerk.occurred_at.tzinfo)
+    old.evaluate(as_deputy(LEAD, later), deputy_id=LEAD, evaluation="satisfied")  # the upcast lead deputy evaluates
+    old.close(Attribution(clerk.actor, clerk.role, later))
     store.save(old)
 
     again: Suggestion = store.get(suggestion.id)

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
-from domain.contacts import ContactActivity
+from domain.contacts import ContactActivity, ContactKind
 from gateways.api import models as m
 from gateways.api.context import Command, CommandResult, writer
 from gateways.api.direct import DirectRoute
@@ -38,7 +38,10 @@ async def record(body: m.ContactRecord, cmd: Cmd) -> Response:
             deputy_ids=list(body.deputy_ids),
             public_count=body.public_count,
             ticket=body.ticket,
-            contact_id=c.new_id("contact"),
+            # A 12345 work order is reported once: its ticket is its natural key. Other contacts have none.
+            contact_id=ContactActivity.hotline_id(c.node.ref.node_id, body.ticket)
+            if body.kind is ContactKind.HOTLINE_REPORT and body.ticket.strip()
+            else c.new_id("contact"),
         )
         return c.create(contact)
 

@@ -87,7 +87,9 @@ async def progress(project_id: ProjectId, body: m.ProjectProgress, cmd: Cmd) -> 
         LivelihoodProject,
         project_id,
         body,
-        lambda p, by: p.report_progress(by, progress=body.progress, spent_wan=body.spent_wan, note=body.note),
+        lambda p, by: p.report_progress(
+            by, progress=body.progress, spent_wan=body.spent_wan, note=body.note, overspend_reason=body.overspend_reason
+        ),
         what="project_id",
     )
 

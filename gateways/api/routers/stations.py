@@ -117,8 +117,7 @@ async def record_visit(body: m.VisitRecord, cmd: Cmd) -> Response:
             visit_date=body.visit_date,
             deputy_ids=list(body.deputy_ids),
             people_received=body.people_received,
-            visit_id=c.new_id("visit"),
-        )
+        )  # its natural key (station, date, deputies on duty) names it, whatever the Idempotency-Key
         return c.create(visit)
 
     return await cmd.run(body, act, creating=True)
