@@ -11,7 +11,7 @@ from domain.terms import term_of, term_years
 from projections import labels as L
 from projections import schema as s
 from projections.db import ProjectionDB
-from projections.queries.context import Ctx, N, paged, rate, view_answer
+from projections.queries.context import Ctx, N, paged, rate, together, view_answer
 from projections.queries.deputies import DEPUTY_TARGETS, deputy_targets
 from projections.queries.scope import QueryError, Scope
 from projections.queries.suggestions import LISTS, NODE_COUNTS, Counted, counted, page_of
@@ -239,6 +239,14 @@ COVERAGE_TARGETS = (
 )
 
 
+_OTHER_TARGETS = {
+    "sc_face_to_face": _sc_target,
+    "body_research": _body_target,
+    "follow_up": _follow_up_target,
+    "opinions": _opinions_block,
+}
+
+
 def coverage(
     db: ProjectionDB,
     scope: Scope,
@@ -252,21 +260,20 @@ def coverage(
     unknown = [t for t in wanted if t not in COVERAGE_TARGETS]
     if unknown:
         raise QueryError(f"unknown target(s) {unknown}; choose from {', '.join(COVERAGE_TARGETS)}")
-    out = []
-    with db.connect() as conn:
-        ctx = Ctx(db, scope, conn)
-        page = {"missing_offset": missing_offset, "missing_limit": missing_limit}
-        deputy_keys = [k for k in wanted if k in DEPUTY_TARGETS]
-        by_deputy = _deputy_targets(ctx, deputy_keys, **page) if deputy_keys else {}
-        for key in wanted:
-            if key in by_deputy:
-                out.append(by_deputy[key])
-            elif key == "sc_face_to_face":
-                out.append(_sc_target(ctx, **page))
-            elif key == "body_research":
-                out.append(_body_target(ctx, **page))
-            elif key == "follow_up":
-                out.append(_follow_up_target(ctx, **page))
-            elif key == "opinions":
-                out.append(_opinions_block(ctx, **page))
+    page = {"missing_offset": missing_offset, "missing_limit": missing_limit}
+    deputy_keys = [k for k in wanted if k in DEPUTY_TARGETS]
+    others = [k for k in wanted if k not in DEPUTY_TARGETS]
+
+    def by_deputy() -> dict[str, dict[str, Any]]:  # the deputies' targets: most of the work, half of it in Python
+        with db.connect() as conn:
+            return _deputy_targets(Ctx(db, scope, conn), deputy_keys, **page) if deputy_keys else {}
+
+    def the_others() -> dict[str, dict[str, Any]]:
+        with db.connect() as conn:
+            ctx = Ctx(db, scope, conn)
+            return {key: _OTHER_TARGETS[key](ctx, **page) for key in others}
+
+    deputies, (rest,) = together(by_deputy, the_others)
+    found = {**deputies, **rest}
+    out = [found[key] for key in wanted]
     return view_answer("coverage", scope, targets=out)
