@@ -462,9 +462,10 @@ class Reference:
         for sid, ds in self.w.enrolled.items():
             if sid in self.w.stations and self.within(self.w.stations[sid]["node"]):
                 per[final(sid)]["enrolled"] += len(ds)
+        seen_on = min(self.ref_day, date(self.year, 12, 31))  # a past year's stations are seen at its end
         last: dict[str, date] = {}
         for v in self.w.visits.values():
-            if v["day"] <= self.ref_day and self.within(v["node"]):
+            if v["day"] <= seen_on and self.within(v["node"]):
                 f = final(v["station"])
                 last[f] = max(last.get(f, v["day"]), v["day"])
         rows = {}
@@ -474,7 +475,7 @@ class Reference:
             since = last.get(sid, s["day"])
             rows[sid] = {
                 **per[sid],
-                "idle_days": max(0, (self.ref_day - since).days) if since <= self.ref_day else 0,
+                "idle_days": max(0, (seen_on - since).days) if since <= seen_on else 0,
                 "last_visit": last.get(sid),
             }
         ended = Counter(s["status"] for s in known.values() if s["status"] != "open" and s["ended"].year == self.year)
