@@ -45,7 +45,7 @@ from domain.bodies import StandingCommittee
 from domain.contacts import Channel, ContactActivity, ContactKind, Handling, OrganiserKind
 from domain.deputies import Deputy, ElectedVia, GroupKind
 from domain.levels import CongressLevel, DivisionKind, Level
-from domain.livelihood import LivelihoodProject, ProjectState, ProposedBy
+from domain.livelihood import MAX_DEPUTIES, LivelihoodProject, ProjectState, ProposedBy
 from domain.stations import Station, StationStatus
 from domain.suggestions import Evaluation, ReplyCategory, Suggestion, SuggestionState, SupervisionType
 from domain.terms import session_of, term_of
@@ -1883,7 +1883,9 @@ class _Simulation:
             self._touch(plan.agg)
 
     def _congress_size(self, node: _Node) -> int:
-        return max(1, sum(1 for d in node.deputies if d.active))
+        # at a large --scale a node has more active deputies than the law lets a congress have: its sessions count
+        # the legal most (a run that stayed under it is unchanged)
+        return min(MAX_DEPUTIES, max(1, sum(1 for d in node.deputies if d.active)))
 
     def _deliberate(self, node: _Node, plans: list[_Plan]) -> None:
         by = self._by(node)
