@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -201,3 +202,22 @@ def together(first: Callable[[], T], *others: Callable[[], Any]) -> tuple[T, lis
         for f in futures:
             f.cancel()
         raise
+
+
+@contextlib.contextmanager
+def temporary(ctx: Ctx, name: str, select: Any) -> Iterator[sa.Table]:
+    """``select``'s rows in a temporary table of this connection, dropped at the end: one evaluation of a costly
+    statement for the several queries a view runs over its rows (SQLite's ``temp`` schema, PostgreSQL's ``pg_temp``:
+    named explicitly, so that the node's schema is not put in their place)."""
+    schema = "temp" if ctx.db.backend == "sqlite" else "pg_temp"
+    columns = [sa.Column(c.name, c.type) for c in select.selected_columns]
+    table = sa.Table(name, sa.MetaData(), *columns, schema=schema)
+    # A pooled SQLite connection may still hold one: pysqlite commits a CREATE at once, while the DROP at the end runs
+    # in the read's transaction, which is rolled back when the connection goes back to the pool.
+    ctx.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}.{name}")
+    table.create(ctx.conn)
+    try:
+        ctx.conn.execute(sa.insert(table).from_select([c.name for c in columns], select))
+        yield table
+    finally:
+        table.drop(ctx.conn)

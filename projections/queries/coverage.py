@@ -14,7 +14,7 @@ from projections.db import ProjectionDB
 from projections.queries.context import Ctx, N, paged, rate, together, view_answer
 from projections.queries.deputies import DEPUTY_TARGETS, deputy_targets
 from projections.queries.scope import QueryError, Scope
-from projections.queries.suggestions import LISTS, NODE_COUNTS, Counted, counted, page_of
+from projections.queries.suggestions import LISTS, NODE_COUNTS, Counted, counted, page_of, states_source
 from projections.rules import OPEN_FOLLOW_UP
 
 
@@ -143,21 +143,10 @@ def _body_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str,
 
 def _follow_up_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str, Any]:
     """B/C replies and dissatisfied suggestions (ever) of the period: covered once no longer under follow-up."""
-    found = Counted() if ctx.scope.as_of is None else counted(ctx, follow_only=True)
-    per_node: dict[str | None, dict[str, float]] = {}
-    if ctx.scope.as_of is None:  # now: the cells under follow-up, summed per child region and state
-        c = s.suggestion_cells
-        source, child = ctx.by_child(c)
-        under = [ctx.years(c.c.year), ctx.in_region(c.c.node_id), c.c.follow.is_(True)]
-        stmt = sa.select(child, c.c.state, sa.func.sum(c.c.n)).select_from(source).where(*under).group_by(child, c.c.state)
-        for region, state, n in ctx.conn.execute(stmt):
-            counts = per_node.setdefault(region, {"population": 0, "covered": 0})
-            counts["population"] += n
-            counts["covered"] += 0 if state in OPEN_FOLLOW_UP else n
-    else:
-        follow, followed = NODE_COUNTS.index("follow"), NODE_COUNTS.index("followed")
-        per_node = {node: {"population": c[follow], "covered": c[followed]} for node, c in found.nodes.items() if c[follow]}
-    per_node = {node: counts for node, counts in per_node.items() if counts["population"]}
+    with states_source(ctx, follow_only=True) as source:
+        found = counted(ctx, source)
+        per_node = _follow_up_now(ctx) if ctx.scope.as_of is None else _follow_up_counted(found)
+        listed = page_of(ctx, found, LISTS["follow_ups"], missing_offset, missing_limit)
     items = [
         {
             "suggestion_id": x["suggestion_id"],
@@ -169,9 +158,29 @@ def _follow_up_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict
             "office": ctx.region_label(x["node_id"])["name"],
             "last_reply_day": x["last_reply_day"],
         }
-        for x in page_of(ctx, found, LISTS["follow_ups"], missing_offset, missing_limit)
+        for x in listed
     ]
     return _summarise(ctx, "follow_up", per_node, items, missing_offset, missing_limit, period_label(ctx.scope))
+
+
+def _follow_up_now(ctx: Ctx) -> dict[str | None, dict[str, float]]:
+    """The cells under follow-up, summed per child region and state."""
+    per_node: dict[str | None, dict[str, float]] = {}
+    c = s.suggestion_cells
+    source, child = ctx.by_child(c)
+    under = [ctx.years(c.c.year), ctx.in_region(c.c.node_id), c.c.follow.is_(True)]
+    stmt = sa.select(child, c.c.state, sa.func.sum(c.c.n)).select_from(source).where(*under).group_by(child, c.c.state)
+    for region, state, n in ctx.conn.execute(stmt):
+        counts = per_node.setdefault(region, {"population": 0, "covered": 0})
+        counts["population"] += n
+        counts["covered"] += 0 if state in OPEN_FOLLOW_UP else n
+    return {node: counts for node, counts in per_node.items() if counts["population"]}
+
+
+def _follow_up_counted(found: Counted) -> dict[str | None, dict[str, float]]:
+    """From the states at the cut under follow-up, counted per node."""
+    follow, followed = NODE_COUNTS.index("follow"), NODE_COUNTS.index("followed")
+    return {node: {"population": c[follow], "covered": c[followed]} for node, c in found.nodes.items() if c[follow]}
 
 
 def period_label(scope: Scope) -> str:

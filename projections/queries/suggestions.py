@@ -10,9 +10,9 @@ in full.
 
 from __future__ import annotations
 
-import heapq
+import contextlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -23,9 +23,17 @@ from sqlalchemy.sql import ColumnElement
 from projections import labels as L
 from projections import schema as s
 from projections.db import ProjectionDB
-from projections.queries.context import Ctx, fetch_rows, paged, rate, states_at_cut, view_answer
+from projections.queries.context import Ctx, fetch_rows, paged, rate, states_at_cut, temporary, view_answer
 from projections.queries.scope import Scope
-from projections.rules import GOOD, OPEN_FOLLOW_UP, SUGGESTION_CELL_COLUMNS, WAITING, suggestion_cell, suggestion_unit
+from projections.rules import (
+    GOOD,
+    OPEN_FOLLOW_UP,
+    SUGGESTION_CELL_COLUMNS,
+    WAITING,
+    has_unit,
+    suggestion_cell_sql,
+    suggestion_unit_sql,
+)
 
 #: What a listed suggestion shows.
 LIST_COLUMNS = (
@@ -61,7 +69,7 @@ class Counted:
     nodes: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0] * len(NODE_COUNTS)))  # or regions
     kinds: Kinds = field(default_factory=Counter)
     units: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0] * 6))  # see ``_add_unit``
-    rows: list[dict[str, Any]] | None = None  # as of a cut, every suggestion's row (else a page reads its own)
+    source: Any = s.suggestions  # where a page of a list is read: the suggestions now, their states at a cut
 
     def tally(self, ref_day: str, node: str, key: tuple[Any, ...], n: int) -> None:
         """Count ``n`` suggestions of ``node`` with the cell ``key`` (``_CELL_KEY``)."""
@@ -100,32 +108,41 @@ def _with_static(ctx: Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Listing:
-    """One of the view's lists: which suggestions it lists (their states, or all; and a further condition, in SQL and
-    the same rule in Python for the states at a cut), and the column it is ordered by (then the id)."""
+    """One of the view's lists: which suggestions it lists (their states, or all; and a further condition), and the
+    column it is ordered by (then the id)."""
 
     states: tuple[str, ...] | None
     where: Callable[[Any, str], ColumnElement[bool]]
-    keep: Callable[[dict[str, Any], str], bool]
     order: str
 
 
 LISTS = {
-    "overdue": Listing(
-        WAITING,
-        lambda sg, ref: sg.c.due_on < ref,
-        lambda x, ref: x["state"] in WAITING and x["due_on"] is not None and x["due_on"] < ref,
-        "due_on",
-    ),
-    "follow_ups": Listing(OPEN_FOLLOW_UP, lambda sg, _: sa.true(), lambda x, _: x["state"] in OPEN_FOLLOW_UP, "last_reply_day"),
-    "priority": Listing(None, lambda sg, _: sg.c.priority.is_(True), lambda x, _: bool(x["priority"]), "day"),
+    "overdue": Listing(WAITING, lambda sg, ref: sg.c.due_on < ref, "due_on"),
+    "follow_ups": Listing(OPEN_FOLLOW_UP, lambda sg, _: sa.true(), "last_reply_day"),
+    "priority": Listing(None, lambda sg, _: sg.c.priority.is_(True), "day"),
 }
 
 
-def counted(ctx: Ctx, *, units: bool = False, follow_only: bool = False) -> Counted:
-    """The scope's counts (and its busiest units): from the summaries now, else from every suggestion at the cut.
-    ``follow_only``: as of a cut, only the suggestions under the follow-up target are read (its counts, ``follow`` and
-    ``followed``, and the follow-up list are whole; the rest are not)."""
-    return _counted_now(ctx, units) if ctx.scope.as_of is None else _counted_at_cut(ctx, units, follow_only)
+def counted(ctx: Ctx, source: Any, *, units: bool = False) -> Counted:
+    """The scope's counts (and its busiest units): from the summaries now, else from the states at the cut in
+    ``source`` (``states_source``)."""
+    return _counted_now(ctx, units) if ctx.scope.as_of is None else _counted_at_cut(ctx, source, units)
+
+
+@contextlib.contextmanager
+def states_source(ctx: Ctx, *, follow_only: bool = False) -> Iterator[Any]:
+    """Where the view counts and lists from: the suggestions table now; as of a cut, a temporary table of the
+    period's suggestions as they stood then (read once, then grouped and listed in the database). ``follow_only``:
+    only those under the follow-up target (its counts, ``follow`` and ``followed``, and the follow-up list are whole;
+    the rest are not)."""
+    if ctx.scope.as_of is None:
+        yield s.suggestions
+        return
+    sg = suggestion_states(ctx)
+    columns = [c for c in dict.fromkeys((*SUGGESTION_CELL_COLUMNS, *LIST_COLUMNS)) if c in sg.c]
+    rows = sa.select(*[sg.c[k] for k in columns]).where(ctx.years(sg.c.year), ctx.in_region(sg.c.node_id))
+    with temporary(ctx, "suggestions_at_cut", rows.where(_under_follow_up(sg)) if follow_only else rows) as table:
+        yield table
 
 
 def _under_follow_up(sg: Any) -> ColumnElement[bool]:
@@ -167,57 +184,42 @@ def _busiest_units(ctx: Ctx) -> dict[str, list[int]]:
 
 
 def page_of(ctx: Ctx, found: Counted, listing: Listing, offset: int, limit: int) -> list[dict[str, Any]]:
-    """The rows (``LIST_COLUMNS``) of a page of a list: now along the suggestions' indexes (one ordered range per
-    state, merged), as of a cut from the states then."""
+    """The rows (``LIST_COLUMNS``) of a page of a list, from ``found.source`` (the suggestions now, along their
+    indexes; the states at a cut): one ordered range per state, merged."""
     ref_day = ctx.scope.ref_day
+    sg = found.source
+    columns = [k for k in LIST_COLUMNS if k in sg.c]
 
     def order(x: dict[str, Any]) -> tuple[Any, ...]:
         return (x[listing.order] is not None, x[listing.order] or "", x["suggestion_id"])
 
-    if found.rows is not None:
-        chosen = heapq.nsmallest(offset + limit, (x for x in found.rows if listing.keep(x, ref_day)), key=order)
-        return _with_static(ctx, chosen[offset : offset + limit])
-    sg = s.suggestions
     rows: list[dict[str, Any]] = []
     for states in [(state,) for state in listing.states] if listing.states else [()]:
         stmt = (
-            sa.select(*[sg.c[k] for k in LIST_COLUMNS])
+            sa.select(*[sg.c[k] for k in columns])
             .where(ctx.years(sg.c.year), ctx.in_region(sg.c.node_id), *[sg.c.state == x for x in states])
             .where(listing.where(sg, ref_day))
             .order_by(sg.c[listing.order].asc().nulls_first(), sg.c.suggestion_id)
             .limit(offset + limit)
         )
-        rows.extend(dict(zip(LIST_COLUMNS, r, strict=True)) for r in ctx.conn.execute(stmt))
-    return sorted(rows, key=order)[offset : offset + limit]
+        rows.extend(dict(zip(columns, r, strict=True)) for r in ctx.conn.execute(stmt))
+    page = sorted(rows, key=order)[offset : offset + limit]
+    return page if len(columns) == len(LIST_COLUMNS) else _with_static(ctx, page)
 
 
-def _counted_at_cut(ctx: Ctx, units: bool = True, follow_only: bool = False) -> Counted:
-    """Every suggestion of the period as it stood at the cut (or those under follow-up), counted by the projector's
-    rules (and by handling unit if ``units``)."""
-    out = Counted(rows=[])
-    sg = suggestion_states(ctx)
-    columns = [c for c in dict.fromkeys((*SUGGESTION_CELL_COLUMNS, *LIST_COLUMNS)) if c not in ("number", "title")]
-    stmt = sa.select(*[sg.c[k] for k in columns]).where(ctx.years(sg.c.year), ctx.in_region(sg.c.node_id))
-    if follow_only:
-        stmt = stmt.where(_under_follow_up(sg))
+def _counted_at_cut(ctx: Ctx, at_cut: Any, units: bool) -> Counted:
+    """The states at the cut grouped by the projector's rules in SQL (``rules.suggestion_cell_sql``), and by handling
+    unit if ``units``."""
+    out = Counted(source=at_cut)
     ref_day = ctx.scope.ref_day
-    # suggestions alike count alike: each cell (and each unit's) is tallied once, with how many fell in it
-    cells: Counter[tuple[Any, ...]] = Counter()
-    by_unit: Counter[tuple[Any, ...]] = Counter()
-    rows = out.rows
-    for row in fetch_rows(ctx.conn, stmt):
-        x = dict(zip(columns, row, strict=True))
-        key = suggestion_cell(x)
-        cells[key] += 1
-        if units:
-            unit = suggestion_unit(x, key)
-            if unit is not None:
-                by_unit[x["lead_unit"], key[-1], unit[1]] += 1
-        rows.append(x)  # type: ignore[union-attr]
-    for key, n in cells.items():
-        out.tally(ref_day, key[1], key[2:], n)
-    for (lead_unit, due_on, counters), n in by_unit.items():
-        _add_unit(out.units[lead_unit], due_on, [c * n for c in counters], ref_day)
+    cell = suggestion_cell_sql(at_cut)
+    for _, node_id, *key, n in fetch_rows(ctx.conn, sa.select(*cell, sa.func.count()).group_by(*cell)):
+        out.tally(ref_day, node_id, tuple(key), n)
+    if units:
+        sums = [sa.func.sum(c) for c in suggestion_unit_sql(at_cut)]
+        by_unit = sa.select(at_cut.c.lead_unit, cell[-1], *sums).where(has_unit(at_cut)).group_by(at_cut.c.lead_unit, cell[-1])
+        for lead_unit, due_on, *counters in fetch_rows(ctx.conn, by_unit):
+            _add_unit(out.units[lead_unit], due_on, [int(c) for c in counters], ref_day)
     return out
 
 
@@ -233,9 +235,9 @@ def suggestions(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int =
     """Counts by state, region, handling unit and reply category; satisfaction; overdue replies; open B-class and
     dissatisfied follow-ups; priority suggestions' progress. Period: the year(s) of submission. ``brief``: the
     figures alone (totals, by state and region), without units and lists (what the 一盘棋 rollup shows)."""
-    with db.connect() as conn:
+    with db.connect() as conn, contextlib.ExitStack() as stack:
         ctx = Ctx(db, scope, conn)
-        found = counted(ctx, units=not brief)
+        found = counted(ctx, stack.enter_context(states_source(ctx)), units=not brief)
         kinds = found.kinds
         by_region = _by_region(ctx, found.nodes)
         keys = list(NODE_COUNTS[:7])
