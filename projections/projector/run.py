@@ -18,7 +18,6 @@ from eventsourcing.utils import get_topic
 from sqlalchemy.engine import Connection
 
 from domain.hierarchy import Hierarchy
-from domain.persistence import SyncRecorder, known_times
 from domain.store import NodeStore
 from projections import schema as s
 from projections.db import MAIN, ProjectionDB
@@ -207,13 +206,8 @@ class Projector:
         return position
 
     def _known_times(self, page: Sequence[Any]) -> list[int | None]:
-        """When this node came to hold each event of the page (UTC microseconds); None where that is unknown (stored
-        before the store kept known spans, or a store without the node recorder)."""
-        recorder = self.store.recorder
-        if not isinstance(recorder, SyncRecorder):
-            return [None] * len(page)
-        ids = [n.id for n in page]
-        return [None if t is None else us(t) for t in known_times(ids, recorder.known_spans(ids[0], ids[-1]))]
+        """When this node came to hold each event of the page (UTC microseconds); None where that is unknown."""
+        return [None if t is None else us(t) for t in self.store.known_at([n.id for n in page])]
 
     def _decode(
         self, page: Sequence[Any], known: Sequence[int | None], keep: Callable[[LeanEvent], bool] | None, tally: Tally

@@ -35,8 +35,7 @@ def _store(code: str, settings: StoreSettings) -> NodeStore:
 
 
 def _known(store: NodeStore) -> list[datetime | None]:
-    ids = [n.id for n in store.iter_notifications()]
-    return known_times(ids, store.books.known_spans(ids[0], ids[-1])) if ids else []
+    return store.known_at([n.id for n in store.iter_notifications()])
 
 
 def _station(store: NodeStore, name: str) -> Station:
