@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -714,3 +715,27 @@ def test_views_over_the_subtree_with_drill_down_and_as_of(api: Api) -> None:
     assert r.status_code == 422 and r.json()["field"] == "query.yaer"
     r = api.get(SHAOYANG, "/views/duty-record", as_=who, who="无此人")
     assert r.status_code in (200, 422)
+
+
+def test_views_as_of_known_time(api: Api) -> None:
+    """``by=known``: what the node held at the cut. A station recorded after the cut is not known then, whatever
+    it is dated; the answer names the clock."""
+
+    def stations(as_of: str) -> dict[str, Any]:
+        deadline = time.monotonic() + 30
+        while (status := api.get(JIANGKOU, "/sync/status").json())["projected"] < status["head"]:
+            assert time.monotonic() < deadline, status
+            time.sleep(0.1)
+        r = api.get(JIANGKOU, "/views/stations", as_of=as_of, by="known", year=2024)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    before = datetime.now(UTC).isoformat()
+    time.sleep(0.01)
+    api.post(JIANGKOU, "/stations", {"name": f"知悉联络站{next(_seq)}", "occurred_at": "2024-03-01T09:00:00+08:00"}, expect=201)
+    after = datetime.now(UTC).isoformat()
+    then, now = stations(before), stations(after)
+    assert now["totals"]["stations"] == then["totals"]["stations"] + 1
+    assert "按知悉时间" in now["scope"]["as_of_label"]
+    r = api.get(JIANGKOU, "/views/stations", as_of=after, by="whenever")
+    assert r.status_code == 422 and "known" in r.text
