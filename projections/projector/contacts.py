@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from domain.contacts import Channel, ContactActivity, ContactKind, OrganiserKind
 from projections import schema as s
 from projections.decode import LeanEvent
-from projections.projector.page import CONTACTS, OPINIONS, Family, Handler, Orphan, Page, assignments, day_of
+from projections.projector.page import CONTACTS, OPINIONS, Family, Handler, Orphan, Page, assignments, clocks, day_of
 from projections.rules import ACTIVE
 
 #: Organs that contact deputies (the 2023 实施意见: organs' contact activities with deputies).
@@ -109,6 +109,7 @@ def _opinion_raised(b: Page, e: LeanEvent) -> None:
     years.append(year)
     deputy_id = e.deputy_id
     key = (b.oid, len(years))
+    # handling, unit and the clocks of being handled and fed back: none yet
     row = [year, *key, day, b.owner, deputy_id, info[0], e.timestamp, occ, e.known_at, *[None] * 8]
     b.pending["opinions"][key] = row
     b.inserts["opinions"].append(row)  # type: ignore[arg-type]  # a list: it may be handled within the page
@@ -120,8 +121,7 @@ def _opinion_raised(b: Page, e: LeanEvent) -> None:
 
 def _opinion_step(step: str) -> Handler:
     """An opinion handled or fed back: on its row, and counted under the year the opinion was raised in."""
-    clocks = tuple(f"{'handled' if step == 'handled' else 'fed'}_{c}" for c in s.CLOCK_SUFFIXES.values())
-    columns = ("handling", "unit", *clocks) if step == "handled" else clocks
+    columns = ("handling", "unit", *clocks("handled")) if step == "handled" else tuple(clocks("fed"))
     first = [c.name for c in s.opinions.columns].index(columns[0])  # where they are in an opinions row
     counted = (0, 1, 0) if step == "handled" else (0, 0, 1)
 
