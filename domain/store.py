@@ -234,6 +234,10 @@ class NodeStore(Application):
             return [None] * len(ids)
         return known_times(ids, recorder.known_spans(ids[0], ids[-1]))
 
+    def aggregate_known_at(self, aggregate_id: UUID) -> list[datetime | None]:
+        """When this node came to hold each event of one aggregate, in version order (see ``known_at``)."""
+        return self.known_at(self.books.notification_ids(aggregate_id))
+
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
 

@@ -157,6 +157,10 @@ class SyncRecorder(ApplicationRecorder):
         """The spans covering any of the notification ids ``start``..``stop``, in order (see ``known_times``)."""
 
     @abstractmethod
+    def notification_ids(self, originator_id: UUID) -> list[int]:
+        """Where an aggregate's events are in the log (notification ids), in version order."""
+
+    @abstractmethod
     def answer(self, principal: str, key: str) -> StoredAnswer | None:
         """The stored answer for a client's idempotency key, if a command with that key was recorded."""
 

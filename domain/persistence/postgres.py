@@ -62,6 +62,9 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
             "span AS (INSERT INTO {} (last_id, first_id) SELECT max(notification_id), min(notification_id) FROM ins "
             "HAVING count(*) > 0) SELECT notification_id FROM ins ORDER BY notification_id"
         ).format(schema, Identifier(events_table_name), SQL(self.datastore.originator_id_type), self.known_table)
+        self._notification_ids_statement = SQL(
+            "SELECT notification_id FROM {}.{} WHERE originator_id = %s ORDER BY originator_version"
+        ).format(schema, Identifier(events_table_name))
         self._known_spans_statement = SQL(
             "SELECT first_id, last_id, known_at FROM {0} WHERE last_id >= %s AND last_id <= "
             "COALESCE((SELECT min(last_id) FROM {0} WHERE last_id >= %s), %s) ORDER BY last_id"
@@ -180,6 +183,15 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
             curs.execute(self._known_spans_statement, (start, stop, stop))
             return [KnownSpan(r["first_id"], r["last_id"], r["known_at"]) for r in curs.fetchall()]
 
+    def notification_ids(self, originator_id: UUID) -> list[int]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._notification_ids_statement, (self._originator_id(originator_id),))
+            return [r["notification_id"] for r in curs.fetchall()]
+
+    def _originator_id(self, originator_id: UUID) -> UUID | str:
+        """An originator id as this database keeps it (a UUID, or its text with ``ORIGINATOR_ID_TYPE=text``)."""
+        return originator_id if self.datastore.originator_id_type == "uuid" else str(originator_id)
+
     def _insert_answers(self, curs: Cursor[DictRow], answers: Sequence[StoredAnswer]) -> None:
         now = datetime.now(UTC)
         curs.executemany(
@@ -191,10 +203,7 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         return StoredAnswer(principal, key, r["request_hash"], r["status"], bytes(r["body"])) if r else None
 
     def last_version(self, originator_id: UUID) -> int:
-        r = self._read_one(
-            self._last_version_statement,
-            (originator_id if self.datastore.originator_id_type == "uuid" else str(originator_id),),
-        )
+        r = self._read_one(self._last_version_statement, (self._originator_id(originator_id),))
         return int(r["v"] or 0) if r else 0
 
     def _read_one(self, statement: Composed, params: tuple[Any, ...]) -> DictRow | None:

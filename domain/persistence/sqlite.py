@@ -94,6 +94,14 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
             )
             return [KnownSpan(r[0], r[1], datetime.fromisoformat(r[2])) for r in c.fetchall()]
 
+    def notification_ids(self, originator_id: UUID) -> list[int]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid FROM {self.events_table_name} WHERE originator_id = ? ORDER BY originator_version",
+                (originator_id.hex,),
+            )
+            return [r[0] for r in c.fetchall()]
+
     def _insert_answers(self, c: SQLiteCursor, answers: Sequence[StoredAnswer]) -> None:
         now = _now()
         c.executemany(
