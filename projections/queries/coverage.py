@@ -79,10 +79,10 @@ def _sc_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str, A
     mk = s.marks.alias("mk")
     scope = ctx.scope
     first = ctx.clock(mk, "first")
-    known = sa.true() if scope.as_of is None else first <= scope.as_of
+    by_cut = sa.true() if scope.as_of is None else first <= scope.as_of
     conds = [ctx.by_cut(mem, "appointed"), ctx.not_yet(mem, "left"), ctx.in_region(mem.c.node_id)]
     covered = sa.exists().where(
-        mk.c.mark == "f2f", mk.c.year == scope.year, mk.c.subject_id == mem.c.node_id + ":" + mem.c.member_id, known
+        mk.c.mark == "f2f", mk.c.year == scope.year, mk.c.subject_id == mem.c.node_id + ":" + mem.c.member_id, by_cut
     )
     flag = sa.case((covered, 1), else_=0)
     source, child = ctx.by_child(mem)

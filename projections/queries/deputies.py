@@ -56,9 +56,9 @@ def serving_deputies(ctx: Ctx) -> tuple[list[Serving], dict[str, str]]:
     if ctx.scope.as_of is not None:
         later = sa.or_(*[ctx.clock(m, step) > ctx.scope.as_of for step in ("granted", "reviewed", "terminated")])
         in_force = sa.and_(m.c.passed.is_(True), ctx.by_cut(m, "reviewed"), ctx.not_yet(m, "terminated"))
-        known = sa.select(d.c.deputy_id).where(ctx.by_cut(d))  # (a deputy registered after the cut is left out anyway)
+        registered = sa.select(d.c.deputy_id).where(ctx.by_cut(d))  # (a deputy registered after the cut is left out anyway)
         stmt = sa.select(m.c.deputy_id, m.c.congress, in_force).where(
-            m.c.deputy_id.in_(sa.select(m.c.deputy_id).where(later)), m.c.deputy_id.in_(known)
+            m.c.deputy_id.in_(sa.select(m.c.deputy_id).where(later)), m.c.deputy_id.in_(registered)
         )
         provincial, local = CongressLevel.PROVINCIAL.value, frozenset(_LOCAL)
         for deputy_id, congress, then in fetch_rows(ctx.conn, stmt):
@@ -135,11 +135,11 @@ def marked_persons_at_cut(ctx: Ctx, marks: dict[str, tuple[int, int]], person_of
     Python step per row."""
     m = s.marks
     first = ctx.clock(m, "first")
-    known = sa.true() if ctx.scope.as_of is None else first <= ctx.scope.as_of
+    by_cut = sa.true() if ctx.scope.as_of is None else first <= ctx.scope.as_of
     out = {}
     for mark, years in marks.items():
         in_years = m.c.year == years[0] if years[0] == years[1] else m.c.year.between(*years)
-        rows = fetch_rows(ctx.conn, sa.select(m.c.subject_id).where(m.c.mark == mark, in_years, known))
+        rows = fetch_rows(ctx.conn, sa.select(m.c.subject_id).where(m.c.mark == mark, in_years, by_cut))
         out[mark] = set(map(person_of.get, map(_FIRST, rows)))
         out[mark].discard(None)  # type: ignore[arg-type]  # a subject not known at the cut
     return out  # type: ignore[return-value]
