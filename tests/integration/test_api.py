@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -689,6 +688,8 @@ def test_openapi_is_documented_in_chinese(api: Api) -> None:
 def test_aggregate_as_of_known_time_at_a_parent(world: tuple[Api, StoreSettings, Hierarchy]) -> None:
     """``basis=known``: what the node held then. The county comes to hold a township's project only when it is copied
     up; before that it did not know it, though the township had recorded it."""
+    from datetime import UTC, datetime
+
     api, settings, hierarchy = world
     body = {"year": 2025, "title": "知悉水渠", "category": "民生", "occurred_at": "2025-01-01T09:00:00+08:00"}
     p = api.post(JIANGKOU, "/livelihood-projects", body, expect=201)["id"]
@@ -752,6 +753,7 @@ def test_views_over_the_subtree_with_drill_down_and_as_of(api: Api) -> None:
 def test_views_as_of_known_time(api: Api) -> None:
     """``by=known``: what the node held at the cut. A station recorded after the cut is not known then, whatever
     it is dated; the answer names the clock."""
+    from datetime import UTC, datetime
 
     def stations(as_of: str) -> dict[str, Any]:
         deadline = time.monotonic() + 30
