@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
@@ -28,7 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from domain.base import DutyAggregate, NodeRef
 from domain.codec import DateAsISO, NodeMapper, StateTranscoder
 from domain.levels import Level
-from domain.persistence import Beside, EventRow, SyncRecorder
+from domain.persistence import Beside, EventRow, SyncRecorder, known_times
 
 Backend = Literal["sqlite", "postgres"]
 
@@ -223,6 +224,19 @@ class NodeStore(Application):
 
     def contains(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository
+
+    def known_at(self, ids: Sequence[int]) -> list[datetime | None]:
+        """When this node came to hold each of the events ``ids`` (notification ids, ascending): the known clock. None
+        where that is unknown: an event stored before the store kept known spans, or a store without the node
+        recorder."""
+        recorder = self.recorder
+        if not ids or not isinstance(recorder, SyncRecorder):
+            return [None] * len(ids)
+        return known_times(ids, recorder.known_spans(ids[0], ids[-1]))
+
+    def aggregate_known_at(self, aggregate_id: UUID) -> list[datetime | None]:
+        """When this node came to hold each event of one aggregate, in version order (see ``known_at``)."""
+        return self.known_at(self.books.notification_ids(aggregate_id))
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0

@@ -147,13 +147,16 @@ def history(
         for division in candidates:
             if not stores.exists(hierarchy.ref(division)):
                 continue
-            events = stores.open(hierarchy.ref(division)).history(wanted)
+            store = stores.open(hierarchy.ref(division))
+            events = store.history(wanted)
             if events:
+                known = store.aggregate_known_at(wanted)  # when this node came to hold each event
                 if as_json:
-                    for event in events:
-                        typer.echo(json.dumps(render.event_dict(event), ensure_ascii=False, default=str))
+                    for event, known_at in zip(events, known, strict=True):
+                        row = {**render.event_dict(event), "known_at": known_at}
+                        typer.echo(json.dumps(row, ensure_ascii=False, default=str))
                 else:
-                    console.print(render.history_table(hierarchy, wanted, events))
+                    console.print(render.history_table(hierarchy, wanted, events, store.node, known))
                 return
     raise _fail(f"no events of aggregate {wanted} in {'that node' if node else 'any node store'}")
 

@@ -66,7 +66,11 @@ def report_command(
         str | None, typer.Option("--as-of", help="the view as it stood then: YYYY-MM-DD[THH:MM[:SS]][+08:00]")
     ] = None,
     by: Annotated[
-        str, typer.Option(help="as-of clock: recorded (what the system knew) or occurred (what had happened)")
+        str,
+        typer.Option(
+            help="as-of clock: recorded (what its office had recorded), occurred (what had happened) or known (what this "
+            "node held then: at a parent, behind its children by the sync's lag)"
+        ),
     ] = "recorded",
     output: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="rows per list (missing names, overdue...)")] = 20,

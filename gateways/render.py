@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -82,19 +82,25 @@ def event_dict(event: Any) -> dict[str, Any]:
     return data
 
 
-def history_table(hierarchy: Hierarchy, aggregate_id: UUID, events: list[Any]) -> Table:
+def history_table(
+    hierarchy: Hierarchy, aggregate_id: UUID, events: list[Any], node: NodeRef, known: list[datetime | None]
+) -> Table:
+    """An aggregate's events as ``node``'s store holds them, with when that node came to hold each (``known``)."""
     owner = _owner_label(hierarchy, events[0].owner)
-    table = Table(title=f"聚合历史 history of {aggregate_id} · 所属 owner {owner} · 北京时间 UTC+8", expand=True)
-    for column, ratio in (("版本 v", 1), ("事件 event", 3), ("发生 occurred", 2), ("记录 recorded", 2), ("记录人 actor", 2)):
+    title = f"聚合历史 history of {aggregate_id} · 所属 owner {owner} · 读自 read at {node.name} · 北京时间 UTC+8"
+    table = Table(title=title, expand=True)
+    columns = (("版本 v", 1), ("事件 event", 3), ("发生 occurred", 2), ("记录 recorded", 2), ("知悉 known", 2))
+    for column, ratio in (*columns, ("记录人 actor", 2)):
         table.add_column(column, overflow="fold", ratio=ratio)
     table.add_column("内容 payload", overflow="fold", ratio=7)
-    for event in events:
+    for event, known_at in zip(events, known, strict=True):
         payload = {k: v for k, v in event_dict(event).items() if k not in _ENVELOPE_FIELDS and k not in ("type", "label")}
         table.add_row(
             str(event.originator_version),
             f"{getattr(event, 'label', '')} {type(event).__qualname__}",
             event.occurred_at.astimezone(CST).strftime("%Y-%m-%d %H:%M"),
             event.timestamp.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S"),
+            known_at.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S") if known_at else "未知 unknown",
             f"{event.actor} ({event.role})",
             "; ".join(f"{k}={_short(v)}" for k, v in payload.items()),
         )

@@ -12,7 +12,7 @@ by the Alembic scripts in ``projections/migrations``. The province's projection 
   (a copy of the views as they were at a time: the audit replay as-of views agree with);
 - :mod:`projections.queries` — the query API, one function per view (``coverage``, ``stations``, ``suggestions``,
   ``livelihood``, ``duty_record`` / ``duty_ranking``, ``regions``) over a :class:`~projections.queries.Scope`
-  (region, year or term, as-of time by recorded or occurred clock), returning JSON-friendly dicts;
+  (region, year or term, as-of time by the recorded, occurred or known clock), returning JSON-friendly dicts;
 - :mod:`projections.report` / :mod:`projections.summary` — tables with Chinese labels, CSV, the 一盘棋 report.
 
 CLI: ``yipanqi report <view>``, ``yipanqi projections update|rebuild|status``, ``yipanqi bench projections``.

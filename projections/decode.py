@@ -42,6 +42,7 @@ class LeanEvent:
     originator_version: int
     timestamp: int
     occurred_at: int
+    known_at: int  # when this node came to hold it (set by the projector from the store's known spans)
     owner: str
 
     def __getattr__(self, name: str) -> Any:  # only reached for a field the payload lacks

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -24,6 +24,7 @@ from domain.store import NodeStore, StoreSettings
 from projections.db import ProjectionDB
 from projections.decode import LeanEvent
 from projections.projector import DEFAULT_BATCH, Projector, RunStats
+from projections.queries.scope import Clock
 
 BULK_BATCH = 20_000  # events per transaction of an aside build (nobody reads it: fewer, bigger commits)
 
@@ -152,12 +153,12 @@ def build_cut(
     settings: StoreSettings | None = None,
     *,
     at: datetime | int,
-    by: Literal["recorded", "occurred"] = "recorded",
+    by: Clock = "recorded",
     variant: str = "cut",
     hierarchy: Hierarchy | None = None,
     batch: int = DEFAULT_BATCH,
 ) -> ProjectionDB:
-    """A separate projection of only the events on this side of ``at`` (recorded or occurred): what the views were
+    """A separate projection of only the events on this side of ``at`` (by the clock ``by``): what the views were
     at that time, rebuilt. As-of queries on the live views must agree with plain queries on this copy."""
     from projections.timeutil import us
 
@@ -169,6 +170,10 @@ def build_cut(
 
         def keep(event: LeanEvent) -> bool:
             return event.timestamp <= cut
+    elif by == "known":
+
+        def keep(event: LeanEvent) -> bool:
+            return event.known_at <= cut
     else:
         clock: dict[str, int] = {}  # effective occurred times, as the projector computes them (called in log order)
 

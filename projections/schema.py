@@ -5,17 +5,22 @@ Conventions:
 
 - ids are 32-character hex strings (UUIDs without dashes); ``node_id`` is the *owner* node of the fact (stable,
   whatever its code becomes), joined to ``nodes`` for the rollup province → prefecture → county → township;
-- ``recorded_at`` is the event's store timestamp at its owner node ("what the system knew"), ``occurred_at`` when it
-  happened; both integer UTC microseconds since 1970. ``*_rec`` / ``*_occ`` pairs are the same two clocks for a
-  later transition of the same row (a mandate reviewed, an enrolment ended, an opinion fed back);
+- three clocks, integer UTC microseconds since 1970: ``recorded_at`` is the event's store timestamp at its owner node
+  (when its office recorded it), ``occurred_at`` when it happened, ``known_at`` when *this* node came to hold it (its
+  own events: when recorded here; a child's: when the ingest stored it; from the store's known spans, see
+  ``domain.persistence.KnownSpan``). An event stored before stores kept known spans has an unknown known time: it
+  counts as known when it was recorded (``recorded_at``), and so do the rows projected before revision 0005.
+  ``*_rec`` / ``*_occ`` / ``*_known`` are the same three clocks for a later transition of the same row (a mandate
+  reviewed, an enrolment ended, an opinion fed back);
 - ``day`` is the domain date (visit date, contact date, submission day...) as ``YYYY-MM-DD`` in Hunan's time
-  zone, ``year`` its year: periods (year, term) filter on these, as-of filters on the two clocks;
+  zone, ``year`` its year: periods (year, term) filter on these, as-of filters on the clocks;
 - money is integer 元 (amounts are recorded in 万元 with two decimals, so 元 are exact).
 
 Lifecycle aggregates with many states (suggestions, livelihood projects) have a current table and a snapshot
 table (one row per event: what changes, after it, and of what never changes only what the as-of views count by;
 the rest, such as titles, stays in the current row). A snapshot also
-holds when it stopped being the latest (``next_rec`` / ``next_occ``: the earliest clock of a later snapshot), so the
+holds when it stopped being the latest (``next_rec`` / ``next_occ`` / ``next_known``: the earliest clock of a later
+snapshot), so the
 state at a cut is the one snapshot per aggregate with ``clock <= cut < next`` — a filter, not a search per
 aggregate. ``marks`` holds derived first-occurrence facts (the first time a deputy, SC member or body did a kind of
 thing in a year, by each clock), which the coverage targets check the populations against. ``occurred_at`` is
@@ -53,10 +58,15 @@ def _t(name: str, *columns: SchemaItem, **dialect: Any) -> Table:
     return Table(name, metadata, *columns, **{**CLUSTERED, **dialect})
 
 
+#: The clocks a view may be asked by (``Scope.by``), and their columns: a fact's own, and a transition's suffix.
+CLOCK_COLUMNS = {"recorded": "recorded_at", "occurred": "occurred_at", "known": "known_at"}
+CLOCK_SUFFIXES = {"recorded": "rec", "occurred": "occ", "known": "known"}
+
+
 def _clocks(prefix: str = "", nullable: bool = False) -> list[Column]:
     if prefix:
-        return [Column(f"{prefix}_rec", BigInteger, nullable=True), Column(f"{prefix}_occ", BigInteger, nullable=True)]
-    return [Column("recorded_at", BigInteger, nullable=nullable), Column("occurred_at", BigInteger, nullable=nullable)]
+        return [Column(f"{prefix}_{suffix}", BigInteger, nullable=True) for suffix in CLOCK_SUFFIXES.values()]
+    return [Column(name, BigInteger, nullable=nullable) for name in CLOCK_COLUMNS.values()]
 
 
 def _counters(*names: str) -> list[Column]:
@@ -343,6 +353,7 @@ marks = _t(
     Column("node_id", ID, nullable=False),  # where the first such fact was recorded
     Column("first_rec", BigInteger, nullable=False),
     Column("first_occ", BigInteger, nullable=False),
+    Column("first_known", BigInteger, nullable=False),
 )
 
 ACTIVITY_COUNTERS = ["contacts", "visits", "suggestions", "opinions", "deeds", "group_activities", "organ_contacts", "reports"]
@@ -422,11 +433,12 @@ SUGGESTION_STATIC = [
     "year",
     "created_rec",
     "created_occ",
+    "created_known",
 ]
 SUGGESTION_DYNAMIC = [c for c in SUGGESTION_COLUMNS if c not in SUGGESTION_STATIC]
 #: What a snapshot keeps of those: all but the co-handling units (long text no view reads as of a cut).
 SUGGESTION_SNAPSHOT = [c for c in SUGGESTION_DYNAMIC if c != "co_units"]
-SUGGESTION_KEPT = ["year", "node_id", "congress", "day", "created_rec", "created_occ"]
+SUGGESTION_KEPT = ["year", "node_id", "congress", "day", "created_rec", "created_occ", "created_known"]
 
 suggestions = _t(
     "suggestions",
@@ -513,9 +525,9 @@ def _project_columns() -> list[Column]:
 
 
 PROJECT_COLUMNS = [c.name for c in _project_columns()]
-PROJECT_STATIC = ["node_id", "year", "title", "category", "proposed_by", "day", "created_rec", "created_occ"]
+PROJECT_STATIC = ["node_id", "year", "title", "category", "proposed_by", "day", "created_rec", "created_occ", "created_known"]
 PROJECT_DYNAMIC = [c for c in PROJECT_COLUMNS if c not in PROJECT_STATIC]
-PROJECT_KEPT = ["year", "node_id", "created_rec", "created_occ"]
+PROJECT_KEPT = ["year", "node_id", "created_rec", "created_occ", "created_known"]
 
 projects = _t(
     "projects",

@@ -1,5 +1,5 @@
-"""What a node keeps beside its log: positions in other logs and parked messages (sync), and the answers to
-commands given under an idempotency key (gateways).
+"""What a node keeps beside its log: when it came to hold each event (known time), positions in other logs and
+parked messages (sync), and the answers to commands given under an idempotency key (gateways).
 
 The recorders of this package extend the eventsourcing application recorders, one module per backend, so that
 rows *beside* the events are written in the events' database transaction: events copied from a child's log with
@@ -11,6 +11,7 @@ finds both or neither, even after a crash between the two). The node's store sel
 from __future__ import annotations
 
 from abc import abstractmethod
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +60,29 @@ class StoredAnswer:
     body: bytes  # the answer's JSON
 
 
+@dataclass(frozen=True)
+class KnownSpan:
+    """The events ``first``..``last`` of the log (notification ids) came to be held by this node at ``known_at``:
+    its own when they were recorded here, a child's when the ingest stored them. One row per insert, written in the
+    events' transaction, the time taken from the database's clock after the insert (so, in commit order, never
+    decreasing). Events stored before the node kept these rows have none: their known time is unknown."""
+
+    first: int
+    last: int
+    known_at: datetime
+
+
+def known_times(ids: Sequence[int], spans: Sequence[KnownSpan]) -> list[datetime | None]:
+    """The known time of each of ``ids`` (ascending) from the spans covering them (ascending, as
+    ``SyncRecorder.known_spans`` returns them); None for an event stored before spans were kept."""
+    lasts = [span.last for span in spans]
+    out: list[datetime | None] = []
+    for i in ids:
+        k = bisect_left(lasts, i)
+        out.append(spans[k].known_at if k < len(spans) and spans[k].first <= i else None)
+    return out
+
+
 #: What may be written beside events, in their transaction.
 Beside = StreamPosition | StoredAnswer
 
@@ -88,6 +112,9 @@ class StreamHalt:
 class SyncRecorder(ApplicationRecorder):
     """A node's recorder: the library's application recorder with the sync bookkeeping beside the log; each backend
     module implements it on top of that backend's application recorder (which comes next in the MRO).
+
+    Every insert also writes a ``KnownSpan`` for its events (when this node came to hold them), beside the events
+    and never in their bytes: the "known" clock of the views.
 
     Its ``insert_events(stored_events, beside=[...])`` (the library's method, extended) writes the ``Beside`` rows
     (stream positions, stored answers) in the same transaction as the events; ``insert_rows`` does the same for
@@ -124,6 +151,14 @@ class SyncRecorder(ApplicationRecorder):
 
     @abstractmethod
     def _insert_answers(self, cursor: Any, answers: Sequence[StoredAnswer]) -> None: ...
+
+    @abstractmethod
+    def known_spans(self, start: int, stop: int) -> list[KnownSpan]:
+        """The spans covering any of the notification ids ``start``..``stop``, in order (see ``known_times``)."""
+
+    @abstractmethod
+    def notification_ids(self, originator_id: UUID) -> list[int]:
+        """Where an aggregate's events are in the log (notification ids), in version order."""
 
     @abstractmethod
     def answer(self, principal: str, key: str) -> StoredAnswer | None:

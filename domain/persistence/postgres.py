@@ -14,7 +14,16 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
-from domain.persistence import Beside, EventRow, ParkedMessage, StoredAnswer, StreamHalt, StreamPosition, SyncRecorder
+from domain.persistence import (
+    Beside,
+    EventRow,
+    KnownSpan,
+    ParkedMessage,
+    StoredAnswer,
+    StreamHalt,
+    StreamPosition,
+    SyncRecorder,
+)
 
 #: The advisory lock key under which node stores create their tables, one at a time per database.
 CREATE_LOCK = 0x59_49_50_41_4E_51_49  # "YIPANQI"
@@ -33,6 +42,7 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         self.answers_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_answers"))
         self.halts_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_halts"))
         self.state_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_state"))
+        self.known_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_known"))
         self._answer_statement = SQL("SELECT request_hash, status, body FROM {} WHERE principal = %s AND key = %s").format(
             self.answers_table
         )
@@ -44,10 +54,21 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
             "INSERT INTO {} VALUES (%s, %s, %s, %s, %s) ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position, "
             "link = EXCLUDED.link, kafka_offset = EXCLUDED.kafka_offset, updated_at = EXCLUDED.updated_at"
         ).format(self.positions_table)
+        # The events and their known span in one statement (no extra round trip): the span's time is the database's
+        # clock after the table lock (``_insert``), so known times never decrease in commit order.
         self._insert_rows_statement = SQL(
-            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
-        ).format(schema, Identifier(events_table_name), SQL(self.datastore.originator_id_type))
+            "WITH ins AS (INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id), "
+            "span AS (INSERT INTO {} (last_id, first_id) SELECT max(notification_id), min(notification_id) FROM ins "
+            "HAVING count(*) > 0) SELECT notification_id FROM ins ORDER BY notification_id"
+        ).format(schema, Identifier(events_table_name), SQL(self.datastore.originator_id_type), self.known_table)
+        self._notification_ids_statement = SQL(
+            "SELECT notification_id FROM {}.{} WHERE originator_id = %s ORDER BY originator_version"
+        ).format(schema, Identifier(events_table_name))
+        self._known_spans_statement = SQL(
+            "SELECT first_id, last_id, known_at FROM {0} WHERE last_id >= %s AND last_id <= "
+            "COALESCE((SELECT min(last_id) FROM {0} WHERE last_id >= %s), %s) ORDER BY last_id"
+        ).format(self.known_table)
         self.sql_create_statements += [
             SQL(
                 "CREATE TABLE IF NOT EXISTS {} (stream text PRIMARY KEY, position bigint NOT NULL, link text NOT NULL, "
@@ -68,6 +89,11 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
                 "CREATE TABLE IF NOT EXISTS {} (kind text NOT NULL, key text NOT NULL, value text NOT NULL, "
                 "updated_at timestamptz NOT NULL, PRIMARY KEY (kind, key))"
             ).format(self.state_table),
+            # Created on open, so a store written before it gains it then; its events have no span (unknown).
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (last_id bigint PRIMARY KEY, first_id bigint NOT NULL, "
+                "known_at timestamptz NOT NULL DEFAULT clock_timestamp())"
+            ).format(self.known_table),
         ]
 
     def create_table(self) -> None:
@@ -152,6 +178,20 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
             originator_ids = [str(i) for i in originator_ids]
         return originator_ids, versions, topics, states
 
+    def known_spans(self, start: int, stop: int) -> list[KnownSpan]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._known_spans_statement, (start, stop, stop))
+            return [KnownSpan(r["first_id"], r["last_id"], r["known_at"]) for r in curs.fetchall()]
+
+    def notification_ids(self, originator_id: UUID) -> list[int]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._notification_ids_statement, (self._originator_id(originator_id),))
+            return [r["notification_id"] for r in curs.fetchall()]
+
+    def _originator_id(self, originator_id: UUID) -> UUID | str:
+        """An originator id as this database keeps it (a UUID, or its text with ``ORIGINATOR_ID_TYPE=text``)."""
+        return originator_id if self.datastore.originator_id_type == "uuid" else str(originator_id)
+
     def _insert_answers(self, curs: Cursor[DictRow], answers: Sequence[StoredAnswer]) -> None:
         now = datetime.now(UTC)
         curs.executemany(
@@ -163,10 +203,7 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         return StoredAnswer(principal, key, r["request_hash"], r["status"], bytes(r["body"])) if r else None
 
     def last_version(self, originator_id: UUID) -> int:
-        r = self._read_one(
-            self._last_version_statement,
-            (originator_id if self.datastore.originator_id_type == "uuid" else str(originator_id),),
-        )
+        r = self._read_one(self._last_version_statement, (self._originator_id(originator_id),))
         return int(r["v"] or 0) if r else 0
 
     def _read_one(self, statement: Composed, params: tuple[Any, ...]) -> DictRow | None:

@@ -15,6 +15,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnection, SQ
 from domain.persistence import (
     Beside,
     EventRow,
+    KnownSpan,
     LogRow,
     ParkedMessage,
     StoredAnswer,
@@ -31,6 +32,7 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
     answers_table = "gateway_answers"
     halts_table = "sync_halts"
     state_table = "sync_state"
+    known_table = "known_spans"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pool = (args[0] if args else kwargs["datastore"]).pool
@@ -52,6 +54,9 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
             f"CREATE TABLE IF NOT EXISTS {self.halts_table} (stream TEXT PRIMARY KEY, reason TEXT NOT NULL, since TEXT NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {self.state_table} (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
             "updated_at TEXT NOT NULL, PRIMARY KEY (kind, key))",
+            # Created on open, so a store written before it gains it then; its events have no span (unknown).
+            f"CREATE TABLE IF NOT EXISTS {self.known_table} (last_id INTEGER PRIMARY KEY, first_id INTEGER NOT NULL, "
+            f"known_at TEXT NOT NULL DEFAULT ({KNOWN_NOW}))",
         ]
 
     def insert_rows(
@@ -75,8 +80,27 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
             c.execute("SELECT last_insert_rowid()")
             last = c.fetchone()[0]
             ids = list(range(last - count + 1, last + 1))
+            c.execute(f"INSERT INTO {self.known_table} (last_id, first_id) VALUES (?, ?)", (last, ids[0]))
         self._write_beside(c, beside)
         return ids
+
+    def known_spans(self, start: int, stop: int) -> list[KnownSpan]:
+        # Both bounds on the key: the spans ending from ``start`` up to the first one reaching ``stop``.
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT first_id, last_id, known_at FROM {self.known_table} WHERE last_id >= ? AND last_id <= "
+                f"COALESCE((SELECT MIN(last_id) FROM {self.known_table} WHERE last_id >= ?), ?) ORDER BY last_id",
+                (start, stop, stop),
+            )
+            return [KnownSpan(r[0], r[1], datetime.fromisoformat(r[2])) for r in c.fetchall()]
+
+    def notification_ids(self, originator_id: UUID) -> list[int]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid FROM {self.events_table_name} WHERE originator_id = ? ORDER BY originator_version",
+                (originator_id.hex,),
+            )
+            return [r[0] for r in c.fetchall()]
 
     def _insert_answers(self, c: SQLiteCursor, answers: Sequence[StoredAnswer]) -> None:
         now = _now()
@@ -210,6 +234,9 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
                 f"DELETE FROM {self.state_table} WHERE kind = ? AND substr(key, 1, ?) = ?", (kind, len(key_prefix), key_prefix)
             )
 
+
+#: The database's clock as a known time: UTC, milliseconds (SQLite's own precision), read in the insert's statement.
+KNOWN_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 #: Each connection's page cache (128 KiB): SQLite's default (2 MB) per connection of the ~1,000 stores a sync process
 #: may host (a node's log and its reference store, each read by two connections) took a 550-node process past

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from domain.contacts import Channel, ContactActivity, ContactKind, OrganiserKind
 from projections import schema as s
 from projections.decode import LeanEvent
-from projections.projector.page import CONTACTS, OPINIONS, Family, Handler, Orphan, Page, day_of
+from projections.projector.page import CONTACTS, OPINIONS, Family, Handler, Orphan, Page, assignments, clocks, day_of
 from projections.rules import ACTIVE
 
 #: Organs that contact deputies (the 2023 实施意见: organs' contact activities with deputies).
@@ -47,7 +47,7 @@ COUNTER_OF_MARK = {"deed": 4, "group": 5, "organ": 6, "report": 7}
 
 
 def _contact_recorded(b: Page, e: LeanEvent) -> None:
-    rec, occ = e.timestamp, b.occ(e)
+    rec, occ, known = e.timestamp, b.occ(e), e.known_at
     contact_id, node = b.oid, b.owner
     kind, channel, organiser_kind = e.kind, e.channel, e.organiser_kind
     day = e.held_on
@@ -71,9 +71,10 @@ def _contact_recorded(b: Page, e: LeanEvent) -> None:
             len(e.deputy_ids),
             rec,
             occ,
+            known,
         )
     )
-    b.inserts["contact_deputies"].extend((year, d, contact_id, node, rec, occ) for d in deputy_ids)
+    b.inserts["contact_deputies"].extend((year, d, contact_id, node, rec, occ, known) for d in deputy_ids)
     b.contacts[contact_id] = [kind, []]
     b.seen(day)
     mark, count = b.mark, b.count
@@ -83,18 +84,18 @@ def _contact_recorded(b: Page, e: LeanEvent) -> None:
     if deputy_mark is None:
         for d in deputy_ids:
             count(d, year, CONTACTS)
-            mark(ACTIVE, year, d, node, rec, occ)
+            mark(ACTIVE, year, d, node, rec, occ, known)
     else:
         counter = COUNTER_OF_MARK[deputy_mark]
         for d in deputy_ids:
-            mark(deputy_mark, year, d, node, rec, occ)
+            mark(deputy_mark, year, d, node, rec, occ, known)
             count(d, year, CONTACTS, counter)
-            mark(ACTIVE, year, d, node, rec, occ)
+            mark(ACTIVE, year, d, node, rec, occ, known)
     if kind in ORGAN_TO_DEPUTY:
         if organiser_kind in SC_MEMBER_ORGANISERS and face:
-            mark("f2f", year, f"{node}:{e.organiser_id}", node, rec, occ)
+            mark("f2f", year, f"{node}:{e.organiser_id}", node, rec, occ, known)
         if kind == "field_research" and organiser_kind in RESEARCH_ORGANISERS:
-            mark("research", year, node, node, rec, occ)
+            mark("research", year, node, node, rec, occ, known)
 
 
 def _opinion_raised(b: Page, e: LeanEvent) -> None:
@@ -108,7 +109,8 @@ def _opinion_raised(b: Page, e: LeanEvent) -> None:
     years.append(year)
     deputy_id = e.deputy_id
     key = (b.oid, len(years))
-    row = [year, *key, day, b.owner, deputy_id, info[0], e.timestamp, occ, None, None, None, None, None, None]
+    # handling, unit and the clocks of being handled and fed back: none yet
+    row = [year, *key, day, b.owner, deputy_id, info[0], e.timestamp, occ, e.known_at, *[None] * 8]
     b.pending["opinions"][key] = row
     b.inserts["opinions"].append(row)  # type: ignore[arg-type]  # a list: it may be handled within the page
     b.inserts["opinion_texts"].append((*key, e.text))
@@ -119,8 +121,8 @@ def _opinion_raised(b: Page, e: LeanEvent) -> None:
 
 def _opinion_step(step: str) -> Handler:
     """An opinion handled or fed back: on its row, and counted under the year the opinion was raised in."""
-    columns = ("handling", "unit", "handled_rec", "handled_occ") if step == "handled" else ("fed_rec", "fed_occ")
-    first = 9 if step == "handled" else 13  # where they are in an opinions row
+    columns = ("handling", "unit", *clocks("handled")) if step == "handled" else tuple(clocks("fed"))
+    first = [c.name for c in s.opinions.columns].index(columns[0])  # where they are in an opinions row
     counted = (0, 1, 0) if step == "handled" else (0, 0, 1)
 
     def handle(b: Page, e: LeanEvent) -> None:
@@ -129,13 +131,13 @@ def _opinion_step(step: str) -> Handler:
         if not 0 < e.number <= len(years):
             raise Orphan(f"opinion {e.number} of contact {e.originator_id} was never raised here")
         occ = b.occ(e)
-        values = (e.handling, e.unit, e.timestamp, occ) if step == "handled" else (e.timestamp, occ)
+        at = (e.timestamp, occ, e.known_at)
+        values = (e.handling, e.unit, *at) if step == "handled" else at
         row = b.pending["opinions"].get((b.oid, e.number))
         if row is not None:
             row[first : first + len(values)] = values
         else:
-            sets = ", ".join(f"{c} = ?" for c in columns)
-            b.update(s.opinions, sets, "contact_id = ? AND number = ?", (*values, b.oid, e.number), keyed=True)
+            b.update(s.opinions, assignments(columns), "contact_id = ? AND number = ?", (*values, b.oid, e.number), keyed=True)
         b.add(s.opinion_years, (years[e.number - 1], b.owner), counted)
 
     return handle

@@ -21,7 +21,7 @@ from domain.deputies import Deputy
 from domain.levels import CongressLevel
 from projections import schema as s
 from projections.decode import LeanEvent
-from projections.projector.page import VISITS, Family, Handler, Page, add_sum, in_chunks
+from projections.projector.page import VISITS, Family, Handler, Page, add_sum, assignments, clocks, in_chunks
 from projections.projector.statements import Statements
 from projections.rules import report_term_start
 
@@ -30,7 +30,7 @@ LOCAL_CONGRESSES = (CongressLevel.COUNTY.value, CongressLevel.TOWNSHIP.value)  #
 
 
 def _deputy_registered(b: Page, e: LeanEvent) -> None:
-    rec, occ = e.timestamp, b.occ(e)
+    rec, occ, known = e.timestamp, b.occ(e), e.known_at
     node, home = b.owner, e.home_node
     area = home if home in b.p.subtree else node
     deputy_id = b.oid
@@ -47,17 +47,18 @@ def _deputy_registered(b: Page, e: LeanEvent) -> None:
         e.leading_cadre,
         rec,
         occ,
+        known,
         False,  # serving, serving_provincial, serving_local: refreshed from the mandates at flush
         False,
         False,
     ]
-    b.inserts["deputy_flags"].append((deputy_id, e.originator_version, e.grassroots, e.leading_cadre, rec, occ))
+    b.inserts["deputy_flags"].append((deputy_id, e.originator_version, e.grassroots, e.leading_cadre, rec, occ, known))
 
 
 def _flags_set(b: Page, e: LeanEvent) -> None:
-    rec, occ = e.timestamp, b.occ(e)
+    rec, occ, known = e.timestamp, b.occ(e), e.known_at
     deputy_id = b.oid
-    b.inserts["deputy_flags"].append((deputy_id, e.originator_version, e.grassroots, e.leading_cadre, rec, occ))
+    b.inserts["deputy_flags"].append((deputy_id, e.originator_version, e.grassroots, e.leading_cadre, rec, occ, known))
     b.touched["flagged"].add(deputy_id)
     row = b.pending["deputies"].get(deputy_id)
     if row is not None:
@@ -75,13 +76,10 @@ def _mandate_granted(b: Page, e: LeanEvent) -> None:
         "node_id": b.owner,
         "elected_by": e.elected_by,
         "via": e.via,
-        "granted_rec": e.timestamp,
-        "granted_occ": b.occ(e),
-        "reviewed_rec": None,
-        "reviewed_occ": None,
+        **clocks("granted", e.timestamp, b.occ(e), e.known_at),
+        **clocks("reviewed"),
         "passed": None,
-        "terminated_rec": None,
-        "terminated_occ": None,
+        **clocks("terminated"),
         "reason": None,
     }
 
@@ -91,21 +89,20 @@ def _mandate_step(prefix: str, column: str) -> Handler:
     database."""
 
     def handle(b: Page, e: LeanEvent) -> None:
-        changes = {f"{prefix}_rec": e.timestamp, f"{prefix}_occ": b.occ(e), column: getattr(e, column)}
+        changes = {**clocks(prefix, e.timestamp, b.occ(e), e.known_at), column: getattr(e, column)}
         key = (b.oid, e.congress, e.term)
         b.touched["mandated"].add(b.oid)
         mandate = b.pending["mandates"].get(key)
         if mandate is not None:
             mandate.update(changes)
         else:
-            sets = ", ".join(f"{c} = ?" for c in changes)
-            b.update(s.mandates, sets, "deputy_id = ? AND congress = ? AND term = ?", (*changes.values(), *key))
+            b.update(s.mandates, assignments(changes), "deputy_id = ? AND congress = ? AND term = ?", (*changes.values(), *key))
 
     return handle
 
 
 def _sc_constituted(b: Page, e: LeanEvent) -> None:
-    b.inserts["standing_committees"].append((b.oid, b.owner, e.term, e.level, e.timestamp, b.occ(e)))
+    b.inserts["standing_committees"].append((b.oid, b.owner, e.term, e.level, e.timestamp, b.occ(e), e.known_at))
 
 
 def _member_appointed(b: Page, e: LeanEvent) -> None:
@@ -116,27 +113,25 @@ def _member_appointed(b: Page, e: LeanEvent) -> None:
         "node_id": b.owner,
         "name": e.name,
         "post": e.post,
-        "appointed_rec": e.timestamp,
-        "appointed_occ": b.occ(e),
-        "left_rec": None,
-        "left_occ": None,
+        **clocks("appointed", e.timestamp, b.occ(e), e.known_at),
+        **clocks("left"),
     }
     b.pending["members"][(row["sc_id"], e.member_id, row["version"])] = row
     b.pending["open_members"][(row["sc_id"], e.member_id)] = row
 
 
 def _member_left(b: Page, e: LeanEvent) -> None:
-    rec, occ = e.timestamp, b.occ(e)
+    left = clocks("left", e.timestamp, b.occ(e), e.known_at)
     sc_id = b.oid
     row = b.pending["open_members"].pop((sc_id, e.member_id), None)
     if row is not None:
-        row.update(left_rec=rec, left_occ=occ)
+        row.update(left)
     else:
         b.update(
             s.sc_members,
-            "left_rec = ?, left_occ = ?",
+            assignments(left),
             "sc_id = ? AND member_id = ? AND left_rec IS NULL AND version < ?",
-            (rec, occ, sc_id, e.member_id, e.originator_version),
+            (*left.values(), sc_id, e.member_id, e.originator_version),
         )
 
 

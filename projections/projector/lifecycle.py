@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from projections.decode import LeanEvent
-from projections.projector.page import Orphan, Page, add_sum
+from projections.projector.page import Orphan, Page, add_sum, clocks
 
 #: What a state adds to the summaries: (summary, key, values) for each of them it counts in.
 Contributions = list[tuple[sa.Table, tuple[Any, ...], tuple[Any, ...]]]
@@ -60,24 +60,24 @@ class Lifecycle:
     def snapshot(self, b: Page, state: dict[str, Any], e: LeanEvent, name: str, occ: int) -> None:
         """The state after event ``e``: a snapshot row; earlier snapshots stop being the latest at its clocks (those
         still in memory now, those written before at the page's end)."""
-        rec, version = e.timestamp, e.originator_version
-        state["version"], state["recorded_at"], state["occurred_at"] = version, rec, occ
+        version, at = e.originator_version, (e.timestamp, occ, e.known_at)
+        state["version"], state["recorded_at"], state["occurred_at"], state["known_at"] = version, *at
         aggregate = state[self.key]
         b.touched[self.kind].add(aggregate)
         # Unwritten snapshots: the page's; a bulk build's, held until the aggregate closes or the build ends (even when
         # its state leaves the cache: their end clocks are then final, and nothing is updated in place).
         unwritten = b.p.held[self.kind] if b.deferred else b.pending[f"{self.kind}:snapshots"]
         chain = unwritten.setdefault(aggregate, [])
+        ends = -len(at)  # a snapshot row ends with its next_* clocks
         for earlier in chain:  # the earliest later clock: with clocks in version order, the next snapshot's
-            earlier[-2] = rec if earlier[-2] is None or rec < earlier[-2] else earlier[-2]
-            earlier[-1] = occ if earlier[-1] is None or occ < earlier[-1] else earlier[-1]
+            earlier[ends:] = [t if end is None or t < end else end for t, end in zip(at, earlier[ends:], strict=True)]
         lower = b.pending[f"{self.kind}:lower"]
         if aggregate in lower:
             found = lower[aggregate]
-            found[1], found[2] = min(found[1], rec), min(found[2], occ)
+            found[1:] = map(min, found[1:], at)
         elif not chain and version > 1:
-            lower[aggregate] = [version, rec, occ]  # snapshots written before: lowered at the page's end
-        row = [*self.snapshot_row(state), name, None, None]
+            lower[aggregate] = [version, *at]  # snapshots written before: lowered at the page's end
+        row = [*self.snapshot_row(state), name, *[None] * len(at)]
         chain.append(row)
         if not b.deferred:
             b.inserts[self.snapshots.name].append(row)  # type: ignore[arg-type]  # a list: later snapshots lower it
@@ -96,7 +96,7 @@ class Lifecycle:
                 self._changed(b, before[aggregate], self.contributions(cached[aggregate]))
         lower = b.pending[f"{self.kind}:lower"]
         if lower:
-            rows = [(r, r, o, o, a, v, r, o) for a, (v, r, o) in sorted(lower.items())]
+            rows = [(*_twice(at), a, v, *at) for a, (v, *at) in sorted(lower.items())]
             b.conn.exec_driver_sql(self._lower_sql(b), rows)
         closed = [i for i in touched if cached[i]["state"] == "closed"]
         if b.deferred and closed:
@@ -115,13 +115,13 @@ class Lifecycle:
             b.add(table, key, values)
 
     def _lower_sql(self, b: Page) -> str:
+        """Each next_* clock lowered to the given one (a pair of parameters per clock), on the aggregate's earlier
+        snapshots that have one to lower (a parameter per clock)."""
         ph, t = b.sql.ph, b.sql.t(self.snapshots)
-        lowered = "{c} = CASE WHEN {c} IS NULL OR {c} > {ph} THEN {ph} ELSE {c} END"
-        return (
-            f"UPDATE {t} SET {lowered.format(c='next_rec', ph=ph)}, {lowered.format(c='next_occ', ph=ph)} "
-            f"WHERE {self.key} = {ph} AND version < {ph} "
-            f"AND (next_rec IS NULL OR next_rec > {ph} OR next_occ IS NULL OR next_occ > {ph})"
-        )
+        ends = list(clocks("next"))
+        lowered = ", ".join(f"{c} = CASE WHEN {c} IS NULL OR {c} > {ph} THEN {ph} ELSE {c} END" for c in ends)
+        later = " OR ".join(f"{c} IS NULL OR {c} > {ph}" for c in ends)
+        return f"UPDATE {t} SET {lowered} WHERE {self.key} = {ph} AND version < {ph} AND ({later})"
 
     # ------------------------------------------------------------------------------------ bulk builds
 
@@ -148,6 +148,11 @@ class Lifecycle:
         for row in result:
             for table, key, values in self.contributions(dict(zip(self.columns, row, strict=True))):
                 add_sum(projector.deferred_sums, table, key, values)
+
+
+def _twice(values: Sequence[Any]) -> list[Any]:
+    """Each value twice in a row (``a, a, b, b``): the parameters of ``CASE WHEN c > ? THEN ? ...``."""
+    return [v for value in values for v in (value, value)]
 
 
 def load_states(b: Page, lifecycle: Lifecycle, ids: Sequence[str]) -> None:

@@ -36,7 +36,7 @@ PROJECTS = Lifecycle(
 
 
 def _project_proposed(b: Page, e: LeanEvent) -> None:
-    rec, occ = e.timestamp, b.occ(e)
+    occ = b.occ(e)
     pid = b.oid
     state = {
         "project_id": pid,
@@ -46,8 +46,9 @@ def _project_proposed(b: Page, e: LeanEvent) -> None:
         "category": e.category,
         "proposed_by": e.proposed_by,
         "day": day_of(occ),
-        "created_rec": rec,
+        "created_rec": e.timestamp,
         "created_occ": occ,
+        "created_known": e.known_at,
         "state": "proposed",
         "estimate_yuan": 0,
         "deliberated_day": None,

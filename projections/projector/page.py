@@ -10,7 +10,7 @@ summaries in the projector's memory and writes them once, at its end.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -49,6 +49,18 @@ class Family:
     settle: Callable[[Page], None] | None = None
     #: the end of a bulk build: what the family kept in memory or left for the end, written
     complete: Callable[[Projector, Connection], None] | None = None
+
+
+def clocks(prefix: str, rec: int | None = None, occ: int | None = None, known: int | None = None) -> dict[str, int | None]:
+    """A transition's three clock columns (``prefix_rec``, ``prefix_occ``, ``prefix_known``) and their values (none
+    yet, by default)."""
+    suffixes = s.CLOCK_SUFFIXES.values()
+    return dict(zip((f"{prefix}_{suffix}" for suffix in suffixes), (rec, occ, known), strict=True))
+
+
+def assignments(columns: Iterable[str]) -> str:
+    """``a = ?, b = ?`` for an update of these columns (in their order)."""
+    return ", ".join(f"{c} = ?" for c in columns)
 
 
 class Orphan(Exception):
@@ -163,16 +175,19 @@ class Page:
         """Add ``values`` to a summary's row ``key`` (or keep the greatest, for a "max" column)."""
         add_sum(self.sums, table, key, values)
 
-    def mark(self, mark: str, year: int, subject: str, node: str, rec: int, occ: int) -> None:
+    def mark(self, mark: str, year: int, subject: str, node: str, rec: int, occ: int, known: int) -> None:
+        """A first occurrence, by each clock (the node of the first by recorded time)."""
         key = (mark, year, subject)
         found = self.marks.get(key)
         if found is None:
-            self.marks[key] = [node, rec, occ]
+            self.marks[key] = [node, rec, occ, known]
         else:
             if rec < found[1]:
                 found[0], found[1] = node, rec
             if occ < found[2]:
                 found[2] = occ
+            if known < found[3]:
+                found[3] = known
 
     def update(self, table: sa.Table, sets: str, where: str, params: tuple[Any, ...], *, keyed: bool = False) -> None:
         """An update of rows written by an earlier page, run after the page's inserts. ``keyed``: it sets columns of

@@ -187,7 +187,7 @@ class Projector:
                 # Another writer moved the position since we read it: its work stands, ours is dropped.
                 raise ConcurrentProjection(f"position moved from {expected} to {current} under us")
             batch = Page(self, conn)
-            events = self._decode(page, keep, tally)
+            events = self._decode(page, self._known_times(page), keep, tally)
             if not self.complete:
                 # Not everything since position 0 went through this process's caches: load in bulk what the
                 # page's events need from earlier pages (when complete, a miss is an aggregate never seen).
@@ -205,12 +205,19 @@ class Projector:
         stats.problems.update(tally.problems)
         return position
 
-    def _decode(self, page: Sequence[Any], keep: Callable[[LeanEvent], bool] | None, tally: Tally) -> list[Decoded]:
-        """The page's events that a view needs (and ``keep`` keeps), decoded, in log order."""
+    def _known_times(self, page: Sequence[Any]) -> list[int | None]:
+        """When this node came to hold each event of the page (UTC microseconds); None where that is unknown."""
+        return [None if t is None else us(t) for t in self.store.known_at([n.id for n in page])]
+
+    def _decode(
+        self, page: Sequence[Any], known: Sequence[int | None], keep: Callable[[LeanEvent], bool] | None, tally: Tally
+    ) -> list[Decoded]:
+        """The page's events that a view needs (and ``keep`` keeps), decoded, in log order, with their known times (an
+        unknown one counts as the recorded time: see ``projections.schema``)."""
         handlers = self.handlers
         decode = self.decoder.decode
         out = []
-        for notification in page:
+        for notification, known_at in zip(page, known, strict=True):
             topic = notification.topic
             handler = handlers.get(topic)
             if handler is None:
@@ -221,6 +228,7 @@ class Projector:
             except Exception as e:  # noqa: BLE001 - a poison event is counted, never a crash
                 tally.problem("undecodable", topic, repr(e), notification.id)
                 continue
+            event.known_at = event.timestamp if known_at is None else known_at
             if keep is not None and not keep(event):
                 tally.cut += 1
                 continue

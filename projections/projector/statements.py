@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from projections import schema as s
 from projections.db import ProjectionDB
 
-MARK_COLUMNS = ["mark", "year", "subject_id", "node_id", "first_rec", "first_occ"]
+MARK_COLUMNS = ["mark", "year", "subject_id", "node_id", "first_rec", "first_occ", "first_known"]
 
 
 def _once(build: Callable[..., str]) -> Callable[..., str]:
@@ -78,6 +78,7 @@ class Statements:
     @_once
     def marks(self) -> str:
         """First occurrences: the earlier of the two, by each clock."""
+        earliest = "{c} = CASE WHEN excluded.{c} < {t}.{c} THEN excluded.{c} ELSE {t}.{c} END"
         t = s.marks.name
         earlier = f"excluded.first_rec < {t}.first_rec"
         return (
@@ -85,7 +86,7 @@ class Statements:
             + " ON CONFLICT (mark, year, subject_id) DO UPDATE SET "
             + f"node_id = CASE WHEN {earlier} THEN excluded.node_id ELSE {t}.node_id END, "
             + f"first_rec = CASE WHEN {earlier} THEN excluded.first_rec ELSE {t}.first_rec END, "
-            + f"first_occ = CASE WHEN excluded.first_occ < {t}.first_occ THEN excluded.first_occ ELSE {t}.first_occ END"
+            + f"{earliest.format(c='first_occ', t=t)}, {earliest.format(c='first_known', t=t)}"
         )
 
     @_once

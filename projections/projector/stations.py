@@ -13,7 +13,7 @@ from domain.stations import Station
 from domain.visits import StationVisit
 from projections import schema as s
 from projections.decode import LeanEvent
-from projections.projector.page import VISITS, Family, Handler, Orphan, Page, day_of, in_chunks
+from projections.projector.page import VISITS, Family, Handler, Orphan, Page, assignments, clocks, day_of, in_chunks
 from projections.rules import ACTIVE
 
 
@@ -28,11 +28,10 @@ def _station_established(b: Page, e: LeanEvent) -> None:
         "day": day_of(occ),
         "recorded_at": e.timestamp,
         "occurred_at": occ,
+        "known_at": e.known_at,
         "successor_id": None,
-        "merged_rec": None,
-        "merged_occ": None,
-        "closed_rec": None,
-        "closed_occ": None,
+        **clocks("merged"),
+        **clocks("closed"),
         "enrolled": 0,  # counted at the end of the page
     }
 
@@ -45,10 +44,8 @@ def _enrol(b: Page, station_id: str, deputy_id: str, name: str, congress: str, e
         "node_id": b.owner,
         "deputy_name": name,
         "congress": congress,
-        "since_rec": e.timestamp,
-        "since_occ": b.occ(e),
-        "until_rec": None,
-        "until_occ": None,
+        **clocks("since", e.timestamp, b.occ(e), e.known_at),
+        **clocks("until"),
     }
     b.pending["enrolments"][(station_id, deputy_id, row["version"])] = row
     b.pending["open_enrolments"][(station_id, deputy_id)] = row
@@ -60,43 +57,39 @@ def _deputy_enrolled(b: Page, e: LeanEvent) -> None:
 
 
 def _deputy_removed(b: Page, e: LeanEvent) -> None:
-    rec, occ = e.timestamp, b.occ(e)
+    until = clocks("until", e.timestamp, b.occ(e), e.known_at)
     station_id, deputy_id = b.oid, e.deputy_id
     b.touched["stations"].add(station_id)
     row = b.pending["open_enrolments"].pop((station_id, deputy_id), None)
     if row is not None:
-        row.update(until_rec=rec, until_occ=occ)
+        row.update(until)
     else:
         b.update(
             s.station_enrolments,
-            "until_rec = ?, until_occ = ?",
+            assignments(until),
             "station_id = ? AND deputy_id = ? AND until_rec IS NULL AND version < ?",
-            (rec, occ, station_id, deputy_id, e.originator_version),
+            (*until.values(), station_id, deputy_id, e.originator_version),
         )
 
 
 def _merged_into(b: Page, e: LeanEvent) -> None:
-    rec, occ = e.timestamp, b.occ(e)
+    at = (e.timestamp, b.occ(e), e.known_at)
+    merged, until = {"successor_id": e.successor_id, **clocks("merged", *at)}, clocks("until", *at)
     station_id = b.oid
     b.touched["stations"].add(station_id)
     row = b.pending["stations"].get(station_id)
     if row is not None:
-        row.update(successor_id=e.successor_id, merged_rec=rec, merged_occ=occ)
+        row.update(merged)
     else:
-        b.update(
-            s.stations,
-            "successor_id = ?, merged_rec = ?, merged_occ = ?",
-            "station_id = ?",
-            (e.successor_id, rec, occ, station_id),
-        )
+        b.update(s.stations, assignments(merged), "station_id = ?", (*merged.values(), station_id))
     open_enrolments = b.pending["open_enrolments"]
     for key in [k for k in open_enrolments if k[0] == station_id]:
-        open_enrolments.pop(key).update(until_rec=rec, until_occ=occ)
+        open_enrolments.pop(key).update(until)
     b.update(
         s.station_enrolments,
-        "until_rec = ?, until_occ = ?",
+        assignments(until),
         "station_id = ? AND until_rec IS NULL AND version < ?",
-        (rec, occ, station_id, e.originator_version),
+        (*until.values(), station_id, e.originator_version),
     )
 
 
@@ -115,26 +108,26 @@ def _absorbed(b: Page, e: LeanEvent) -> None:
 
 
 def _station_closed(b: Page, e: LeanEvent) -> None:
-    rec, occ = e.timestamp, b.occ(e)
+    closed = clocks("closed", e.timestamp, b.occ(e), e.known_at)
     station_id = b.oid
     row = b.pending["stations"].get(station_id)
     if row is not None:
-        row.update(closed_rec=rec, closed_occ=occ)
+        row.update(closed)
     else:
-        b.update(s.stations, "closed_rec = ?, closed_occ = ?", "station_id = ?", (rec, occ, station_id))
+        b.update(s.stations, assignments(closed), "station_id = ?", (*closed.values(), station_id))
 
 
 def _visit_recorded(b: Page, e: LeanEvent) -> None:
-    rec, occ = e.timestamp, b.occ(e)
+    rec, occ, known = e.timestamp, b.occ(e), e.known_at
     visit_id, node, station_id = b.oid, b.owner, e.station_id
     day = e.visit_date
     year = int(day[:4])
     deputy_ids = list(dict.fromkeys(e.deputy_ids))  # the domain lists each once; a key must not repeat regardless
-    b.inserts["visits"].append((visit_id, node, station_id, day, year, e.people_received, len(e.deputy_ids), rec, occ))
-    b.inserts["visit_deputies"].extend((year, d, visit_id, node, station_id, day, rec, occ) for d in deputy_ids)
+    b.inserts["visits"].append((visit_id, node, station_id, day, year, e.people_received, len(e.deputy_ids), rec, occ, known))
+    b.inserts["visit_deputies"].extend((year, d, visit_id, node, station_id, day, rec, occ, known) for d in deputy_ids)
     for d in deputy_ids:
         b.count(d, year, VISITS)
-        b.mark(ACTIVE, year, d, node, rec, occ)
+        b.mark(ACTIVE, year, d, node, rec, occ, known)
         b.add(s.station_deputies, (year, node, station_id, d), ())
     b.add(s.station_years, (year, node, station_id), (1, e.people_received, len(e.deputy_ids), 0, 0, 0, day, 0))
     b.touched["on_duty"].add((year, node, station_id))
@@ -156,13 +149,13 @@ def _issue_raised(b: Page, e: LeanEvent) -> None:
     year = int(day[:4])
     years.append(year)
     key = (b.oid, len(years))
-    row = [*key, b.owner, station_id, e.category, day, year, e.timestamp, occ, None, None, None, None, None]
+    row = [*key, b.owner, station_id, e.category, day, year, e.timestamp, occ, e.known_at, *[None] * len(_OUTCOME_COLUMNS)]
     b.pending["issues"][key] = row
     b.inserts["visit_issues"].append(row)  # type: ignore[arg-type]  # a list: its outcome may still come in the page
     b.add(s.station_years, (year, b.owner, station_id), (0, 0, 0, 1, 0, 0, "", 0))
 
 
-_OUTCOME_COLUMNS = ("outcome", "to_unit", "outcome_day", "outcome_rec", "outcome_occ")
+_OUTCOME_COLUMNS = ("outcome", "to_unit", "outcome_day", *clocks("outcome"))
 
 
 def _issue_outcome(outcome: str) -> Handler:
@@ -174,13 +167,13 @@ def _issue_outcome(outcome: str) -> Handler:
         if not 0 < e.number <= len(years):
             raise Orphan(f"issue {e.number} of visit {e.originator_id} was never raised here")
         occ = b.occ(e)
-        values = (outcome, getattr(e, "to_unit", ""), day_of(occ), e.timestamp, occ)
+        values = (outcome, getattr(e, "to_unit", ""), day_of(occ), e.timestamp, occ, e.known_at)
         row = b.pending["issues"].get((b.oid, e.number))
         if row is not None:
-            row[-5:] = values
+            row[-len(values) :] = values
         else:
-            sets = ", ".join(f"{c} = ?" for c in _OUTCOME_COLUMNS)
-            b.update(s.visit_issues, sets, "visit_id = ? AND number = ?", (*values, b.oid, e.number), keyed=True)
+            where = "visit_id = ? AND number = ?"
+            b.update(s.visit_issues, assignments(_OUTCOME_COLUMNS), where, (*values, b.oid, e.number), keyed=True)
         b.add(s.station_years, (years[e.number - 1], b.owner, station_id), counted)
 
     return handle

@@ -36,7 +36,7 @@ SUGGESTIONS_ = Lifecycle(
 
 
 def _suggestion_submitted(b: Page, e: LeanEvent) -> None:
-    rec, occ = e.timestamp, b.occ(e)
+    rec, occ, known = e.timestamp, b.occ(e), e.known_at
     sid, node = b.oid, b.owner
     day = day_of(occ)
     year = int(day[:4])
@@ -55,6 +55,7 @@ def _suggestion_submitted(b: Page, e: LeanEvent) -> None:
         "year": year,
         "created_rec": rec,
         "created_occ": occ,
+        "created_known": known,
         "state": "submitted",
         "lead_unit": "",
         "co_units": "",
@@ -78,10 +79,10 @@ def _suggestion_submitted(b: Page, e: LeanEvent) -> None:
     b.seen(day)
     # the domain keeps the lead out of the co-signers and lists each once; a key must not repeat regardless
     signers = {e.lead_deputy_id: "lead", **{d: "co" for d in e.co_deputy_ids if d != e.lead_deputy_id}}
-    b.inserts["suggestion_signers"].extend((year, d, sid, role, node, day, rec, occ) for d, role in signers.items())
+    b.inserts["suggestion_signers"].extend((year, d, sid, role, node, day, rec, occ, known) for d, role in signers.items())
     for signer in signers:
         b.count(signer, year, SUGGESTIONS)
-        b.mark(ACTIVE, year, signer, node, rec, occ)
+        b.mark(ACTIVE, year, signer, node, rec, occ, known)
     SUGGESTIONS_.snapshot(b, state, e, "submitted", occ)
 
 

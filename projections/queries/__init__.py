@@ -2,8 +2,9 @@
 
 Every view takes a :class:`Scope`: the region (any division in the node's subtree; rolled up by the ``nodes``
 dimension's ancestor columns), the period (a year, or a congress term as calendar years), and optionally an as-of
-cut — the view *as it stood* at time T, either by recorded time (the owner office's store timestamp: what the system
-knew then) or by occurred time (what had happened by then). As-of views filter the fact and transition tables by
+cut — the view *as it stood* at time T, by recorded time (the owner office's store timestamp: what its office had
+recorded by then), by occurred time (what had happened by then) or by known time (what this node held by then: at a
+province, behind its townships by the sync's lag). As-of views filter the fact and transition tables by
 the chosen clock and take each lifecycle aggregate's latest snapshot at or before the cut; they agree with a
 projection built from only the events on the right side of the cut (see tests/integration/test_projections_asof.py).
 

@@ -54,11 +54,12 @@ class Ctx:
     # clocks -------------------------------------------------------------------------------------------------
 
     def clock(self, table: Any, prefix: str = "") -> ColumnElement[Any]:
+        """The column of the scope's clock: the row's own, or its transition ``prefix``'s (``first`` of a mark...)."""
         if prefix:
-            return table.c[f"{prefix}_{'rec' if self.scope.by == 'recorded' else 'occ'}"]
-        return table.c["recorded_at" if self.scope.by == "recorded" else "occurred_at"]
+            return table.c[f"{prefix}_{s.CLOCK_SUFFIXES[self.scope.by]}"]
+        return table.c[s.CLOCK_COLUMNS[self.scope.by]]
 
-    def known(self, table: Any, prefix: str = "") -> ColumnElement[bool]:
+    def by_cut(self, table: Any, prefix: str = "") -> ColumnElement[bool]:
         """The row (or its transition ``prefix``) is on this side of the as-of cut."""
         if self.scope.as_of is None:
             return sa.true() if not prefix else self.clock(table, prefix).is_not(None)
@@ -176,9 +177,9 @@ def states_at_cut(ctx: Ctx, snapshots: sa.Table) -> Any:
     later snapshot by then) of an aggregate created by then. Its static columns beyond what the snapshot keeps (a
     title...) are the current row's: read for a page of a list only."""
     ended = ctx.clock(snapshots, "next")
-    at_cut = sa.and_(ctx.known(snapshots), sa.or_(ended.is_(None), ended > ctx.scope.as_of), ctx.known(snapshots, "created"))
+    at_cut = sa.and_(ctx.by_cut(snapshots), sa.or_(ended.is_(None), ended > ctx.scope.as_of), ctx.by_cut(snapshots, "created"))
     return (
-        sa.select(*[c for c in snapshots.columns if c.name not in ("event", "next_rec", "next_occ")])
+        sa.select(*[c for c in snapshots.columns if c.name != "event" and not c.name.startswith("next_")])
         .where(at_cut)
         .subquery("at_cut")
     )

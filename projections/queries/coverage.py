@@ -78,11 +78,11 @@ def _sc_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str, A
     mem = s.sc_members.alias("sm")
     mk = s.marks.alias("mk")
     scope = ctx.scope
-    first = mk.c.first_rec if scope.by == "recorded" else mk.c.first_occ
-    known = sa.true() if scope.as_of is None else first <= scope.as_of
-    conds = [ctx.known(mem, "appointed"), ctx.not_yet(mem, "left"), ctx.in_region(mem.c.node_id)]
+    first = ctx.clock(mk, "first")
+    by_cut = sa.true() if scope.as_of is None else first <= scope.as_of
+    conds = [ctx.by_cut(mem, "appointed"), ctx.not_yet(mem, "left"), ctx.in_region(mem.c.node_id)]
     covered = sa.exists().where(
-        mk.c.mark == "f2f", mk.c.year == scope.year, mk.c.subject_id == mem.c.node_id + ":" + mem.c.member_id, known
+        mk.c.mark == "f2f", mk.c.year == scope.year, mk.c.subject_id == mem.c.node_id + ":" + mem.c.member_id, by_cut
     )
     flag = sa.case((covered, 1), else_=0)
     source, child = ctx.by_child(mem)
@@ -110,15 +110,15 @@ def _body_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str,
     sc = s.standing_committees
     d = s.deputies
     bodies: dict[str, str] = {}
-    for (node_id,) in ctx.conn.execute(sa.select(sc.c.node_id).where(ctx.known(sc), ctx.in_region(sc.c.node_id)).distinct()):
+    for (node_id,) in ctx.conn.execute(sa.select(sc.c.node_id).where(ctx.by_cut(sc), ctx.in_region(sc.c.node_id)).distinct()):
         bodies[node_id] = "常委会"
     # township presidiums: one look into the deputies' office index per township with a congress
-    recorded = sa.exists().where(d.c.node_id == N.c.node_id, ctx.known(d))
+    recorded = sa.exists().where(d.c.node_id == N.c.node_id, ctx.by_cut(d))
     townships = sa.select(N.c.node_id).where(N.c.level == Level.TOWNSHIP.value, N.c.has_congress.is_(True), recorded)
     for (node_id,) in ctx.conn.execute(townships.where(ctx.in_region(N.c.node_id))):
         bodies.setdefault(node_id, "人大主席团")
     mk = s.marks
-    first = mk.c.first_rec if scope.by == "recorded" else mk.c.first_occ
+    first = ctx.clock(mk, "first")
     done = {
         r[0]
         for r in ctx.conn.execute(
@@ -199,8 +199,8 @@ def _opinions_block(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[s
         in_scope = [ctx.years(y.c.year), ctx.in_region(y.c.node_id)]
         counts = sa.select(child, *sums).select_from(source).where(*in_scope).group_by(child)
     else:
-        flags = [sa.func.sum(sa.case((ctx.known(o, step), 1), else_=0)) for step in ("handled", "fed")]
-        in_period = [ctx.known(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id)]
+        flags = [sa.func.sum(sa.case((ctx.by_cut(o, step), 1), else_=0)) for step in ("handled", "fed")]
+        in_period = [ctx.by_cut(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id)]
         counts = sa.select(o.c.node_id, sa.func.count(), flags[0], flags[1]).where(*in_period).group_by(o.c.node_id)
     for node_id, raised, handled, fed in ctx.conn.execute(counts):
         if raised:
@@ -211,10 +211,10 @@ def _opinions_block(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[s
     open_now = o.c.fed_rec.is_(None) if ctx.scope.as_of is None else ctx.not_yet(o, "fed")
     ot = s.opinion_texts
     waiting = (
-        sa.select(o.c.contact_id, o.c.number, ot.c.text, o.c.day, o.c.node_id, c.c.title, ctx.known(o, "handled"))
+        sa.select(o.c.contact_id, o.c.number, ot.c.text, o.c.day, o.c.node_id, c.c.title, ctx.by_cut(o, "handled"))
         .join_from(o, c, c.c.contact_id == o.c.contact_id, isouter=True)
         .join(ot, sa.and_(ot.c.contact_id == o.c.contact_id, ot.c.number == o.c.number))
-        .where(ctx.known(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id), open_now)
+        .where(ctx.by_cut(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id), open_now)
         .order_by(o.c.day, o.c.contact_id, o.c.number)
     )
     items = [

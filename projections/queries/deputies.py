@@ -55,10 +55,10 @@ def serving_deputies(ctx: Ctx) -> tuple[list[Serving], dict[str, str]]:
     changed: set[str] = set()
     if ctx.scope.as_of is not None:
         later = sa.or_(*[ctx.clock(m, step) > ctx.scope.as_of for step in ("granted", "reviewed", "terminated")])
-        in_force = sa.and_(m.c.passed.is_(True), ctx.known(m, "reviewed"), ctx.not_yet(m, "terminated"))
-        known = sa.select(d.c.deputy_id).where(ctx.known(d))  # (a deputy registered after the cut is left out anyway)
+        in_force = sa.and_(m.c.passed.is_(True), ctx.by_cut(m, "reviewed"), ctx.not_yet(m, "terminated"))
+        registered = sa.select(d.c.deputy_id).where(ctx.by_cut(d))  # (a deputy registered after the cut is left out anyway)
         stmt = sa.select(m.c.deputy_id, m.c.congress, in_force).where(
-            m.c.deputy_id.in_(sa.select(m.c.deputy_id).where(later)), m.c.deputy_id.in_(known)
+            m.c.deputy_id.in_(sa.select(m.c.deputy_id).where(later)), m.c.deputy_id.in_(registered)
         )
         provincial, local = CongressLevel.PROVINCIAL.value, frozenset(_LOCAL)
         for deputy_id, congress, then in fetch_rows(ctx.conn, stmt):
@@ -78,7 +78,7 @@ def serving_deputies(ctx: Ctx) -> tuple[list[Serving], dict[str, str]]:
         d.c.serving_provincial,
         d.c.serving_local,
     ]
-    rows = fetch_rows(ctx.conn, sa.select(*columns).where(ctx.known(d)))
+    rows = fetch_rows(ctx.conn, sa.select(*columns).where(ctx.by_cut(d)))
     person_of = {r[0]: r[1] for r in rows}
     flags = _flags_at_cut(ctx) if ctx.scope.as_of is not None else {}
     region = None if ctx.scope.is_root else ctx.region_nodes()
@@ -105,7 +105,7 @@ def _flags_at_cut(ctx: Ctx) -> dict[str, tuple[bool, bool]]:
     changed = sa.select(f.c.deputy_id).where(f.c.version > 1)
     latest: dict[str, tuple[int, bool, bool]] = {}
     for deputy_id, version, grassroots, leading in ctx.conn.execute(
-        sa.select(f.c.deputy_id, f.c.version, f.c.grassroots, f.c.leading_cadre).where(ctx.known(f), f.c.deputy_id.in_(changed))
+        sa.select(f.c.deputy_id, f.c.version, f.c.grassroots, f.c.leading_cadre).where(ctx.by_cut(f), f.c.deputy_id.in_(changed))
     ):
         if deputy_id not in latest or version > latest[deputy_id][0]:
             latest[deputy_id] = (version, bool(grassroots), bool(leading))
@@ -134,12 +134,12 @@ def marked_persons_at_cut(ctx: Ctx, marks: dict[str, tuple[int, int]], person_of
     deduplicated OR on SQLite, and its rows must be split by mark in Python), whose subjects are looked up without a
     Python step per row."""
     m = s.marks
-    first = m.c.first_rec if ctx.scope.by == "recorded" else m.c.first_occ
-    known = sa.true() if ctx.scope.as_of is None else first <= ctx.scope.as_of
+    first = ctx.clock(m, "first")
+    by_cut = sa.true() if ctx.scope.as_of is None else first <= ctx.scope.as_of
     out = {}
     for mark, years in marks.items():
         in_years = m.c.year == years[0] if years[0] == years[1] else m.c.year.between(*years)
-        rows = fetch_rows(ctx.conn, sa.select(m.c.subject_id).where(m.c.mark == mark, in_years, known))
+        rows = fetch_rows(ctx.conn, sa.select(m.c.subject_id).where(m.c.mark == mark, in_years, by_cut))
         out[mark] = set(map(person_of.get, map(_FIRST, rows)))
         out[mark].discard(None)  # type: ignore[arg-type]  # a subject not known at the cut
     return out  # type: ignore[return-value]

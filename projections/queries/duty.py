@@ -38,7 +38,7 @@ def duty_record(db: ProjectionDB, scope: Scope, who: str, *, limit: int = 50) ->
             raise QueryError(f"{who!r} names several people: {choices}; give a person id or deputy id")
         d = s.deputies
         if people:
-            records = conn.execute(sa.select(d).where(d.c.person_id == people[0], ctx.known(d))).all()
+            records = conn.execute(sa.select(d).where(d.c.person_id == people[0], ctx.by_cut(d))).all()
             ids = [r.deputy_id for r in records]
         else:
             # A deputy this node knows only by id (e.g. a provincial deputy on duty at a township's station).
@@ -60,7 +60,7 @@ def duty_record(db: ProjectionDB, scope: Scope, who: str, *, limit: int = 50) ->
                 "office": ctx.region_label(r.node_id)["name"],
                 "status": _mandate_status(ctx, r),
             }
-            for r in conn.execute(sa.select(m).where(m.c.deputy_id.in_(ids), ctx.known(m, "granted")))
+            for r in conn.execute(sa.select(m).where(m.c.deputy_id.in_(ids), ctx.by_cut(m, "granted")))
         ]
         mandates = [x for x in mandates if x["status"] is not None]
         for x in mandates:
@@ -70,7 +70,7 @@ def duty_record(db: ProjectionDB, scope: Scope, who: str, *, limit: int = 50) ->
         for r in conn.execute(
             sa.select(st.c.name, en.c.station_id, en.c.node_id, en.c.since_occ, en.c.until_occ, ctx.clock(en, "until"))
             .join_from(en, st, st.c.station_id == en.c.station_id, isouter=True)
-            .where(en.c.deputy_id.in_(ids), ctx.known(en, "since"))
+            .where(en.c.deputy_id.in_(ids), ctx.by_cut(en, "since"))
             .order_by(en.c.since_occ, en.c.station_id)
         ):
             ended = r[5] is not None and (scope.as_of is None or r[5] <= scope.as_of)
@@ -83,7 +83,7 @@ def duty_record(db: ProjectionDB, scope: Scope, who: str, *, limit: int = 50) ->
                 }
             )
         cd, c = s.contact_deputies, s.contacts
-        contact_cond = [cd.c.deputy_id.in_(ids), ctx.known(cd), ctx.years(cd.c.year), ctx.in_region(cd.c.node_id)]
+        contact_cond = [cd.c.deputy_id.in_(ids), ctx.by_cut(cd), ctx.years(cd.c.year), ctx.in_region(cd.c.node_id)]
         contacts_total = conn.execute(sa.select(sa.func.count()).where(*contact_cond)).scalar() or 0
         by_kind = {
             k: n
@@ -112,7 +112,7 @@ def duty_record(db: ProjectionDB, scope: Scope, who: str, *, limit: int = 50) ->
             )
         ]
         vd, v = s.visit_deputies, s.visits
-        visit_cond = [vd.c.deputy_id.in_(ids), ctx.known(vd), ctx.years(vd.c.year), ctx.in_region(vd.c.node_id)]
+        visit_cond = [vd.c.deputy_id.in_(ids), ctx.by_cut(vd), ctx.years(vd.c.year), ctx.in_region(vd.c.node_id)]
         visits_total, people_received = conn.execute(
             sa.select(sa.func.count(), sa.func.sum(v.c.people)).join_from(vd, v, v.c.visit_id == vd.c.visit_id).where(*visit_cond)
         ).one()
@@ -129,7 +129,7 @@ def duty_record(db: ProjectionDB, scope: Scope, who: str, *, limit: int = 50) ->
         ]
         sgn = s.suggestion_signers
         sg = suggestion_states(ctx, static=("number", "title"))
-        sug_cond = [sgn.c.deputy_id.in_(ids), ctx.known(sgn), ctx.years(sgn.c.year), ctx.in_region(sgn.c.node_id)]
+        sug_cond = [sgn.c.deputy_id.in_(ids), ctx.by_cut(sgn), ctx.years(sgn.c.year), ctx.in_region(sgn.c.node_id)]
         suggestions_list = [
             {
                 "number": r[0],
@@ -159,7 +159,7 @@ def duty_record(db: ProjectionDB, scope: Scope, who: str, *, limit: int = 50) ->
             )
         ]
         o, ot = s.opinions, s.opinion_texts
-        op_cond = [o.c.deputy_id.in_(ids), ctx.known(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id)]
+        op_cond = [o.c.deputy_id.in_(ids), ctx.by_cut(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id)]
         opinions_list = [
             {"day": r[0], "opinion": r[1], "contact": r[2], "node": ctx.region_label(r[3])["name"]}
             for r in conn.execute(
@@ -210,10 +210,10 @@ def duty_record(db: ProjectionDB, scope: Scope, who: str, *, limit: int = 50) ->
 
 def _mandate_status(ctx: Ctx, r: Any) -> str | None:
     cut = ctx.scope.as_of
-    rec = ctx.scope.by == "recorded"
+    suffix = s.CLOCK_SUFFIXES[ctx.scope.by]
 
     def at(prefix: str) -> int | None:
-        return getattr(r, f"{prefix}_{'rec' if rec else 'occ'}")
+        return getattr(r, f"{prefix}_{suffix}")
 
     def happened(prefix: str) -> bool:
         t = at(prefix)

@@ -79,7 +79,7 @@ def _ranking_at_cut(ctx: Ctx, offset: int, limit: int, least: bool) -> tuple[_Ra
     for i, table in enumerate((s.contact_deputies, s.visit_deputies, s.suggestion_signers, s.opinions)):
         stmt = (
             sa.select(table.c.deputy_id, sa.func.count())
-            .where(ctx.years(table.c.year), ctx.known(table), table.c.deputy_id.is_not(None))
+            .where(ctx.years(table.c.year), ctx.by_cut(table), table.c.deputy_id.is_not(None))
             .group_by(table.c.deputy_id)
         )
         for deputy_id, n in fetch_rows(ctx.conn, stmt):
@@ -120,7 +120,7 @@ def _inactive_at_cut(
     if records:
         stmt = (
             sa.select(o.c.deputy_id, sa.func.count())
-            .where(ctx.years(o.c.year), ctx.known(o), o.c.deputy_id.in_(records))
+            .where(ctx.years(o.c.year), ctx.by_cut(o), o.c.deputy_id.in_(records))
             .group_by(o.c.deputy_id)
         )
         for deputy_id, n in ctx.conn.execute(stmt):

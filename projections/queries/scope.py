@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
 
@@ -17,7 +17,15 @@ from projections import schema as s
 from projections.db import ProjectionDB
 from projections.timeutil import day_of_us, iso, parse_moment, us
 
-Clock = Literal["recorded", "occurred"]
+#: recorded: when the owner office recorded it; occurred: when it happened; known: when this node came to hold it.
+Clock = Literal["recorded", "occurred", "known"]
+CLOCKS: tuple[str, ...] = get_args(Clock)
+#: How each clock is named to people.
+CLOCK_LABELS = {
+    "recorded": "按记录时间 by recorded time",
+    "occurred": "按发生时间 by occurred time",
+    "known": "按知悉时间 by known time",
+}
 LEVELS = list(Level)
 
 
@@ -77,8 +85,7 @@ class Scope:
     def as_of_label(self) -> str:
         if self.as_of is None:
             return "截至目前 as projected"
-        how = "按记录时间 by recorded time" if self.by == "recorded" else "按发生时间 by occurred time"
-        return f"截至 as of {iso(self.as_of)} ({how})"
+        return f"截至 as of {iso(self.as_of)} ({CLOCK_LABELS[self.by]})"
 
 
 def make_scope(
@@ -95,8 +102,8 @@ def make_scope(
     """Validate what a person asked for and fix the period: ``year`` wins; else ``term`` (of the region's congress);
     else the as-of year; else the latest year with activity in the projection."""
     hierarchy = hierarchy or db.hierarchy or Hierarchy.load()
-    if by not in ("recorded", "occurred"):
-        raise QueryError(f"--by must be recorded or occurred (got {by!r})")
+    if by not in CLOCKS:
+        raise QueryError(f"--by must be {', '.join(CLOCKS[:-1])} or {CLOCKS[-1]} (got {by!r})")
     try:
         division = hierarchy.resolve(region) if region else hierarchy.get(db.node.node_id)
     except DomainError as e:

@@ -97,7 +97,7 @@ def _stations(ctx: Ctx) -> dict[str, dict[str, Any]]:
 
     columns: list[ColumnElement[Any]] = [st.c.station_id, st.c.node_id, st.c.name, st.c.day, st.c.successor_id]
     columns += [st.c.merged_occ, ctx.clock(st, "merged"), st.c.closed_occ, ctx.clock(st, "closed")]
-    existing = [ctx.known(st), st.c.occurred_at <= end, ctx.in_region(st.c.node_id)]
+    existing = [ctx.by_cut(st), st.c.occurred_at <= end, ctx.in_region(st.c.node_id)]
     info = {}
     for station_id, node_id, name, day, successor_id, merged_occ, merged_at, closed_occ, closed_at in ctx.conn.execute(
         sa.select(*columns).where(*existing)
@@ -158,7 +158,7 @@ def _enrolled_at_end(ctx: Ctx) -> dict[str, int]:
     enrolment ended after that end, or ended by then but not known to have at the cut, still counts."""
     en = s.station_enrolments
     end = ctx.scope.period_us[1]
-    began = [ctx.known(en, "since"), en.c.since_occ <= end]
+    began = [ctx.by_cut(en, "since"), en.c.since_occ <= end]
     still = sa.or_(ctx.not_yet(en, "until"), en.c.until_occ > end)
     stmt = (
         sa.select(en.c.station_id, sa.func.count(sa.distinct(en.c.deputy_id)))
@@ -206,24 +206,24 @@ def _activity_at_cut(ctx: Ctx) -> Activity:
     conn, scope = ctx.conn, ctx.scope
     for station_id, visits, people, slots in conn.execute(
         sa.select(v.c.station_id, sa.func.count(), sa.func.sum(v.c.people), sa.func.sum(v.c.deputies_n))
-        .where(ctx.known(v), ctx.years(v.c.year), ctx.in_region(v.c.node_id))
+        .where(ctx.by_cut(v), ctx.years(v.c.year), ctx.in_region(v.c.node_id))
         .group_by(v.c.station_id)
     ):
         _add(out.counts[station_id], (visits, people or 0, slots or 0, 0, 0, 0))
     for station_id, last in conn.execute(
         sa.select(v.c.station_id, sa.func.max(v.c.day))
-        .where(ctx.known(v), v.c.day <= scope.ref_day, ctx.in_region(v.c.node_id))
+        .where(ctx.by_cut(v), v.c.day <= scope.ref_day, ctx.in_region(v.c.node_id))
         .group_by(v.c.station_id)
     ):
         out.last_visit[station_id] = last
-    on_duty = [ctx.known(vd), ctx.years(vd.c.year), ctx.in_region(vd.c.node_id)]
+    on_duty = [ctx.by_cut(vd), ctx.years(vd.c.year), ctx.in_region(vd.c.node_id)]
     distinct = sa.func.count(sa.distinct(vd.c.deputy_id))
     out.deputies.update(dict(conn.execute(sa.select(vd.c.station_id, distinct).where(*on_duty).group_by(vd.c.station_id)).all()))
     out.region_deputies = conn.execute(sa.select(distinct).where(*on_duty)).scalar() or 0
-    outcome = sa.case((ctx.known(vi, "outcome"), vi.c.outcome), else_=None)
+    outcome = sa.case((ctx.by_cut(vi, "outcome"), vi.c.outcome), else_=None)
     for station_id, result, n in conn.execute(
         sa.select(vi.c.station_id, outcome, sa.func.count())
-        .where(ctx.known(vi), ctx.years(vi.c.year), ctx.in_region(vi.c.node_id))
+        .where(ctx.by_cut(vi), ctx.years(vi.c.year), ctx.in_region(vi.c.node_id))
         .group_by(vi.c.station_id, outcome)
     ):
         _add(out.counts[station_id], (0, 0, 0, n, n if result == "resolved" else 0, n if result == "transferred" else 0))

@@ -149,6 +149,12 @@ def test_province_dashboard_loads_renders_drills_down_and_is_saved(page: Any, se
     assert "截至" in page.locator("#status").inner_text() and "2025-03-20" in page.locator("#status").inner_text()
     then = page.evaluate("window.yipanqiDashboard.data.stations.totals.visits")
     assert 0 <= then < visits
+    # By known time (时钟: 按知悉时间): what the province held that day. It came to hold all of this today.
+    before = loads(page)
+    page.select_option("#clock", "known")
+    page.wait_for_function(f"window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
+    assert "按知悉时间" in page.locator("#status").inner_text()
+    assert page.evaluate("window.yipanqiDashboard.data.stations.totals.visits") == 0
     assert not page.errors, page.errors  # type: ignore[attr-defined]
 
     # For a person to look at: the province's page as it first loaded.

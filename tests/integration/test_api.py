@@ -686,6 +686,40 @@ def test_openapi_is_documented_in_chinese(api: Api) -> None:
     assert "联络站" in spec["components"]["schemas"]["StationEstablish"]["description"]
 
 
+def test_aggregate_as_of_known_time_at_a_parent(world: tuple[Api, StoreSettings, Hierarchy]) -> None:
+    """``basis=known``: what the node held then. The county comes to hold a township's project only when it is copied
+    up; before that it did not know it, though the township had recorded it."""
+    from datetime import UTC, datetime
+
+    api, settings, hierarchy = world
+    body = {"year": 2025, "title": "知悉水渠", "category": "民生", "occurred_at": "2025-01-01T09:00:00+08:00"}
+    p = api.post(JIANGKOU, "/livelihood-projects", body, expect=201)["id"]
+    time.sleep(0.01)
+    between = datetime.now(UTC).isoformat()
+    time.sleep(0.01)
+    township = NodeStore(hierarchy.ref(hierarchy.by_code(JIANGKOU)), settings)
+    county = NodeStore(hierarchy.ref(hierarchy.by_code(DONGKOU)), settings)
+    try:  # what the ingest does, for this one aggregate
+        county.books.insert_rows(
+            [
+                (n.originator_id, n.originator_version, n.topic, n.state)
+                for n in township.iter_notifications()
+                if str(n.originator_id) == p
+            ]
+        )
+    finally:
+        township.close()
+        county.close()
+
+    def as_of(code: str, at: str, basis: str) -> Any:
+        return api.get(code, f"/aggregates/{p}", as_=(code, "auditor"), as_of=at, basis=basis)
+
+    assert as_of(DONGKOU, between, "recorded").json()["version"] == 1  # recorded at the township before the cut
+    assert as_of(DONGKOU, between, "known").status_code == 404  # but not held by the county then
+    assert as_of(DONGKOU, datetime.now(UTC).isoformat(), "known").json()["basis"] == "known"
+    assert as_of(JIANGKOU, between, "known").json()["version"] == 1  # the township knew it when it recorded it
+
+
 # ------------------------------------------------------------------------------------------------------- views
 
 
@@ -715,3 +749,28 @@ def test_views_over_the_subtree_with_drill_down_and_as_of(api: Api) -> None:
     assert r.status_code == 422 and r.json()["field"] == "query.yaer"
     r = api.get(SHAOYANG, "/views/duty-record", as_=who, who="无此人")
     assert r.status_code in (200, 422)
+
+
+def test_views_as_of_known_time(api: Api) -> None:
+    """``by=known``: what the node held at the cut. A station recorded after the cut is not known then, whatever
+    it is dated; the answer names the clock."""
+    from datetime import UTC, datetime
+
+    def stations(as_of: str) -> dict[str, Any]:
+        deadline = time.monotonic() + 30
+        while (status := api.get(JIANGKOU, "/sync/status").json())["projected"] < status["head"]:
+            assert time.monotonic() < deadline, status
+            time.sleep(0.1)
+        r = api.get(JIANGKOU, "/views/stations", as_of=as_of, by="known", year=2024)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    before = datetime.now(UTC).isoformat()
+    time.sleep(0.01)
+    api.post(JIANGKOU, "/stations", {"name": f"知悉联络站{next(_seq)}", "occurred_at": "2024-03-01T09:00:00+08:00"}, expect=201)
+    after = datetime.now(UTC).isoformat()
+    then, now = stations(before), stations(after)
+    assert now["totals"]["stations"] == then["totals"]["stations"] + 1
+    assert "按知悉时间" in now["scope"]["as_of_label"]
+    r = api.get(JIANGKOU, "/views/stations", as_of=after, by="whenever")
+    assert r.status_code == 422 and "known" in r.text

@@ -1,5 +1,6 @@
 """The audit replay: every view as of time T, on the live read models, equals the same view on read models rebuilt
-from only the events on this side of T (recorded time, and effective occurred time), on SQLite and PostgreSQL."""
+from only the events on this side of T (recorded time, effective occurred time, and known time), on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -63,6 +64,9 @@ def test_as_of_equals_a_rebuild_cut_at_that_time(store_settings: StoreSettings, 
     for day in (start + timedelta(days=20), date(2024, 12, 31), start + timedelta(days=95)):
         moment = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
         cuts.append(("occurred", us(moment)))
+    known = [us(t) for t in store.known_at([n.id for n in store.iter_notifications()]) if t is not None]
+    assert len(known) == len(events) and known == sorted(known)  # every event known, in log order
+    cuts.append(("known", known[len(known) // 2]))
     checked = 0
     for n, (by, at) in enumerate(cuts):
         cut = build_cut(store, store_settings, at=at, by=by, variant=f"cut{n}", hierarchy=hunan)  # type: ignore[arg-type]

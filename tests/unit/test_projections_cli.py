@@ -64,7 +64,7 @@ def test_every_view_renders(data_dir: Path) -> None:
     [
         (("report", "everything"), "unknown view 'everything'"),
         (("report", "coverage", "--as-of", "2025-13-45"), "--as-of"),
-        (("report", "coverage", "--by", "whenever"), "--by must be recorded or occurred"),
+        (("report", "coverage", "--by", "whenever"), "--by must be recorded, occurred or known"),
         (("report", "coverage", "--node", "430811", "--region", "430500"), "outside the subtree of 武陵源区"),
         (("report", "coverage", "--region", "999999"), "unknown"),
         (("report", "coverage", "--format", "xml"), "--format must be table, json or csv"),

@@ -18,6 +18,7 @@ from domain.contacts import ContactActivity
 from domain.deputies import Deputy
 from domain.livelihood import LivelihoodProject
 from domain.stations import Station
+from domain.store import NodeStore
 from domain.suggestions import Suggestion
 from domain.visits import StationVisit
 from gateways.api.auth import ROLE_LABELS, Principal
@@ -34,15 +35,22 @@ AggregateId = Annotated[UUID, Path(description="聚合 id / aggregate id")]
 
 
 class TimeBasis(StrEnum):
-    RECORDED = "recorded"  # what the system knew then (the store's own time)
+    RECORDED = "recorded"  # what its office had recorded then (the event's own timestamp)
     OCCURRED = "occurred"  # what had happened by then (occurred_at)
+    KNOWN = "known"  # what this node held then (its store's known time)
 
 
 AsOf = Annotated[
     datetime | None,
     Query(description="截至某时 (审计): 按 basis 取该时刻的状态; 不带时区按北京时间 / as of a past time (auditors)"),
 ]
-Basis = Annotated[TimeBasis, Query(description="recorded 按记录时间 (系统当时所知) / occurred 按发生时间 (当时已发生的)")]
+Basis = Annotated[
+    TimeBasis,
+    Query(
+        description="recorded 按记录时间 (录入机关当时所记) / occurred 按发生时间 (当时已发生的) / "
+        "known 按知悉时间 (本节点当时所掌握的)"
+    ),
+]
 
 
 # ------------------------------------------------------------------------------------------------------ models
@@ -249,12 +257,17 @@ def get_node(
 # -------------------------------------------------------------------------------------------------- aggregates
 
 
-def _replay(events: list[Any], as_of: datetime, basis: TimeBasis) -> tuple[Any, list[Any]]:
-    """The aggregate from the events up to ``as_of``: by recorded time, or by occurred time (the prefix of versions
-    that had all happened by then)."""
+def _replay(store: NodeStore, events: list[Any], as_of: datetime, basis: TimeBasis) -> tuple[Any, list[Any]]:
+    """The aggregate from its events (in ``store``) up to ``as_of``: by recorded time, by occurred time (the prefix of
+    versions that had all happened by then), or by the time this node came to hold them (known; one stored before
+    known times were kept counts as known when it was recorded, as in the views)."""
+    if basis is TimeBasis.KNOWN and events:
+        known = store.aggregate_known_at(events[0].originator_id)
+        times = [k or e.timestamp for k, e in zip(known, events, strict=True)]
+    else:
+        times = [e.timestamp if basis is TimeBasis.RECORDED else e.occurred_at for e in events]
     kept = []
-    for event in events:
-        when = event.timestamp if basis is TimeBasis.RECORDED else event.occurred_at
+    for event, when in zip(events, times, strict=True):
         if when > as_of:
             break
         kept.append(event)
@@ -311,7 +324,7 @@ def get_aggregate(
     if as_of is not None:
         r.gw.access.require_read(r.who, r.node.ref, audit=True)
         store = r.node.reference if replica else r.node.store
-        aggregate, kept = _replay(store.history(aggregate_id), _aware(as_of), basis)
+        aggregate, kept = _replay(store, store.history(aggregate_id), _aware(as_of), basis)
         if aggregate is None:
             raise ApiError(
                 404, f"aggregate {aggregate_id} did not exist yet at {as_of.isoformat()} ({basis.value})", field="as_of"
@@ -351,9 +364,10 @@ def get_history(
     basis: Basis = TimeBasis.RECORDED,
 ) -> HistoryView:
     aggregate, replica = _find(r, aggregate_id)
-    events = (r.node.reference if replica else r.node.store).history(aggregate_id)
+    store = r.node.reference if replica else r.node.store
+    events = store.history(aggregate_id)
     if as_of is not None:
-        _, events = _replay(events, _aware(as_of), basis)
+        _, events = _replay(store, events, _aware(as_of), basis)
     unmasked = r.unmasked(aggregate.owner)
     rows = [event_row(e) for e in events]
     return HistoryView(

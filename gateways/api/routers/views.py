@@ -2,7 +2,7 @@
 
 Every view reads the node's own projection (its log: own and replicated events of the whole subtree). ``region``
 drills down to any division within the node's subtree (and so within the token's); the province's node covers
-all of Hunan. ``as_of`` gives a view as it stood at a past time, by recorded or occurred time. Answers are cached
+all of Hunan. ``as_of`` gives a view as it stood at a past time, by recorded, occurred or known time. Answers are cached
 until the projection moves. Personal data of the public never appears in views (free text is scrubbed anyway).
 """
 
@@ -42,9 +42,16 @@ Limit = Annotated[int, Query(ge=1, le=200, description="每页条数")]
 class Clock(StrEnum):
     RECORDED = "recorded"
     OCCURRED = "occurred"
+    KNOWN = "known"
 
 
-By = Annotated[Clock, Query(description="as_of 的时钟: recorded 按记录时间 (系统当时所知) / occurred 按发生时间")]
+By = Annotated[
+    Clock,
+    Query(
+        description="as_of 的时钟: recorded 按记录时间 (录入机关当时所记) / occurred 按发生时间 / "
+        "known 按知悉时间 (本节点当时所掌握: 上级节点随同步滞后)"
+    ),
+]
 
 
 class ViewAnswer(BaseModel):
