@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from hashlib import sha1
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
@@ -24,7 +24,7 @@ from eventsourcing.domain import (
 from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.levels import DivisionKind, Level
-from domain.timeline import FLOOR, FLOOR_AT, day_of
+from domain.timeline import FLOOR, FLOOR_AT, SHANGHAI, day_of
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -449,6 +449,29 @@ class Step(NamedTuple):
     def of(cls, event: Any, day: date | None = None) -> Step:
         occurred = day_of(event.occurred_at)
         return cls(event.label, occurred, day or occurred)
+
+
+def as_occurred(events: Sequence[Any], as_of: datetime) -> list[Any]:
+    """The events that make an aggregate as it was in the world at ``as_of`` (the occurred clock), in their order:
+    the prefix of its facts that had happened by then (its history is sequential), every correction of one of them
+    that holds by then (from when the fact happened; a deputy's attributes from ``effective_from``), and a void
+    whenever it was recorded (a record entered in error never was)."""
+    kept: list[Any] = []
+    held: set[int] = set()
+    happened = True
+    for event in events:
+        if isinstance(event, DutyAggregate.Voided):
+            kept.append(event)
+        elif isinstance(event, DutyAggregate.Corrected):
+            since = event.effective_from
+            if event.version in held and (since is None or datetime.combine(since, time(), SHANGHAI) <= as_of):
+                kept.append(event)
+        elif happened and event.occurred_at <= as_of:
+            kept.append(event)
+            held.add(event.originator_version)
+        else:
+            happened = False
+    return kept
 
 
 def _attributed(owner: UUID, by: Attribution) -> dict[str, Any]:

@@ -3,6 +3,7 @@ recorded, the node and its children, sync status. Aggregate views over the subtr
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -12,7 +13,7 @@ from eventsourcing.utils import get_topic
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
-from domain.base import Role
+from domain.base import Role, as_occurred
 from domain.bodies import StandingCommittee
 from domain.contacts import ContactActivity
 from domain.deputies import Deputy
@@ -250,14 +251,12 @@ def get_node(
 
 
 def _replay(events: list[Any], as_of: datetime, basis: TimeBasis) -> tuple[Any, list[Any]]:
-    """The aggregate from the events up to ``as_of``: by recorded time, or by occurred time (the prefix of versions
-    that had all happened by then)."""
-    kept = []
-    for event in events:
-        when = event.timestamp if basis is TimeBasis.RECORDED else event.occurred_at
-        if when > as_of:
-            break
-        kept.append(event)
+    """The aggregate from the events up to ``as_of``: by recorded time (what was believed then: a correction or void
+    recorded later is not in it), or by occurred time (the corrected world: ``domain.base.as_occurred``)."""
+    if basis is TimeBasis.RECORDED:
+        kept = list(itertools.takewhile(lambda event: event.timestamp <= as_of, events))
+    else:
+        kept = as_occurred(events, as_of)
     aggregate = None
     for event in kept:
         aggregate = event.mutate(aggregate)
