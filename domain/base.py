@@ -6,7 +6,7 @@ import dataclasses
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from hashlib import sha1
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
@@ -24,7 +24,7 @@ from eventsourcing.domain import (
 from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.levels import DivisionKind, Level
-from domain.timeline import FLOOR, FLOOR_AT, SHANGHAI, day_of
+from domain.timeline import FLOOR, FLOOR_AT, day_of, start_of
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -464,7 +464,7 @@ def as_occurred(events: Sequence[Any], as_of: datetime) -> list[Any]:
             kept.append(event)
         elif isinstance(event, DutyAggregate.Corrected):
             since = event.effective_from
-            if event.version in held and (since is None or datetime.combine(since, time(), SHANGHAI) <= as_of):
+            if event.version in held and (since is None or start_of(since) <= as_of):
                 kept.append(event)
         elif happened and event.occurred_at <= as_of:
             kept.append(event)

@@ -439,11 +439,15 @@ suggestions = _t(
 )
 
 
-def _snapshots(name: str, key: str, columns: list[Column], kept: list[str], dynamic: list[str], event: int) -> Table:
+def _snapshots(
+    name: str, key: str, columns: list[Column], kept: list[str], dynamic: list[str], event: int, *, corrected: bool = False
+) -> Table:
     """A snapshot: the aggregate, what the as-of views count by of its static columns (``kept``), the dynamic ones,
     the event, and when it stopped being the latest. Appended (as-of views scan them; a bulk build writes an
     aggregate's at once, complete), found by aggregate and version through their index (a later page lowering the
-    end of earlier ones)."""
+    end of earlier ones). ``corrected``: the aggregate's facts may be corrected, so a version may have several
+    snapshots, each seen on one clock only (an empty interval ``next = clock`` on the other; see
+    ``projections.projector.lifecycle``)."""
     by_name = {c.name: c for c in columns}
     return _t(
         name,
@@ -452,7 +456,7 @@ def _snapshots(name: str, key: str, columns: list[Column], kept: list[str], dyna
         *[Column(c.name, c.type, nullable=c.nullable) for c in columns if c.name in dynamic],
         Column("event", String(event), nullable=False),
         *_clocks("next"),  # the earliest clock of a later snapshot of the aggregate (none: the latest one)
-        Index(f"ux_{name}", key, "version", unique=True),
+        Index(f"ix_{name}", key, "version") if corrected else Index(f"ux_{name}", key, "version", unique=True),
         sqlite_with_rowid=True,
     )
 
@@ -524,7 +528,9 @@ projects = _t(
     Index("ix_projects_year", "year", "state"),
 )
 
-project_snapshots = _snapshots("project_snapshots", "project_id", _project_columns(), PROJECT_KEPT, PROJECT_DYNAMIC, 24)
+project_snapshots = _snapshots(
+    "project_snapshots", "project_id", _project_columns(), PROJECT_KEPT, PROJECT_DYNAMIC, 24, corrected=True
+)
 
 # =============================================================================================== summaries
 

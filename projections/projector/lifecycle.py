@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from projections.decode import LeanEvent
 from projections.projector.page import Orphan, Page, add_sum
+from projections.rules import VOIDED
 
 #: What a state adds to the summaries: (summary, key, values) for each of them it counts in.
 Contributions = list[tuple[sa.Table, tuple[Any, ...], tuple[Any, ...]]]
@@ -39,6 +40,8 @@ class Lifecycle:
         self.columns = [self.key, *columns]
         self.row = operator.itemgetter(*self.columns)
         self.snapshot_row = operator.itemgetter(self.key, *kept, *dynamic)
+        self._column = {name: i for i, name in enumerate([self.key, *kept, *dynamic])}  # a snapshot row's columns
+        self._version, self._recorded, self._occurred = (self._column[c] for c in ("version", "recorded_at", "occurred_at"))
         self.contributions = contributions
 
     # -------------------------------------------------------------------------------------------- handlers
@@ -57,30 +60,102 @@ class Lifecycle:
         b.p.cache[self.kind][b.oid] = state
         b.pending[f"{self.kind}:before"][b.oid] = []
 
-    def snapshot(self, b: Page, state: dict[str, Any], e: LeanEvent, name: str, occ: int) -> None:
+    def snapshot(self, b: Page, state: dict[str, Any], e: LeanEvent, name: str, occ: int | None) -> None:
         """The state after event ``e``: a snapshot row; earlier snapshots stop being the latest at its clocks (those
-        still in memory now, those written before at the page's end)."""
+        still in memory now, those written before at the page's end). ``occ`` None: a snapshot on the recorded clock
+        only (a correction's or a void's: on the occurred clock they change the snapshots they correct instead, see
+        ``correct`` and ``void``); it ends nothing on the occurred clock and is seen on it never (``next_occ`` is its
+        ``occurred_at``, the state's last event's)."""
         rec, version = e.timestamp, e.originator_version
-        state["version"], state["recorded_at"], state["occurred_at"] = version, rec, occ
+        state["version"], state["recorded_at"] = version, rec
+        if occ is not None:
+            state["occurred_at"] = occ
         aggregate = state[self.key]
         b.touched[self.kind].add(aggregate)
-        # Unwritten snapshots: the page's; a bulk build's, held until the aggregate closes or the build ends (even when
-        # its state leaves the cache: their end clocks are then final, and nothing is updated in place).
-        unwritten = b.p.held[self.kind] if b.deferred else b.pending[f"{self.kind}:snapshots"]
-        chain = unwritten.setdefault(aggregate, [])
+        chain = self._unwritten(b).setdefault(aggregate, [])
         for earlier in chain:  # the earliest later clock: with clocks in version order, the next snapshot's
             earlier[-2] = rec if earlier[-2] is None or rec < earlier[-2] else earlier[-2]
-            earlier[-1] = occ if earlier[-1] is None or occ < earlier[-1] else earlier[-1]
+            if occ is not None:
+                earlier[-1] = occ if earlier[-1] is None or occ < earlier[-1] else earlier[-1]
         lower = b.pending[f"{self.kind}:lower"]
         if aggregate in lower:
             found = lower[aggregate]
-            found[1], found[2] = min(found[1], rec), min(found[2], occ)
+            found[1] = min(found[1], rec)
+            if occ is not None:
+                found[2] = occ if found[2] is None else min(found[2], occ)
         elif not chain and version > 1:
             lower[aggregate] = [version, rec, occ]  # snapshots written before: lowered at the page's end
-        row = [*self.snapshot_row(state), name, None, None]
+        row = [*self.snapshot_row(state), name, None, None if occ is not None else state["occurred_at"]]
+        self._add(b, chain, row)
+
+    def _unwritten(self, b: Page) -> dict[str, list[list[Any]]]:
+        """Unwritten snapshots: the page's; a bulk build's, held until the aggregate closes or the build ends (even
+        when its state leaves the cache: their end clocks are then final, and nothing is updated in place)."""
+        return b.p.held[self.kind] if b.deferred else b.pending[f"{self.kind}:snapshots"]  # type: ignore[no-any-return]
+
+    def _add(self, b: Page, chain: list[list[Any]], row: list[Any]) -> None:
         chain.append(row)
         if not b.deferred:
             b.inserts[self.snapshots.name].append(row)  # type: ignore[arg-type]  # a list: later snapshots lower it
+
+    # ---------------------------------------------------------------------------------- corrections, voids
+    #
+    # By the recorded clock a correction or a void is a snapshot like any other (``snapshot`` with ``occ`` None): what
+    # was believed from when it was recorded. By the occurred clock it changes the past: each snapshot it concerns that
+    # the occurred clock sees (``next_occ`` None or after its ``occurred_at``) is ended there (``next_occ`` set to its
+    # ``occurred_at``: an empty interval), and a corrected one is copied with the corrected values, the copy seen on
+    # the occurred clock only (``next_rec`` = its ``recorded_at``, the correction's) over the interval the snapshot
+    # had. A void copies nothing: on the occurred clock the project never was.
+
+    def correct(self, b: Page, e: LeanEvent, state: dict[str, Any], values: dict[str, Any], until: str) -> None:
+        """A correction of the fact of version ``e.version``: ``values`` hold in the snapshots from it up to the next
+        snapshot of event ``until`` (which sets them again), exclusive; and in the state if none follows."""
+        rows, unwritten = self._snapshots_of(b, b.oid)
+        end = next((r[self._version] for r, _ in rows if r[self._version] > e.version and r[-3] == until), None)
+        if end is None:
+            state.update(values)
+        self.snapshot(b, state, e, "corrected", None)
+        index = [self._column[c] for c in values]
+        for row, stored in rows:
+            if row[self._version] >= e.version and (end is None or row[self._version] < end) and self._seen_on_occurred(row):
+                copy = list(row)
+                for i, value in zip(index, values.values(), strict=True):
+                    copy[i] = value
+                copy[self._recorded], copy[-2] = e.timestamp, e.timestamp
+                self._end_on_occurred(b, row, stored)
+                self._add(b, unwritten, copy)
+
+    def void(self, b: Page, e: LeanEvent, state: dict[str, Any]) -> None:
+        """A void: the state is ``voided`` (counted nowhere) from when it was recorded; every snapshot of the
+        aggregate is ended on the occurred clock where it starts."""
+        rows, _ = self._snapshots_of(b, b.oid)
+        state["state"] = VOIDED
+        self.snapshot(b, state, e, VOIDED, None)
+        for row, stored in rows:
+            if self._seen_on_occurred(row):
+                self._end_on_occurred(b, row, stored)
+
+    def _snapshots_of(self, b: Page, aggregate: str) -> tuple[list[tuple[list[Any], bool]], list[list[Any]]]:
+        """The aggregate's snapshots in version order, each with whether it was written before (rows as lists in the
+        table's column order); and its unwritten ones' list."""
+        sql = f"{b.sql.rows_of(self.snapshots, [c.name for c in self.snapshots.columns])} WHERE {self.key} = {b.sql.ph}"
+        stored = [(list(r), True) for r in b.conn.exec_driver_sql(sql, (aggregate,))]
+        unwritten = self._unwritten(b).setdefault(aggregate, [])
+        rows = sorted([*stored, *((r, False) for r in unwritten)], key=lambda pair: pair[0][self._version])
+        return rows, unwritten
+
+    def _seen_on_occurred(self, row: list[Any]) -> bool:
+        return row[-1] is None or row[-1] > row[self._occurred]
+
+    def _end_on_occurred(self, b: Page, row: list[Any], stored: bool) -> None:
+        if stored:
+            ph, t = b.sql.ph, b.sql.t(self.snapshots)
+            b.conn.exec_driver_sql(
+                f"UPDATE {t} SET next_occ = occurred_at WHERE {self.key} = {ph} AND version = {ph} AND recorded_at = {ph} "
+                "AND (next_occ IS NULL OR next_occ > occurred_at)",
+                (row[0], row[self._version], row[self._recorded]),
+            )
+        row[-1] = row[self._occurred]
 
     # ----------------------------------------------------------------------------------------- page end
 
@@ -98,7 +173,7 @@ class Lifecycle:
         if lower:
             rows = [(r, r, o, o, a, v, r, o) for a, (v, r, o) in sorted(lower.items())]
             b.conn.exec_driver_sql(self._lower_sql(b), rows)
-        closed = [i for i in touched if cached[i]["state"] == "closed"]
+        closed = [i for i in touched if cached[i]["state"] in ("closed", "voided")]  # nothing follows either
         if b.deferred and closed:
             self.write_current(b.p, b.conn, [cached[i] for i in closed])
             self.write_held(b.p, b.conn, closed)
