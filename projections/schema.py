@@ -85,7 +85,7 @@ projection_meta = _t(
 projection_skips = _t(
     "projection_skips",
     Column("topic", String(300), primary_key=True),
-    Column("reason", String(20), primary_key=True),  # unknown | undecodable | failed | orphan
+    Column("reason", String(20), primary_key=True),  # unknown | undecodable | failed | orphan | not_followed
     Column("count", BigInteger, nullable=False),
     Column("last_position", BigInteger, nullable=False),
     Column("detail", String(500), nullable=False),

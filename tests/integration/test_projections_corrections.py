@@ -22,8 +22,10 @@ from domain.base import Attribution, Role
 from domain.deputies import Deputy
 from domain.hierarchy import Hierarchy
 from domain.livelihood import LivelihoodProject
+from domain.stations import Station
 from domain.store import NodeStore, StoreSettings
 from domain.timeline import SHANGHAI
+from domain.visits import StationVisit
 from projections import queries
 from projections.db import ProjectionDB
 from projections.projector import Projector
@@ -159,3 +161,19 @@ def test_the_corrected_and_voided_project_as_of_just_before(world: World, settin
     Projector(world.store, db, hierarchy=world.hunan).run()
     later = us(datetime.now(SHANGHAI) + timedelta(seconds=1))
     assert livelihood(db, world.hunan, later) == livelihood(db, world.hunan)
+
+
+def test_a_visits_correction_and_void_are_counted_as_not_followed_yet(world: World, settings: StoreSettings) -> None:
+    """The views do not follow a station visit's corrections and voids yet: counted as problems, never in silence."""
+    town = world.store.node
+    station = Station.establish(town, at("2025-01-02"), name="联络站")
+    station.enrol(at("2025-01-02"), deputy_id=world.deputy.id, deputy_name="李桂花", congress="township")
+    visit = StationVisit.record_visit(
+        town, at("2025-03-08"), station=station, visit_date=date(2025, 3, 8), deputy_ids=[world.deputy.id], people_received=3
+    )
+    visit.correct(town, at("2025-03-09"), fact="visit", changes={"people_received": 30}, reason="x")
+    visit.void(town, at("2025-03-09"), reason="登记有误")
+    world.store.save(station, visit)
+    db = ProjectionDB(world.store.node, settings, hierarchy=world.hunan).open()
+    stats = Projector(world.store, db, hierarchy=world.hunan).run()
+    assert {reason for reason, _ in stats.problems} == {"not_followed"} and stats.unknown == 2
