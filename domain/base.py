@@ -1,4 +1,6 @@
-"""What every aggregate of deputy work shares: one owner node, attributed events, rule errors."""
+"""What every aggregate of deputy work shares: one owner node, attributed events, rule errors, and corrections (更正)
+and voids (作废) as events: each aggregate declares what of it is correctable and checks corrected values by its own
+rules; ``as_occurred`` says what an aggregate was in the world at a time, corrections included."""
 
 from __future__ import annotations
 

@@ -17,9 +17,14 @@ table (one row per event: what changes, after it, and of what never changes only
 the rest, such as titles, stays in the current row). A snapshot also
 holds when it stopped being the latest (``next_rec`` / ``next_occ``: the earliest clock of a later snapshot), so the
 state at a cut is the one snapshot per aggregate with ``clock <= cut < next`` — a filter, not a search per
-aggregate. ``marks`` holds derived first-occurrence facts (the first time a deputy, SC member or body did a kind of
-thing in a year, by each clock), which the coverage targets check the populations against. ``occurred_at`` is
-effective: see ``aggregate_clock``.
+aggregate. A snapshot whose ``next`` equals its clock on one clock is not seen on that clock: a correction (更正) or a
+void (作废) of a livelihood project adds a snapshot seen on the recorded clock only (what was believed from when it was
+recorded) and, on the occurred clock, ends the snapshots it changes where they start and copies the corrected ones
+(seen on the occurred clock only: the corrected world); a voided state counts nowhere.
+
+``marks`` holds derived first-occurrence facts (the first time a deputy, SC member or body did a kind of thing in a
+year, by each clock), which the coverage targets check the populations against. ``occurred_at`` is effective: see
+``aggregate_clock`` (a deputy's corrected category is not: it holds from its ``effective_from``).
 
 Facts are clustered by the key their views read them by (SQLite ``WITHOUT ROWID``: the table is its primary key's
 b-tree, so the key needs no second copy in an index): a deputy's activity by ``(year, deputy_id, …)``, a snapshot

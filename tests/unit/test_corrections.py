@@ -3,16 +3,22 @@ under, by the owner office only; a voided record takes nothing more. The origina
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import itertools
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from domain.base import Attribution, DutyAggregate, NodeRef
+from domain.base import Attribution, DomainError, DutyAggregate, NodeRef
 from domain.deputies import Deputy
+from domain.levels import DivisionKind, Level
 from domain.livelihood import LivelihoodProject
 from domain.stations import Station
 from domain.store import NodeStore
@@ -314,3 +320,67 @@ def test_corrections_and_voids_come_back_from_the_store(
     again = store.get(project.id)
     assert again.reports == project.reports and again.budget_wan == Decimal("150.00") and again.progress == 95
     assert store.get(visit.id).void_reason == "登记有误"
+
+
+# -------------------------------------------------------------------------------------- random corrections
+
+CORRECTIONS = st.one_of(
+    st.tuples(
+        st.just("progress"),
+        st.integers(0, 5),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "progress": st.integers(-5, 105),
+                "spent_wan": st.integers(-1, 200).map(Decimal),
+                "overspend_reason": st.sampled_from(["", "追加工程量"]),
+            },
+        ),
+    ),
+    st.tuples(st.just("implementation"), st.integers(0, 2), st.fixed_dictionaries({"budget_wan": st.integers(-1, 200)})),
+    st.tuples(st.just("candidate"), st.just(1), st.fixed_dictionaries({"estimate_wan": st.integers(0, 200)})),
+    st.tuples(st.just("void"), st.just(1), st.just({})),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    reports=st.lists(st.tuples(st.integers(0, 100), st.integers(0, 100)), max_size=5),
+    corrections=st.lists(CORRECTIONS, max_size=12),
+)
+def test_random_corrections_keep_a_projects_rules(
+    reports: list[tuple[int, int]], corrections: list[tuple[str, int, dict[str, Any]]]
+) -> None:
+    """Whatever corrections are asked for, the accepted ones keep every rule a progress report was recorded under
+    (monotone figures, a reason for spending over the budget), the project's progress is its latest report's, a refused
+    one records nothing, and the events replayed give the same project."""
+    town = NodeRef(UUID(int=7), "430582204", "斫𥕢乡", Level.TOWNSHIP, DivisionKind.TOWNSHIP)
+    by = Attribution("clerk", "recorder", datetime(2025, 3, 10, 9, tzinfo=UTC))
+    project = LivelihoodProject.propose(town, by, year=2025, title="供水", category="民生")
+    project.list_as_candidate(by, estimate_wan=Decimal(100))
+    project.deliberate(by, deputies_present=40)
+    project.vote(by, session="会议", yes=40, no=0, abstain=0, present=40, total_deputies=50)
+    project.start_implementation(by, budget_wan=Decimal(100), lead_unit="镇政府")
+    for progress, spent in sorted(reports):
+        with contextlib.suppress(DomainError):
+            project.report_progress(by, progress=progress, spent_wan=Decimal(spent))
+    for fact, number, changes in corrections:
+        before = (project.version, copy.deepcopy(project.reports), project.budget_wan, project.void_reason)
+        try:
+            if fact == "void":
+                project.void(town, by, reason="登记有误")
+            else:
+                project.correct(town, by, fact=fact, number=number, changes=changes, reason="更正")
+        except DomainError:
+            assert (project.version, project.reports, project.budget_wan, project.void_reason) == before
+        for earlier, later in itertools.pairwise(project.reports):
+            assert earlier["progress"] <= later["progress"] and earlier["spent_wan"] <= later["spent_wan"]
+        for report in project.reports:
+            assert 0 <= report["progress"] <= 100
+            assert report["spent_wan"] <= project.budget_wan or report["overspend_reason"]
+        if project.reports:
+            assert (project.progress, project.spent_wan) == (project.reports[-1]["progress"], project.reports[-1]["spent_wan"])
+    replayed = None
+    for event in project.pending_events:
+        replayed = event.mutate(replayed)
+    assert replayed is not None and vars(replayed) == vars(project) | {"_pending_events": []}
