@@ -173,7 +173,7 @@ class Lifecycle:
         if lower:
             rows = [(r, r, o, o, a, v, r, o) for a, (v, r, o) in sorted(lower.items())]
             b.conn.exec_driver_sql(self._lower_sql(b), rows)
-        closed = [i for i in touched if cached[i]["state"] in ("closed", "voided")]  # nothing follows either
+        closed = [i for i in touched if cached[i]["state"] in ("closed", VOIDED)]  # nothing follows either
         if b.deferred and closed:
             self.write_current(b.p, b.conn, [cached[i] for i in closed])
             self.write_held(b.p, b.conn, closed)
