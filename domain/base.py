@@ -1,10 +1,12 @@
-"""What every aggregate of deputy work shares: one owner node, attributed events, rule errors."""
+"""What every aggregate of deputy work shares: one owner node, attributed events, rule errors, and corrections (更正)
+and voids (作废) as events: each aggregate declares what of it is correctable and checks corrected values by its own
+rules; ``as_occurred`` says what an aggregate was in the world at a time, corrections included."""
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -24,7 +26,7 @@ from eventsourcing.domain import (
 from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.levels import DivisionKind, Level
-from domain.timeline import FLOOR, FLOOR_AT, day_of
+from domain.timeline import FLOOR, FLOOR_AT, day_of, start_of
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -184,7 +186,43 @@ class DutyAggregate(Aggregate):
     class Created(Event, Aggregate.Created):
         pass
 
+    class Corrected(Event):
+        """更正: new values for named fields of one fact recorded earlier (``fact``, ``number``: which of its kind;
+        ``version``: its event). The fact's own event stays; ``effective_from``: for a deputy's attributes, the day from
+        which the new values hold (``None`` otherwise: they hold from the fact itself)."""
+
+        label: ClassVar[str] = "更正"
+        fact: str
+        number: int
+        version: int
+        changes: dict[str, Any]
+        reason: str
+        effective_from: date | None
+
+        def apply(self, aggregate: DutyAggregate) -> None:
+            aggregate.fact(self.fact, self.number).values.update(self.changes)
+            aggregate.derive(self.fact)
+
+    class Voided(Event):
+        """作废 (登记有误): the whole record was entered in error. Its events stay; nothing more is recorded on it."""
+
+        label: ClassVar[str] = "作废"
+        reason: str
+
+        def apply(self, aggregate: DutyAggregate) -> None:
+            aggregate.void_reason = self.reason
+
     owner: UUID
+
+    #: What may be corrected: fact → its correctable fields. Each aggregate declares its own and finds its facts
+    #: (``fact``), and checks corrected values by its rules (``checked_correction``).
+    correctable: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: The facts that are attributes holding from a day on (a deputy's category): their corrections say from when.
+    dated_facts: ClassVar[tuple[str, ...]] = ()
+    #: Whether a record of this kind may be voided (作废) by its owner office.
+    voidable: ClassVar[bool] = False
+    #: Why the record was voided ("" while it stands): a class default, set on the instance by ``Voided``.
+    void_reason = ""
 
     if TYPE_CHECKING:  # set by the events' apply() of aggregates with a lifecycle
         step: Step
@@ -244,12 +282,101 @@ class DutyAggregate(Aggregate):
                 f"{field} {day} is before {step} ({earlier}): a step cannot be dated before the step it follows (时间倒序)"
             )
 
+    # ------------------------------------------------------------------------------------- corrections, voids
+
+    def fact(self, fact: str, number: int) -> Fact:
+        """One correctable fact (``fact`` is one of ``correctable``), or a refusal naming ``number`` if there is no
+        such one. The aggregate's creating fact is number 1 of its kind."""
+        raise self.reject(f"fact {fact!r} cannot be corrected")
+
+    def single(self, fact: str, number: int, version: int, day: date, values: dict[str, Any]) -> Fact:
+        """A fact the aggregate has once (its creation, a project's implementation): number 1 only."""
+        if number != 1:
+            raise self.reject(f"number: a {self.label} has one {fact}, number 1 (got {number})")
+        return Fact(version, day, values)
+
+    def nth(self, fact: str, number: int, facts: list[dict[str, Any]]) -> Fact:
+        """Fact ``number`` of a numbered kind (a visit's issues, a project's progress reports), whose values hold their
+        event's ``version`` and ``day``."""
+        if not 1 <= number <= len(facts):
+            raise self.reject(f"number: no {fact} number {number} (this {self.label} has {len(facts)})")
+        found = facts[number - 1]
+        return Fact(found["version"], found["day"], found)
+
+    def checked_correction(self, fact: str, number: int, changes: dict[str, Any], by: Attribution) -> dict[str, Any]:
+        """The corrected values in their recorded form, checked by the rules the fact was recorded under and against
+        the aggregate's other facts (each refusal names the field and the rule)."""
+        return changes
+
+    def derive(self, fact: str) -> None:
+        """What the aggregate derives from the values of its facts of kind ``fact`` (a project's progress from its
+        latest report), derived again when one of them changes."""
+
+    def correct(
+        self,
+        office: NodeRef,
+        by: Attribution,
+        *,
+        fact: str,
+        number: int = 1,
+        changes: dict[str, Any],
+        reason: str,
+        effective_from: date | None = None,
+    ) -> None:
+        """更正: record new values for named fields of one fact, by the owner office only, with a reason."""
+        self._require_standing(office, "corrects")
+        fields = self.correctable.get(fact)
+        if fields is None:
+            allowed = ", ".join(self.correctable) or "none"
+            raise self.reject(f"fact must be one of: {allowed} (got {fact!r}): 此项不可更正")
+        self.require(bool(changes), "changes must name at least one field to correct")
+        for name in changes:
+            if name not in fields:
+                raise self.reject(f"{name} of a {fact} cannot be corrected (correctable: {', '.join(fields)}): 此字段不可更正")
+        version, day, current = self.fact(fact, number)
+        self.not_before("occurred_at", by.day, f"the corrected {fact}", day)
+        if fact in self.dated_facts:
+            self.require(effective_from is not None, f"effective_from is required: from which day do the new {fact} values hold")
+            self.dated("effective_from", effective_from, by)  # type: ignore[arg-type]
+        elif effective_from is not None:
+            raise self.reject(f"effective_from is only for a deputy's attributes: a {fact} is corrected from when it happened")
+        values = self.checked_correction(fact, number, dict(changes), by)
+        if all(current.get(name) == value for name, value in values.items()):
+            raise self.reject(f"the {fact} already holds these values: nothing to correct")
+        self.record(
+            self.Corrected,
+            by,
+            fact=fact,
+            number=number,
+            version=version,
+            changes=values,
+            reason=self.text("reason", reason, 500),
+            effective_from=effective_from,
+        )
+
+    def void(self, office: NodeRef, by: Attribution, *, reason: str) -> None:
+        """作废: the record was entered in error (登记有误); by the owner office only, with a reason."""
+        self._require_standing(office, "voids")
+        self.require(self.voidable, f"a {self.label} cannot be voided")
+        self.record(self.Voided, by, reason=self.text("reason", reason, 500))
+
+    def _require_standing(self, office: NodeRef, what: str) -> None:
+        if office.node_id != self.owner:
+            raise self.reject(f"only the owner office {what} this record, not {office}: 仅登记单位可更正或作废")
+        if self.void_reason:
+            raise self.voided()
+
+    def voided(self) -> DomainError:
+        return DomainError(f"{self.label} {self.id}", "voided", f"the record was voided (已作废: {self.void_reason})")
+
     def record(self, event_class: type[Event], by: Attribution, **payload: Any) -> None:
-        """Trigger one event of this aggregate, attributed and owned.
+        """Trigger one event of this aggregate, attributed and owned; none on a voided record.
 
         What the library's ``trigger_event`` does, leaner (see ``_lean_event``): the event built straight into its
         ``__dict__``, applied, the version and modified time set, the event made pending.
         """
+        if self.void_reason:
+            raise self.voided()
         if by.occurred_at < FLOOR_AT or (by.latest is not None and by.occurred_at > by.latest):
             raise self.reject(by.dating_problem() or "")
         make = _LEAN_EVENTS.get(event_class, _UNSEEN)
@@ -303,6 +430,15 @@ class DutyAggregate(Aggregate):
         return aggregate
 
 
+class Fact(NamedTuple):
+    """A correctable fact as its aggregate holds it: the version of its event, its day (what a correction is ordered
+    after), and its values (mutable: a correction updates them; for a creating fact, the aggregate's own)."""
+
+    version: int
+    day: date
+    values: dict[str, Any]
+
+
 class Step(NamedTuple):
     """A lifecycle's last step, as the next is ordered against it: its label, the day it occurred, and its own day
     (the day it names, e.g. a reply's ``replied_on``; else the day it occurred)."""
@@ -315,6 +451,29 @@ class Step(NamedTuple):
     def of(cls, event: Any, day: date | None = None) -> Step:
         occurred = day_of(event.occurred_at)
         return cls(event.label, occurred, day or occurred)
+
+
+def as_occurred(events: Sequence[Any], as_of: datetime) -> list[Any]:
+    """The events that make an aggregate as it was in the world at ``as_of`` (the occurred clock), in their order:
+    the prefix of its facts that had happened by then (its history is sequential), every correction of one of them
+    that holds by then (from when the fact happened; a deputy's attributes from ``effective_from``), and a void
+    whenever it was recorded (a record entered in error never was)."""
+    kept: list[Any] = []
+    held: set[int] = set()
+    happened = True
+    for event in events:
+        if isinstance(event, DutyAggregate.Voided):
+            kept.append(event)
+        elif isinstance(event, DutyAggregate.Corrected):
+            since = event.effective_from
+            if event.version in held and (since is None or start_of(since) <= as_of):
+                kept.append(event)
+        elif happened and event.occurred_at <= as_of:
+            kept.append(event)
+            held.add(event.originator_version)
+        else:
+            happened = False
+    return kept
 
 
 def _attributed(owner: UUID, by: Attribution) -> dict[str, Any]:

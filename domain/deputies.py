@@ -8,13 +8,15 @@ provincial ``Deputy`` may hold mandates at two levels.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, Step, member, natural_id, require_text
+from domain.base import Attribution, DomainError, DutyAggregate, Fact, NodeRef, Step, member, natural_id, require_text
 from domain.labelled import Labelled
 from domain.levels import CongressLevel
+from domain.timeline import day_of
 
 
 class MandateStatus(Labelled):
@@ -32,6 +34,9 @@ class ElectedVia(StrEnum):
 class GroupKind(StrEnum):
     AREA = "area"  # 代表小组 by area
     PROFESSIONAL = "professional"  # 专业小组 by profession or industry
+
+
+ONE_CATEGORY = "a deputy is either grassroots or a leading cadre, not both"
 
 
 def mandate_key(congress: CongressLevel | str, term: int) -> str:
@@ -67,6 +72,7 @@ class Deputy(DutyAggregate):
             deputy.leading_cadre = self.leading_cadre
             deputy.mandates = {}
             deputy.groups = {}
+            deputy.registered_on = day_of(self.occurred_at)
 
     class MandateGranted(DutyAggregate.Event):
         label: ClassVar[str] = "取得代表资格"
@@ -142,6 +148,7 @@ class Deputy(DutyAggregate):
         home_node: UUID
         mandates: dict[str, dict[str, Any]]
         groups: dict[str, str]
+        registered_on: date
 
     @staticmethod
     def id_for(owner: UUID, person_id: str) -> UUID:
@@ -165,7 +172,7 @@ class Deputy(DutyAggregate):
         where = f"deputy {person_id}"
         person_id = require_text(where, "person_id", person_id, 64)
         if grassroots and leading_cadre:
-            raise DomainError(where, "new", "a deputy is either grassroots or a leading cadre, not both")
+            raise DomainError(where, "new", ONE_CATEGORY)
         if gender not in ("男", "女"):
             raise DomainError(where, "new", f"gender must be 男 or 女 (got {gender!r})")
         return cls.start(
@@ -230,8 +237,24 @@ class Deputy(DutyAggregate):
             reason=self.text("reason", reason),
         )
 
+    #: What a deputy's record may correct: the category (grassroots, leading cadre), from the day it really held.
+    #: A correction names both flags (the one not given is filled in): a category is one fact.
+    correctable: ClassVar[dict[str, tuple[str, ...]]] = {"category": ("grassroots", "leading_cadre")}
+    dated_facts: ClassVar[tuple[str, ...]] = ("category",)
+
+    def fact(self, fact: str, number: int) -> Fact:
+        return self.single(fact, number, 1, self.registered_on, vars(self))
+
+    def checked_correction(self, fact: str, number: int, changes: dict[str, Any], by: Attribution) -> dict[str, Any]:
+        flags = {"grassroots": self.grassroots, "leading_cadre": self.leading_cadre, **changes}
+        for name, value in flags.items():
+            if type(value) is not bool:
+                raise self.reject(f"{name} must be true or false (got {value!r})")
+        self._one_category(**flags)
+        return flags
+
     def set_flags(self, by: Attribution, *, grassroots: bool, leading_cadre: bool) -> None:
-        self.require(not (grassroots and leading_cadre), "a deputy is either grassroots or a leading cadre, not both")
+        self._one_category(grassroots, leading_cadre)
         self.require((grassroots, leading_cadre) != (self.grassroots, self.leading_cadre), "the flags are already so")
         self.record(self.FlagsSet, by, grassroots=grassroots, leading_cadre=leading_cadre)
 
@@ -262,6 +285,9 @@ class Deputy(DutyAggregate):
     @property
     def state_label(self) -> str:
         return "serving" if self.has_active_mandate else "not serving"
+
+    def _one_category(self, grassroots: bool, leading_cadre: bool) -> None:
+        self.require(not (grassroots and leading_cadre), ONE_CATEGORY)
 
     def _require_mandate(self, congress: str, term: int, status: MandateStatus, by: Attribution) -> None:
         """The mandate is in ``status``, and ``by`` dates the next step of it not before its last."""

@@ -10,14 +10,16 @@ The vote records only the tally, never who voted how. A project passes only with
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, Step, choice, natural_id, require_text
+from domain.base import Attribution, DomainError, DutyAggregate, Fact, NodeRef, Step, choice, natural_id, require_text
 from domain.labelled import Labelled
 from domain.levels import Level
+from domain.timeline import day_of
 
 
 class ProjectState(Labelled):
@@ -71,6 +73,7 @@ class LivelihoodProject(DutyAggregate):
             project.supervisions = 0
             project.satisfaction = {}
             project.overspend_reason = ""
+            project.reports = []
             project.step = Step.of(self)
 
     class Listed(DutyAggregate.Event):
@@ -81,6 +84,7 @@ class LivelihoodProject(DutyAggregate):
             project.estimate_wan = self.estimate_wan
             project.state = ProjectState.CANDIDATE
             project.step = Step.of(self)
+            project.listed = (self.originator_version, project.step.occurred)
 
     class Deliberated(DutyAggregate.Event):
         label: ClassVar[str] = "代表审议"
@@ -121,6 +125,7 @@ class LivelihoodProject(DutyAggregate):
             project.lead_unit = self.lead_unit
             project.state = ProjectState.IMPLEMENTING
             project.step = Step.of(self)
+            project.started = (self.originator_version, project.step.occurred)
 
     class ProgressReported(DutyAggregate.Event):
         """Version 2 carries the reason for spending more than the budget ("" while within it)."""
@@ -137,9 +142,16 @@ class LivelihoodProject(DutyAggregate):
             state["overspend_reason"] = ""
 
         def apply(self, project: LivelihoodProject) -> None:
-            project.progress = self.progress
-            project.spent_wan = self.spent_wan
-            project.overspend_reason = self.overspend_reason
+            project.reports.append(
+                {
+                    "progress": self.progress,
+                    "spent_wan": self.spent_wan,
+                    "overspend_reason": self.overspend_reason,
+                    "version": self.originator_version,  # what a correction of the report names
+                    "day": day_of(self.occurred_at),
+                }
+            )
+            project.derive("progress")
             project.step = Step.of(self)
 
     class Supervised(DutyAggregate.Event):
@@ -188,6 +200,9 @@ class LivelihoodProject(DutyAggregate):
         supervisions: int
         satisfaction: dict[str, int]
         overspend_reason: str
+        reports: list[dict[str, Any]]
+        listed: tuple[int, date]  # the version and day of the listing, and of the implementation's start
+        started: tuple[int, date]
 
     @staticmethod
     def id_for(owner: UUID, year: int, title: str) -> UUID:
@@ -283,15 +298,34 @@ class LivelihoodProject(DutyAggregate):
         """``overspend_reason``: required when ``spent_wan`` is over the budget (超支须说明理由), empty otherwise."""
         self._require_state(ProjectState.IMPLEMENTING)
         self.follows(by)
+        report = self._checked_report(
+            {"progress": progress, "spent_wan": spent_wan, "overspend_reason": overspend_reason},
+            self.reports[-1] if self.reports else None,
+            None,
+        )
+        self.record(self.ProgressReported, by, **report, note=note.strip())
+
+    def _checked_report(
+        self, report: dict[str, Any], earlier: dict[str, Any] | None, later: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """A progress report's figures in their recorded form, checked: a percentage, an amount of 万元, neither going
+        back from the ``earlier`` report nor beyond the ``later`` one (a correction's neighbours), and a reason for
+        spending over the budget (and only then)."""
+        progress, reason = report["progress"], report["overspend_reason"].strip()
         # Rules' texts are made only when a rule is broken.
-        if not 0 <= progress <= 100:
+        if type(progress) is not int or not 0 <= progress <= 100:
             raise self.reject(f"progress is a percentage 0..100 (got {progress})")
-        if progress < self.progress:
-            raise self.reject(f"progress cannot go back from {self.progress}% to {progress}%")
-        spent = self._money("spent_wan", spent_wan)
-        if spent < self.spent_wan:
-            raise self.reject(f"spending cannot go back from {self.spent_wan} to {spent} 万元")
-        reason = overspend_reason.strip()
+        spent = self._money("spent_wan", report["spent_wan"])
+        if earlier is not None:
+            if progress < earlier["progress"]:
+                raise self.reject(f"progress cannot go back from {earlier['progress']}% to {progress}%")
+            if spent < earlier["spent_wan"]:
+                raise self.reject(f"spending cannot go back from {earlier['spent_wan']} to {spent} 万元")
+        if later is not None:
+            if progress > later["progress"]:
+                raise self.reject(f"progress {progress}% is beyond the later report's {later['progress']}%")
+            if spent > later["spent_wan"]:
+                raise self.reject(f"spent_wan {spent} 万元 is beyond the later report's {later['spent_wan']} 万元")
         if spent > self.budget_wan and not reason:
             raise self.reject(
                 f"overspend_reason is required: spent_wan {spent} 万元 is over the budget of {self.budget_wan} 万元"
@@ -299,14 +333,11 @@ class LivelihoodProject(DutyAggregate):
             )
         if reason and spent <= self.budget_wan:
             raise self.reject(f"overspend_reason is only for spending over the budget ({self.budget_wan} 万元)")
-        self.record(
-            self.ProgressReported,
-            by,
-            progress=progress,
-            spent_wan=spent,
-            note=note.strip(),
-            overspend_reason=self.text("overspend_reason", reason, 500) if reason else "",
-        )
+        return {
+            "progress": progress,
+            "spent_wan": spent,
+            "overspend_reason": self.text("overspend_reason", reason, 500) if reason else "",
+        }
 
     def supervise(self, by: Attribution, *, action: str, note: str = "") -> None:
         self._require_state(ProjectState.IMPLEMENTING)
@@ -333,6 +364,60 @@ class LivelihoodProject(DutyAggregate):
         self._require_state(ProjectState.EVALUATED, ProjectState.REJECTED)
         self.follows(by)
         self.record(self.Closed, by)
+
+    # ---------------------------------------------------------------------------------------------- corrections
+
+    #: What a project's record may correct: the estimate of its listing, the budget and lead unit of its
+    #: implementation, the figures of a progress report (90 entered for 9). The vote tally and the evaluation are
+    #: not correctable yet: a tally decides whether the project passed.
+    correctable: ClassVar[dict[str, tuple[str, ...]]] = {
+        "candidate": ("estimate_wan",),
+        "implementation": ("budget_wan", "lead_unit"),
+        "progress": ("progress", "spent_wan", "overspend_reason"),
+    }
+    voidable: ClassVar[bool] = True
+
+    def fact(self, fact: str, number: int) -> Fact:
+        if fact == "progress":
+            return self.nth(fact, number, self.reports)
+        done: tuple[int, date] | None = getattr(self, "listed" if fact == "candidate" else "started", None)
+        if done is None:
+            raise self.reject(f"fact: the project has no {fact} yet")
+        return self.single(fact, number, done[0], done[1], vars(self))
+
+    def checked_correction(self, fact: str, number: int, changes: dict[str, Any], by: Attribution) -> dict[str, Any]:
+        if fact == "progress":
+            reports = self.reports
+            corrected = self._checked_report(
+                {**reports[number - 1], **changes},
+                reports[number - 2] if number > 1 else None,
+                reports[number] if number < len(reports) else None,
+            )
+            if number == len(reports) and self.satisfaction and corrected["progress"] != 100:
+                raise self.reject(f"progress: deputies evaluated the project as finished (100%), got {corrected['progress']}%")
+            return {name: corrected[name] for name in changes}
+        if "estimate_wan" in changes:
+            changes["estimate_wan"] = self._money("estimate_wan", changes["estimate_wan"])
+        if "lead_unit" in changes:
+            changes["lead_unit"] = self.text("lead_unit", changes["lead_unit"], 100)
+        if "budget_wan" in changes:
+            budget = changes["budget_wan"] = self._money("budget_wan", changes["budget_wan"])
+            for n, report in enumerate(self.reports, 1):
+                if report["spent_wan"] > budget and not report["overspend_reason"]:
+                    raise self.reject(
+                        f"budget_wan {budget} 万元 is below the {report['spent_wan']} 万元 spent by progress report {n},"
+                        " which gives no overspend_reason (超支须说明理由): correct the report first"
+                    )
+        return changes
+
+    def derive(self, fact: str) -> None:
+        if fact == "progress":
+            latest = self.reports[-1]
+            self.progress, self.spent_wan, self.overspend_reason = (
+                latest["progress"],
+                latest["spent_wan"],
+                latest["overspend_reason"],
+            )
 
     def _money(self, field: str, value: Decimal | int | str) -> Decimal:
         try:

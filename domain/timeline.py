@@ -29,6 +29,11 @@ def latest(now: datetime, tolerance: timedelta = FUTURE_TOLERANCE) -> datetime:
     return now + tolerance
 
 
+def start_of(day: date) -> datetime:
+    """The first moment of a calendar day in Hunan."""
+    return datetime.combine(day, time(), SHANGHAI)
+
+
 def day_of(moment: datetime) -> date:
     """The calendar day in Hunan of an aware moment."""
     return moment.astimezone(SHANGHAI).date()

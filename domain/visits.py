@@ -9,9 +9,10 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from domain.base import Attribution, DutyAggregate, NodeRef, Step, member, natural_id
+from domain.base import Attribution, DutyAggregate, Fact, NodeRef, Step, member, natural_id
 from domain.labelled import Labelled
 from domain.stations import Station, StationStatus
+from domain.timeline import day_of
 
 
 class IssueStatus(Labelled):
@@ -60,6 +61,8 @@ class StationVisit(DutyAggregate):
                     "raised_by_phone": self.raised_by_phone,
                     "status": _RAISED,
                     "outcome": "",
+                    "version": self.originator_version,  # what a correction of the issue names
+                    "day": day_of(self.occurred_at),
                 }
             )
             visit.step = Step.of(self)
@@ -121,8 +124,9 @@ class StationVisit(DutyAggregate):
         for deputy_id in deputy_ids:
             if deputy_id not in enrolled:
                 raise station.reject(f"deputy {deputy_id} is not enrolled at {station.name}")
-        if not 0 <= people_received <= 10_000:
-            raise station.reject(f"people_received must be 0..10000 (got {people_received})")
+        problem = people_problem(people_received)
+        if problem:
+            raise station.reject(problem)
         station.dated("visit_date", visit_date, by)
         key = visit_id or natural_id("visit", station.id, visit_date.isoformat(), *sorted(d.hex for d in deputy_ids))
         return cls.start(
@@ -136,9 +140,31 @@ class StationVisit(DutyAggregate):
             people_received=people_received,
         )
 
+    #: What a visit's record may correct: the people received, an issue's summary and category. Its station, date
+    #: and deputies on duty are its natural key (its id): a visit recorded under a wrong one is voided and recorded
+    #: again, so that the same visit stays refused as a duplicate.
+    correctable: ClassVar[dict[str, tuple[str, ...]]] = {"visit": ("people_received",), "issue": ("summary", "category")}
+    voidable: ClassVar[bool] = True
+
     @property
     def state_label(self) -> str:
         return "closed" if self.closed else "open"
+
+    def fact(self, fact: str, number: int) -> Fact:
+        if fact == "issue":
+            return self.nth(fact, number, self.issues)
+        return self.single(fact, number, 1, self.visit_date, vars(self))
+
+    def checked_correction(self, fact: str, number: int, changes: dict[str, Any], by: Attribution) -> dict[str, Any]:
+        if "people_received" in changes:
+            problem = people_problem(changes["people_received"])
+            if problem:
+                raise self.reject(problem)
+        if "summary" in changes:
+            changes["summary"] = self.text("summary", changes["summary"], 500)
+        if "category" in changes:
+            changes["category"] = self.text("category", changes["category"], 50)
+        return changes
 
     def raise_issue(
         self, by: Attribution, *, summary: str, category: str, raised_by_name: str = "", raised_by_phone: str = ""
@@ -180,3 +206,10 @@ class StationVisit(DutyAggregate):
         status = member(IssueStatus, self.issues[number - 1]["status"])
         if status is not IssueStatus.RAISED:
             raise self.reject(f"issue {number} is already {status.label}")
+
+
+def people_problem(people: int) -> str | None:
+    """What is wrong with the people received at one visit, if anything: a count, 0..10000 (more is a typing mistake)."""
+    if type(people) is not int or not 0 <= people <= 10_000:
+        return f"people_received must be 0..10000 (got {people!r})"
+    return None

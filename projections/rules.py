@@ -13,6 +13,7 @@ from domain.terms import term_of, term_years
 #: The mark (``marks``) of a deputy's first contact, station visit or suggestion signed in a year, by each clock: who
 #: was active at a cut, without counting every deputy's facts (the duty ranking's inactive deputies come first).
 ACTIVE = "active"
+VOIDED = "voided"  # a lifecycle aggregate's state once voided (作废): counted in no view
 WAITING = ("assigned", "in_handling")  # waiting for a reply: overdue once past the due day
 OPEN_FOLLOW_UP = ("follow_up", "rehandling")  # B/C replies under follow-up, dissatisfied ones handled again
 GOOD = ("satisfied", "basically_satisfied")

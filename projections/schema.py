@@ -22,9 +22,15 @@ the rest, such as titles, stays in the current row). A snapshot also
 holds when it stopped being the latest (``next_rec`` / ``next_occ`` / ``next_known``: the earliest clock of a later
 snapshot), so the
 state at a cut is the one snapshot per aggregate with ``clock <= cut < next`` — a filter, not a search per
-aggregate. ``marks`` holds derived first-occurrence facts (the first time a deputy, SC member or body did a kind of
-thing in a year, by each clock), which the coverage targets check the populations against. ``occurred_at`` is
-effective: see ``aggregate_clock``.
+aggregate. A snapshot whose ``next`` equals its clock on one clock is not seen on that clock: a correction (更正) or a
+void (作废) of a livelihood project adds a snapshot seen on the recorded and known clocks only (what was believed from
+when it was recorded, what this node held from when it came to hold it) and, on the occurred clock, ends the snapshots
+it changes where they start and copies the corrected ones (seen on the occurred clock only: the corrected world); a
+voided state counts nowhere.
+
+``marks`` holds derived first-occurrence facts (the first time a deputy, SC member or body did a kind of thing in a
+year, by each clock), which the coverage targets check the populations against. ``occurred_at`` is effective: see
+``aggregate_clock`` (a deputy's corrected category is not: it holds from its ``effective_from``).
 
 Facts are clustered by the key their views read them by (SQLite ``WITHOUT ROWID``: the table is its primary key's
 b-tree, so the key needs no second copy in an index): a deputy's activity by ``(year, deputy_id, …)``, a snapshot
@@ -95,7 +101,7 @@ projection_meta = _t(
 projection_skips = _t(
     "projection_skips",
     Column("topic", String(300), primary_key=True),
-    Column("reason", String(20), primary_key=True),  # unknown | undecodable | failed | orphan
+    Column("reason", String(20), primary_key=True),  # unknown | undecodable | failed | orphan | not_followed
     Column("count", BigInteger, nullable=False),
     Column("last_position", BigInteger, nullable=False),
     Column("detail", String(500), nullable=False),
@@ -451,11 +457,15 @@ suggestions = _t(
 )
 
 
-def _snapshots(name: str, key: str, columns: list[Column], kept: list[str], dynamic: list[str], event: int) -> Table:
+def _snapshots(
+    name: str, key: str, columns: list[Column], kept: list[str], dynamic: list[str], event: int, *, corrected: bool = False
+) -> Table:
     """A snapshot: the aggregate, what the as-of views count by of its static columns (``kept``), the dynamic ones,
     the event, and when it stopped being the latest. Appended (as-of views scan them; a bulk build writes an
     aggregate's at once, complete), found by aggregate and version through their index (a later page lowering the
-    end of earlier ones)."""
+    end of earlier ones). ``corrected``: the aggregate's facts may be corrected, so a version may have several
+    snapshots, each seen on one clock only (an empty interval ``next = clock`` on the other; see
+    ``projections.projector.lifecycle``)."""
     by_name = {c.name: c for c in columns}
     return _t(
         name,
@@ -464,7 +474,7 @@ def _snapshots(name: str, key: str, columns: list[Column], kept: list[str], dyna
         *[Column(c.name, c.type, nullable=c.nullable) for c in columns if c.name in dynamic],
         Column("event", String(event), nullable=False),
         *_clocks("next"),  # the earliest clock of a later snapshot of the aggregate (none: the latest one)
-        Index(f"ux_{name}", key, "version", unique=True),
+        Index(f"ix_{name}", key, "version") if corrected else Index(f"ux_{name}", key, "version", unique=True),
         sqlite_with_rowid=True,
     )
 
@@ -536,7 +546,9 @@ projects = _t(
     Index("ix_projects_year", "year", "state"),
 )
 
-project_snapshots = _snapshots("project_snapshots", "project_id", _project_columns(), PROJECT_KEPT, PROJECT_DYNAMIC, 24)
+project_snapshots = _snapshots(
+    "project_snapshots", "project_id", _project_columns(), PROJECT_KEPT, PROJECT_DYNAMIC, 24, corrected=True
+)
 
 # =============================================================================================== summaries
 

@@ -35,7 +35,7 @@ from gateways.api.auth import Access, AuthError, Principal, TokenVerifier
 from gateways.api.commit import GroupCommit, Queued
 from gateways.api.encode import KINDS, kind_label, kind_of, state_of
 from gateways.api.errors import ApiError, ErrorBody, domain_error_body, domain_error_status
-from gateways.api.models import Body
+from gateways.api.models import Body, Correction, Void
 from gateways.api.projection import Keeper, NodeViews
 from gateways.api.storage import gateway_db
 
@@ -357,6 +357,8 @@ class Command:
                 field=what,
                 aggregate=str(aggregate_id),
             )
+        if aggregate.void_reason:  # before any command's own checks: whatever it asks, the record is void
+            raise aggregate.voided()
         return aggregate
 
     def deputy(self, deputy_id: UUID, what: str = "deputy_id") -> Deputy:
@@ -452,6 +454,22 @@ class Command:
             return aggregate  # type: ignore[return-value]
 
         return await self.run(body, act)
+
+    async def correct(self, cls: type[DutyAggregate], aggregate_id: UUID, body: Correction, *, what: str) -> Response:
+        """更正 one of the node's own records (see ``DutyAggregate.correct``)."""
+        changes = body.changes.model_dump(exclude_none=True)
+        since = getattr(body, "effective_from", None)  # only a deputy's attributes carry one
+
+        def decide(aggregate: DutyAggregate, by: Attribution) -> None:
+            aggregate.correct(
+                self.node.ref, by, fact=body.fact, number=body.number, changes=changes, reason=body.reason, effective_from=since
+            )
+
+        return await self.step(cls, aggregate_id, body, decide, what=what, number=body.number)
+
+    async def void(self, cls: type[DutyAggregate], aggregate_id: UUID, body: Void, *, what: str) -> Response:
+        """作废 one of the node's own records (see ``DutyAggregate.void``)."""
+        return await self.step(cls, aggregate_id, body, lambda a, by: a.void(self.node.ref, by, reason=body.reason), what=what)
 
     @property
     def _key_written(self) -> tuple[str, str]:

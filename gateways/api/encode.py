@@ -64,7 +64,9 @@ def kind_label(aggregate: Any) -> str:
 
 
 def state_of(aggregate: Any) -> tuple[str, str]:
-    """The aggregate's state code and its Chinese label."""
+    """The aggregate's state code and its Chinese label (a voided record is 已作废, whatever state it had reached)."""
+    if aggregate.void_reason:
+        return "voided", "已作废"
     if isinstance(aggregate, Suggestion):
         return aggregate.state.value, SuggestionState(aggregate.state).label
     if isinstance(aggregate, LivelihoodProject):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -416,3 +416,77 @@ class ProjectEvaluate(Body):
     satisfied: Deputies
     basically_satisfied: Deputies
     dissatisfied: Deputies
+
+
+# ------------------------------------------------------------------------------------------ corrections, voids
+
+Reason = Annotated[str, Field(min_length=1, max_length=500, description="理由 / why")]
+
+
+class Correction(Body):
+    """更正: 登记单位 (本节点) 对已登记事实的指定字段给出新值及理由; 原记录保留, 更正作为新事件记录, 视图随之更正.
+    按记录时间回看, 更正记录之前显示原值; 按发生时间回看, 自原事实发生之时起即为更正后的值."""
+
+    fact: str
+    number: int = Field(default=1, ge=1, le=10_000, description="第几项 (问题、进度报告的序号; 其余事实为 1)")
+    changes: BaseModel
+    reason: Reason
+
+
+class VisitChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    people_received: int | None = Field(default=None, ge=0, le=10_000, description="接待群众人数 (fact=visit)")
+    summary: str | None = Field(default=None, min_length=1, max_length=500, description="问题摘要 (fact=issue)")
+    category: str | None = Field(default=None, min_length=1, max_length=50, description="问题类别 (fact=issue)")
+
+
+class VisitCorrection(Correction):
+    """更正进站接待: visit 接待人数; issue 第 number 个问题的摘要、类别. 站点、日期、值班代表是接待的自然键, 不可更正:
+    请作废后重新登记."""
+
+    fact: Literal["visit", "issue"] = Field(description="visit 接待本身 / issue 反映的问题")
+    changes: VisitChanges
+
+
+class ProjectChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    estimate_wan: Money | None = Field(default=None, description="估算 (万元; fact=candidate)")
+    budget_wan: Money | None = Field(default=None, description="预算 (万元; fact=implementation)")
+    lead_unit: str | None = Field(default=None, min_length=1, max_length=100, description="牵头单位 (fact=implementation)")
+    progress: int | None = Field(
+        default=None, ge=0, le=100, description="进度百分比 (fact=progress; 不低于前一报告, 不高于后一报告)"
+    )
+    spent_wan: Money | None = Field(default=None, description="已支出 (万元; fact=progress)")
+    overspend_reason: str | None = Field(default=None, max_length=500, description="超支理由 (fact=progress)")
+
+
+class ProjectCorrection(Correction):
+    """更正民生实事项目: candidate 估算; implementation 预算、牵头单位; progress 第 number 次进度报告的数字."""
+
+    fact: Literal["candidate", "implementation", "progress"] = Field(
+        description="candidate 列入候选 / implementation 政府实施 / progress 进度报告"
+    )
+    changes: ProjectChanges
+
+
+class CategoryChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grassroots: bool | None = Field(default=None, description="基层代表")
+    leading_cadre: bool | None = Field(default=None, description="领导干部代表 (与基层代表不兼)")
+
+
+class DeputyCorrection(Correction):
+    """更正代表类别 (基层 / 领导干部): 自 effective_from 起为新值 (如自 2021 年起即登记有误)."""
+
+    fact: Literal["category"] = Field(default="category", description="category 代表类别")
+    changes: CategoryChanges
+    effective_from: Day = Field(description="新值自哪一天起成立 / the day from which the new values hold")
+
+
+class Void(Body):
+    """作废 (登记有误): 登记单位作废整条记录; 原事件保留, 此后不再接受任何操作, 视图中不再计入."""
+
+    reason: Reason

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,11 +20,13 @@ from sqlalchemy.engine import Connection
 from domain.bodies import StandingCommittee
 from domain.deputies import Deputy
 from domain.levels import CongressLevel
+from domain.timeline import start_of
 from projections import schema as s
 from projections.decode import LeanEvent
 from projections.projector.page import VISITS, Family, Handler, Page, add_sum, assignments, clocks, in_chunks
 from projections.projector.statements import Statements
 from projections.rules import report_term_start
+from projections.timeutil import us
 
 PROVINCIAL = CongressLevel.PROVINCIAL.value
 LOCAL_CONGRESSES = (CongressLevel.COUNTY.value, CongressLevel.TOWNSHIP.value)  # whose deputies report to constituents
@@ -56,15 +59,26 @@ def _deputy_registered(b: Page, e: LeanEvent) -> None:
 
 
 def _flags_set(b: Page, e: LeanEvent) -> None:
-    rec, occ, known = e.timestamp, b.occ(e), e.known_at
+    _flags(b, e, e.grassroots, e.leading_cadre, b.occ(e))
+
+
+def _category_corrected(b: Page, e: LeanEvent) -> None:
+    """A corrected category holds from its ``effective_from`` on the occurred clock (not clamped to the deputy's
+    latest event, nor moving it: the flags are read as of a cut by version, whatever their order in time), and from
+    when it was recorded (resp. came to be held here) on the recorded (resp. known) clock."""
+    since = us(start_of(date.fromisoformat(e.effective_from)))
+    _flags(b, e, e.changes["grassroots"], e.changes["leading_cadre"], since)
+
+
+def _flags(b: Page, e: LeanEvent, grassroots: bool, leading_cadre: bool, occ: int) -> None:
     deputy_id = b.oid
-    b.inserts["deputy_flags"].append((deputy_id, e.originator_version, e.grassroots, e.leading_cadre, rec, occ, known))
+    b.inserts["deputy_flags"].append((deputy_id, e.originator_version, grassroots, leading_cadre, e.timestamp, occ, e.known_at))
     b.touched["flagged"].add(deputy_id)
     row = b.pending["deputies"].get(deputy_id)
     if row is not None:
-        row[8], row[9] = e.grassroots, e.leading_cadre
+        row[8], row[9] = grassroots, leading_cadre
     else:
-        b.update(s.deputies, "grassroots = ?, leading_cadre = ?", "deputy_id = ?", (e.grassroots, e.leading_cadre, deputy_id))
+        b.update(s.deputies, "grassroots = ?, leading_cadre = ?", "deputy_id = ?", (grassroots, leading_cadre, deputy_id))
 
 
 def _mandate_granted(b: Page, e: LeanEvent) -> None:
@@ -337,6 +351,7 @@ HANDLERS: dict[type, Handler] = {
     Deputy.CredentialsReviewed: _mandate_step("reviewed", "passed"),
     Deputy.MandateTerminated: _mandate_step("terminated", "reason"),
     Deputy.FlagsSet: _flags_set,
+    Deputy.Corrected: _category_corrected,
     StandingCommittee.Constituted: _sc_constituted,
     StandingCommittee.MemberAppointed: _member_appointed,
     StandingCommittee.MemberLeft: _member_left,

@@ -12,8 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from projections import schema as s
 from projections.decode import LeanEvent
 from projections.projector.page import Orphan, Page, add_sum, clocks
+from projections.rules import VOIDED
 
 #: What a state adds to the summaries: (summary, key, values) for each of them it counts in.
 Contributions = list[tuple[sa.Table, tuple[Any, ...], tuple[Any, ...]]]
@@ -39,6 +41,15 @@ class Lifecycle:
         self.columns = [self.key, *columns]
         self.row = operator.itemgetter(*self.columns)
         self.snapshot_row = operator.itemgetter(self.key, *kept, *dynamic)
+        # A snapshot row's columns (the table's, in its order): the aggregate, what it keeps, the event, the end clocks.
+        self._column = {c.name: i for i, c in enumerate(snapshots.columns)}
+        ends = list(clocks("next"))  # next_rec, next_occ, next_known: the order of a snapshot's clocks (rec, occ, known)
+        if list(self._column) != [self.key, *kept, *dynamic, "event", *ends]:
+            raise ValueError(f"{snapshots.name}: the columns are not the key, {kept}, {dynamic}, event and {ends}")
+        self._version, self._event = self._column["version"], self._column["event"]
+        self._recorded, self._occurred, self._known = (self._column[c] for c in s.CLOCK_COLUMNS.values())
+        self._next = [self._column[c] for c in ends]
+        self._next_recorded, self._next_occurred, self._next_known = self._next
         self.contributions = contributions
 
     # -------------------------------------------------------------------------------------------- handlers
@@ -57,30 +68,103 @@ class Lifecycle:
         b.p.cache[self.kind][b.oid] = state
         b.pending[f"{self.kind}:before"][b.oid] = []
 
-    def snapshot(self, b: Page, state: dict[str, Any], e: LeanEvent, name: str, occ: int) -> None:
+    def snapshot(self, b: Page, state: dict[str, Any], e: LeanEvent, name: str, occ: int | None) -> None:
         """The state after event ``e``: a snapshot row; earlier snapshots stop being the latest at its clocks (those
-        still in memory now, those written before at the page's end)."""
+        still in memory now, those written before at the page's end). ``occ`` None: a snapshot on the recorded and
+        known clocks only (a correction's or a void's: on the occurred clock they change the snapshots they correct
+        instead, see ``correct`` and ``void``); it ends nothing on the occurred clock and is seen on it never
+        (``next_occ`` is its ``occurred_at``, the state's last event's)."""
         version, at = e.originator_version, (e.timestamp, occ, e.known_at)
-        state["version"], state["recorded_at"], state["occurred_at"], state["known_at"] = version, *at
+        state["version"], state["recorded_at"], state["known_at"] = version, e.timestamp, e.known_at
+        if occ is not None:
+            state["occurred_at"] = occ
         aggregate = state[self.key]
         b.touched[self.kind].add(aggregate)
-        # Unwritten snapshots: the page's; a bulk build's, held until the aggregate closes or the build ends (even when
-        # its state leaves the cache: their end clocks are then final, and nothing is updated in place).
-        unwritten = b.p.held[self.kind] if b.deferred else b.pending[f"{self.kind}:snapshots"]
-        chain = unwritten.setdefault(aggregate, [])
-        ends = -len(at)  # a snapshot row ends with its next_* clocks
+        chain = self._unwritten(b).setdefault(aggregate, [])
         for earlier in chain:  # the earliest later clock: with clocks in version order, the next snapshot's
-            earlier[ends:] = [t if end is None or t < end else end for t, end in zip(at, earlier[ends:], strict=True)]
+            for i, t in zip(self._next, at, strict=True):
+                earlier[i] = _earliest(earlier[i], t)
         lower = b.pending[f"{self.kind}:lower"]
         if aggregate in lower:
             found = lower[aggregate]
-            found[1:] = map(min, found[1:], at)
+            found[1:] = map(_earliest, found[1:], at)
         elif not chain and version > 1:
             lower[aggregate] = [version, *at]  # snapshots written before: lowered at the page's end
         row = [*self.snapshot_row(state), name, *[None] * len(at)]
+        if occ is None:
+            row[self._next_occurred] = state["occurred_at"]
+        self._add(b, chain, row)
+
+    def _unwritten(self, b: Page) -> dict[str, list[list[Any]]]:
+        """Unwritten snapshots: the page's; a bulk build's, held until the aggregate closes or the build ends (even
+        when its state leaves the cache: their end clocks are then final, and nothing is updated in place)."""
+        return b.p.held[self.kind] if b.deferred else b.pending[f"{self.kind}:snapshots"]  # type: ignore[no-any-return]
+
+    def _add(self, b: Page, chain: list[list[Any]], row: list[Any]) -> None:
         chain.append(row)
         if not b.deferred:
             b.inserts[self.snapshots.name].append(row)  # type: ignore[arg-type]  # a list: later snapshots lower it
+
+    # ---------------------------------------------------------------------------------- corrections, voids
+    #
+    # By the recorded clock and by the known clock a correction or a void is a snapshot like any other (``snapshot``
+    # with ``occ`` None): what was believed from when it was recorded, what this node held from when it came to hold
+    # it. By the occurred clock it changes the past: each snapshot it concerns that the occurred clock sees
+    # (``next_occ`` None or after its ``occurred_at``) is ended there (``next_occ`` set to its ``occurred_at``: an empty
+    # interval), and a corrected one is copied with the corrected values, the copy seen on the occurred clock only
+    # (``next_rec`` = its ``recorded_at`` and ``next_known`` = its ``known_at``, the correction's: empty intervals on
+    # both) over the interval the snapshot had. A void copies nothing: on the occurred clock the project never was.
+
+    def correct(self, b: Page, e: LeanEvent, state: dict[str, Any], values: dict[str, Any], until: str) -> None:
+        """A correction of the fact of version ``e.version``: ``values`` hold in the snapshots from it up to the next
+        snapshot of event ``until`` (which sets them again), exclusive; and in the state if none follows."""
+        rows, unwritten = self._snapshots_of(b, b.oid)
+        end = next((r[self._version] for r, _ in rows if r[self._version] > e.version and r[self._event] == until), None)
+        if end is None:
+            state.update(values)
+        self.snapshot(b, state, e, "corrected", None)
+        index = [self._column[c] for c in values]
+        for row, stored in rows:
+            if row[self._version] >= e.version and (end is None or row[self._version] < end) and self._seen_on_occurred(row):
+                copy = list(row)
+                for i, value in zip(index, values.values(), strict=True):
+                    copy[i] = value
+                copy[self._recorded] = copy[self._next_recorded] = e.timestamp
+                copy[self._known] = copy[self._next_known] = e.known_at
+                self._end_on_occurred(b, row, stored)
+                self._add(b, unwritten, copy)
+
+    def void(self, b: Page, e: LeanEvent, state: dict[str, Any]) -> None:
+        """A void: the state is ``voided`` (counted nowhere) from when it was recorded (held); every snapshot of the
+        aggregate is ended on the occurred clock where it starts."""
+        rows, _ = self._snapshots_of(b, b.oid)
+        state["state"] = VOIDED
+        self.snapshot(b, state, e, VOIDED, None)
+        for row, stored in rows:
+            if self._seen_on_occurred(row):
+                self._end_on_occurred(b, row, stored)
+
+    def _snapshots_of(self, b: Page, aggregate: str) -> tuple[list[tuple[list[Any], bool]], list[list[Any]]]:
+        """The aggregate's snapshots in version order, each with whether it was written before (rows as lists in the
+        table's column order); and its unwritten ones' list."""
+        sql = f"{b.sql.rows_of(self.snapshots, [c.name for c in self.snapshots.columns])} WHERE {self.key} = {b.sql.ph}"
+        stored = [(list(r), True) for r in b.conn.exec_driver_sql(sql, (aggregate,))]
+        unwritten = self._unwritten(b).setdefault(aggregate, [])
+        rows = sorted([*stored, *((r, False) for r in unwritten)], key=lambda pair: pair[0][self._version])
+        return rows, unwritten
+
+    def _seen_on_occurred(self, row: list[Any]) -> bool:
+        return row[self._next_occurred] is None or row[self._next_occurred] > row[self._occurred]
+
+    def _end_on_occurred(self, b: Page, row: list[Any], stored: bool) -> None:
+        if stored:
+            ph, t = b.sql.ph, b.sql.t(self.snapshots)
+            b.conn.exec_driver_sql(
+                f"UPDATE {t} SET next_occ = occurred_at WHERE {self.key} = {ph} AND version = {ph} AND recorded_at = {ph} "
+                "AND (next_occ IS NULL OR next_occ > occurred_at)",
+                (row[0], row[self._version], row[self._recorded]),
+            )
+        row[self._next_occurred] = row[self._occurred]
 
     # ----------------------------------------------------------------------------------------- page end
 
@@ -98,7 +182,7 @@ class Lifecycle:
         if lower:
             rows = [(*_twice(at), a, v, *at) for a, (v, *at) in sorted(lower.items())]
             b.conn.exec_driver_sql(self._lower_sql(b), rows)
-        closed = [i for i in touched if cached[i]["state"] == "closed"]
+        closed = [i for i in touched if cached[i]["state"] in ("closed", VOIDED)]  # nothing follows either
         if b.deferred and closed:
             self.write_current(b.p, b.conn, [cached[i] for i in closed])
             self.write_held(b.p, b.conn, closed)
@@ -148,6 +232,13 @@ class Lifecycle:
         for row in result:
             for table, key, values in self.contributions(dict(zip(self.columns, row, strict=True))):
                 add_sum(projector.deferred_sums, table, key, values)
+
+
+def _earliest(clock: int | None, other: int | None) -> int | None:
+    """The earlier of two clocks, None being none (an end not set yet; no occurred clock to end at)."""
+    if clock is None:
+        return other
+    return clock if other is None or clock <= other else other
 
 
 def _twice(values: Sequence[Any]) -> list[Any]:

@@ -12,7 +12,7 @@ from projections import schema as s
 from projections.decode import LeanEvent
 from projections.projector.lifecycle import Contributions, Lifecycle, load_states
 from projections.projector.page import Family, Handler, Page, day_of
-from projections.rules import project_figures
+from projections.rules import VOIDED, project_figures
 
 
 def _yuan(amount: str) -> int:
@@ -20,6 +20,8 @@ def _yuan(amount: str) -> int:
 
 
 def _contributions(x: dict[str, Any]) -> Contributions:
+    if x["state"] == VOIDED:  # a record entered in error counts nowhere
+        return []
     return [(s.project_cells, (x["year"], x["node_id"], x["state"]), project_figures(x))]
 
 
@@ -136,6 +138,31 @@ def _project_closed(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     state.update(state="closed", closed_day=day)
 
 
+#: What a correction of each correctable fact changes: its fields' columns (with their read-model form) and the
+#: snapshot event that sets them again (a later progress report); a project's other fields are no view's.
+_CORRECTED: dict[str, tuple[str, dict[str, tuple[str, Callable[[Any], Any]]]]] = {
+    "candidate": ("listed", {"estimate_wan": ("estimate_yuan", _yuan)}),
+    "implementation": ("implementing", {"budget_wan": ("budget_yuan", _yuan), "lead_unit": ("lead_unit", str)}),
+    "progress": ("progress", {"progress": ("progress", int), "spent_wan": ("spent_yuan", _yuan)}),
+}
+
+
+def _project_corrected(b: Page, e: LeanEvent) -> None:
+    """更正: by the recorded (known) clock the corrected state from when it was recorded (came to be held here); by the
+    occurred clock the corrected values from when the corrected fact happened; now, the corrected state if the values
+    are still the project's (a progress report followed by another is not). See ``Lifecycle.correct``."""
+    until, fields = _CORRECTED[e.fact]
+    values = {column: form(e.changes[name]) for name, (column, form) in fields.items() if name in e.changes}
+    if values:  # else e.g. an overspend reason only: no view reads it
+        PROJECTS.correct(b, e, PROJECTS.state(b, e), values, until)
+
+
+def _project_voided(b: Page, e: LeanEvent) -> None:
+    """作废: by the recorded (known) clock gone from when it was recorded (came to be held here); by the occurred clock
+    and now, gone altogether."""
+    PROJECTS.void(b, e, PROJECTS.state(b, e))
+
+
 HANDLERS: dict[type, Handler] = {
     LivelihoodProject.Proposed: _project_proposed,
     LivelihoodProject.Listed: _project_step("listed", _listed),
@@ -146,6 +173,8 @@ HANDLERS: dict[type, Handler] = {
     LivelihoodProject.Supervised: _project_step("supervised", _project_supervised),
     LivelihoodProject.Evaluated: _project_step("evaluated", _project_evaluated),
     LivelihoodProject.Closed: _project_step("closed", _project_closed),
+    LivelihoodProject.Corrected: _project_corrected,
+    LivelihoodProject.Voided: _project_voided,
 }
 
 FAMILY = Family(

@@ -23,7 +23,7 @@ from projections import schema as s
 from projections.db import MAIN, ProjectionDB
 from projections.decode import LeanDecoder, LeanEvent
 from projections.projector.page import Handler, Orphan, Page
-from projections.projector.registry import FAMILIES, KNOWN_TOPICS, LIFECYCLES, UNNEEDED_TOPICS
+from projections.projector.registry import FAMILIES, KNOWN_TOPICS, LIFECYCLES, NOT_FOLLOWED_TOPICS, UNNEEDED_TOPICS
 from projections.projector.statements import MARK_COLUMNS, Statements
 from projections.timeutil import CST, us
 
@@ -341,6 +341,8 @@ class Tally:
         topic = notification.topic
         if topic in UNNEEDED_TOPICS or topic in KNOWN_TOPICS:
             self.skipped += 1
+        elif topic in NOT_FOLLOWED_TOPICS:
+            self.problem("not_followed", topic, "the views do not follow this correction or void yet", notification.id)
         else:
             self.problem("unknown", topic, "no projector handles this event type (newer code?)", notification.id)
 

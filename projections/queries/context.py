@@ -16,6 +16,7 @@ from projections import labels as L
 from projections import schema as s
 from projections.db import ProjectionDB
 from projections.queries.scope import LEVELS, Scope
+from projections.rules import VOIDED
 
 N = s.nodes
 
@@ -175,9 +176,15 @@ def view_answer(name: str, scope: Scope, **sections: Any) -> dict[str, Any]:
 def states_at_cut(ctx: Ctx, snapshots: sa.Table) -> Any:
     """Each aggregate as it stood at the cut: the one snapshot that was the latest then (at or before the cut, and no
     later snapshot by then) of an aggregate created by then. Its static columns beyond what the snapshot keeps (a
-    title...) are the current row's: read for a page of a list only."""
+    title...) are the current row's: read for a page of a list only. A voided aggregate is not there (see
+    ``projections.projector.lifecycle`` for corrections and voids on each clock)."""
     ended = ctx.clock(snapshots, "next")
-    at_cut = sa.and_(ctx.by_cut(snapshots), sa.or_(ended.is_(None), ended > ctx.scope.as_of), ctx.by_cut(snapshots, "created"))
+    at_cut = sa.and_(
+        ctx.by_cut(snapshots),
+        sa.or_(ended.is_(None), ended > ctx.scope.as_of),
+        ctx.by_cut(snapshots, "created"),
+        snapshots.c.state != VOIDED,  # voided by then (recorded/known clocks; the occurred clock sees no snapshot of it)
+    )
     return (
         sa.select(*[c for c in snapshots.columns if c.name != "event" and not c.name.startswith("next_")])
         .where(at_cut)

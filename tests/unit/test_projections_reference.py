@@ -8,6 +8,9 @@ only the documented semantics:
 - as-of by recorded time keeps the events whose store timestamp is at or before the cut; by occurred time, the events
   whose *effective* occurred time is (an event's occurred time, raised to the latest of its aggregate's earlier
   events' — an aggregate's history is sequential);
+- corrections (更正) and voids (作废) of livelihood projects and deputies' categories: by recorded time and by known
+  time as any event; by occurred time a correction of a fact on this side of the cut counts (a category from its
+  ``effective_from``), a void always; a voided project is in no view;
 - a region holds a fact when the fact's owner node lies within it; deputies are placed where they live (their home
   node) when that node is in the projection's subtree, else at their office;
 - yearly targets count the scope's year; reports to constituents the county/township term containing it;
@@ -16,10 +19,12 @@ only the documented semantics:
 
 from __future__ import annotations
 
+import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -28,11 +33,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.base import NodeRef
+from domain.base import Attribution, DomainError, NodeRef, Role
 from domain.hierarchy import Hierarchy
-from domain.levels import Level
+from domain.levels import DivisionKind, Level
 from domain.simulation import simulate
 from domain.store import NodeStore, StoreSettings
+from domain.timeline import start_of
 from projections import queries
 from projections.db import ProjectionDB
 from projections.projector import Projector
@@ -79,6 +85,8 @@ HANDLED = {
     "Voted",
     "ImplementationStarted",
     "ProgressReported",
+    "Corrected",
+    "Voided",
 }
 NOT_HANDLED = {"Deputy.JoinedGroup", "Deputy.LeftGroup", "StationVisit.Closed", "ContactActivity.HotlineOutcome"}
 
@@ -126,17 +134,28 @@ def _cst_day(us_value: int) -> date:
 
 def cut_events(events: Iterable[Any], *, by: str, at: int | None, known: Sequence[int] = ()) -> list[tuple[Any, int]]:
     """(event, effective occurred time) of the events on this side of the cut; ``known``: when the node came to hold
-    each event (``known_us``), for a cut by known time."""
+    each event (``known_us``), for a cut by known time. Corrections and voids: by the recorded clock and by the known
+    clock as any event; by the occurred clock a correction of a fact on this side counts (a deputy's category from its
+    ``effective_from``), and a void always (the voided record never was)."""
     clock: dict[UUID, int] = {}
+    held: dict[UUID, set[int]] = defaultdict(set)
     out = []
     for i, e in enumerate(events):
         name = type(e).__qualname__
         if name in NOT_HANDLED:
             continue
-        occurred = max(_us(e.occurred_at), clock.get(e.originator_id, -(2**62)))
-        clock[e.originator_id] = occurred
+        oid = e.originator_id
+        if at is not None and by == "occurred" and name.endswith((".Corrected", ".Voided")):
+            since = e.effective_from if name.endswith(".Corrected") else None
+            if name.endswith(".Voided") or (e.version in held[oid] and (since is None or _us(start_of(since)) <= at)):
+                out.append((e, clock[oid]))
+            continue
+        occurred = max(_us(e.occurred_at), clock.get(oid, -(2**62)))
+        if not name.endswith((".Corrected", ".Voided")):
+            clock[oid] = occurred
         if at is not None and (occurred if by == "occurred" else known[i] if by == "known" else _us(e.timestamp)) > at:
             continue
+        held[oid].add(e.originator_version)
         out.append((e, occurred))
     return out
 
@@ -146,6 +165,59 @@ def known_us(store: NodeStore) -> list[int]:
     notifications = list(store.iter_notifications())
     known = store.known_at([n.id for n in notifications])
     return [_us(k or store.mapper.to_domain_event(n).timestamp) for k, n in zip(known, notifications, strict=True)]
+
+
+def write_corrections(store: NodeStore, seed: int) -> int:
+    """Random corrections and voids of livelihood projects and deputies' categories in ``store`` (each as its owner
+    office records it, now; refused ones leave nothing); returns how many events were written."""
+    rng = random.Random(seed)
+    created: dict[str, list[UUID]] = {}
+    for e in decoded(store):
+        created.setdefault(type(e).__qualname__, []).append(e.originator_id)
+    projects = sorted(set(created.get("LivelihoodProject.Proposed", [])))
+    deputies = sorted(set(created.get("Deputy.Registered", [])))
+    by = Attribution("corrector", Role.RECORDER, datetime.now(UTC))
+    changed: dict[UUID, Any] = {}
+    for _ in range(rng.randint(5, 40)):
+        if projects and rng.random() < 0.7:
+            project = changed.get(oid := rng.choice(projects)) or store.get(oid)
+            office = NodeRef(project.owner, "", "owner", Level.TOWNSHIP, DivisionKind.TOWN)
+            facts = [("candidate", 1)] if getattr(project, "listed", None) else []
+            facts += [("implementation", 1)] if getattr(project, "started", None) else []
+            facts += [("progress", n) for n in range(1, len(project.reports) + 1)]
+            try:
+                if rng.random() < 0.15 or not facts:
+                    project.void(office, by, reason="登记有误")
+                else:
+                    fact, number = rng.choice(facts)
+                    field_ = {"candidate": "estimate_wan", "implementation": "budget_wan", "progress": "progress"}[fact]
+                    reports = [0, *(r["progress"] for r in project.reports), 100]  # a report between its neighbours
+                    value = rng.randint(reports[number - 1], reports[number + 1]) if fact == "progress" else None
+                    value = Decimal(rng.randint(0, 3000)) if value is None else value
+                    project.correct(office, by, fact=fact, number=number, changes={field_: value}, reason="更正")
+            except DomainError:
+                continue
+            changed[oid] = project
+        elif deputies:
+            deputy = changed.get(oid := rng.choice(deputies)) or store.get(oid)
+            office = NodeRef(deputy.owner, "", "owner", Level.TOWNSHIP, DivisionKind.TOWN)
+            grassroots = rng.random() < 0.5
+            since = date(2024, 1, 1) + timedelta(days=rng.randint(0, 700))
+            try:
+                deputy.correct(
+                    office,
+                    by,
+                    fact="category",
+                    changes={"grassroots": grassroots, "leading_cadre": not grassroots and rng.random() < 0.7},
+                    reason="更正",
+                    effective_from=since,
+                )
+            except DomainError:
+                continue
+            changed[oid] = deputy
+    written = sum(len(a.pending_events) for a in changed.values())
+    store.save_all(list(changed.values()))
+    return written
 
 
 # ================================================================================================ reference
@@ -188,6 +260,8 @@ def fold(events: list[tuple[Any, int]], subtree: set[str]) -> World:
             }
         elif name == "Deputy.FlagsSet":
             w.deputies[oid].update(grassroots=e.grassroots, leading=e.leading_cadre)
+        elif name == "Deputy.Corrected":
+            w.deputies[oid].update(grassroots=e.changes["grassroots"], leading=e.changes["leading_cadre"])
         elif name == "Deputy.MandateGranted":
             w.mandates[(oid, e.congress, e.term)] = "pending"
         elif name == "Deputy.CredentialsReviewed":
@@ -310,6 +384,9 @@ def _fold_suggestion(w: World, name: str, e: Any, oid: str, node: str, day: date
 
 
 def _fold_project(w: World, name: str, e: Any, oid: str, node: str, day: date) -> None:
+    if name == "LivelihoodProject.Voided":
+        w.projects.pop(oid, None)  # by the occurred clock a void counts even before the project was proposed
+        return
     if name == "LivelihoodProject.Proposed":
         w.projects[oid] = {
             "node": node,
@@ -335,7 +412,16 @@ def _fold_project(w: World, name: str, e: Any, oid: str, node: str, day: date) -
     elif name == "LivelihoodProject.ImplementationStarted":
         p.update(state="implementing", budget=int(e.budget_wan * 10000), started=True)
     elif name == "LivelihoodProject.ProgressReported":
-        p["progress"] = e.progress
+        p["progress"] = p.setdefault("reports", {})[e.originator_version] = e.progress
+    elif name == "LivelihoodProject.Corrected":
+        changes = e.changes
+        if "estimate_wan" in changes:
+            p["estimate"] = int(changes["estimate_wan"] * 10000)
+        if "budget_wan" in changes:
+            p["budget"] = int(changes["budget_wan"] * 10000)
+        if "progress" in changes:
+            p["reports"][e.version] = changes["progress"]
+            p["progress"] = p["reports"][max(p["reports"])]  # the latest report's, corrected or not
     elif name == "LivelihoodProject.Evaluated":
         p.update(state="evaluated", sat=e.satisfied, basic=e.basically_satisfied, dis=e.dissatisfied)
     elif name == "LivelihoodProject.Closed":
@@ -669,6 +755,10 @@ def test_every_view_equals_the_reference(
         written = write_simulation(store, nodes, days=days, start=start, seed=seed, scale=scale)
         stats = Projector(store, db, batch=page, hierarchy=hunan).run()
         assert stats.read == written and stats.unknown == 0, stats.as_dict()
+        # corrections and voids of facts projected in earlier pages (and of one another, in pages of their own)
+        written = write_corrections(store, seed)
+        stats = Projector(store, db, batch=page, hierarchy=hunan).run()
+        assert stats.read == written and stats.unknown == 0, stats.as_dict()
         regions = ["430000", "430811", "430811201"]
         _check_scopes(db, store, hunan, by="recorded", at=None, regions=regions)
         # the same views as they stood at a cut, by each clock
@@ -679,7 +769,10 @@ def test_every_view_equals_the_reference(
         at = _us(first + timedelta(days=days * cut, hours=9))
         _check_scopes(db, store, hunan, by="occurred", at=at, regions=regions[:2])
         known = known_us(store)
-        _check_scopes(db, store, hunan, by="known", at=known[int(cut * (len(known) - 1))], regions=regions[:2])
+        # by known time: at the cut, and just before the node came to hold the corrections (each a snapshot seen from
+        # then on; the occurred clock's corrected copies never seen)
+        for at in sorted({known[int(cut * (len(known) - 1))], known[len(known) - 1 - written]}):
+            _check_scopes(db, store, hunan, by="known", at=at, regions=regions[:2])
     finally:
         db.dispose()
         store.close()

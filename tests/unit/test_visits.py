@@ -13,6 +13,7 @@ from domain.visits import IssueStatus, StationVisit
 
 D1, D2, D3 = (UUID(int=i) for i in (11, 12, 13))
 DAY = date(2025, 3, 8)
+NOW_DAY = date(2025, 3, 10)  # the clerk's attribution's day (conftest NOW)
 
 
 @pytest.fixture
@@ -119,6 +120,8 @@ def test_issues_resolved_and_transferred_then_close(station: Station, town: Node
             "raised_by_phone": "13800000000",
             "status": IssueStatus.TRANSFERRED.value,
             "outcome": "江口镇人民政府",
+            "version": 2,  # the issue's event, named by a correction of it
+            "day": NOW_DAY,
         },
         {
             "summary": "低保办理咨询",
@@ -127,6 +130,8 @@ def test_issues_resolved_and_transferred_then_close(station: Station, town: Node
             "raised_by_phone": "",
             "status": IssueStatus.RESOLVED.value,
             "outcome": "当场解答办理流程",
+            "version": 3,
+            "day": NOW_DAY,
         },
     ]
     visit.close(clerk)

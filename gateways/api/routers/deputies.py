@@ -98,6 +98,13 @@ async def set_flags(deputy_id: DeputyId, body: m.DeputyFlags, cmd: Cmd) -> Respo
     )
 
 
+@router.post(
+    "/deputies/{deputy_id}/corrections", response_model=CommandResult, summary="更正代表类别 / correct the category from a day"
+)
+async def correct(deputy_id: DeputyId, body: m.DeputyCorrection, cmd: Cmd) -> Response:
+    return await cmd.correct(Deputy, deputy_id, body, what="deputy_id")
+
+
 @router.post("/deputies/{deputy_id}/groups", response_model=CommandResult, summary="编入代表小组 / join a deputy group")
 async def join_group(deputy_id: DeputyId, body: m.GroupJoin, cmd: Cmd) -> Response:
     return await cmd.step(

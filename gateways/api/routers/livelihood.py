@@ -112,3 +112,15 @@ async def evaluate(project_id: ProjectId, body: m.ProjectEvaluate, cmd: Cmd) -> 
 @router.post("/livelihood-projects/{project_id}/close", response_model=CommandResult, summary="办结 / close")
 async def close(project_id: ProjectId, body: m.Empty, cmd: Cmd) -> Response:
     return await cmd.step(LivelihoodProject, project_id, body, lambda p, by: p.close(by), what="project_id")
+
+
+@router.post(
+    "/livelihood-projects/{project_id}/corrections", response_model=CommandResult, summary="更正 / correct a recorded fact"
+)
+async def correct(project_id: ProjectId, body: m.ProjectCorrection, cmd: Cmd) -> Response:
+    return await cmd.correct(LivelihoodProject, project_id, body, what="project_id")
+
+
+@router.post("/livelihood-projects/{project_id}/voids", response_model=CommandResult, summary="作废 (登记有误) / void the record")
+async def void(project_id: ProjectId, body: m.Void, cmd: Cmd) -> Response:
+    return await cmd.void(LivelihoodProject, project_id, body, what="project_id")

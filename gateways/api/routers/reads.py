@@ -3,6 +3,7 @@ recorded, the node and its children, sync status. Aggregate views over the subtr
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -12,7 +13,7 @@ from eventsourcing.utils import get_topic
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
-from domain.base import Role
+from domain.base import Role, as_occurred
 from domain.bodies import StandingCommittee
 from domain.contacts import ContactActivity
 from domain.deputies import Deputy
@@ -258,19 +259,19 @@ def get_node(
 
 
 def _replay(store: NodeStore, events: list[Any], as_of: datetime, basis: TimeBasis) -> tuple[Any, list[Any]]:
-    """The aggregate from its events (in ``store``) up to ``as_of``: by recorded time, by occurred time (the prefix of
-    versions that had all happened by then), or by the time this node came to hold them (known; one stored before
-    known times were kept counts as known when it was recorded, as in the views)."""
-    if basis is TimeBasis.KNOWN and events:
-        known = store.aggregate_known_at(events[0].originator_id)
-        times = [k or e.timestamp for k, e in zip(known, events, strict=True)]
+    """The aggregate from its events (in ``store``) up to ``as_of``: by recorded time (what was believed then: a
+    correction or void recorded later is not in it), by the time this node came to hold them (known: what it held then,
+    likewise; one stored before known times were kept counts as known when it was recorded, as in the views), or by
+    occurred time (the corrected world: ``domain.base.as_occurred``)."""
+    if basis is TimeBasis.OCCURRED:
+        kept = as_occurred(events, as_of)
     else:
-        times = [e.timestamp if basis is TimeBasis.RECORDED else e.occurred_at for e in events]
-    kept = []
-    for event, when in zip(events, times, strict=True):
-        if when > as_of:
-            break
-        kept.append(event)
+        if basis is TimeBasis.KNOWN and events:
+            known = store.aggregate_known_at(events[0].originator_id)
+            times = [k or e.timestamp for k, e in zip(known, events, strict=True)]
+        else:
+            times = [e.timestamp for e in events]
+        kept = [event for event, _ in itertools.takewhile(lambda pair: pair[1] <= as_of, zip(events, times, strict=True))]
     aggregate = None
     for event in kept:
         aggregate = event.mutate(aggregate)

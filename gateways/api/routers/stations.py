@@ -166,3 +166,13 @@ async def transfer_issue(visit_id: VisitId, number: IssueNo, body: m.IssueTransf
 @visits.post("/visits/{visit_id}/close", response_model=CommandResult, summary="接待办结 / close a visit")
 async def close_visit(visit_id: VisitId, body: m.Empty, cmd: Cmd) -> Response:
     return await cmd.step(StationVisit, visit_id, body, lambda visit, by: visit.close(by), what="visit_id")
+
+
+@visits.post("/visits/{visit_id}/corrections", response_model=CommandResult, summary="更正 / correct the visit or an issue")
+async def correct_visit(visit_id: VisitId, body: m.VisitCorrection, cmd: Cmd) -> Response:
+    return await cmd.correct(StationVisit, visit_id, body, what="visit_id")
+
+
+@visits.post("/visits/{visit_id}/voids", response_model=CommandResult, summary="作废 (登记有误) / void the visit")
+async def void_visit(visit_id: VisitId, body: m.Void, cmd: Cmd) -> Response:
+    return await cmd.void(StationVisit, visit_id, body, what="visit_id")
