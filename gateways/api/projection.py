@@ -39,7 +39,7 @@ class NodeViews:
         self._cache: OrderedDict[tuple[Any, ...], tuple[int, bytes]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self.cache_size = int(os.environ.get("YIPANQI_VIEW_CACHE", "256")) if cache_size is None else cache_size
-        self.known_position: int | None = None  # set by the keeper after each catch-up
+        self.known_position: int | None = None  # the latest position read (``position``): answers are cached by it
 
     @property
     def db(self) -> Any:
@@ -62,7 +62,13 @@ class NodeViews:
         return int(stats.read)
 
     def position(self) -> int:
-        return int(self.db.position())
+        """The projection's position in its database. Answers are cached by the latest one read (``known_position``:
+        by the keeper every second, by the sync status on request), so that a reader who saw a position (``projected``)
+        is never answered from an older projection's cache."""
+        position = int(self.db.position())
+        with self._cache_lock:
+            self.known_position = max(position, self.known_position or 0)
+        return position
 
     def cached(self, key: tuple[Any, ...]) -> bytes | None:
         """The cached answer for ``key`` if the projection has not moved since (by the keeper's last reading)."""
@@ -151,7 +157,7 @@ class Keeper:
                 self._spawn()
             for view in self.views:
                 with contextlib.suppress(Exception):  # a projection not yet readable: keep the last known position
-                    view.known_position = view.position()
+                    view.position()  # the latest known position
 
     def stop(self) -> None:
         self._stop.set()
