@@ -37,7 +37,7 @@ def test_a_scaled_down_province_run_is_exact_and_reports_everything(kafka_bootst
     assert result["processes"] == {"province": 1, "regions-1": 78}  # one prefecture's region: one process for it
     assert result["health"]["by_state"]["following"] >= 78, result["health"]  # the region's 77 and the prefecture's
     assert result["health"]["settled_after_s"] < 60
-    for clock in ("now", "as_of_occurred", "as_of_recorded"):
+    for clock in ("now", "as_of_occurred", "as_of_recorded", "as_of_known"):
         assert set(result["queries"][clock]) == {"coverage", "stations", "suggestions", "livelihood", "duty", "regions", "rollup"}
     assert result["project_s"] >= 0 and result["projected_events"] >= result["events"] and result["project_peak_rss_mb"] > 0
     assert set(result["disk_mb"]) == {"province", "prefecture", "county", "township"}
