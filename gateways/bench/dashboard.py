@@ -46,12 +46,16 @@ LOADED = "window.yipanqiDashboard && (window.yipanqiDashboard.state.loads >= 1 |
 TWO_FRAMES = "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => done(null))))"
 
 
+class NoBrowser(RuntimeError):
+    """Headless Chromium is not installed here and cannot be (installing it needs root)."""
+
+
 def chromium_executable() -> str:
     """Debian's chromium with CJK fonts (``deploy/chromium.sh`` installs what is missing when run as root);
-    raises ``RuntimeError`` saying what is missing otherwise."""
+    raises ``NoBrowser`` saying what is missing otherwise."""
     result = subprocess.run(["bash", str(ROOT / "deploy" / "chromium.sh")], capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
-        raise RuntimeError(f"no chromium: {result.stderr.strip()[-500:]}")
+        raise NoBrowser(f"no chromium: {result.stderr.strip()[-500:]}")
     return result.stdout.strip().splitlines()[-1]
 
 

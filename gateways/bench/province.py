@@ -517,13 +517,11 @@ def _dashboard(
     settings: StoreSettings, hierarchy: Hierarchy, province: NodeRef, runs: int, tmp: Path, log: Callable[[str], Any]
 ) -> dict[str, Any]:
     """The province's dashboard rendered in headless Chromium (``gateways.bench.dashboard``), or why it was not."""
-    from gateways.bench.dashboard import measure_node
+    from gateways.bench.dashboard import NoBrowser, measure_node
 
     try:
         return measure_node(settings, hierarchy, province.code, runs=runs, tmp=tmp, log=log)
-    except RuntimeError as e:
-        if not str(e).startswith("no chromium"):
-            raise
+    except NoBrowser as e:
         log(f"  看板未测 dashboard not measured: {e}")
         return {"skipped": str(e)}
 

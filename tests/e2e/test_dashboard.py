@@ -18,7 +18,7 @@ import pytest
 from domain.hierarchy import Hierarchy
 from domain.store import StoreSettings
 from gateways.api.devtools import ROOT, GatewayProcess, issue_tokens, replicate_up, seed, store_env
-from gateways.bench.dashboard import browser_page, chromium_executable
+from gateways.bench.dashboard import NoBrowser, browser_page, chromium_executable
 
 PROVINCE = "430000"
 TREE = {  # child -> parent, bottom-up
@@ -60,7 +60,7 @@ def page(served: dict[str, Any], tmp_path: Path) -> Iterator[Any]:
     pytest.importorskip("playwright.sync_api")
     try:
         executable = chromium_executable()
-    except RuntimeError as e:  # installing it needs root
+    except NoBrowser as e:  # installing it needs root
         pytest.skip(str(e))
     with browser_page(tmp_path / "profile", executable) as pg:  # a fresh profile for each test
         yield pg
