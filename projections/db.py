@@ -228,9 +228,12 @@ class ProjectionDB:
             if self.backend == "sqlite":
                 conn.execute(sa.text("PRAGMA analysis_limit = 1000"))
                 conn.execute(sa.text("ANALYZE"))
-            else:
+        if self.backend != "sqlite":
+            # VACUUM as well as ANALYZE: bulk-built tables have no visibility map yet (every index scan visits the heap),
+            # and autovacuum would otherwise scan them all in the first minutes of service, beside the first queries.
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 for table in s.metadata.sorted_tables:
-                    conn.execute(sa.text(f"ANALYZE {self.qualified(table)}"))
+                    conn.exec_driver_sql(f"VACUUM (ANALYZE) {self.qualified(table)}")
 
     def durable(self) -> None:
         """After a bulk build, before it goes live: back to the live database's journal (WAL) and syncing."""

@@ -21,17 +21,22 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 @contextmanager
 def throwaway_database(server_dsn: str | None, log: Callable[[str], Any]) -> Iterator[str]:
-    """A fresh database on the given server (default: the test server, started by deploy/postgres.sh), dropped after."""
+    """A fresh database on the given server (default: the test server, started by deploy/postgres.sh), dropped after
+    (kept with ``YIPANQI_BENCH_KEEP=1``)."""
     server_dsn = server_dsn or os.environ.get("YIPANQI_TEST_PG_DSN") or _start_local_postgres(log)
     name = f"bench_{uuid4().hex[:12]}"
     with psycopg.connect(server_dsn, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
+    dsn = urlunparse(urlparse(server_dsn)._replace(path=f"/{name}"))
     try:
-        yield urlunparse(urlparse(server_dsn)._replace(path=f"/{name}"))
+        yield dsn
     finally:
-        with psycopg.connect(server_dsn, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        if os.environ.get("YIPANQI_BENCH_KEEP"):
+            log(f"保留数据库 database kept (YIPANQI_BENCH_KEEP): {dsn}")
+        else:
+            with psycopg.connect(server_dsn, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def _start_local_postgres(log: Callable[[str], Any]) -> str:

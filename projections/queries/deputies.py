@@ -9,10 +9,7 @@ name and id).
 
 from __future__ import annotations
 
-import itertools
-import operator
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +18,7 @@ import sqlalchemy as sa
 from domain.levels import CongressLevel
 from domain.terms import term_of, term_years
 from projections import schema as s
-from projections.queries.context import Ctx, N, fetch_rows
+from projections.queries.context import Ctx, N, fetch_rows, temporary
 from projections.rules import report_term_start
 
 
@@ -45,58 +42,89 @@ _LOCAL = (CongressLevel.COUNTY.value, CongressLevel.TOWNSHIP.value)
 
 def serving_deputies(ctx: Ctx) -> tuple[list[Serving], dict[str, str]]:
     """Deputies of the region (by where they live) with a mandate in force at the cut, with their flags then; and
-    deputy id → person id for every deputy known at the cut (a person's other records, at any node).
-
-    A deputy none of whose mandates changed after the cut (granted, reviewed or terminated then) served at the cut
-    exactly as now: the serving flags the projector keeps on the deputy's row; only the few others' mandates are read
-    (at a cut of a big subtree, reading every mandate cost a scan and a Python pass over 100,000+ rows)."""
-    d, m = s.deputies, s.mandates
-    active: dict[str, tuple[bool, bool]] = {}  # deputies whose mandates changed after the cut: those in force then
-    changed: set[str] = set()
-    if ctx.scope.as_of is not None:
-        later = sa.or_(*[ctx.clock(m, step) > ctx.scope.as_of for step in ("granted", "reviewed", "terminated")])
-        in_force = sa.and_(m.c.passed.is_(True), ctx.by_cut(m, "reviewed"), ctx.not_yet(m, "terminated"))
-        registered = sa.select(d.c.deputy_id).where(ctx.by_cut(d))  # (a deputy registered after the cut is left out anyway)
-        stmt = sa.select(m.c.deputy_id, m.c.congress, in_force).where(
-            m.c.deputy_id.in_(sa.select(m.c.deputy_id).where(later)), m.c.deputy_id.in_(registered)
-        )
-        provincial, local = CongressLevel.PROVINCIAL.value, frozenset(_LOCAL)
-        for deputy_id, congress, then in fetch_rows(ctx.conn, stmt):
-            changed.add(deputy_id)
-            if then:
-                found = active.get(deputy_id, (False, False))
-                active[deputy_id] = (found[0] or congress == provincial, found[1] or congress in local)
-    columns = [
-        d.c.deputy_id,
-        d.c.person_id,
-        d.c.area_node_id,
-        d.c.name,
-        d.c.node_id,
-        d.c.grassroots,
-        d.c.leading_cadre,
-        d.c.serving,
-        d.c.serving_provincial,
-        d.c.serving_local,
-    ]
-    rows = fetch_rows(ctx.conn, sa.select(*columns).where(ctx.by_cut(d)))
+    deputy id → person id for every deputy known at the cut (a person's other records, at any node)."""
+    d = s.deputies
+    changed, active = _mandates_at_cut(ctx)
+    rows = fetch_rows(ctx.conn, sa.select(*_SERVING_COLUMNS).where(ctx.by_cut(d)))
     person_of = {r[0]: r[1] for r in rows}
     flags = _flags_at_cut(ctx) if ctx.scope.as_of is not None else {}
     region = None if ctx.scope.is_root else ctx.region_nodes()
-    serving = []
-    for deputy_id, person_id, area, name, node_id, grassroots, leading, now, provincial_now, local_now in rows:
-        if region is not None and area not in region:
-            continue
-        if deputy_id in changed:
-            mandates = active.get(deputy_id)
-            if mandates is None:
-                continue
-        elif now:
-            mandates = (bool(provincial_now), bool(local_now))
-        else:
-            continue
-        grassroots, leading = flags.get(deputy_id, (grassroots, leading))
-        serving.append((deputy_id, person_id, area, name, node_id, bool(grassroots), bool(leading), *mandates))
-    return serving, person_of  # type: ignore[return-value]
+    served = (_as_served(r, changed, active, flags) for r in rows if region is None or r[2] in region)
+    return [r for r in served if r is not None], person_of
+
+
+#: A deputy's row as ``_as_served`` reads it: (deputy id, person id, area, name, office node, grassroots, leading cadre,
+#: serving now, provincial mandate now, county or township mandate now).
+_SERVING_COLUMNS = [
+    s.deputies.c[name]
+    for name in (
+        "deputy_id",
+        "person_id",
+        "area_node_id",
+        "name",
+        "node_id",
+        "grassroots",
+        "leading_cadre",
+        "serving",
+        "serving_provincial",
+        "serving_local",
+    )
+]
+
+
+def _as_served(
+    row: Any, changed: set[str], active: dict[str, tuple[bool, bool]], flags: dict[str, tuple[bool, bool]]
+) -> Serving | None:
+    """A deputy's row (``_SERVING_COLUMNS``) as it served at the cut, or None if it did not: the mandates then of a
+    deputy whose mandates changed after the cut, else those now; the flags then of one whose flags ever changed."""
+    deputy_id, person_id, area, name, node_id, grassroots, leading, now, provincial_now, local_now = row[:10]
+    if deputy_id in changed:
+        mandates = active.get(deputy_id)
+        if mandates is None:
+            return None
+    elif now:
+        mandates = (bool(provincial_now), bool(local_now))
+    else:
+        return None
+    grassroots, leading = flags.get(deputy_id, (grassroots, leading))
+    return (deputy_id, person_id, area, name, node_id, bool(grassroots), bool(leading), *mandates)
+
+
+def _mandates_at_cut(ctx: Ctx) -> tuple[set[str], dict[str, tuple[bool, bool]]]:
+    """The deputies whose mandates changed after the cut (granted, reviewed or terminated then), and of those the ones
+    with mandates in force at the cut (provincial, county or township). Every other deputy served at the cut exactly
+    as now: the serving flags the projector keeps on the deputy's row (reading every mandate at a cut of a big
+    subtree cost a scan and a Python pass over 100,000+ rows)."""
+    d, m = s.deputies, s.mandates
+    active: dict[str, tuple[bool, bool]] = {}
+    changed: set[str] = set()
+    if ctx.scope.as_of is None:
+        return changed, active
+    in_force = sa.and_(m.c.passed.is_(True), ctx.by_cut(m, "reviewed"), ctx.not_yet(m, "terminated"))
+    registered = sa.select(d.c.deputy_id).where(ctx.by_cut(d))  # (a deputy registered after the cut is left out anyway)
+    stmt = sa.select(m.c.deputy_id, m.c.congress, in_force).where(
+        m.c.deputy_id.in_(_mandates_changed_after_cut(ctx)), m.c.deputy_id.in_(registered)
+    )
+    provincial, local = CongressLevel.PROVINCIAL.value, frozenset(_LOCAL)
+    for deputy_id, congress, then in fetch_rows(ctx.conn, stmt):
+        changed.add(deputy_id)
+        if then:
+            found = active.get(deputy_id, (False, False))
+            active[deputy_id] = (found[0] or congress == provincial, found[1] or congress in local)
+    return changed, active
+
+
+def _mandates_changed_after_cut(ctx: Ctx) -> Any:
+    m = s.mandates
+    later = sa.or_(*[ctx.clock(m, step) > ctx.scope.as_of for step in ("granted", "reviewed", "terminated")])
+    return sa.select(m.c.deputy_id).where(later)
+
+
+def _changed_after_cut(ctx: Ctx) -> Any:
+    """The deputies whose row now may not say how they served at the cut: mandates changed after it, or flags changed
+    since registration (``_flags_at_cut``)."""
+    f = s.deputy_flags
+    return sa.union(_mandates_changed_after_cut(ctx), sa.select(f.c.deputy_id).where(f.c.version > 1))
 
 
 def _flags_at_cut(ctx: Ctx) -> dict[str, tuple[bool, bool]]:
@@ -140,7 +168,7 @@ def marked_persons_at_cut(ctx: Ctx, marks: dict[str, tuple[int, int]], person_of
     for mark, years in marks.items():
         in_years = m.c.year == years[0] if years[0] == years[1] else m.c.year.between(*years)
         rows = fetch_rows(ctx.conn, sa.select(m.c.subject_id).where(m.c.mark == mark, in_years, by_cut))
-        out[mark] = set(map(person_of.get, map(_FIRST, rows)))
+        out[mark] = {person_of.get(r[0]) for r in rows}
         out[mark].discard(None)  # type: ignore[arg-type]  # a subject not known at the cut
     return out  # type: ignore[return-value]
 
@@ -152,14 +180,18 @@ DEPUTY_TARGETS = {
     "practical_deed": "deed",
     "constituent_report": "report",
 }
-_FIRST, _PERSON, _AREA, _GRASSROOTS, _LEADING, _PROVINCIAL, _LOCAL_MANDATE = map(operator.itemgetter, (0, 1, 2, 5, 6, 7, 8))
-#: Who is in each target's population, of the serving records at a cut: a flag per record (made without a Python
-#: step per record: there are 100,000+ of them at a province).
-_IN_POPULATION: dict[str, Callable[[list[Serving]], Iterable[bool]]] = {
-    "grassroots_provincial_invited": lambda rows: map(operator.and_, map(_GRASSROOTS, rows), map(_PROVINCIAL, rows)),
-    "leading_cadre_group": lambda rows: map(_LEADING, rows),
-    "practical_deed": lambda rows: itertools.repeat(True, len(rows)),
-    "constituent_report": lambda rows: map(_LOCAL_MANDATE, rows),
+#: Who is in each target's population: of a serving record at a cut, and of a deputy's row now (in SQL).
+_IN_POPULATION: dict[str, Callable[[Serving], bool]] = {
+    "grassroots_provincial_invited": lambda r: r[5] and r[7],
+    "leading_cadre_group": lambda r: r[6],
+    "practical_deed": lambda r: True,
+    "constituent_report": lambda r: r[8],
+}
+_IN_POPULATION_NOW: dict[str, Callable[[Any], Any]] = {
+    "grassroots_provincial_invited": lambda d: sa.and_(d.c.grassroots == sa.true(), d.c.serving_provincial == sa.true()),
+    "leading_cadre_group": lambda d: d.c.leading_cadre == sa.true(),
+    "practical_deed": lambda d: sa.true(),
+    "constituent_report": lambda d: d.c.serving_local == sa.true(),
 }
 #: Per area (or child region): {"population": n, "covered": n}
 PerNode = dict[str | None, dict[str, float]]
@@ -253,25 +285,110 @@ def _missing_now(
 def _coverage_at_cut(
     ctx: Ctx, keys: list[str], report_years: tuple[int, int], offset: int, limit: int
 ) -> dict[str, tuple[PerNode, list[Deputy]]]:
-    """The deputy targets from the facts as they stood at the cut (serving mandates, flags and first marks then)."""
-    year = ctx.scope.year
-    serving, person_of = serving_deputies(ctx)
-    years = {DEPUTY_TARGETS[k]: report_years if k == "constituent_report" else (year, year) for k in keys}
-    marked = marked_persons_at_cut(ctx, years, person_of)
-    out = {}
-    for key in keys:
-        done = marked[DEPUTY_TARGETS[key]]
-        population = list(itertools.compress(serving, _IN_POPULATION[key](serving)))
-        missing = list(itertools.compress(population, map(operator.not_, map(done.__contains__, map(_PERSON, population)))))
-        everyone, uncovered = Counter(map(_AREA, population)), Counter(map(_AREA, missing))
-        per_node: PerNode = {area: {"population": n, "covered": n - uncovered.get(area, 0)} for area, n in everyone.items()}
-        code = {area: ctx.region_label(area)["code"] for area in uncovered}
-        by_area = sorted(((code[a], a, n) for a, n in uncovered.items()), key=lambda x: (x[0], x[1]))
-        wanted, skipped = _areas_of_page(by_area, offset, limit)
-        listed = sorted((r for r in missing if r[2] in wanted), key=lambda r: (wanted[r[2]], r[3], r[0]))
-        page = listed[offset - skipped : offset - skipped + limit] if limit > 0 else []
-        out[key] = (per_node, [Deputy(r[0], r[1], r[2], r[3], "", r[4]) for r in page])
+    """The deputy targets from the facts as they stood at the cut (serving mandates, flags and first marks then).
+
+    The deputies whose rows say how they served at the cut (all but ``_changed_after_cut``) are counted per area in
+    SQL against a temporary table of who was covered then (a Python pass over 100,000+ deputies and their marks cost
+    most of an as-of view of a province); only the few others are read one by one (``_changed_at_cut``). The page of
+    missing deputies comes from the areas it falls in alone."""
+    d = s.deputies
+    with temporary(ctx, "covered_at_cut", _covered_persons(ctx, keys, report_years)) as people:
+        source = d.outerjoin(people, people.c.person_id == d.c.person_id)
+        covered = {key: sa.func.coalesce(people.c[key], 0) == 1 for key in keys}
+        unchanged = [
+            ctx.by_cut(d),
+            d.c.serving == sa.true(),
+            d.c.deputy_id.not_in(_changed_after_cut(ctx)),
+            ctx.in_region(d.c.area_node_id),
+        ]
+        flags = [sa.func.sum(sa.case((c, 1), else_=0)) for key in keys for c in _counted_now(d, key, covered)]
+        per_area: dict[str, PerNode] = {key: {} for key in keys}
+        stmt = sa.select(d.c.area_node_id, *flags).select_from(source).where(*unchanged).group_by(d.c.area_node_id)
+        for area, *found in ctx.conn.execute(stmt):
+            for i, key in enumerate(keys):
+                if found[2 * i]:
+                    per_area[key][area] = {"population": int(found[2 * i]), "covered": int(found[2 * i + 1])}
+        changed = _changed_at_cut(ctx, source, [covered[key] for key in keys])
+        out = {}
+        for i, key in enumerate(keys):
+            missing = []  # of the changed deputies
+            for served, done in changed:
+                if _IN_POPULATION[key](served):
+                    counts = per_area[key].setdefault(served[2], {"population": 0, "covered": 0})
+                    counts["population"] += 1
+                    counts["covered"] += done[i]
+                    if not done[i]:
+                        missing.append(served)
+            population, _ = _counted_now(d, key, covered)
+            columns = (d.c.deputy_id, d.c.person_id, d.c.area_node_id, d.c.name, d.c.node_id)
+            unlisted = sa.select(*columns).select_from(source).where(*unchanged, population, sa.not_(covered[key]))
+            out[key] = (per_area[key], _missing_page(ctx, per_area[key], unlisted, missing, offset, limit))
     return out
+
+
+def _counted_now(d: Any, key: str, covered: dict[str, Any]) -> tuple[Any, Any]:
+    """A deputy's row in the target's population (by its flags and mandates now), and in it and covered."""
+    population = _IN_POPULATION_NOW[key](d)
+    return population, sa.and_(population, covered[key])
+
+
+def _covered_persons(ctx: Ctx, keys: list[str], report_years: tuple[int, int]) -> Any:
+    """Per person, 1 or 0 for each target: their target's mark in its years by the cut, through any of their deputy
+    records known then."""
+    m, known = s.marks, s.deputies.alias("known")
+    year = ctx.scope.year
+    years = {key: report_years if key == "constituent_report" else (year, year) for key in keys}
+    flags = [
+        sa.func.max(sa.case((sa.and_(m.c.mark == DEPUTY_TARGETS[k], m.c.year.between(*years[k])), 1), else_=0)).label(k)
+        for k in keys
+    ]
+    return (
+        sa.select(known.c.person_id, *flags)
+        .join_from(m, known, known.c.deputy_id == m.c.subject_id)
+        .where(
+            m.c.mark.in_([DEPUTY_TARGETS[k] for k in keys]),
+            m.c.year.between(min(y[0] for y in years.values()), max(y[1] for y in years.values())),
+            ctx.by_cut(m, "first"),
+            ctx.by_cut(known),
+        )
+        .group_by(known.c.person_id)
+    )
+
+
+def _changed_at_cut(ctx: Ctx, source: Any, covered: list[Any]) -> list[tuple[Serving, list[bool]]]:
+    """The deputies of the region whose rows do not say how they served at the cut (``_changed_after_cut``), as they
+    served then (those who did), with whether their person is in each of the ``covered`` sets."""
+    d = s.deputies
+    changed, active = _mandates_at_cut(ctx)
+    flags = _flags_at_cut(ctx)
+    stmt = (
+        sa.select(*_SERVING_COLUMNS, *covered)
+        .select_from(source)
+        .where(ctx.by_cut(d), d.c.deputy_id.in_(_changed_after_cut(ctx)), ctx.in_region(d.c.area_node_id))
+    )
+    out = []
+    for row in ctx.conn.execute(stmt):
+        served = _as_served(row, changed, active, flags)
+        if served is not None:
+            out.append((served, [bool(x) for x in row[len(_SERVING_COLUMNS) :]]))
+    return out
+
+
+def _missing_page(ctx: Ctx, per_area: PerNode, unlisted: Any, missing: list[Serving], offset: int, limit: int) -> list[Deputy]:
+    """The page of missing deputies (by area code, name and id): ``unlisted`` (a statement) read in the areas the page
+    falls in, with the ``missing`` already at hand there."""
+    by_area = sorted(
+        (ctx.region_label(area)["code"], area, int(n["population"] - n["covered"]))
+        for area, n in per_area.items()
+        if area is not None and n["population"] > n["covered"]
+    )
+    wanted, skipped = _areas_of_page(by_area, offset, limit)
+    if not wanted or limit <= 0:
+        return []
+    d = s.deputies
+    rows = [*ctx.conn.execute(unlisted.where(d.c.area_node_id.in_(list(wanted)))), *(r for r in missing if r[2] in wanted)]
+    rows.sort(key=lambda r: (wanted[r[2]], r[3], r[0]))
+    return [Deputy(r[0], r[1], r[2], r[3], "", r[4]) for r in rows[offset - skipped : offset - skipped + limit]]
 
 
 def first_serving(serving: list[Serving]) -> dict[str, Serving]:
