@@ -383,6 +383,20 @@ person_years = _t(
     Index("ix_person_years_total", "year", "total"),
 )
 
+#: The marks behind the coverage targets whose populations are deputies (``person_marks``).
+PERSON_MARKS = ("organ", "group", "deed", "report")
+
+#: When each person first had each of those marks in a year, by each clock, through any of their deputy records known
+#: here: per record the later of the mark's first time and the record's registration (a record counts once it is
+#: registered), the earliest over the records (None: not that year). What the coverage view counts as of a cut: joining
+#: every deputy's marks to the deputies and grouping them by person cost most of that view at a province.
+person_marks = _t(
+    "person_marks",
+    Column("person_id", String(64), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    *[column for mark in PERSON_MARKS for column in _clocks(mark)],
+)
+
 # --------------------------------------------------------------------------------------------- suggestions
 
 

@@ -191,6 +191,7 @@ def _finish(b: Page, before: Any) -> None:
     persons, (old_sums, old_people) = before
     if not persons:
         return
+    in_chunks(conn, sql, _person_marks_sql(sql, persons=True), persons, fetch=False)
     new_sums, new_people = contributions(conn, sql, persons)
     for sign, sums in ((-1, old_sums), (1, new_sums)):
         for table, rows in sums.items():
@@ -206,6 +207,7 @@ def _complete(projector: Any, conn: Connection) -> None:
     sql = projector.sql
     conn.exec_driver_sql(_serving_sql(sql, one=False))
     conn.exec_driver_sql(_person_years_sql(sql))
+    conn.exec_driver_sql(_person_marks_sql(sql, persons=False))
     years = f"SELECT year, count(*) FROM {sql.t(s.deputy_years)} WHERE visits > 0 GROUP BY year"
     for year, n in conn.exec_driver_sql(years):
         add_sum(projector.deferred_sums, s.visitor_years, (year,), (n,))
@@ -342,6 +344,32 @@ def _person_years_sql(sql: Statements) -> str:
         f"INSERT INTO {sql.t(s.person_years)} (person_id, year, {columns}) "
         f"SELECT d.person_id, y.year, {sums}, sum(y.contacts + y.visits + y.suggestions) FROM {sql.t(s.deputy_years)} y "
         f"JOIN {sql.t(s.deputies)} d ON d.deputy_id = y.deputy_id GROUP BY d.person_id, y.year"
+    )
+
+
+def _person_marks_sql(sql: Statements, *, persons: bool) -> str:
+    """The persons' ``person_marks`` rows from their deputy records and the records' marks: of the persons bound to
+    ``IN (?)`` (the years of each record found from its counters: every deputy mark comes with one), else everyone's."""
+    later = "CASE WHEN m.first_{c} > d.{own} THEN m.first_{c} ELSE d.{own} END"
+    firsts = [
+        f"MIN(CASE WHEN m.mark = '{mark}' THEN {later.format(c=suffix, own=s.CLOCK_COLUMNS[by])} END)"
+        for mark in s.PERSON_MARKS
+        for by, suffix in s.CLOCK_SUFFIXES.items()
+    ]
+    names = [f"{mark}_{suffix}" for mark in s.PERSON_MARKS for suffix in s.CLOCK_SUFFIXES.values()]
+    marks = ", ".join(f"'{mark}'" for mark in s.PERSON_MARKS)
+    if persons:
+        source = (
+            f"{sql.t(s.deputies)} d JOIN {sql.t(s.deputy_years)} y ON y.deputy_id = d.deputy_id "
+            f"JOIN {sql.t(s.marks)} m ON m.mark IN ({marks}) AND m.year = y.year AND m.subject_id = d.deputy_id "
+            "WHERE d.person_id IN (?)"
+        )
+    else:
+        source = f"{sql.t(s.marks)} m JOIN {sql.t(s.deputies)} d ON d.deputy_id = m.subject_id WHERE m.mark IN ({marks})"
+    return (
+        f"INSERT INTO {sql.t(s.person_marks)} (person_id, year, {', '.join(names)}) "
+        f"SELECT d.person_id, m.year, {', '.join(firsts)} FROM {source} GROUP BY d.person_id, m.year "
+        f"ON CONFLICT (person_id, year) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in names)}"
     )
 
 

@@ -142,11 +142,15 @@ def _body_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str,
 
 
 def _follow_up_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str, Any]:
-    """B/C replies and dissatisfied suggestions (ever) of the period: covered once no longer under follow-up."""
     with states_source(ctx, follow_only=True) as source:
-        found = counted(ctx, source)
-        per_node = _follow_up_now(ctx) if ctx.scope.as_of is None else _follow_up_counted(found)
-        listed = page_of(ctx, found, LISTS["follow_ups"], missing_offset, missing_limit)
+        return follow_up_target(ctx, counted(ctx, source), missing_offset, missing_limit)
+
+
+def follow_up_target(ctx: Ctx, found: Counted, missing_offset: int, missing_limit: int) -> dict[str, Any]:
+    """B/C replies and dissatisfied suggestions (ever) of the period: covered once no longer under follow-up. From the
+    suggestions ``found`` (all of the period's, or those under the target alone) and the states they were read from."""
+    per_node = _follow_up_now(ctx) if ctx.scope.as_of is None else _follow_up_counted(found)
+    listed = page_of(ctx, found, LISTS["follow_ups"], missing_offset, missing_limit)
     items = [
         {
             "suggestion_id": x["suggestion_id"],

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from domain.levels import CongressLevel
 from domain.terms import term_of, term_years
 from projections import schema as s
-from projections.queries.context import Ctx, N, fetch_rows, temporary
+from projections.queries.context import Ctx, N, fetch_rows
 from projections.rules import report_term_start
 
 
@@ -288,41 +288,40 @@ def _coverage_at_cut(
     """The deputy targets from the facts as they stood at the cut (serving mandates, flags and first marks then).
 
     The deputies whose rows say how they served at the cut (all but ``_changed_after_cut``) are counted per area in
-    SQL against a temporary table of who was covered then (a Python pass over 100,000+ deputies and their marks cost
-    most of an as-of view of a province); only the few others are read one by one (``_changed_at_cut``). The page of
-    missing deputies comes from the areas it falls in alone."""
+    SQL, joined to their persons' first marks (``person_marks``): a Python pass over 100,000+ deputies and their marks
+    cost most of an as-of view of a province. Only the few others are read one by one (``_changed_at_cut``). The page
+    of missing deputies comes from the areas it falls in alone."""
     d = s.deputies
-    with temporary(ctx, "covered_at_cut", _covered_persons(ctx, keys, report_years)) as people:
-        source = d.outerjoin(people, people.c.person_id == d.c.person_id)
-        covered = {key: sa.func.coalesce(people.c[key], 0) == 1 for key in keys}
-        unchanged = [
-            ctx.by_cut(d),
-            d.c.serving == sa.true(),
-            d.c.deputy_id.not_in(_changed_after_cut(ctx)),
-            ctx.in_region(d.c.area_node_id),
-        ]
-        flags = [sa.func.sum(sa.case((c, 1), else_=0)) for key in keys for c in _counted_now(d, key, covered)]
-        per_area: dict[str, PerNode] = {key: {} for key in keys}
-        stmt = sa.select(d.c.area_node_id, *flags).select_from(source).where(*unchanged).group_by(d.c.area_node_id)
-        for area, *found in ctx.conn.execute(stmt):
-            for i, key in enumerate(keys):
-                if found[2 * i]:
-                    per_area[key][area] = {"population": int(found[2 * i]), "covered": int(found[2 * i + 1])}
-        changed = _changed_at_cut(ctx, source, [covered[key] for key in keys])
-        out = {}
+    source, covered = _covers(ctx, keys, report_years)
+    later = _changed_after_cut(ctx).subquery("later")
+    unchanged = [
+        ctx.by_cut(d),
+        d.c.serving == sa.true(),
+        ~sa.exists().where(later.c.deputy_id == d.c.deputy_id),  # an anti-join (NOT IN: a subplan per row, and no parallel plan)
+        ctx.in_region(d.c.area_node_id),
+    ]
+    flags = [sa.func.sum(sa.case((c, 1), else_=0)) for key in keys for c in _counted_now(d, key, covered)]
+    per_area: dict[str, PerNode] = {key: {} for key in keys}
+    stmt = sa.select(d.c.area_node_id, *flags).select_from(source).where(*unchanged).group_by(d.c.area_node_id)
+    for area, *found in ctx.conn.execute(stmt):
         for i, key in enumerate(keys):
-            missing = []  # of the changed deputies
-            for served, done in changed:
-                if _IN_POPULATION[key](served):
-                    counts = per_area[key].setdefault(served[2], {"population": 0, "covered": 0})
-                    counts["population"] += 1
-                    counts["covered"] += done[i]
-                    if not done[i]:
-                        missing.append(served)
-            population, _ = _counted_now(d, key, covered)
-            columns = (d.c.deputy_id, d.c.person_id, d.c.area_node_id, d.c.name, d.c.node_id)
-            unlisted = sa.select(*columns).select_from(source).where(*unchanged, population, sa.not_(covered[key]))
-            out[key] = (per_area[key], _missing_page(ctx, per_area[key], unlisted, missing, offset, limit))
+            if found[2 * i]:
+                per_area[key][area] = {"population": int(found[2 * i]), "covered": int(found[2 * i + 1])}
+    changed = _changed_at_cut(ctx, source, [covered[key] for key in keys])
+    out = {}
+    for i, key in enumerate(keys):
+        missing = []  # of the changed deputies
+        for served, done in changed:
+            if _IN_POPULATION[key](served):
+                counts = per_area[key].setdefault(served[2], {"population": 0, "covered": 0})
+                counts["population"] += 1
+                counts["covered"] += done[i]
+                if not done[i]:
+                    missing.append(served)
+        population, _ = _counted_now(d, key, covered)
+        columns = (d.c.deputy_id, d.c.person_id, d.c.area_node_id, d.c.name, d.c.node_id)
+        unlisted = sa.select(*columns).select_from(source).where(*unchanged, population, sa.not_(covered[key]))
+        out[key] = (per_area[key], _missing_page(ctx, per_area[key], unlisted, missing, offset, limit))
     return out
 
 
@@ -332,27 +331,30 @@ def _counted_now(d: Any, key: str, covered: dict[str, Any]) -> tuple[Any, Any]:
     return population, sa.and_(population, covered[key])
 
 
-def _covered_persons(ctx: Ctx, keys: list[str], report_years: tuple[int, int]) -> Any:
-    """Per person, 1 or 0 for each target: their target's mark in its years by the cut, through any of their deputy
-    records known then."""
-    m, known = s.marks, s.deputies.alias("known")
-    year = ctx.scope.year
-    years = {key: report_years if key == "constituent_report" else (year, year) for key in keys}
-    flags = [
-        sa.func.max(sa.case((sa.and_(m.c.mark == DEPUTY_TARGETS[k], m.c.year.between(*years[k])), 1), else_=0)).label(k)
-        for k in keys
-    ]
-    return (
-        sa.select(known.c.person_id, *flags)
-        .join_from(m, known, known.c.deputy_id == m.c.subject_id)
-        .where(
-            m.c.mark.in_([DEPUTY_TARGETS[k] for k in keys]),
-            m.c.year.between(min(y[0] for y in years.values()), max(y[1] for y in years.values())),
-            ctx.by_cut(m, "first"),
-            ctx.by_cut(known),
-        )
-        .group_by(known.c.person_id)
-    )
+def _covers(ctx: Ctx, keys: list[str], report_years: tuple[int, int]) -> tuple[Any, dict[str, Any]]:
+    """The deputies joined to their persons' first marks (of the year; for reports, of the term), and per target
+    whether a row's person had its mark by the cut."""
+    d, pm = s.deputies, s.person_marks
+    of_year = pm.alias("of_year")
+    source = d.outerjoin(of_year, sa.and_(of_year.c.person_id == d.c.person_id, of_year.c.year == ctx.scope.year))
+    covered = {}
+    for key in keys:
+        mark = DEPUTY_TARGETS[key]
+        then: Any
+        if key == "constituent_report":
+            first = ctx.clock(pm, mark)
+            of_term = (
+                sa.select(pm.c.person_id, sa.func.min(first).label("first"))
+                .where(pm.c.year.between(*report_years), first.is_not(None))
+                .group_by(pm.c.person_id)
+                .subquery("of_term")
+            )
+            source = source.outerjoin(of_term, of_term.c.person_id == d.c.person_id)
+            then = of_term.c.first
+        else:
+            then = ctx.clock(of_year, mark)
+        covered[key] = sa.and_(then.is_not(None), then <= ctx.scope.as_of)
+    return source, covered
 
 
 def _changed_at_cut(ctx: Ctx, source: Any, covered: list[Any]) -> list[tuple[Serving, list[bool]]]:

@@ -235,21 +235,11 @@ def suggestions(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int =
     """Counts by state, region, handling unit and reply category; satisfaction; overdue replies; open B-class and
     dissatisfied follow-ups; priority suggestions' progress. Period: the year(s) of submission. ``brief``: the
     figures alone (totals, by state and region), without units and lists (what the 一盘棋 rollup shows)."""
-    with db.connect() as conn, contextlib.ExitStack() as stack:
-        ctx = Ctx(db, scope, conn)
-        found = counted(ctx, stack.enter_context(states_source(ctx)), units=not brief)
-        kinds = found.kinds
-        by_region = _by_region(ctx, found.nodes)
-        keys = list(NODE_COUNTS[:7])
-        totals: dict[str, Any] = {k: sum(r[k] for r in by_region) for k in keys}
-        totals["reply_rate"] = rate(totals["replied"], totals["total"])
-        totals["satisfaction"] = rate(totals["satisfied"], totals["evaluated"])
-        totals["replied_late"] = _sum(kinds, lambda k: k[6])
-        order = list(L.SUGGESTION_STATE)
-        by_state = _counted_by(kinds, lambda k: k[0], "state", L.SUGGESTION_STATE, order)
-        answer = view_answer("suggestions", scope, totals=totals, by_state=by_state, by_region=by_region)
+    with counted_states(db, scope, units=not brief) as (ctx, found):
+        answer = brief_answer(ctx, found)
         if brief:
             return answer
+        kinds = found.kinds
         lists = _Lists(ctx, found, offset, limit)
         totals_of = {
             "overdue": _sum(kinds, lambda k: k[7]),
@@ -270,10 +260,34 @@ def suggestions(db: ProjectionDB, scope: Scope, *, offset: int = 0, limit: int =
             "overdue": lists.page("overdue", totals_of["overdue"]),
             "follow_ups": lists.page("follow_ups", totals_of["follow_ups"]),
             "priority": {
-                "by_state": _counted_by(kinds, lambda k: k[0] if k[4] else _NONE, "state", L.SUGGESTION_STATE, order),
+                "by_state": _counted_by(
+                    kinds, lambda k: k[0] if k[4] else _NONE, "state", L.SUGGESTION_STATE, list(L.SUGGESTION_STATE)
+                ),
                 "list": lists.page("priority", totals_of["priority"]),
             },
         }
+
+
+@contextlib.contextmanager
+def counted_states(db: ProjectionDB, scope: Scope, *, units: bool = False) -> Iterator[tuple[Ctx, Counted]]:
+    """The scope's suggestions counted (``counted``), on a connection of their own that stays open (with the states at
+    a cut in it) while the caller reads pages of lists from them."""
+    with db.connect() as conn:
+        ctx = Ctx(db, scope, conn)
+        with states_source(ctx) as source:
+            yield ctx, counted(ctx, source, units=units)
+
+
+def brief_answer(ctx: Ctx, found: Counted) -> dict[str, Any]:
+    """The view's figures alone: totals, by state and by region."""
+    kinds = found.kinds
+    by_region = _by_region(ctx, found.nodes)
+    totals: dict[str, Any] = {k: sum(r[k] for r in by_region) for k in NODE_COUNTS[:7]}
+    totals["reply_rate"] = rate(totals["replied"], totals["total"])
+    totals["satisfaction"] = rate(totals["satisfied"], totals["evaluated"])
+    totals["replied_late"] = _sum(kinds, lambda k: k[6])
+    by_state = _counted_by(kinds, lambda k: k[0], "state", L.SUGGESTION_STATE, list(L.SUGGESTION_STATE))
+    return view_answer("suggestions", ctx.scope, totals=totals, by_state=by_state, by_region=by_region)
 
 
 def _by_region(ctx: Ctx, nodes: dict[str, list[int]]) -> list[dict[str, Any]]:

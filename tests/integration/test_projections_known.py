@@ -81,7 +81,8 @@ def test_a_projection_of_an_older_release_gains_the_known_clock(store_settings: 
 
     store = NodeStore(nodes[0], store_settings)  # the new release opens both
     db.open()
-    assert table_dump(db, known=False) == before and _known_equals_recorded(db)
+    opened = table_dump(db, known=False)
+    assert {t: rows for t, rows in opened.items() if t in before} == before and _known_equals_recorded(db)
     old = store.max_position()
     assert store.known_at([old]) == [None]
     between = us(datetime.now(UTC))

@@ -291,6 +291,25 @@ def test_a_database_of_an_older_release_is_projected_again_to_the_same_content(
     assert table_dump(db) == projected
 
 
+def test_person_marks_are_filled_when_the_projection_of_the_release_before_is_opened(
+    store: NodeStore, settings: StoreSettings, hunan: Hierarchy
+) -> None:
+    """Revision 0007 adds ``person_marks`` (each person's first marks, what the coverage view counts as of a cut) and
+    fills it from the marks and deputies already projected: the rows a fresh build writes."""
+    from alembic import command
+
+    from projections.migrate import config
+
+    db = fresh(store, settings, hunan, "person-marks")
+    projected = table_dump(db)
+    assert len(projected["person_marks"]) > 100
+    with db.begin() as conn:
+        command.downgrade(config(conn, db.schema), "0006")
+        assert "person_marks" not in sa.inspect(conn).get_table_names(schema=db.schema)
+    db.open()  # what the new release does to the projection it finds
+    assert table_dump(db) == projected
+
+
 def test_rebuild_while_writing_equals_the_incremental_build(
     settings: StoreSettings, nodes: list[NodeRef], hunan: Hierarchy
 ) -> None:
