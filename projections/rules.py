@@ -169,6 +169,27 @@ def project_figures(x: dict[str, Any]) -> tuple[int, ...]:
     )
 
 
+def project_figures_sql(p: Any) -> list[Any]:
+    """``project_figures`` in SQL, over a table or subquery with ``PROJECT_COLUMNS``: the same figures (flags as 0 or
+    1), to be summed in the database (a province's projects at a cut cost ~0.1 s of Python a rule call each).
+    ``tests/unit/test_projections_rules.py`` holds the two to each other."""
+    passed = p.c.passed.is_(True)
+    started = p.c.started_day.is_not(None)
+    return [
+        sa.literal(1),
+        _flag(p.c.passed.is_not(None)),
+        _flag(passed),
+        sa.case((passed, sa.case((p.c.budget_yuan > 0, p.c.budget_yuan), else_=p.c.estimate_yuan)), else_=0),
+        _flag(started),
+        _flag(p.c.progress == 100),
+        sa.case((started, p.c.progress), else_=0),
+        sa.func.coalesce(p.c.satisfied, 0),
+        sa.func.coalesce(p.c.basically_satisfied, 0),
+        sa.func.coalesce(p.c.dissatisfied, 0),
+        sa.case((passed, p.c.estimate_yuan), else_=0),
+    ]
+
+
 def report_term_start(year: int) -> int:
     """The first year of the county and township term containing ``year`` (deputies report once per term)."""
     return term_years(CongressLevel.COUNTY, term_of(CongressLevel.COUNTY, year))[0]

@@ -307,7 +307,7 @@ def _coverage_at_cut(
         for i, key in enumerate(keys):
             if found[2 * i]:
                 per_area[key][area] = {"population": int(found[2 * i]), "covered": int(found[2 * i + 1])}
-    changed = _changed_at_cut(ctx, source, [covered[key] for key in keys])
+    changed = _changed_at_cut(ctx, keys, report_years)
     out = {}
     for i, key in enumerate(keys):
         missing = []  # of the changed deputies
@@ -319,9 +319,8 @@ def _coverage_at_cut(
                 if not done[i]:
                     missing.append(served)
         population, _ = _counted_now(d, key, covered)
-        columns = (d.c.deputy_id, d.c.person_id, d.c.area_node_id, d.c.name, d.c.node_id)
-        unlisted = sa.select(*columns).select_from(source).where(*unchanged, population, sa.not_(covered[key]))
-        out[key] = (per_area[key], _missing_page(ctx, per_area[key], unlisted, missing, offset, limit))
+        unlisted = [*unchanged, population]
+        out[key] = (per_area[key], _missing_page(ctx, key, report_years, per_area[key], unlisted, missing, offset, limit))
     return out
 
 
@@ -357,28 +356,59 @@ def _covers(ctx: Ctx, keys: list[str], report_years: tuple[int, int]) -> tuple[A
     return source, covered
 
 
-def _changed_at_cut(ctx: Ctx, source: Any, covered: list[Any]) -> list[tuple[Serving, list[bool]]]:
+def _changed_at_cut(ctx: Ctx, keys: list[str], report_years: tuple[int, int]) -> list[tuple[Serving, list[bool]]]:
     """The deputies of the region whose rows do not say how they served at the cut (``_changed_after_cut``), as they
-    served then (those who did), with whether their person is in each of the ``covered`` sets."""
+    served then (those who did), with whether each target covered their person by then."""
     d = s.deputies
     changed, active = _mandates_at_cut(ctx)
     flags = _flags_at_cut(ctx)
-    stmt = (
-        sa.select(*_SERVING_COLUMNS, *covered)
-        .select_from(source)
-        .where(ctx.by_cut(d), d.c.deputy_id.in_(_changed_after_cut(ctx)), ctx.in_region(d.c.area_node_id))
-    )
+    where = [ctx.by_cut(d), d.c.deputy_id.in_(_changed_after_cut(ctx)), ctx.in_region(d.c.area_node_id)]
     out = []
-    for row in ctx.conn.execute(stmt):
+    for row, done in _with_firsts(ctx, keys, report_years, _SERVING_COLUMNS, where):
         served = _as_served(row, changed, active, flags)
         if served is not None:
-            out.append((served, [bool(x) for x in row[len(_SERVING_COLUMNS) :]]))
+            out.append((served, done))
     return out
 
 
-def _missing_page(ctx: Ctx, per_area: PerNode, unlisted: Any, missing: list[Serving], offset: int, limit: int) -> list[Deputy]:
-    """The page of missing deputies (by area code, name and id): ``unlisted`` (a statement) read in the areas the page
-    falls in, with the ``missing`` already at hand there."""
+def _with_firsts(
+    ctx: Ctx, keys: list[str], report_years: tuple[int, int], columns: list[Any], where: list[Any]
+) -> list[tuple[Any, list[bool]]]:
+    """A few deputies' rows (``columns``, the id first), each with whether each target covered their person by the
+    cut: what ``_covers`` says, decided here from the persons' ``person_marks`` rows (joining every person's, as the
+    counts do, costs as much for a page as for them all)."""
+    d, pm = s.deputies, s.person_marks
+    year, cut = ctx.scope.year, ctx.scope.as_of
+    years = {key: report_years if key == "constituent_report" else (year, year) for key in keys}
+    span = (min(y[0] for y in years.values()), max(y[1] for y in years.values()))
+    of_person = sa.and_(pm.c.person_id == d.c.person_id, pm.c.year.between(*span))
+    firsts = [ctx.clock(pm, DEPUTY_TARGETS[key]) for key in keys]
+    stmt = sa.select(*columns, pm.c.year, *firsts).select_from(d.outerjoin(pm, of_person)).where(*where)
+    found: dict[str, tuple[Any, list[bool]]] = {}
+    n = len(columns)
+    for r in ctx.conn.execute(stmt):
+        row, marked_in, then = r[:n], r[n], r[n + 1 :]
+        done = found.setdefault(row[0], (row, [False] * len(keys)))[1]
+        if marked_in is not None:
+            for i, key in enumerate(keys):
+                first, last = years[key]
+                if first <= marked_in <= last and then[i] is not None and then[i] <= cut:
+                    done[i] = True
+    return list(found.values())
+
+
+def _missing_page(
+    ctx: Ctx,
+    key: str,
+    report_years: tuple[int, int],
+    per_area: PerNode,
+    unlisted: list[Any],
+    missing: list[Serving],
+    offset: int,
+    limit: int,
+) -> list[Deputy]:
+    """The page of missing deputies (by area code, name and id): the deputies ``unlisted`` selects in the areas the page
+    falls in, those the target did not cover, with the ``missing`` already at hand there."""
     by_area = sorted(
         (ctx.region_label(area)["code"], area, int(n["population"] - n["covered"]))
         for area, n in per_area.items()
@@ -388,7 +418,10 @@ def _missing_page(ctx: Ctx, per_area: PerNode, unlisted: Any, missing: list[Serv
     if not wanted or limit <= 0:
         return []
     d = s.deputies
-    rows = [*ctx.conn.execute(unlisted.where(d.c.area_node_id.in_(list(wanted)))), *(r for r in missing if r[2] in wanted)]
+    columns = [d.c.deputy_id, d.c.person_id, d.c.area_node_id, d.c.name, d.c.node_id]
+    where = [*unlisted, d.c.area_node_id.in_(list(wanted))]
+    rows = [row for row, (done,) in _with_firsts(ctx, [key], report_years, columns, where) if not done]
+    rows += [r for r in missing if r[2] in wanted]
     rows.sort(key=lambda r: (wanted[r[2]], r[3], r[0]))
     return [Deputy(r[0], r[1], r[2], r[3], "", r[4]) for r in rows[offset - skipped : offset - skipped + limit]]
 

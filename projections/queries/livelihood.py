@@ -18,7 +18,7 @@ from projections import schema as s
 from projections.db import ProjectionDB
 from projections.queries.context import Ctx, fetch_rows, paged, rate, states_at_cut, view_answer
 from projections.queries.scope import Scope
-from projections.rules import PROJECT_COLUMNS, PROJECT_FIGURES, project_figures
+from projections.rules import PROJECT_FIGURES, project_figures_sql
 
 #: (year, node or child region, state) -> the figures of ``PROJECT_FIGURES``
 Figures = dict[tuple[int, str, str], list[int]]
@@ -85,14 +85,17 @@ def _figures(ctx: Ctx, *, lists: bool) -> tuple[Figures, Sequence[tuple[Any, ...
         stmt = sa.select(*[p.c[k] for k in _LIST_COLUMNS]).where(*under_way)
         return found, fetch_rows(ctx.conn, stmt) if lists else []
     p = states_at_cut(ctx, s.project_snapshots)
-    columns = [c for c in dict.fromkeys((*PROJECT_COLUMNS, *_LIST_COLUMNS)) if c != "title"]
-    implementing = []
-    for row in fetch_rows(ctx.conn, sa.select(*[p.c[k] for k in columns]).where(ctx.in_region(p.c.node_id))):
-        x = dict(zip(columns, row, strict=True))
-        _add_to(found[(x["year"], x["node_id"], x["state"])], project_figures(x))
-        if x["state"] == "implementing" and ctx.scope.first_year <= x["year"] <= ctx.scope.last_year:
-            implementing.append(tuple(x.get(k) for k in _LIST_COLUMNS))  # the title: for the page (``_implementing``)
-    return found, implementing
+    figures = [sa.func.sum(f) for f in project_figures_sql(p)]
+    key = (p.c.year, p.c.node_id, p.c.state)
+    for year, node_id, state, *values in fetch_rows(
+        ctx.conn, sa.select(*key, *figures).where(ctx.in_region(p.c.node_id)).group_by(*key)
+    ):
+        _add_to(found[(year, node_id, state)], values)
+    if not lists:
+        return found, []
+    listed = [p.c[k] if k != "title" else sa.null() for k in _LIST_COLUMNS]  # the title: for the page (``_implementing``)
+    under_way = [ctx.years(p.c.year), ctx.in_region(p.c.node_id), p.c.state == "implementing"]
+    return found, fetch_rows(ctx.conn, sa.select(*listed).where(*under_way))
 
 
 def _implementing(ctx: Ctx, rows: Sequence[tuple[Any, ...]], offset: int, limit: int) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The projector's counting rules and their SQL twins (the as-of views group the states at a cut in the database)
-give the same key for any suggestion, on SQLite (PostgreSQL: tests/integration/test_projections_asof.py compares
-whole views)."""
+give the same key for any suggestion and the same figures for any livelihood project, on SQLite (PostgreSQL:
+tests/integration/test_projections_asof.py compares whole views)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ from hypothesis import strategies as st
 from projections.rules import (
     GOOD,
     OPEN_FOLLOW_UP,
+    PROJECT_COLUMNS,
     WAITING,
     has_unit,
+    project_figures,
+    project_figures_sql,
     suggestion_cell,
     suggestion_cell_sql,
     suggestion_unit,
@@ -87,3 +90,43 @@ def test_the_sql_cell_and_unit_are_the_rules(x: dict[str, Any]) -> None:
     assert bool(unit[0]) == (found is not None)
     if found is not None:
         assert tuple(unit[1:]) == found[1]
+
+
+PROJECT = st.fixed_dictionaries(
+    {
+        "year": st.sampled_from([2024, 2025]),
+        "node_id": st.sampled_from(["a", "b"]),
+        "state": st.sampled_from(["proposed", "voting", "passed", "rejected", "implementing", "completed", "evaluated"]),
+        "passed": st.none() | st.booleans(),
+        "started_day": st.none() | st.sampled_from(["2025-03-01", "2025-07-15"]),
+        "budget_yuan": st.sampled_from([0, 1, 1_500_0000]),
+        "estimate_yuan": st.sampled_from([0, 7, 3_000_0000]),
+        "progress": st.sampled_from([0, 9, 99, 100]),
+        "satisfied": st.none() | st.integers(0, 40),
+        "basically_satisfied": st.none() | st.integers(0, 40),
+        "dissatisfied": st.none() | st.integers(0, 40),
+    }
+)
+PROJECTS = sa.Table(
+    "projects",
+    sa.MetaData(),
+    sa.Column("year", sa.Integer),
+    sa.Column("node_id", sa.String),
+    sa.Column("state", sa.String),
+    sa.Column("passed", sa.Boolean),
+    sa.Column("started_day", sa.String),
+    *[sa.Column(name, sa.BigInteger) for name in ("budget_yuan", "estimate_yuan")],
+    *[sa.Column(name, sa.Integer) for name in ("progress", "satisfied", "basically_satisfied", "dissatisfied")],
+)
+PROJECTS.create(ENGINE)
+
+
+@settings(max_examples=300, deadline=None)
+@given(x=PROJECT)
+def test_the_sql_project_figures_are_the_rules(x: dict[str, Any]) -> None:
+    assert set(x) >= set(PROJECT_COLUMNS)
+    with ENGINE.begin() as conn:
+        conn.execute(PROJECTS.delete())
+        conn.execute(PROJECTS.insert(), [x])
+        figures = conn.execute(sa.select(*project_figures_sql(PROJECTS))).one()
+    assert tuple(figures) == project_figures(x)
