@@ -50,6 +50,7 @@ from domain.base import NodeRef
 from domain.hierarchy import Hierarchy
 from domain.levels import Level
 from domain.store import NodeStore, NodeStores, StoreSettings
+from gateways import heap
 from gateways.bench.raw import produce_then_consume
 from gateways.bench.services import throwaway_database, throwaway_kafka
 from gateways.bench.usage import cpu_s, delete_topics, describe_broker, status_mb
@@ -539,6 +540,7 @@ def _project_child(pipe: Any, province: NodeRef, settings: StoreSettings, as_of:
             projected = update(store, settings, hierarchy=hierarchy)
             project_s = time.perf_counter() - started
             db = ProjectionDB(province, settings, hierarchy=hierarchy)
+            heap.settle()  # as a gateway does once started (``gateways.heap``)
             queries = view_timings(db, hierarchy, runs=QUERY_RUNS, as_of=as_of)
             db.dispose()
         finally:

@@ -2,9 +2,10 @@
 targets whose populations are deputies; and those targets (who is covered, who is missing).
 
 Now, the targets are counted from the projector's person summaries (``coverage_population``, ``coverage_covered``) and
-only the page of missing deputies is looked up; as of a cut, from the deputies, mandates and marks known then. Either
-way the page of missing deputies comes from the areas it falls in alone (areas in code order, each area's deputies by
-name and id).
+only the page of missing deputies is looked up; as of a cut, from the deputies' rows joined to their persons' first
+marks (``person_marks``), in SQL, except the few deputies whose mandates or flags changed after the cut. Either way the
+page of missing deputies comes from the areas it falls in alone (areas in code order, each area's deputies by name and
+id).
 """
 
 from __future__ import annotations

@@ -204,18 +204,17 @@ def _activity_at_cut(ctx: Ctx) -> Activity:
     out = Activity()
     v, vd, vi = s.visits, s.visit_deputies, s.visit_issues
     conn, scope = ctx.conn, ctx.scope
-    for station_id, visits, people, slots in conn.execute(
-        sa.select(v.c.station_id, sa.func.count(), sa.func.sum(v.c.people), sa.func.sum(v.c.deputies_n))
-        .where(ctx.by_cut(v), ctx.years(v.c.year), ctx.in_region(v.c.node_id))
+    in_period, by_ref_day = ctx.years(v.c.year), v.c.day <= scope.ref_day  # one reading of the visits for both
+    visits_n, people_n, slots_n = (sa.func.sum(sa.case((in_period, x), else_=0)) for x in (1, v.c.people, v.c.deputies_n))
+    for station_id, visits, people, slots, last in conn.execute(
+        sa.select(v.c.station_id, visits_n, people_n, slots_n, sa.func.max(sa.case((by_ref_day, v.c.day), else_=None)))
+        .where(ctx.by_cut(v), sa.or_(in_period, by_ref_day), ctx.in_region(v.c.node_id))
         .group_by(v.c.station_id)
     ):
-        _add(out.counts[station_id], (visits, people or 0, slots or 0, 0, 0, 0))
-    for station_id, last in conn.execute(
-        sa.select(v.c.station_id, sa.func.max(v.c.day))
-        .where(ctx.by_cut(v), v.c.day <= scope.ref_day, ctx.in_region(v.c.node_id))
-        .group_by(v.c.station_id)
-    ):
-        out.last_visit[station_id] = last
+        if visits:
+            _add(out.counts[station_id], (visits, people or 0, slots or 0, 0, 0, 0))
+        if last is not None:
+            out.last_visit[station_id] = last
     on_duty = [ctx.by_cut(vd), ctx.years(vd.c.year), ctx.in_region(vd.c.node_id)]
     distinct = sa.func.count(sa.distinct(vd.c.deputy_id))
     out.deputies.update(dict(conn.execute(sa.select(vd.c.station_id, distinct).where(*on_duty).group_by(vd.c.station_id)).all()))
