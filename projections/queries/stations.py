@@ -52,7 +52,9 @@ def stations(
     with db.connect() as conn:
         ctx = Ctx(db, scope, conn)
         info = _stations(ctx)
-        activity = _activity_now(ctx, past=past) if scope.as_of is None else _activity_at_cut(ctx)
+        activity = _activity_now(ctx) if scope.as_of is None else _activity_at_cut(ctx)
+        if not brief:  # what the lists show of each station: the figures by region do not count it
+            activity.enrolled.update(_enrolled(ctx, past=past))
     rows = _open_stations(ctx, info, activity)
     per_node: dict[str | None, dict[str, float]] = defaultdict(lambda: dict.fromkeys(_KEYS, 0))
     for r in rows:
@@ -116,11 +118,10 @@ def _stations(ctx: Ctx) -> dict[str, dict[str, Any]]:
     return info
 
 
-def _activity_now(ctx: Ctx, *, past: bool) -> Activity:
-    """From the summaries: per station and year, the deputies on duty, and each station's enrolled deputies (now,
-    or at the end of a ``past`` period, which no summary keeps)."""
+def _activity_now(ctx: Ctx) -> Activity:
+    """From the summaries: per station and year, the deputies on duty."""
     out = Activity()
-    y, st = s.station_years, s.stations
+    y = s.station_years
     ref_day, ref_year = ctx.scope.ref_day, int(ctx.scope.ref_day[:4])
     late: list[str] = []  # stations visited later in the reference year than the reference day
     one_year = ctx.scope.first_year == ctx.scope.last_year
@@ -145,12 +146,17 @@ def _activity_now(ctx: Ctx, *, past: bool) -> Activity:
     if not one_year:
         out.deputies.update(_on_duty(ctx))
     out.region_deputies = _region_deputies(ctx)
-    if past:
-        out.enrolled.update(_enrolled_at_end(ctx))
-    else:
-        enrolled = sa.select(st.c.station_id, st.c.enrolled).where(ctx.in_region(st.c.node_id), st.c.enrolled > 0)
-        out.enrolled.update(dict(ctx.conn.execute(enrolled).all()))
     return out
+
+
+def _enrolled(ctx: Ctx, *, past: bool) -> dict[str, int]:
+    """Distinct deputies enrolled per station: now (the projector's count on the station's row), else at the end of the
+    period as known at the cut (``_enrolled_at_end``)."""
+    if past or ctx.scope.as_of is not None:
+        return _enrolled_at_end(ctx)
+    st = s.stations
+    enrolled = sa.select(st.c.station_id, st.c.enrolled).where(ctx.in_region(st.c.node_id), st.c.enrolled > 0)
+    return dict(ctx.conn.execute(enrolled).all())
 
 
 def _enrolled_at_end(ctx: Ctx) -> dict[str, int]:
@@ -200,7 +206,7 @@ def _last_visits(ctx: Ctx, station_ids: list[str], into: dict[str, str]) -> None
 
 
 def _activity_at_cut(ctx: Ctx) -> Activity:
-    """From the facts known at the cut (enrolments: at the end of the period, if that is earlier)."""
+    """From the facts known at the cut."""
     out = Activity()
     v, vd, vi = s.visits, s.visit_deputies, s.visit_issues
     conn, scope = ctx.conn, ctx.scope
@@ -226,7 +232,6 @@ def _activity_at_cut(ctx: Ctx) -> Activity:
         .group_by(vi.c.station_id, outcome)
     ):
         _add(out.counts[station_id], (0, 0, 0, n, n if result == "resolved" else 0, n if result == "transferred" else 0))
-    out.enrolled.update(_enrolled_at_end(ctx))
     return out
 
 
