@@ -7,8 +7,10 @@ path ids, half the time, from aggregates that exist, so requests reach the domai
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ CODES = ("430582", "430582204")
 EXAMPLES = int(os.environ.get("YIPANQI_SCHEMATHESIS_EXAMPLES", "25"))
 
 _data = Path(tempfile.mkdtemp(prefix="yipanqi-schemathesis-"))
+atexit.register(shutil.rmtree, _data, True)  # made at import (the schema is read from the app at collection)
 _settings = StoreSettings(store="sqlite", data_dir=_data)
 _hierarchy = Hierarchy.load()
 seed(_settings, CODES, days=3, seed=5, scale=0.05, hierarchy=_hierarchy)
