@@ -181,7 +181,9 @@ DEPUTY_TARGETS = {
     "practical_deed": "deed",
     "constituent_report": "report",
 }
-#: Who is in each target's population: of a serving record at a cut, and of a deputy's row now (in SQL).
+#: Who is in each target's population: of a serving record at a cut, and of a deputy's row by its flags and mandates
+#: now (in SQL: the current view's page of missing deputies, and the deputies counted as of a cut whose rows say how
+#: they served then).
 _IN_POPULATION: dict[str, Callable[[Serving], bool]] = {
     "grassroots_provincial_invited": lambda r: r[5] and r[7],
     "leading_cadre_group": lambda r: r[6],
@@ -261,19 +263,15 @@ def _missing_now(
     if not code or limit <= 0:
         return []
     d, yr, rp = s.deputies, s.person_years.alias("yr"), s.person_years.alias("rp")
-    population, covered = {
-        "grassroots_provincial_invited": (
-            sa.and_(d.c.grassroots == sa.true(), d.c.serving_provincial == sa.true()),
-            yr.c.organ_contacts > 0,
-        ),
-        "leading_cadre_group": (d.c.leading_cadre == sa.true(), yr.c.group_activities > 0),
-        "practical_deed": (sa.true(), yr.c.deeds > 0),
-        "constituent_report": (
-            d.c.serving_local == sa.true(),
-            sa.exists().where(rp.c.person_id == d.c.person_id, rp.c.year.between(*report_years), rp.c.reports > 0),
+    covered = {
+        "grassroots_provincial_invited": yr.c.organ_contacts > 0,
+        "leading_cadre_group": yr.c.group_activities > 0,
+        "practical_deed": yr.c.deeds > 0,
+        "constituent_report": sa.exists().where(
+            rp.c.person_id == d.c.person_id, rp.c.year.between(*report_years), rp.c.reports > 0
         ),
     }[key]
-    in_areas = [d.c.area_node_id.in_(list(code)), d.c.serving == sa.true(), population]
+    in_areas = [d.c.area_node_id.in_(list(code)), d.c.serving == sa.true(), _IN_POPULATION_NOW[key](d)]
     rows = ctx.conn.execute(
         sa.select(d.c.deputy_id, d.c.area_node_id, d.c.name)
         .join_from(d, yr, sa.and_(yr.c.person_id == d.c.person_id, yr.c.year == ctx.scope.year), isouter=True)
