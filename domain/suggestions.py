@@ -6,6 +6,9 @@
 
 B and C replies stay under follow-up (跟踪督办) until solved. Only the lead deputy, recording as a deputy, evaluates:
 no office account can record a satisfaction ("被满意" must be impossible).
+
+The owner office corrects (更正) the title and category of a submission, the lead unit and due date of an assignment,
+and the category of a reply until the lead deputy evaluates it (the evaluation judged the reply as recorded).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from domain.base import (
     Attribution,
     DomainError,
     DutyAggregate,
+    Fact,
     NodeRef,
     Role,
     Step,
@@ -28,6 +32,7 @@ from domain.base import (
 )
 from domain.labelled import Labelled
 from domain.levels import CongressLevel
+from domain.timeline import day_of
 
 
 class SuggestionState(Labelled):
@@ -123,6 +128,7 @@ class Suggestion(DutyAggregate):
             suggestion.due_on = self.due_on
             suggestion.state = SuggestionState.ASSIGNED
             suggestion.step = suggestion.assigned = Step.of(self)
+            suggestion.assigned_version = self.originator_version  # what a correction of the assignment names
 
     class HandlingStarted(DutyAggregate.Event):
         label: ClassVar[str] = "开始办理(联系代表)"
@@ -139,7 +145,14 @@ class Suggestion(DutyAggregate):
         replied_on: date
 
         def apply(self, suggestion: Suggestion) -> None:
-            suggestion.replies.append({"category": self.category, "replied_on": self.replied_on})
+            suggestion.replies.append(
+                {
+                    "category": self.category,
+                    "replied_on": self.replied_on,
+                    "version": self.originator_version,  # what a correction of the reply names
+                    "day": day_of(self.occurred_at),
+                }
+            )
             suggestion.state = SuggestionState.REPLIED
             suggestion.step = Step.of(self, self.replied_on)
 
@@ -211,6 +224,7 @@ class Suggestion(DutyAggregate):
         supervisions: list[str]
         submitted: Step  # the steps that side steps (priority, supervision) are ordered against
         assigned: Step
+        assigned_version: int
 
     @staticmethod
     def id_for(owner: UUID, term: int, session: int, number: str) -> UUID:
@@ -330,6 +344,52 @@ class Suggestion(DutyAggregate):
         self._require_state(SuggestionState.EVALUATED)
         self.follows(by)
         self.record(self.Closed, by)
+
+    # ---------------------------------------------------------------------------------------------- corrections
+
+    correctable: ClassVar[dict[str, tuple[str, ...]]] = {
+        "submission": ("title", "category"),
+        "assignment": ("lead_unit", "due_on"),
+        "reply": ("category",),
+    }
+
+    def fact(self, fact: str, number: int) -> Fact:
+        if fact == "reply":
+            return self.nth(fact, number, self.replies)
+        if fact == "assignment":
+            if self.state is SuggestionState.SUBMITTED:
+                raise self.reject("fact: the suggestion has not been assigned yet (尚未交办)")
+            return self.single(fact, number, self.assigned_version, self.assigned.occurred, vars(self))
+        return self.single(fact, number, 1, self.submitted.occurred, vars(self))
+
+    def checked_correction(self, fact: str, number: int, changes: dict[str, Any], by: Attribution) -> dict[str, Any]:
+        for name, most in (("title", 200), ("lead_unit", 100)):
+            if name in changes:
+                changes[name] = self.text(name, changes[name], most)
+        if fact == "submission" and "category" in changes:
+            changes["category"] = self.text("category", changes["category"], 50)
+        if fact == "reply":
+            if number <= len(self.evaluations):
+                raise self.reject(
+                    f"reply {number} was evaluated by the lead deputy as recorded: its category can no longer be corrected"
+                    " (已评价的答复不可更正类别)"
+                )
+            changes["category"] = self.pick("category", ReplyCategory, changes["category"])._value_
+        if changes.get("lead_unit") in self.co_units:
+            raise self.reject(f"lead_unit {changes['lead_unit']} is one of the co-units: co-units must not be the lead unit")
+        if "due_on" in changes:
+            due_on = changes["due_on"] = self._day("due_on", changes["due_on"])
+            if not due_on > self.assigned.occurred:
+                raise self.reject(f"due date {due_on} must be after the assignment ({self.assigned.occurred})")
+        return changes
+
+    def _day(self, field: str, value: Any) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise self.reject(f"{field} must be a date YYYY-MM-DD (got {value!r})") from None
 
     @property
     def last_category(self) -> ReplyCategory | None:

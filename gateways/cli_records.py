@@ -32,7 +32,12 @@ Actor = Annotated[str | None, typer.Option(help="记录人 (默认: 当前系统
 def correct_command(
     aggregate_id: Annotated[str, typer.Argument(help="记录 id (UUID)")],
     node: Node,
-    fact: Annotated[str, typer.Option(help="更正哪项事实: visit, issue; candidate, implementation, progress; category")],
+    fact: Annotated[
+        str,
+        typer.Option(
+            help="更正哪项事实: visit, issue; submission, assignment, reply; candidate, implementation, progress; category"
+        ),
+    ],
     changes: Annotated[list[str], typer.Option("--set", help="字段=新值 (可重复; 值按 JSON 读, 否则为文本): people_received=30")],
     reason: Reason,
     number: Annotated[int, typer.Option(min=1, help="第几项 (问题、进度报告的序号)")] = 1,

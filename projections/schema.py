@@ -494,7 +494,13 @@ def _snapshots(
 
 
 suggestion_snapshots = _snapshots(
-    "suggestion_snapshots", "suggestion_id", _suggestion_columns(), SUGGESTION_KEPT, SUGGESTION_SNAPSHOT, 20
+    "suggestion_snapshots",
+    "suggestion_id",
+    _suggestion_columns(),
+    SUGGESTION_KEPT,
+    SUGGESTION_SNAPSHOT,
+    20,
+    corrected=True,
 )
 
 suggestion_signers = _t(

@@ -471,6 +471,28 @@ class ProjectCorrection(Correction):
     changes: ProjectChanges
 
 
+class SuggestionChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=200, description="标题 (fact=submission)")
+    category: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=50,
+        description="类别: fact=submission 为建议分类 (文本); fact=reply 为答复类别 A/B/C",
+    )
+    lead_unit: str | None = Field(default=None, min_length=1, max_length=100, description="主办单位 (fact=assignment)")
+    due_on: Day | None = Field(default=None, description="答复期限 (fact=assignment; 须晚于交办日)")
+
+
+class SuggestionCorrection(Correction):
+    """更正代表建议: submission 标题、分类; assignment 主办单位、答复期限; reply 第 number 次答复的类别 (代表评价之前).
+    编号、届次、代表是建议的自然键, 不可更正."""
+
+    fact: Literal["submission", "assignment", "reply"] = Field(description="submission 提出建议 / assignment 交办 / reply 答复")
+    changes: SuggestionChanges
+
+
 class CategoryChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

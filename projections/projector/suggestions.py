@@ -149,6 +149,29 @@ def _suggestion_closed(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     state.update(state="closed", closed_day=day)
 
 
+#: What a correction of each correctable fact changes: its fields' columns and the snapshot event that sets them again
+#: (a later reply); ``None``: static columns, the current row's only (as-of views read them for a page of a list).
+_CORRECTED: dict[str, tuple[str | None, dict[str, str]]] = {
+    "submission": (None, {"title": "title", "category": "category"}),
+    "assignment": ("assigned", {"lead_unit": "lead_unit", "due_on": "due_on"}),
+    "reply": ("replied", {"category": "last_category"}),
+}
+
+
+def _suggestion_corrected(b: Page, e: LeanEvent) -> None:
+    """更正: a submission's title and category in the current row; an assignment's or a reply's values by the
+    lifecycle's correction (by the recorded and known clocks from when it was recorded and came to be held here, by the
+    occurred clock from when the corrected step happened; see ``Lifecycle.correct``)."""
+    until, fields = _CORRECTED[e.fact]
+    values = {column: e.changes[name] for name, column in fields.items() if name in e.changes}
+    state = SUGGESTIONS_.state(b, e)
+    if until is None:
+        state.update(values)
+        SUGGESTIONS_.snapshot(b, state, e, "corrected", None)
+    else:
+        SUGGESTIONS_.correct(b, e, state, values, until)
+
+
 HANDLERS: dict[type, Handler] = {
     Suggestion.Submitted: _suggestion_submitted,
     Suggestion.Assigned: _suggestion_step("assigned", _assigned),
@@ -159,6 +182,7 @@ HANDLERS: dict[type, Handler] = {
     Suggestion.MarkedPriority: _suggestion_step("priority", _priority),
     Suggestion.Supervised: _suggestion_step("supervised", _supervised),
     Suggestion.Closed: _suggestion_step("closed", _suggestion_closed),
+    Suggestion.Corrected: _suggestion_corrected,
 }
 
 FAMILY = Family(

@@ -154,6 +154,53 @@ def test_a_deputys_category_corrected_from_a_day(both: Both) -> None:
     assert void.status_code == 404  # a deputy's record is not voided (no such route)
 
 
+def test_a_suggestion_corrected(both: Both) -> None:
+    h = both.h(COUNTY, "recorder")
+    _, deputy = _station_with_deputy(both)
+    submitted = {
+        "number": f"C{next(_keys):04d}",
+        "congress": "county",
+        "term": 18,
+        "session": 4,
+        "title": "关于修缮灌溉渠的建议",
+        "content": "……",
+        "category": "农业农村",
+        "lead_deputy_id": deputy,
+    }
+    sid = both.client.post(f"/nodes/{COUNTY}/suggestions", json=submitted, headers=h).json()["id"]
+    url = f"/nodes/{COUNTY}/suggestions/{sid}/corrections"
+    unit = {"fact": "assignment", "changes": {"lead_unit": "农业农村局"}, "reason": "主办单位有误"}
+    _refused(both, url, unit, 409, "not been assigned yet")
+    today = _now().date()
+    steps = (
+        ("assign", {"lead_unit": "水利局", "due_on": (today + timedelta(days=90)).isoformat()}),
+        ("start-handling", {"contacted_on": today.isoformat()}),
+        ("reply", {"category": "B", "text": "已列入计划", "replied_on": today.isoformat()}),
+    )
+    for step, body in steps:
+        r = both.client.post(f"/nodes/{COUNTY}/suggestions/{sid}/{step}", json=body, headers=h)
+        assert r.status_code == 200, r.text
+    answer = _recorded(both, url, unit)
+    assert answer["events"] == [{"type": "Suggestion.Corrected", "label": "更正"}]
+    _recorded(both, url, {"fact": "reply", "changes": {"category": "A"}, "reason": "应为 A 类"})
+    _recorded(both, url, {"fact": "submission", "changes": {"title": "关于修缮东干渠的建议"}, "reason": "标题有误"})
+    due = {"fact": "assignment", "changes": {"due_on": (today + timedelta(days=30)).isoformat()}, "reason": "期限有误"}
+    _recorded(both, url, due)
+    data = _aggregate(both, COUNTY, sid)["data"]
+    assert (data["lead_unit"], data["title"], data["replies"][0]["category"]) == ("农业农村局", "关于修缮东干渠的建议", "A")
+    assert data["due_on"] == due["changes"]["due_on"]
+
+    # Refusals name the field and the rule, and record nothing.
+    _refused(both, url, {"fact": "reply", "changes": {"category": "D"}, "reason": "x"}, 409, "category must be one of")
+    _refused(both, url, {"fact": "reply", "number": 2, "changes": {"category": "C"}, "reason": "x"}, 409, "no reply number 2")
+    early = {"fact": "assignment", "changes": {"due_on": "2001-01-01"}, "reason": "x"}
+    _refused(both, url, early, 409, "must be after the assignment")
+    _refused(both, url, {"fact": "submission", "changes": {"lead_unit": "x"}, "reason": "x"}, 409, "cannot be corrected")
+    _refused(both, url, {"fact": "evaluation", "changes": {"category": "A"}, "reason": "x"}, 422, "body.fact")
+    _refused(both, url, {"fact": "submission", "changes": {"number": "9"}, "reason": "x"}, 422, "Extra inputs")
+    assert _aggregate(both, COUNTY, sid)["version"] == answer["version"] + 3
+
+
 def test_the_openapi_states_the_correction_bounds(both: Both) -> None:
     schemas = both.client.get("/openapi.json").json()["components"]["schemas"]
     people = schemas["VisitChanges"]["properties"]["people_received"]["anyOf"][0]

@@ -25,6 +25,7 @@ from domain.hierarchy import Hierarchy
 from domain.livelihood import LivelihoodProject
 from domain.stations import Station
 from domain.store import NodeStore, StoreSettings
+from domain.suggestions import Suggestion
 from domain.timeline import SHANGHAI
 from domain.visits import StationVisit
 from projections import queries
@@ -64,6 +65,26 @@ def implemented(town: Any, title: str, budget: int) -> LivelihoodProject:
     return project
 
 
+def replied(town: Any, deputy: Deputy) -> Suggestion:
+    """A township suggestion assigned to 乡水利站 (due 2025-03-01) and replied B on 2025-02-10."""
+    suggestion = Suggestion.submit(
+        town,
+        at("2025-01-15"),
+        number="2025-001",
+        congress="township",
+        term=18,
+        session=4,
+        title="关于修缮灌溉渠的建议",
+        content="……",
+        category="农业农村",
+        lead_deputy_id=deputy.id,
+    )
+    suggestion.assign(at("2025-01-20"), lead_unit="乡水利站", due_on=date(2025, 3, 1))
+    suggestion.start_handling(at("2025-01-25"), contacted_on=date(2025, 1, 25))
+    suggestion.reply(at("2025-02-10"), category="B", text="已列入计划", replied_on=date(2025, 2, 10))
+    return suggestion
+
+
 class World:
     def __init__(self, store: NodeStore, hunan: Hierarchy) -> None:
         self.store, self.hunan = store, hunan
@@ -73,7 +94,8 @@ class World:
         self.deputy = Deputy.register(town, at("2020-01-02"), person_id="T-1", name="李桂花", gender="女", grassroots=True)
         self.deputy.grant_mandate(town, at("2020-01-03"), congress="township", term=18, elected_by="第1选区")
         self.deputy.review_credentials(at("2020-01-04"), congress="township", term=18, passed=True)
-        store.save(self.kept, self.voided, self.deputy)
+        self.suggestion = replied(town, self.deputy)
+        store.save(self.kept, self.voided, self.deputy, self.suggestion)
         self.believed = us(datetime.now(SHANGHAI))  # before any correction was recorded
 
     def correct(self) -> None:
@@ -89,7 +111,10 @@ class World:
             reason="误登记为基层代表",
             effective_from=date(2021, 1, 1),
         )
-        self.store.save(self.kept, self.voided, self.deputy)
+        assignment = {"lead_unit": "乡农业综合服务中心", "due_on": date(2025, 2, 1)}
+        self.suggestion.correct(town, now, fact="assignment", changes=assignment, reason="主办单位、期限登记有误")
+        self.suggestion.correct(town, now, fact="reply", changes={"category": "A"}, reason="答复类别应为 A")
+        self.store.save(self.kept, self.voided, self.deputy, self.suggestion)
 
 
 @pytest.fixture
@@ -112,6 +137,14 @@ def leading_cadres(db: ProjectionDB, hunan: Hierarchy, as_of: int | None = None,
     scope = queries.make_scope(db, region=TOWN, year=year, as_of=as_of, by=by, hierarchy=hunan)
     target = next(t for t in queries.coverage(db, scope)["targets"] if t["key"] == "leading_cadre_group")
     return int(target["population"])
+
+
+def suggestion_facts(db: ProjectionDB, hunan: Hierarchy, as_of: int | None = None, by: str = "recorded") -> tuple[Any, ...]:
+    """The suggestions view's reply categories, handling units and late replies."""
+    scope = queries.make_scope(db, region=TOWN, year=2025, as_of=as_of, by=by, hierarchy=hunan)
+    view = queries.suggestions(db, scope)
+    categories = {c["category"]: c["count"] for c in view["by_category"]}
+    return categories, [u["unit"] for u in view["by_unit"]], view["totals"]["replied_late"]
 
 
 def occurred(day: str) -> int:
@@ -147,6 +180,13 @@ def check(db: ProjectionDB, world: World) -> None:
         rows = conn.execute(sa.select(t.recorded_at == t.next_rec, t.known_at == t.next_known, t.event)).all()
     copies = [(known, event) for rec, known, event in rows if rec]  # the corrected copies
     assert copies and all(known for known, _ in copies), copies
+    # a suggestion's assignment (lead unit, an earlier due date: the reply is late) and its reply's category (B → A)
+    corrected = ({"A": 1}, ["乡农业综合服务中心"], 1)
+    assert suggestion_facts(db, hunan) == corrected
+    assert suggestion_facts(db, hunan, world.believed) == ({"B": 1}, ["乡水利站"], 0)
+    assert suggestion_facts(db, hunan, world.believed, "known") == ({"B": 1}, ["乡水利站"], 0)
+    assert suggestion_facts(db, hunan, occurred("2025-02-15"), "occurred") == corrected
+    assert suggestion_facts(db, hunan, occurred("2025-01-22"), "occurred") == ({"": 1}, ["乡农业综合服务中心"], 0)
 
 
 def test_views_follow_corrections_and_voids_page_by_page(world: World, settings: StoreSettings) -> None:

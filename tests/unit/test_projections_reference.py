@@ -172,14 +172,22 @@ def write_corrections(store: NodeStore, seed: int) -> int:
     office records it, now; refused ones leave nothing); returns how many events were written."""
     rng = random.Random(seed)
     created: dict[str, list[UUID]] = {}
+    last: dict[UUID, str] = {}
     for e in decoded(store):
         created.setdefault(type(e).__qualname__, []).append(e.originator_id)
+        last[e.originator_id] = type(e).__qualname__
     projects = sorted(set(created.get("LivelihoodProject.Proposed", [])))
     deputies = sorted(set(created.get("Deputy.Registered", [])))
+    suggestions = sorted(set(created.get("Suggestion.Submitted", [])))
+    replied = [oid for oid in suggestions if last[oid] == "Suggestion.Replied"]  # their latest reply is correctable
     by = Attribution("corrector", Role.RECORDER, datetime.now(UTC))
     changed: dict[UUID, Any] = {}
     for _ in range(rng.randint(5, 40)):
-        if projects and rng.random() < 0.7:
+        if suggestions and rng.random() < 0.3:
+            suggestion = changed.get(oid := rng.choice(replied or suggestions)) or store.get(oid)
+            if _correct_suggestion(rng, suggestion, by):
+                changed[oid] = suggestion
+        elif projects and rng.random() < 0.6:
             project = changed.get(oid := rng.choice(projects)) or store.get(oid)
             office = NodeRef(project.owner, "", "owner", Level.TOWNSHIP, DivisionKind.TOWN)
             facts = [("candidate", 1)] if getattr(project, "listed", None) else []
@@ -218,6 +226,25 @@ def write_corrections(store: NodeStore, seed: int) -> int:
     written = sum(len(a.pending_events) for a in changed.values())
     store.save_all(list(changed.values()))
     return written
+
+
+def _correct_suggestion(rng: random.Random, suggestion: Any, by: Attribution) -> bool:
+    """A random correction of a suggestion's assignment (lead unit, due date) or of its latest reply's category
+    (refused once evaluated: then nothing is written)."""
+    office = NodeRef(suggestion.owner, "", "owner", Level.TOWNSHIP, DivisionKind.TOWN)
+    if suggestion.replies and rng.random() < 0.5:
+        fact, number, changes = "reply", len(suggestion.replies), {"category": rng.choice("ABC")}
+    elif suggestion.state.value != "submitted":
+        fact, number = "assignment", 1
+        due = suggestion.assigned.occurred + timedelta(days=rng.randint(1, 120))
+        changes = rng.choice([{"lead_unit": f"更正单位{rng.randint(1, 5)}"}, {"due_on": due}])
+    else:
+        return False
+    try:
+        suggestion.correct(office, by, fact=fact, number=number, changes=changes, reason="更正")
+    except DomainError:
+        return False
+    return True
 
 
 # ================================================================================================ reference
@@ -381,6 +408,14 @@ def _fold_suggestion(w: World, name: str, e: Any, oid: str, node: str, day: date
         s["priority"] = True
     elif name == "Suggestion.Closed":
         s["state"] = "closed"
+    elif name == "Suggestion.Corrected":
+        changes = e.changes
+        if "lead_unit" in changes:
+            s["unit"] = changes["lead_unit"]
+        if "due_on" in changes:
+            s["due"] = changes["due_on"]
+        if e.fact == "reply" and e.number == s["replies"]:  # a later reply sets the category again
+            s["category"] = changes["category"]
 
 
 def _fold_project(w: World, name: str, e: Any, oid: str, node: str, day: date) -> None:

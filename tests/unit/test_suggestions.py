@@ -153,7 +153,7 @@ def test_a_reply_satisfied_then_closed(county: NodeRef, clerk: Attribution) -> N
     s.start_handling(clerk, contacted_on=NOW.date())
     assert s.state is S.IN_HANDLING
     s.reply(clerk, category=ReplyCategory.A, text="已列入2025年改造计划并完工", replied_on=NOW.date())
-    assert s.state is S.REPLIED and s.replies == [{"category": "A", "replied_on": NOW.date()}]
+    assert s.state is S.REPLIED and s.replies == [{"category": "A", "replied_on": NOW.date(), "version": 4, "day": NOW.date()}]
     assert s.last_category is ReplyCategory.A
     s.evaluate(lead(), deputy_id=LEAD, evaluation=Evaluation.SATISFIED, comment=" 很好 ")
     assert s.state is S.EVALUATED and s.evaluations == ["satisfied"]
@@ -419,3 +419,64 @@ def test_field_validation_names_the_suggestion_and_its_state(county: NodeRef, cl
     state, command, rule = FIELD_CASES[case]
     s = in_state(state, county, clerk)
     rejects(s, lambda: command(s, clerk), state=state.value, rule=rule)
+
+
+# ------------------------------------------------------------------------------------------------ corrections
+
+
+def test_an_assignment_and_a_reply_corrected(county: NodeRef, clerk: Attribution) -> None:
+    s = in_state(S.REPLIED, county, clerk, category="B")
+    s.correct(county, clerk, fact="assignment", changes={"lead_unit": "县公路建设养护中心"}, reason="主办单位有误")
+    s.correct(county, clerk, fact="assignment", changes={"due_on": "2025-05-01"}, reason="期限有误")  # as the CLI sends it
+    s.correct(county, clerk, fact="reply", changes={"category": "A"}, reason="应为 A 类")
+    s.correct(county, clerk, fact="submission", changes={"title": "关于江口镇农村公路改造的建议"}, reason="标题有误")
+    assert (s.lead_unit, s.due_on, s.last_category, s.title) == (
+        "县公路建设养护中心",
+        date(2025, 5, 1),
+        ReplyCategory.A,
+        "关于江口镇农村公路改造的建议",
+    )
+    assert [(e.fact, e.version) for e in s.pending_events[-4:]] == [
+        ("assignment", 2),
+        ("assignment", 2),
+        ("reply", 4),
+        ("submission", 1),
+    ]
+    s.evaluate(lead(), deputy_id=LEAD, evaluation="satisfied")
+    assert s.state is S.EVALUATED  # the corrected category decides: A, evaluated
+
+
+@pytest.mark.parametrize(
+    ("state", "fact", "number", "changes", "rule"),
+    [
+        (S.SUBMITTED, "assignment", 1, {"lead_unit": "x"}, "has not been assigned yet"),
+        (S.ASSIGNED, "assignment", 1, {"due_on": NOW.date().isoformat()}, "must be after the assignment"),
+        (S.ASSIGNED, "assignment", 1, {"due_on": "2025-13-01"}, "due_on must be a date YYYY-MM-DD"),
+        (S.ASSIGNED, "assignment", 1, {"lead_unit": "县财政局"}, "is one of the co-units"),
+        (S.ASSIGNED, "assignment", 1, {"lead_unit": " "}, "lead_unit must not be empty"),
+        (S.ASSIGNED, "reply", 1, {"category": "A"}, "no reply number 1"),
+        (S.REPLIED, "reply", 1, {"category": "D"}, "category must be one of"),
+        (S.FOLLOW_UP, "reply", 1, {"category": "A"}, "evaluated by the lead deputy as recorded"),
+        (S.REHANDLING, "reply", 1, {"category": "C"}, "evaluated by the lead deputy as recorded"),
+        (S.REPLIED, "submission", 1, {"number": "9"}, "number of a submission cannot be corrected"),
+        (S.REPLIED, "submission", 2, {"title": "x"}, "a suggestion has one submission, number 1"),
+        (S.REPLIED, "evaluation", 1, {"evaluation": "x"}, "fact must be one of: submission, assignment, reply"),
+    ],
+)
+def test_a_suggestion_correction_refused(
+    county: NodeRef,
+    clerk: Attribution,
+    rejects,
+    state: SuggestionState,
+    fact: str,
+    number: int,
+    changes: dict[str, Any],
+    rule: str,
+) -> None:
+    s = in_state(state, county, clerk)
+    rejects(
+        s,
+        lambda: s.correct(county, clerk, fact=fact, number=number, changes=changes, reason="更正"),
+        state=state.value,
+        rule=rule,
+    )

@@ -132,3 +132,8 @@ async def supervise(suggestion_id: SuggestionId, body: m.SuggestionSupervise, cm
 @router.post("/suggestions/{suggestion_id}/close", response_model=CommandResult, summary="办结 / close")
 async def close(suggestion_id: SuggestionId, body: m.Empty, cmd: Cmd) -> Response:
     return await cmd.step(Suggestion, suggestion_id, body, lambda s, by: s.close(by), what="suggestion_id")
+
+
+@router.post("/suggestions/{suggestion_id}/corrections", response_model=CommandResult, summary="更正 / correct a recorded fact")
+async def correct(suggestion_id: SuggestionId, body: m.SuggestionCorrection, cmd: Cmd) -> Response:
+    return await cmd.correct(Suggestion, suggestion_id, body, what="suggestion_id")
