@@ -8,7 +8,8 @@ B and C replies stay under follow-up (跟踪督办) until solved. Only the lead 
 no office account can record a satisfaction ("被满意" must be impossible).
 
 The owner office corrects (更正) the title and category of a submission, the lead unit and due date of an assignment,
-and the category of a reply until the lead deputy evaluates it (the evaluation judged the reply as recorded).
+and the category of a reply until the lead deputy evaluates it (the evaluation judged the reply as recorded); and voids
+(作废) a suggestion entered in error, at any step.
 """
 
 from __future__ import annotations
@@ -352,6 +353,7 @@ class Suggestion(DutyAggregate):
         "assignment": ("lead_unit", "due_on"),
         "reply": ("category",),
     }
+    voidable: ClassVar[bool] = True
 
     def fact(self, fact: str, number: int) -> Fact:
         if fact == "reply":

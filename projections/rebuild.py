@@ -12,19 +12,22 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from domain.hierarchy import Hierarchy
 from domain.store import NodeStore, StoreSettings
+from domain.timeline import start_of
 from projections.db import ProjectionDB
 from projections.decode import LeanEvent
 from projections.projector import DEFAULT_BATCH, Projector, RunStats
+from projections.projector.run import Keep
 from projections.queries.scope import Clock
+from projections.timeutil import us
 
 BULK_BATCH = 20_000  # events per transaction of an aside build (nobody reads it: fewer, bigger commits)
 
@@ -148,6 +151,31 @@ def _swap(live: ProjectionDB, aside: ProjectionDB) -> None:
     aside.dispose()
 
 
+def _occurred_before(cut: int) -> Keep:
+    """The events that had happened by ``cut`` (their effective occurred times, as the projector computes them: called
+    in log order). By occurred time a correction changes the past: one of a fact on this side holds from the fact (a
+    deputy's category from its ``effective_from``), whenever it was recorded; a void of a record on this side always
+    (the record never was)."""
+    clock: dict[str, int] = {}
+    held: dict[str, set[int]] = defaultdict(set)  # the versions kept of each aggregate
+
+    def keep(event: LeanEvent, topic: str) -> bool:
+        oid = event.originator_id
+        if topic.endswith(".Voided"):
+            return bool(held[oid])
+        if topic.endswith(".Corrected"):
+            since = event.effective_from
+            return event.version in held[oid] and (since is None or us(start_of(date.fromisoformat(since))) <= cut)
+        occurred = max(event.occurred_at, clock.get(oid, -(2**62)))
+        clock[oid] = occurred
+        if occurred > cut:
+            return False
+        held[oid].add(event.originator_version)
+        return True
+
+    return keep
+
+
 def build_cut(
     store: NodeStore,
     settings: StoreSettings | None = None,
@@ -160,27 +188,17 @@ def build_cut(
 ) -> ProjectionDB:
     """A separate projection of only the events on this side of ``at`` (by the clock ``by``): what the views were
     at that time, rebuilt. As-of queries on the live views must agree with plain queries on this copy."""
-    from projections.timeutil import us
-
     cut = at if isinstance(at, int) else us(at)
     db = ProjectionDB(store.node, settings or store.settings, variant=variant, hierarchy=hierarchy).bulk_mode()
     db.drop()
     db.open()
+    keep: Keep
     if by == "recorded":
-
-        def keep(event: LeanEvent) -> bool:
-            return event.timestamp <= cut
+        keep = lambda event, _: event.timestamp <= cut  # noqa: E731
     elif by == "known":
-
-        def keep(event: LeanEvent) -> bool:
-            return event.known_at <= cut
+        keep = lambda event, _: event.known_at <= cut  # noqa: E731
     else:
-        clock: dict[str, int] = {}  # effective occurred times, as the projector computes them (called in log order)
-
-        def keep(event: LeanEvent) -> bool:
-            occurred = max(event.occurred_at, clock.get(event.originator_id, -(2**62)))
-            clock[event.originator_id] = occurred
-            return occurred <= cut
+        keep = _occurred_before(cut)
 
     projector = Projector(store, db, batch=batch, hierarchy=hierarchy)
     projector.deferred = True

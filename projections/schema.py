@@ -243,9 +243,14 @@ station_enrolments = _t(
     Index("ix_enrolments_deputy", "deputy_id"),
 )
 
+#: A station visit as recorded (version 1) and as each correction of it left it (the correction's version). A row
+#: stops holding at its ``voided`` clocks: a correction's or a void's recorded and known times, and on the occurred
+#: clock its own occurred time (an empty interval: by occurred time the corrected visit held from the start, and a
+#: voided one never did). Every read of visits, their deputies and their issues takes the rows not voided by its cut.
 visits = _t(
     "visits",
     Column("visit_id", ID, primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
     Column("node_id", ID, nullable=False),
     Column("station_id", ID, nullable=False),
     Column("day", DAY, nullable=False),
@@ -253,6 +258,7 @@ visits = _t(
     Column("people", Integer, nullable=False),
     Column("deputies_n", Integer, nullable=False),
     *_clocks(),
+    *_clocks("voided"),
     Index("ix_visits_station_day", "station_id", "day"),  # each station's latest visit before a day
 )
 
@@ -265,6 +271,14 @@ visit_deputies = _t(
     Column("station_id", ID, nullable=False),
     Column("day", DAY, nullable=False),
     *_clocks(),
+    *_clocks("voided"),  # the visit's void (see ``visits``)
+    # the few deputies on duty at visits voided since: active at a cut by the recorded or known clock, with no mark
+    Index(
+        "ix_visit_deputies_voided",
+        "year",
+        sqlite_where=text("voided_rec IS NOT NULL"),
+        postgresql_where=text("voided_rec IS NOT NULL"),
+    ),
 )
 
 #: Issues the public raised at a visit, with their outcome (resolved on the spot or transferred) once there is one.
@@ -278,6 +292,7 @@ visit_issues = _t(
     Column("day", DAY, nullable=False),
     Column("year", Integer, nullable=False),
     *_clocks(),
+    *_clocks("voided"),  # the visit's void (see ``visits``)
     Column("outcome", String(12)),  # resolved | transferred
     Column("to_unit", String(100)),
     Column("outcome_day", DAY),
@@ -512,6 +527,14 @@ suggestion_signers = _t(
     Column("node_id", ID, nullable=False),
     Column("day", DAY, nullable=False),
     *_clocks(),
+    *_clocks("voided"),  # the suggestion's void (as a visit's rows, see ``visits``)
+    # the few signers of suggestions voided since: active at a cut by the recorded or known clock, with no mark
+    Index(
+        "ix_suggestion_signers_voided",
+        "year",
+        sqlite_where=text("voided_rec IS NOT NULL"),
+        postgresql_where=text("voided_rec IS NOT NULL"),
+    ),
 )
 
 # ---------------------------------------------------------------------------------------------- livelihood

@@ -10,7 +10,7 @@ deed covers all of them: counting the change event by event would have to know a
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -24,8 +24,8 @@ from domain.timeline import start_of
 from projections import schema as s
 from projections.decode import LeanEvent
 from projections.projector.page import VISITS, Family, Handler, Page, add_sum, assignments, clocks, in_chunks
-from projections.projector.statements import Statements
-from projections.rules import report_term_start
+from projections.projector.statements import MARK_COLUMNS, Statements
+from projections.rules import ACTIVE, report_term_start
 from projections.timeutil import us
 
 PROVINCIAL = CongressLevel.PROVINCIAL.value
@@ -188,6 +188,7 @@ def _finish(b: Page, before: Any) -> None:
         _count_visitors(b, [k for k in keys if b.years[k][VISITS]])
         conn.exec_driver_sql(sql.add(s.deputy_years), [(*k, *b.years[k]) for k in keys])
         conn.exec_driver_sql(_person_add_sql(sql), [(k[1], *b.years[k], _total(b.years[k]), k[0]) for k in keys])
+    _derive_active(sql, conn, b.derive_again.pop("active", ()))
     persons, (old_sums, old_people) = before
     if not persons:
         return
@@ -205,6 +206,7 @@ def _finish(b: Page, before: Any) -> None:
 def _complete(projector: Any, conn: Connection) -> None:
     """The end of a bulk build (every deputy's counters are in): persons' counters, then the person summaries."""
     sql = projector.sql
+    _derive_active(sql, conn, projector.derive_again.pop("active", ()))
     conn.exec_driver_sql(_serving_sql(sql, one=False))
     conn.exec_driver_sql(_person_years_sql(sql))
     conn.exec_driver_sql(_person_marks_sql(sql, persons=False))
@@ -263,17 +265,44 @@ def contributions(conn: Connection, sql: Statements, persons: Sequence[str] | No
     return {table: {k: [n] for k, n in counted.items() if n} for table, counted in sums.items()}, people
 
 
+#: The facts that give a deputy the ``ACTIVE`` mark of a year: contacts, visits on duty, suggestions signed.
+_ACTIVITY = (s.contact_deputies, s.visit_deputies, s.suggestion_signers)
+
+
+def _derive_active(sql: Statements, conn: Connection, keys: Iterable[tuple[int, str]]) -> None:
+    """The ``ACTIVE`` marks of these (year, deputy), derived again from the facts that hold (after voids: a mark is a
+    first time by each clock, which a difference cannot take back); none left, no mark."""
+    ph, marks = sql.ph, sql.t(s.marks)
+    union = " UNION ALL ".join(
+        f"SELECT node_id, recorded_at, occurred_at, known_at FROM {sql.t(t)} WHERE year = {ph} AND deputy_id = {ph}"
+        + (" AND voided_rec IS NULL" if "voided_rec" in t.c else "")
+        for t in _ACTIVITY
+    )
+    for year, deputy in sorted(keys):
+        facts = conn.exec_driver_sql(union, (year, deputy) * len(_ACTIVITY)).fetchall()
+        conn.exec_driver_sql(
+            f"DELETE FROM {marks} WHERE mark = {ph} AND year = {ph} AND subject_id = {ph}", (ACTIVE, year, deputy)
+        )
+        if facts:
+            node = min(facts, key=lambda f: (f[1], f[0]))[0]  # where the first by recorded time was recorded
+            first = [min(f[i] for f in facts) for i in (1, 2, 3)]
+            conn.exec_driver_sql(sql.insert(s.marks, tuple(MARK_COLUMNS)), (ACTIVE, year, deputy, node, *first))
+
+
 def _count_visitors(b: Page, keys: list[tuple[str, int]]) -> None:
-    """The deputies whose first visit of a year the page holds (before its counters are added): visitors of it."""
+    """The deputies whose visits of a year the page takes from none to some (their first visit) or from some to none
+    (their visits voided), before its counters are added: visitors of the year, one more or one less."""
     if not keys:
         return
-    years = {year for _, year in keys}
-    sql = f"SELECT deputy_id, year FROM {b.sql.t(s.deputy_years)} WHERE visits > 0 AND deputy_id IN (?)"
-    before = {(d, y) for d, y in b.select(sql, sorted({d for d, _ in keys})) if y in years}
-    for year in years:
-        new = sum(1 for d, y in keys if y == year and (d, y) not in before)
-        if new:
-            b.add(s.visitor_years, (year,), (new,))
+    sql = f"SELECT deputy_id, year, visits FROM {b.sql.t(s.deputy_years)} WHERE deputy_id IN (?)"
+    before = {(d, y): n for d, y, n in b.select(sql, sorted({d for d, _ in keys}))}
+    change: Counter[int] = Counter()
+    for key in keys:
+        had = before.get(key, 0)
+        change[key[1]] += (had + b.years[key][VISITS] > 0) - (had > 0)
+    for year, n in sorted(change.items()):
+        if n:
+            b.add(s.visitor_years, (year,), (n,))
 
 
 def _rows(conn: Connection, sql: Statements, statement: str, persons: Sequence[str] | None) -> Sequence[Any]:

@@ -161,15 +161,15 @@ class Page:
 
     # -------------------------------------------------------------------------------------------- writing
 
-    def count(self, deputy_id: str, year: int, counter: int, also: int | None = None) -> None:
-        """One more of ``counter`` (and of ``also``) for the deputy in the year."""
+    def count(self, deputy_id: str, year: int, counter: int, also: int | None = None, n: int = 1) -> None:
+        """``n`` more of ``counter`` (and of ``also``) for the deputy in the year (a void: one less)."""
         key = (deputy_id, year)
         counters = self.years.get(key)
         if counters is None:
             counters = self.years[key] = [0] * len(s.ACTIVITY_COUNTERS)
-        counters[counter] += 1
+        counters[counter] += n
         if also is not None:
-            counters[also] += 1
+            counters[also] += n
 
     def add(self, table: sa.Table, key: tuple[Any, ...], values: Sequence[Any]) -> None:
         """Add ``values`` to a summary's row ``key`` (or keep the greatest, for a "max" column)."""
@@ -188,6 +188,12 @@ class Page:
                 found[2] = occ
             if known < found[3]:
                 found[3] = known
+
+    @property
+    def derive_again(self) -> dict[str, set[Any]]:
+        """What a void leaves to be derived again from the facts that hold: at the page's end (the families' finishing
+        steps), or a bulk build's (``Projector.derive_again``)."""
+        return self.p.derive_again if self.deferred else self.touched
 
     def update(self, table: sa.Table, sets: str, where: str, params: tuple[Any, ...], *, keyed: bool = False) -> None:
         """An update of rows written by an earlier page, run after the page's inserts. ``keyed``: it sets columns of
@@ -235,13 +241,13 @@ class Page:
 
     def write_sums(self) -> None:
         """Add the page's summaries to the database (in key order: fewer b-tree pages touched at random). A row whose
-        count falls to zero goes: a summary holds what is there, whatever the history (a rebuild writes the same)."""
+        counts fall to zero goes: a summary holds what is there, whatever the history (a rebuild writes the same)."""
         for name, rows in self.sums.items():
             if rows:
                 table = s.metadata.tables[name]
                 keys = sorted(rows)
                 self.conn.exec_driver_sql(self.sql.add(table), [(*k, *rows[k]) for k in keys])
-                emptied = [k for k in keys if rows[k] and rows[k][0] < 0]
+                emptied = [k for k in keys if any(type(v) is int and v < 0 for v in rows[k])]
                 if emptied:
                     self.conn.exec_driver_sql(self.sql.delete_empty(table), emptied)
         self.sums.clear()

@@ -31,6 +31,9 @@ log = structlog.get_logger("projections")
 
 DEFAULT_BATCH = 5000
 _DEFERRED_ROWS = 400_000  # marks and counters a bulk build keeps in memory before writing them out
+#: Which events a run projects (``projections.rebuild.build_cut``): given each decoded event and its topic.
+Keep = Callable[[LeanEvent, str], bool]
+
 _CACHE_LIMITS = {"visits": 200_000, "contacts": 300_000, "suggestions": 100_000, "projects": 50_000, "clock": 500_000}
 
 
@@ -94,6 +97,9 @@ class Projector:
         self.deferred_years: dict[tuple[str, int], list[int]] = {}  # (deputy id, year) -> activity counters
         self.deferred_sums: dict[str, dict[tuple[Any, ...], list[Any]]] = defaultdict(dict)
         self.dirty_clock: set[str] = set()
+        #: What a bulk build's families derive again from the facts at its end (``Family.complete``): after a void,
+        #: what cannot be taken back by difference (per family, e.g. the station-years a visit's void changed).
+        self.derive_again: dict[str, set[Any]] = defaultdict(set)
         self.held: dict[str, dict[str, list[Any]]] = {"suggestions": {}, "projects": {}}  # unwritten snapshots
         self.broken = False  # a page failed during a deferred (bulk) run: what it deferred cannot be trusted
         self._wrote: set[str] = set()  # tables a bulk build has written deferred rows to already
@@ -109,7 +115,7 @@ class Projector:
         self,
         *,
         stop: int | None = None,
-        keep: Callable[[LeanEvent], bool] | None = None,
+        keep: Keep | None = None,
         max_batches: int | None = None,
         lock: bool = True,
     ) -> RunStats:
@@ -123,9 +129,7 @@ class Projector:
             log.warning("projection.skipped", node=self.store.node.code, reason=reason, topic=topic, count=n)
         return stats
 
-    def _run(
-        self, stats: RunStats, stop: int | None, keep: Callable[[LeanEvent], bool] | None, max_batches: int | None, lock: bool
-    ) -> int:
+    def _run(self, stats: RunStats, stop: int | None, keep: Keep | None, max_batches: int | None, lock: bool) -> int:
         position = 0
         while max_batches is None or stats.batches < max_batches:
             with self.db.writer_lock() if lock else contextlib.nullcontext():
@@ -141,7 +145,7 @@ class Projector:
                 break
         return position
 
-    def _project_page(self, page: Sequence[Any], stats: RunStats, keep: Callable[[LeanEvent], bool] | None, expected: int) -> int:
+    def _project_page(self, page: Sequence[Any], stats: RunStats, keep: Keep | None, expected: int) -> int:
         if expected != self._cached_at:
             self.clear_cache()
             self.complete = expected == 0  # from the start of the log, the caches will hold every aggregate
@@ -177,9 +181,7 @@ class Projector:
         self._cached_at = -1
         self.complete = False
 
-    def _project_page_unsafe(
-        self, page: Sequence[Any], stats: RunStats, keep: Callable[[LeanEvent], bool] | None, expected: int
-    ) -> int:
+    def _project_page_unsafe(self, page: Sequence[Any], stats: RunStats, keep: Keep | None, expected: int) -> int:
         tally = Tally()
         with self.db.begin() as conn:
             current = conn.execute(sa.select(s.projection_state.c.position).where(s.projection_state.c.name == MAIN)).scalar()
@@ -209,9 +211,7 @@ class Projector:
         """When this node came to hold each event of the page (UTC microseconds); None where that is unknown."""
         return [None if t is None else us(t) for t in self.store.known_at([n.id for n in page])]
 
-    def _decode(
-        self, page: Sequence[Any], known: Sequence[int | None], keep: Callable[[LeanEvent], bool] | None, tally: Tally
-    ) -> list[Decoded]:
+    def _decode(self, page: Sequence[Any], known: Sequence[int | None], keep: Keep | None, tally: Tally) -> list[Decoded]:
         """The page's events that a view needs (and ``keep`` keeps), decoded, in log order, with their known times (an
         unknown one counts as the recorded time: see ``projections.schema``)."""
         handlers = self.handlers
@@ -229,7 +229,7 @@ class Projector:
                 tally.problem("undecodable", topic, repr(e), notification.id)
                 continue
             event.known_at = event.timestamp if known_at is None else known_at
-            if keep is not None and not keep(event):
+            if keep is not None and not keep(event, topic):
                 tally.cut += 1
                 continue
             out.append((handler, event, topic))

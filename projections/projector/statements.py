@@ -71,9 +71,11 @@ class Statements:
 
     @_once
     def delete_empty(self, table: sa.Table) -> str:
-        """Delete a summary's row if its first counter (a count of what it sums over) is zero."""
+        """Delete a summary's row if every counter it sums is zero (a station's year keeps the issues raised in it
+        when its visits are voided)."""
         keys = " AND ".join(f"{c.name} = {self.ph}" for c in table.primary_key.columns)
-        return f"DELETE FROM {self.t(table)} WHERE {keys} AND {s.value_columns(table)[0].name} = 0"
+        summed = [c.name for c, greatest in zip(s.value_columns(table), combines(table), strict=True) if not greatest]
+        return f"DELETE FROM {self.t(table)} WHERE {keys} AND {' AND '.join(f'{c} = 0' for c in summed)}"
 
     @_once
     def marks(self) -> str:

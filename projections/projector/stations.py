@@ -117,14 +117,23 @@ def _station_closed(b: Page, e: LeanEvent) -> None:
         b.update(s.stations, assignments(closed), "station_id = ?", (*closed.values(), station_id))
 
 
+#: Positions in a ``visits`` row (its columns' order).
+_VISIT = {c.name: i for i, c in enumerate(s.visits.columns)}
+_NOT_VOIDED = (None, None, None)  # a row's voided clocks while it holds
+
+
 def _visit_recorded(b: Page, e: LeanEvent) -> None:
     rec, occ, known = e.timestamp, b.occ(e), e.known_at
     visit_id, node, station_id = b.oid, b.owner, e.station_id
     day = e.visit_date
     year = int(day[:4])
     deputy_ids = list(dict.fromkeys(e.deputy_ids))  # the domain lists each once; a key must not repeat regardless
-    b.inserts["visits"].append((visit_id, node, station_id, day, year, e.people_received, len(e.deputy_ids), rec, occ, known))
-    b.inserts["visit_deputies"].extend((year, d, visit_id, node, station_id, day, rec, occ, known) for d in deputy_ids)
+    row = (visit_id, e.originator_version, node, station_id, day, year, e.people_received, len(e.deputy_ids), rec, occ, known)
+    b.inserts["visits"].append((*row, *_NOT_VOIDED))
+    b.pending["visit_rows"][visit_id] = ([*row, *_NOT_VOIDED], deputy_ids)
+    b.inserts["visit_deputies"].extend(
+        (year, d, visit_id, node, station_id, day, rec, occ, known, *_NOT_VOIDED) for d in deputy_ids
+    )
     for d in deputy_ids:
         b.count(d, year, VISITS)
         b.mark(ACTIVE, year, d, node, rec, occ, known)
@@ -143,13 +152,14 @@ def _visit(b: Page, e: LeanEvent) -> list[Any]:
 
 
 def _issue_raised(b: Page, e: LeanEvent) -> None:
-    station_id, years = _visit(b, e)
+    station_id, issues = _visit(b, e)
     occ = b.occ(e)
     day = day_of(occ)
     year = int(day[:4])
-    years.append(year)
-    key = (b.oid, len(years))
-    row = [*key, b.owner, station_id, e.category, day, year, e.timestamp, occ, e.known_at, *[None] * len(_OUTCOME_COLUMNS)]
+    issues.append([year, None])
+    key = (b.oid, len(issues))
+    row = [*key, b.owner, station_id, e.category, day, year, e.timestamp, occ, e.known_at, *_NOT_VOIDED]
+    row += [None] * len(_OUTCOME_COLUMNS)
     b.pending["issues"][key] = row
     b.inserts["visit_issues"].append(row)  # type: ignore[arg-type]  # a list: its outcome may still come in the page
     b.add(s.station_years, (year, b.owner, station_id), (0, 0, 0, 1, 0, 0, "", 0))
@@ -163,9 +173,10 @@ def _issue_outcome(outcome: str) -> Handler:
     counted = (0, 0, 0, 0, 1, 0, "", 0) if outcome == "resolved" else (0, 0, 0, 0, 0, 1, "", 0)
 
     def handle(b: Page, e: LeanEvent) -> None:
-        station_id, years = _visit(b, e)
-        if not 0 < e.number <= len(years):
+        station_id, issues = _visit(b, e)
+        if not 0 < e.number <= len(issues):
             raise Orphan(f"issue {e.number} of visit {e.originator_id} was never raised here")
+        issues[e.number - 1][1] = outcome
         occ = b.occ(e)
         values = (outcome, getattr(e, "to_unit", ""), day_of(occ), e.timestamp, occ, e.known_at)
         row = b.pending["issues"].get((b.oid, e.number))
@@ -174,19 +185,94 @@ def _issue_outcome(outcome: str) -> Handler:
         else:
             where = "visit_id = ? AND number = ?"
             b.update(s.visit_issues, assignments(_OUTCOME_COLUMNS), where, (*values, b.oid, e.number), keyed=True)
-        b.add(s.station_years, (years[e.number - 1], b.owner, station_id), counted)
+        b.add(s.station_years, (issues[e.number - 1][0], b.owner, station_id), counted)
 
     return handle
 
 
+# ------------------------------------------------------------------------------------ corrections and voids
+#
+# A visit's row holds until its ``voided`` clocks (``schema.visits``). A correction of the people received ends the
+# row that holds and adds the corrected one (the correction's version; its recorded and known times, the visit's
+# occurred time); a void ends the visit's rows, its deputies' and its issues'. Both act on rows of earlier pages and of
+# this one alike (``Page.update`` runs after the page's inserts), and change the summaries by difference. What cannot
+# be taken back by difference is derived again from the facts that hold (``_derive_again``): the deputies on duty per
+# station and year, the station's latest visit; each deputy's first activity of the year (``ACTIVE`` marks, by the
+# deputies' family).
+
+
+def _visit_corrected(b: Page, e: LeanEvent) -> None:
+    station_id, _ = _visit(b, e)
+    changes = e.changes
+    if e.fact == "issue":  # no view counts issues by category, nor reads their summaries: the row keeps the category
+        if "category" in changes:
+            b.update(s.visit_issues, "category = ?", "visit_id = ? AND number = ?", (changes["category"], b.oid, e.number))
+        return
+    row, deputies = _holding(b)
+    people = changes["people_received"]
+    corrected = list(row)
+    corrected[_VISIT["version"]], corrected[_VISIT["people"]] = e.originator_version, people
+    corrected[_VISIT["recorded_at"]], corrected[_VISIT["known_at"]] = e.timestamp, e.known_at
+    _end(b, s.visits, e, "version < ?", (e.originator_version,))
+    b.inserts["visits"].append(tuple(corrected))
+    b.pending["visit_rows"][b.oid] = (corrected, deputies)
+    key = (row[_VISIT["year"]], row[_VISIT["node_id"]], station_id)
+    b.add(s.station_years, key, (0, people - row[_VISIT["people"]], 0, 0, 0, 0, "", 0))
+
+
+def _visit_voided(b: Page, e: LeanEvent) -> None:
+    station_id, issues = _visit(b, e)
+    row, deputies = _holding(b)
+    year, node = row[_VISIT["year"]], row[_VISIT["node_id"]]
+    for table in (s.visits, s.visit_deputies, s.visit_issues):
+        _end(b, table, e)
+    b.add(s.station_years, (year, node, station_id), (-1, -row[_VISIT["people"]], -row[_VISIT["deputies_n"]], 0, 0, 0, "", 0))
+    for issue_year, outcome in issues:
+        resolved, transferred = int(outcome == "resolved"), int(outcome == "transferred")
+        b.add(s.station_years, (issue_year, node, station_id), (0, 0, 0, -1, -resolved, -transferred, "", 0))
+    for d in deputies:
+        b.count(d, year, VISITS, n=-1)
+    b.derive_again["station_years"].add((year, node, station_id))
+    b.derive_again["active"].update((year, d) for d in deputies)
+    b.touched["on_duty"].add((year, node, station_id))
+
+
+def _holding(b: Page) -> tuple[list[Any], list[str]]:
+    """The row of the visit that holds now (as recorded, or as last corrected) and its deputies on duty: the page's
+    own, else from the database."""
+    found = b.pending["visit_rows"].get(b.oid)
+    if found is None:
+        ph, visit = b.sql.ph, (b.oid,)
+        row = b.conn.exec_driver_sql(
+            f"{b.sql.rows_of(s.visits, list(_VISIT))} WHERE visit_id = {ph} AND voided_rec IS NULL", visit
+        )
+        sql = f"SELECT deputy_id FROM {b.sql.t(s.visit_deputies)} WHERE visit_id = {ph} AND voided_rec IS NULL"
+        deputies = [r[0] for r in b.conn.exec_driver_sql(sql, visit)]
+        found = b.pending["visit_rows"][b.oid] = (list(row.one()), deputies)
+    return found
+
+
+def _end(b: Page, table: Any, e: LeanEvent, where: str = "", params: tuple[Any, ...] = ()) -> None:
+    """The visit's rows in ``table`` that hold stop holding: at the correction's or void's recorded and known times,
+    and on the occurred clock where they start (by occurred time they never held)."""
+    ended = "voided_rec = ?, voided_occ = occurred_at, voided_known = ?"
+    b.update(
+        table,
+        ended,
+        " AND ".join(["visit_id = ?", "voided_rec IS NULL", *filter(None, [where])]),
+        (e.timestamp, e.known_at, b.oid, *params),
+    )
+
+
 def _load_visits(b: Page, ids: Sequence[str]) -> None:
     for visit_id, station_id in b.select(
-        f"SELECT visit_id, station_id FROM {b.db.qualified(s.visits)} WHERE visit_id IN (?)", ids
+        f"SELECT DISTINCT visit_id, station_id FROM {b.db.qualified(s.visits)} WHERE visit_id IN (?)", ids
     ):
         b.visits[visit_id] = [station_id, []]
-    sql = f"SELECT visit_id, year FROM {b.db.qualified(s.visit_issues)} WHERE visit_id IN (?) ORDER BY visit_id, number"
-    for visit_id, year in b.select(sql, ids):
-        b.visits[visit_id][1].append(year)
+    table = b.db.qualified(s.visit_issues)
+    sql = f"SELECT visit_id, year, outcome FROM {table} WHERE visit_id IN (?) ORDER BY visit_id, number"
+    for visit_id, year, outcome in b.select(sql, ids):
+        b.visits[visit_id][1].append([year, outcome])
 
 
 def _stage(b: Page) -> None:
@@ -203,17 +289,41 @@ def _finish(b: Page, _: Any) -> None:
 
 
 def _settle(b: Page) -> None:
-    """The stations visited in the page: their distinct deputies on duty that year, counted again."""
+    """The stations visited in the page: their distinct deputies on duty that year, counted again (what a void
+    changed, derived again first)."""
+    _derive_again(b, b.conn, b.touched)
     keys = sorted(b.touched["on_duty"])
     if keys:
-        b.conn.exec_driver_sql(
-            _on_duty_sql(b) + f" WHERE year = {b.sql.ph} AND node_id = {b.sql.ph} AND station_id = {b.sql.ph}", keys
-        )
+        b.conn.exec_driver_sql(_on_duty_sql(b) + f" WHERE {_STATION_YEAR.format(ph=b.sql.ph)}", keys)
 
 
 def _complete(projector: Any, conn: Connection) -> None:
+    _derive_again(projector, conn, projector.derive_again)
     conn.exec_driver_sql(_enrolled_sql(projector))
     conn.exec_driver_sql(_on_duty_sql(projector))
+
+
+_STATION_YEAR = "year = {ph} AND node_id = {ph} AND station_id = {ph}"
+
+
+def _derive_again(holder: Any, conn: Connection, again: dict[str, set[Any]]) -> None:
+    """After voids, from the facts that hold: the deputies on duty per station and year and the station's latest
+    visit of the year (each deputy's first activity of the year: ``projector.deputies``)."""
+    sql = holder.sql
+    keys = sorted(again.pop("station_years", ()))
+    if keys:
+        where = _STATION_YEAR.format(ph=sql.ph)
+        on_duty, visits, years = sql.t(s.station_deputies), sql.t(s.visits), sql.t(s.station_years)
+        conn.exec_driver_sql(f"DELETE FROM {on_duty} WHERE {where}", keys)
+        deputies = f"SELECT DISTINCT year, node_id, station_id, deputy_id FROM {sql.t(s.visit_deputies)}"
+        conn.exec_driver_sql(f"INSERT INTO {on_duty} {deputies} WHERE {where} AND voided_rec IS NULL", keys)
+        latest = (
+            f"SELECT coalesce(max(v.day), '') FROM {visits} v WHERE v.year = {years}.year AND v.node_id = {years}.node_id "
+            f"AND v.station_id = {years}.station_id AND v.voided_rec IS NULL"
+        )
+        conn.exec_driver_sql(f"UPDATE {years} SET last_day = ({latest}) WHERE {where}", keys)
+        conn.exec_driver_sql(_on_duty_sql(holder) + f" WHERE {where}", keys)
+        conn.exec_driver_sql(sql.delete_empty(s.station_years), keys)  # a year whose visits and issues all went
 
 
 def _on_duty_sql(holder: Any) -> str:
@@ -245,6 +355,8 @@ HANDLERS: dict[type, Handler] = {
     StationVisit.IssueRaised: _issue_raised,
     StationVisit.IssueResolved: _issue_outcome("resolved"),
     StationVisit.IssueTransferred: _issue_outcome("transferred"),
+    StationVisit.Corrected: _visit_corrected,
+    StationVisit.Voided: _visit_voided,
 }
 
 FAMILY = Family(

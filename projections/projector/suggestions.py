@@ -11,10 +11,12 @@ from projections import schema as s
 from projections.decode import LeanEvent
 from projections.projector.lifecycle import Contributions, Lifecycle, load_states
 from projections.projector.page import SUGGESTIONS, Family, Handler, Page, day_of
-from projections.rules import ACTIVE, suggestion_cell, suggestion_unit
+from projections.rules import ACTIVE, VOIDED, suggestion_cell, suggestion_unit
 
 
 def _contributions(x: dict[str, Any]) -> Contributions:
+    if x["state"] == VOIDED:  # a record entered in error counts nowhere
+        return []
     cell = suggestion_cell(x)
     out: Contributions = [(s.suggestion_cells, cell, (1,))]
     unit = suggestion_unit(x, cell)
@@ -79,7 +81,10 @@ def _suggestion_submitted(b: Page, e: LeanEvent) -> None:
     b.seen(day)
     # the domain keeps the lead out of the co-signers and lists each once; a key must not repeat regardless
     signers = {e.lead_deputy_id: "lead", **{d: "co" for d in e.co_deputy_ids if d != e.lead_deputy_id}}
-    b.inserts["suggestion_signers"].extend((year, d, sid, role, node, day, rec, occ, known) for d, role in signers.items())
+    b.inserts["suggestion_signers"].extend(
+        (year, d, sid, role, node, day, rec, occ, known, None, None, None) for d, role in signers.items()
+    )
+    b.pending["signers"][sid] = [(d, year) for d in signers]  # the page's own: what a void of it reads
     for signer in signers:
         b.count(signer, year, SUGGESTIONS)
         b.mark(ACTIVE, year, signer, node, rec, occ, known)
@@ -172,6 +177,21 @@ def _suggestion_corrected(b: Page, e: LeanEvent) -> None:
         SUGGESTIONS_.correct(b, e, state, values, until)
 
 
+def _suggestion_voided(b: Page, e: LeanEvent) -> None:
+    """作废: the lifecycle's void (``Lifecycle.void``); its signers stop holding as a voided visit's deputies do (by the
+    recorded and known clocks from the void, by the occurred clock never), their activity counted one less and their
+    first activity of the year derived again (``projector.deputies``)."""
+    state = SUGGESTIONS_.state(b, e)
+    SUGGESTIONS_.void(b, e, state)
+    ended = "voided_rec = ?, voided_occ = occurred_at, voided_known = ?"
+    b.update(s.suggestion_signers, ended, "suggestion_id = ? AND voided_rec IS NULL", (e.timestamp, e.known_at, b.oid))
+    sql = f"SELECT deputy_id, year FROM {b.sql.t(s.suggestion_signers)} WHERE suggestion_id = {b.sql.ph}"
+    signers = b.pending["signers"].get(b.oid) or [tuple(r) for r in b.conn.exec_driver_sql(sql, (b.oid,))]
+    for deputy, year in signers:
+        b.count(deputy, year, SUGGESTIONS, n=-1)
+        b.derive_again["active"].add((year, deputy))
+
+
 HANDLERS: dict[type, Handler] = {
     Suggestion.Submitted: _suggestion_submitted,
     Suggestion.Assigned: _suggestion_step("assigned", _assigned),
@@ -183,6 +203,7 @@ HANDLERS: dict[type, Handler] = {
     Suggestion.Supervised: _suggestion_step("supervised", _supervised),
     Suggestion.Closed: _suggestion_step("closed", _suggestion_closed),
     Suggestion.Corrected: _suggestion_corrected,
+    Suggestion.Voided: _suggestion_voided,
 }
 
 FAMILY = Family(

@@ -71,6 +71,11 @@ class Ctx:
         col = self.clock(table, prefix)
         return col.is_(None) if self.scope.as_of is None else sa.or_(col.is_(None), col > self.scope.as_of)
 
+    def holds(self, table: Any) -> ColumnElement[bool]:
+        """The row held at the cut (now: holds), if its table keeps when rows stop holding (``voided`` clocks: a
+        visit's rows, corrected or voided); else every row."""
+        return self.not_yet(table, "voided") if "voided_rec" in table.c else sa.true()
+
     # regions ------------------------------------------------------------------------------------------------
 
     def in_region(self, node_col: ColumnElement[Any]) -> ColumnElement[bool]:

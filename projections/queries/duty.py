@@ -112,7 +112,15 @@ def duty_record(db: ProjectionDB, scope: Scope, who: str, *, limit: int = 50) ->
             )
         ]
         vd, v = s.visit_deputies, s.visits
-        visit_cond = [vd.c.deputy_id.in_(ids), ctx.by_cut(vd), ctx.years(vd.c.year), ctx.in_region(vd.c.node_id)]
+        visit_cond = [
+            vd.c.deputy_id.in_(ids),
+            ctx.by_cut(vd),
+            ctx.holds(vd),
+            ctx.by_cut(v),  # the visit's row that held then (as recorded, or as corrected)
+            ctx.holds(v),
+            ctx.years(vd.c.year),
+            ctx.in_region(vd.c.node_id),
+        ]
         visits_total, people_received = conn.execute(
             sa.select(sa.func.count(), sa.func.sum(v.c.people)).join_from(vd, v, v.c.visit_id == vd.c.visit_id).where(*visit_cond)
         ).one()
@@ -129,7 +137,13 @@ def duty_record(db: ProjectionDB, scope: Scope, who: str, *, limit: int = 50) ->
         ]
         sgn = s.suggestion_signers
         sg = suggestion_states(ctx, static=("number", "title"))
-        sug_cond = [sgn.c.deputy_id.in_(ids), ctx.by_cut(sgn), ctx.years(sgn.c.year), ctx.in_region(sgn.c.node_id)]
+        sug_cond = [
+            sgn.c.deputy_id.in_(ids),
+            ctx.by_cut(sgn),
+            ctx.holds(sgn),
+            ctx.years(sgn.c.year),
+            ctx.in_region(sgn.c.node_id),
+        ]
         suggestions_list = [
             {
                 "number": r[0],

@@ -79,7 +79,7 @@ def _ranking_at_cut(ctx: Ctx, offset: int, limit: int, least: bool) -> tuple[_Ra
     for i, table in enumerate((s.contact_deputies, s.visit_deputies, s.suggestion_signers, s.opinions)):
         stmt = (
             sa.select(table.c.deputy_id, sa.func.count())
-            .where(ctx.years(table.c.year), ctx.by_cut(table), table.c.deputy_id.is_not(None))
+            .where(ctx.years(table.c.year), ctx.by_cut(table), ctx.holds(table), table.c.deputy_id.is_not(None))
             .group_by(table.c.deputy_id)
         )
         for deputy_id, n in fetch_rows(ctx.conn, stmt):
@@ -112,7 +112,7 @@ def _inactive_at_cut(
     years = (ctx.scope.first_year, ctx.scope.last_year)
     active = marked_persons_at_cut(ctx, {ACTIVE: years}, person_of)[ACTIVE]
     idle = [(r[3], person) for person, r in people.items() if person not in active]
-    if offset + limit > len(idle):
+    if offset + limit > len(idle) or _active_through_voided(ctx, person_of) & {person for _, person in idle}:
         return None
     chosen = {person: [0, 0, 0, 0] for _, person in heapq.nsmallest(offset + limit, idle)[offset:]}
     records = [deputy_id for deputy_id, person in person_of.items() if person in chosen]
@@ -130,6 +130,17 @@ def _inactive_at_cut(
         r = people[person]
         page.append((0, Deputy(r[0], r[1], r[2], r[3], "", r[4]), c))
     return page, len(people), len(idle)
+
+
+def _active_through_voided(ctx: Ctx, person_of: dict[str, str]) -> set[str]:
+    """The people on duty at the cut at a visit voided since, or signing a suggestion voided since: active then by the
+    recorded or known clock, though no ``ACTIVE`` mark says so (marks are derived again from the facts that hold now,
+    ``projector.deputies``)."""
+    found: set[str] = set()
+    for t in (s.visit_deputies, s.suggestion_signers):
+        voided = [ctx.years(t.c.year), t.c.voided_rec.is_not(None), ctx.by_cut(t), ctx.holds(t)]
+        found.update(person_of[d] for (d,) in ctx.conn.execute(sa.select(t.c.deputy_id).where(*voided)) if d in person_of)
+    return found
 
 
 def _ranking_now(ctx: Ctx, offset: int, limit: int, least: bool) -> tuple[_Ranked, int, int]:

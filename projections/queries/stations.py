@@ -199,7 +199,7 @@ def _last_visits(ctx: Ctx, station_ids: list[str], into: dict[str, str]) -> None
     v = s.visits
     for station_id, last in ctx.conn.execute(
         sa.select(v.c.station_id, sa.func.max(v.c.day))
-        .where(v.c.station_id.in_(station_ids), v.c.day <= ctx.scope.ref_day, ctx.in_region(v.c.node_id))
+        .where(v.c.station_id.in_(station_ids), v.c.day <= ctx.scope.ref_day, ctx.in_region(v.c.node_id), ctx.holds(v))
         .group_by(v.c.station_id)
     ):
         into[station_id] = last
@@ -214,21 +214,21 @@ def _activity_at_cut(ctx: Ctx) -> Activity:
     visits_n, people_n, slots_n = (sa.func.sum(sa.case((in_period, x), else_=0)) for x in (1, v.c.people, v.c.deputies_n))
     for station_id, visits, people, slots, last in conn.execute(
         sa.select(v.c.station_id, visits_n, people_n, slots_n, sa.func.max(sa.case((by_ref_day, v.c.day), else_=None)))
-        .where(ctx.by_cut(v), sa.or_(in_period, by_ref_day), ctx.in_region(v.c.node_id))
+        .where(ctx.by_cut(v), ctx.holds(v), sa.or_(in_period, by_ref_day), ctx.in_region(v.c.node_id))
         .group_by(v.c.station_id)
     ):
         if visits:
             _add(out.counts[station_id], (visits, people or 0, slots or 0, 0, 0, 0))
         if last is not None:
             out.last_visit[station_id] = last
-    on_duty = [ctx.by_cut(vd), ctx.years(vd.c.year), ctx.in_region(vd.c.node_id)]
+    on_duty = [ctx.by_cut(vd), ctx.holds(vd), ctx.years(vd.c.year), ctx.in_region(vd.c.node_id)]
     distinct = sa.func.count(sa.distinct(vd.c.deputy_id))
     out.deputies.update(dict(conn.execute(sa.select(vd.c.station_id, distinct).where(*on_duty).group_by(vd.c.station_id)).all()))
     out.region_deputies = conn.execute(sa.select(distinct).where(*on_duty)).scalar() or 0
     outcome = sa.case((ctx.by_cut(vi, "outcome"), vi.c.outcome), else_=None)
     for station_id, result, n in conn.execute(
         sa.select(vi.c.station_id, outcome, sa.func.count())
-        .where(ctx.by_cut(vi), ctx.years(vi.c.year), ctx.in_region(vi.c.node_id))
+        .where(ctx.by_cut(vi), ctx.holds(vi), ctx.years(vi.c.year), ctx.in_region(vi.c.node_id))
         .group_by(vi.c.station_id, outcome)
     ):
         _add(out.counts[station_id], (0, 0, 0, n, n if result == "resolved" else 0, n if result == "transferred" else 0))

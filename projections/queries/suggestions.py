@@ -29,6 +29,7 @@ from projections.rules import (
     GOOD,
     OPEN_FOLLOW_UP,
     SUGGESTION_CELL_COLUMNS,
+    VOIDED,
     WAITING,
     has_unit,
     suggestion_cell_sql,
@@ -119,7 +120,7 @@ class Listing:
 LISTS = {
     "overdue": Listing(WAITING, lambda sg, ref: sg.c.due_on < ref, "due_on"),
     "follow_ups": Listing(OPEN_FOLLOW_UP, lambda sg, _: sa.true(), "last_reply_day"),
-    "priority": Listing(None, lambda sg, _: sg.c.priority.is_(True), "day"),
+    "priority": Listing(None, lambda sg, _: sa.and_(sg.c.priority.is_(True), sg.c.state != VOIDED), "day"),
 }
 
 

@@ -184,11 +184,11 @@ def test_a_suggestion_corrected(both: Both) -> None:
     assert answer["events"] == [{"type": "Suggestion.Corrected", "label": "更正"}]
     _recorded(both, url, {"fact": "reply", "changes": {"category": "A"}, "reason": "应为 A 类"})
     _recorded(both, url, {"fact": "submission", "changes": {"title": "关于修缮东干渠的建议"}, "reason": "标题有误"})
-    due = {"fact": "assignment", "changes": {"due_on": (today + timedelta(days=30)).isoformat()}, "reason": "期限有误"}
-    _recorded(both, url, due)
+    due_on = (today + timedelta(days=30)).isoformat()
+    _recorded(both, url, {"fact": "assignment", "changes": {"due_on": due_on}, "reason": "期限有误"})
     data = _aggregate(both, COUNTY, sid)["data"]
     assert (data["lead_unit"], data["title"], data["replies"][0]["category"]) == ("农业农村局", "关于修缮东干渠的建议", "A")
-    assert data["due_on"] == due["changes"]["due_on"]
+    assert data["due_on"] == due_on
 
     # Refusals name the field and the rule, and record nothing.
     _refused(both, url, {"fact": "reply", "changes": {"category": "D"}, "reason": "x"}, 409, "category must be one of")
@@ -199,6 +199,10 @@ def test_a_suggestion_corrected(both: Both) -> None:
     _refused(both, url, {"fact": "evaluation", "changes": {"category": "A"}, "reason": "x"}, 422, "body.fact")
     _refused(both, url, {"fact": "submission", "changes": {"number": "9"}, "reason": "x"}, 422, "Extra inputs")
     assert _aggregate(both, COUNTY, sid)["version"] == answer["version"] + 3
+    voided = _recorded(both, f"/nodes/{COUNTY}/suggestions/{sid}/voids", {"reason": "登记有误: 重复录入"})
+    assert (voided["state"], voided["events"][0]["label"]) == ("voided", "作废")
+    _refused(both, url, {"fact": "reply", "changes": {"category": "B"}, "reason": "x"}, 409, "the record was voided")
+    _refused(both, f"/nodes/{COUNTY}/suggestions/{sid}/close", {}, 409, "已作废: 登记有误: 重复录入")
 
 
 def test_the_openapi_states_the_correction_bounds(both: Both) -> None:

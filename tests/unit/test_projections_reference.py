@@ -8,9 +8,9 @@ only the documented semantics:
 - as-of by recorded time keeps the events whose store timestamp is at or before the cut; by occurred time, the events
   whose *effective* occurred time is (an event's occurred time, raised to the latest of its aggregate's earlier
   events' — an aggregate's history is sequential);
-- corrections (更正) and voids (作废) of livelihood projects and deputies' categories: by recorded time and by known
-  time as any event; by occurred time a correction of a fact on this side of the cut counts (a category from its
-  ``effective_from``), a void always; a voided project is in no view;
+- corrections (更正) and voids (作废) of livelihood projects, station visits, suggestions and deputies' categories: by
+  recorded time and by known time as any event; by occurred time a correction of a fact on this side of the cut counts
+  (a category from its ``effective_from``), a void always; a voided project or visit is in no view;
 - a region holds a fact when the fact's owner node lies within it; deputies are placed where they live (their home
   node) when that node is in the projection's subtree, else at their office;
 - yearly targets count the scope's year; reports to constituents the county/township term containing it;
@@ -180,10 +180,15 @@ def write_corrections(store: NodeStore, seed: int) -> int:
     deputies = sorted(set(created.get("Deputy.Registered", [])))
     suggestions = sorted(set(created.get("Suggestion.Submitted", [])))
     replied = [oid for oid in suggestions if last[oid] == "Suggestion.Replied"]  # their latest reply is correctable
+    visits = sorted(set(created.get("StationVisit.Recorded", [])))
     by = Attribution("corrector", Role.RECORDER, datetime.now(UTC))
     changed: dict[UUID, Any] = {}
     for _ in range(rng.randint(5, 40)):
-        if suggestions and rng.random() < 0.3:
+        if visits and rng.random() < 0.3:
+            visit = changed.get(oid := rng.choice(visits)) or store.get(oid)
+            if _correct_visit(rng, visit, by):
+                changed[oid] = visit
+        elif suggestions and rng.random() < 0.3:
             suggestion = changed.get(oid := rng.choice(replied or suggestions)) or store.get(oid)
             if _correct_suggestion(rng, suggestion, by):
                 changed[oid] = suggestion
@@ -228,11 +233,29 @@ def write_corrections(store: NodeStore, seed: int) -> int:
     return written
 
 
+def _correct_visit(rng: random.Random, visit: Any, by: Attribution) -> bool:
+    """A random void of a station visit, or correction of its people received or of an issue's category."""
+    office = NodeRef(visit.owner, "", "owner", Level.TOWNSHIP, DivisionKind.TOWN)
+    try:
+        if rng.random() < 0.3:
+            visit.void(office, by, reason="登记有误")
+        elif visit.issues and rng.random() < 0.3:
+            number = rng.randint(1, len(visit.issues))
+            visit.correct(office, by, fact="issue", number=number, changes={"category": "更正类别"}, reason="更正")
+        else:
+            visit.correct(office, by, fact="visit", changes={"people_received": rng.randint(0, 200)}, reason="更正")
+    except DomainError:
+        return False
+    return True
+
+
 def _correct_suggestion(rng: random.Random, suggestion: Any, by: Attribution) -> bool:
-    """A random correction of a suggestion's assignment (lead unit, due date) or of its latest reply's category
-    (refused once evaluated: then nothing is written)."""
+    """A random void of a suggestion, or correction of its assignment (lead unit, due date) or of its latest reply's
+    category (refused once evaluated: then nothing is written)."""
     office = NodeRef(suggestion.owner, "", "owner", Level.TOWNSHIP, DivisionKind.TOWN)
-    if suggestion.replies and rng.random() < 0.5:
+    if rng.random() < 0.15:
+        fact, number, changes = "", 0, {}  # a void
+    elif suggestion.replies and rng.random() < 0.5:
         fact, number, changes = "reply", len(suggestion.replies), {"category": rng.choice("ABC")}
     elif suggestion.state.value != "submitted":
         fact, number = "assignment", 1
@@ -241,7 +264,10 @@ def _correct_suggestion(rng: random.Random, suggestion: Any, by: Attribution) ->
     else:
         return False
     try:
-        suggestion.correct(office, by, fact=fact, number=number, changes=changes, reason="更正")
+        if fact:
+            suggestion.correct(office, by, fact=fact, number=number, changes=changes, reason="更正")
+        else:
+            suggestion.void(office, by, reason="登记有误")
     except DomainError:
         return False
     return True
@@ -329,6 +355,12 @@ def fold(events: list[tuple[Any, int]], subtree: set[str]) -> World:
             v = w.visits[oid]
             v["issues"] += 1
             w.issues[(oid, v["issues"])] = {"node": node, "station": v["station"], "year": day.year, "outcome": None}
+        elif name == "StationVisit.Corrected":
+            if e.fact == "visit" and oid in w.visits:  # no view reads an issue's category or summary
+                w.visits[oid]["people"] = e.changes["people_received"]
+        elif name == "StationVisit.Voided":  # by the occurred clock even before the visit: it never was
+            for number in range(1, w.visits.pop(oid, {"issues": 0})["issues"] + 1):
+                del w.issues[(oid, number)]
         elif name in ("StationVisit.IssueResolved", "StationVisit.IssueTransferred"):
             issue = w.issues.get((oid, e.number))
             if issue is not None:
@@ -366,6 +398,10 @@ def fold(events: list[tuple[Any, int]], subtree: set[str]) -> World:
 
 
 def _fold_suggestion(w: World, name: str, e: Any, oid: str, node: str, day: date) -> None:
+    if name == "Suggestion.Voided":  # by the occurred clock even before the suggestion: it never was
+        w.suggestions.pop(oid, None)
+        w.signers[:] = [x for x in w.signers if x[0] != oid]
+        return
     if name == "Suggestion.Submitted":
         w.suggestions[oid] = {
             "node": node,
@@ -880,8 +916,8 @@ def table_dump(
     skip: Iterable[str] = ("projection_state", "projection_skips", "projection_meta"),
     known: bool = True,
 ) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every read-model table it has, sorted (the projection's whole content); without the known clock's
-    columns unless ``known`` (a projection of a revision before 0005 has none)."""
+    """Every row of every read-model table it has, sorted (the projection's whole content); unless ``known``, without
+    the columns later revisions added to the tables of revision 0004 (a projection before 0005 has none of them)."""
     import sqlalchemy as sa
 
     from projections import schema
@@ -892,7 +928,7 @@ def table_dump(
         for table in schema.metadata.sorted_tables:
             if table.name in skip or table.name not in present:
                 continue
-            columns = [c for c in table.columns if known or not is_known_clock(c.name)]
+            columns = [c for c in table.columns if known or not _after_0004(table.name, c.name)]
             rows = conn.execute(sa.select(*columns)).all()
             out[table.name] = sorted((tuple(r) for r in rows), key=repr)
     return out
@@ -900,3 +936,9 @@ def table_dump(
 
 def is_known_clock(column: str) -> bool:
     return column == "known_at" or column.endswith("_known")
+
+
+def _after_0004(table: str, column: str) -> bool:
+    """A column added after revision 0004: the known clock's (0005), a visit's version and the clocks at which rows
+    stop holding (0009)."""
+    return is_known_clock(column) or column.startswith("voided_") or (table, column) == ("visits", "version")

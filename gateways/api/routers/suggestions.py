@@ -137,3 +137,8 @@ async def close(suggestion_id: SuggestionId, body: m.Empty, cmd: Cmd) -> Respons
 @router.post("/suggestions/{suggestion_id}/corrections", response_model=CommandResult, summary="更正 / correct a recorded fact")
 async def correct(suggestion_id: SuggestionId, body: m.SuggestionCorrection, cmd: Cmd) -> Response:
     return await cmd.correct(Suggestion, suggestion_id, body, what="suggestion_id")
+
+
+@router.post("/suggestions/{suggestion_id}/voids", response_model=CommandResult, summary="作废 (登记有误) / void the record")
+async def void(suggestion_id: SuggestionId, body: m.Void, cmd: Cmd) -> Response:
+    return await cmd.void(Suggestion, suggestion_id, body, what="suggestion_id")
