@@ -237,21 +237,37 @@ class Deputy(DutyAggregate):
             reason=self.text("reason", reason),
         )
 
-    #: What a deputy's record may correct: the category (grassroots, leading cadre), from the day it really held.
-    #: A correction names both flags (the one not given is filled in): a category is one fact.
-    correctable: ClassVar[dict[str, tuple[str, ...]]] = {"category": ("grassroots", "leading_cadre")}
+    #: What a deputy's record may correct: the category (grassroots, leading cadre), from the day it really held (a
+    #: correction names both flags, the one not given filled in: a category is one fact); the name, gender and work
+    #: unit registered (a typo: they were always the corrected ones). The person id is the record's natural key.
+    correctable: ClassVar[dict[str, tuple[str, ...]]] = {
+        "category": ("grassroots", "leading_cadre"),
+        "registration": ("name", "gender", "unit"),
+    }
     dated_facts: ClassVar[tuple[str, ...]] = ("category",)
 
     def fact(self, fact: str, number: int) -> Fact:
         return self.single(fact, number, 1, self.registered_on, vars(self))
 
     def checked_correction(self, fact: str, number: int, changes: dict[str, Any], by: Attribution) -> dict[str, Any]:
+        if fact == "registration":
+            return self._checked_registration(changes)
         flags = {"grassroots": self.grassroots, "leading_cadre": self.leading_cadre, **changes}
         for name, value in flags.items():
             if type(value) is not bool:
                 raise self.reject(f"{name} must be true or false (got {value!r})")
         self._one_category(**flags)
         return flags
+
+    def _checked_registration(self, changes: dict[str, Any]) -> dict[str, Any]:
+        if "name" in changes:
+            changes["name"] = self.text("name", str(changes["name"]), 50)
+        if "gender" in changes and changes["gender"] not in ("男", "女"):
+            raise self.reject(f"gender must be 男 or 女 (got {changes['gender']!r})")
+        if "unit" in changes:
+            unit = changes["unit"] = str(changes["unit"]).strip()
+            self.require(len(unit) <= 200, f"unit must be at most 200 characters (got {len(unit)})")
+        return changes
 
     def set_flags(self, by: Attribution, *, grassroots: bool, leading_cadre: bool) -> None:
         self._one_category(grassroots, leading_cadre)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import types
 import typing
 from collections.abc import Callable, Coroutine
 from collections.abc import Sequence as AbcSequence
@@ -37,7 +38,7 @@ from typing import Any
 import fastapi.routing
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -180,7 +181,7 @@ def _param(field: Any, source: str) -> _Param:
 class _Body:
     name: str
     field: Any
-    model: type[BaseModel]
+    validate_json: Callable[[bytes], Any]  # the model's, or a union's of models (a type adapter's)
 
 
 def _as_included(route: APIRoute) -> Any:
@@ -200,9 +201,10 @@ def _body_plan(route: Any) -> _Body | None:
     model = field.field_info.annotation
     strict = getattr(route, "strict_content_type", None)
     strict = getattr(strict, "value", strict)  # FastAPI's placeholder of its default
-    if route._embed_body_fields or len(params) != 1 or not _is_model(model) or strict is not True:  # noqa: SLF001
+    if route._embed_body_fields or len(params) != 1 or not _of_models(model) or strict is not True:  # noqa: SLF001
         raise _Unsupported
-    return _Body(name=params[0].name, field=field, model=model)
+    validate = model.model_validate_json if _is_model(model) else TypeAdapter(model).validate_json
+    return _Body(name=params[0].name, field=field, validate_json=validate)
 
 
 def _is_async(call: Callable[..., Any]) -> bool:
@@ -219,6 +221,15 @@ def _is_sequence(annotation: Any) -> bool:
 
 def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _of_models(annotation: Any) -> bool:
+    """A model, or a (discriminated) union of models (``Annotated`` or not)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _of_models(typing.get_args(annotation)[0])
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return all(_of_models(arg) for arg in typing.get_args(annotation))
+    return _is_model(annotation)
 
 
 def _answers_itself(endpoint: Callable[..., Any]) -> bool:
@@ -254,7 +265,7 @@ async def _read_body(request: Request, body: _Body) -> tuple[Any, list[Any]]:
     if not _is_json(request.headers.get("content-type")):
         return _validated(body.field, raw, ("body",))  # FastAPI validates the unparsed bytes: the model refuses them
     try:
-        return body.model.model_validate_json(raw), []
+        return body.validate_json(raw), []
     except ValidationError:
         pass  # answered as FastAPI answers it: its messages differ in places from those of pydantic's JSON mode
     try:

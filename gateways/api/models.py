@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from domain.contacts import Channel, ContactKind, Handling, OrganiserKind
 from domain.deputies import ElectedVia, GroupKind
@@ -500,12 +500,34 @@ class CategoryChanges(BaseModel):
     leading_cadre: bool | None = Field(default=None, description="领导干部代表 (与基层代表不兼)")
 
 
-class DeputyCorrection(Correction):
+class CategoryCorrection(Correction):
     """更正代表类别 (基层 / 领导干部): 自 effective_from 起为新值 (如自 2021 年起即登记有误)."""
 
     fact: Literal["category"] = Field(default="category", description="category 代表类别")
     changes: CategoryChanges
     effective_from: Day = Field(description="新值自哪一天起成立 / the day from which the new values hold")
+
+
+class RegistrationChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=50, description="姓名")
+    gender: str | None = Field(default=None, pattern="^(男|女)$", description="性别: 男 或 女")
+    unit: str | None = Field(default=None, max_length=200, description="工作单位及职务")
+
+
+class RegistrationCorrection(Correction):
+    """更正代表登记信息 (笔误): 姓名、性别、工作单位, 一向即为新值. 人员编号是代表记录的自然键, 不可更正."""
+
+    fact: Literal["registration"] = Field(description="registration 登记信息")
+    changes: RegistrationChanges
+
+
+#: 更正代表: 类别 (fact=category, 缺省) 或登记信息 (fact=registration).
+DeputyCorrection = Annotated[
+    Annotated[CategoryCorrection, Tag("category")] | Annotated[RegistrationCorrection, Tag("registration")],
+    Discriminator(lambda body: (body.get("fact") if isinstance(body, dict) else getattr(body, "fact", None)) or "category"),
+]
 
 
 class Void(Body):

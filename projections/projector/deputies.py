@@ -62,12 +62,27 @@ def _flags_set(b: Page, e: LeanEvent) -> None:
     _flags(b, e, e.grassroots, e.leading_cadre, b.occ(e))
 
 
-def _category_corrected(b: Page, e: LeanEvent) -> None:
+def _deputy_corrected(b: Page, e: LeanEvent) -> None:
     """A corrected category holds from its ``effective_from`` on the occurred clock (not clamped to the deputy's
     latest event, nor moving it: the flags are read as of a cut by version, whatever their order in time), and from
-    when it was recorded (resp. came to be held here) on the recorded (resp. known) clock."""
-    since = us(start_of(date.fromisoformat(e.effective_from)))
-    _flags(b, e, e.changes["grassroots"], e.changes["leading_cadre"], since)
+    when it was recorded (resp. came to be held here) on the recorded (resp. known) clock. A corrected name, gender or
+    work unit is the deputy's row's (every view shows the current one, at any cut), and its person's."""
+    if e.fact == "category":
+        since = us(start_of(date.fromisoformat(e.effective_from)))
+        _flags(b, e, e.changes["grassroots"], e.changes["leading_cadre"], since)
+        return
+    fields = {name: e.changes[name] for name in _REGISTERED if name in e.changes}
+    row = b.pending["deputies"].get(b.oid)
+    if row is not None:
+        for name, value in fields.items():
+            row[_REGISTERED[name]] = value
+    else:
+        b.update(s.deputies, assignments(fields), "deputy_id = ?", (*fields.values(), b.oid))
+    b.touched["renamed"].add(b.oid)
+
+
+#: Where a registration's correctable fields are in a deputy's row (``_deputy_registered``).
+_REGISTERED = {"name": 5, "gender": 6, "unit": 7}
 
 
 def _flags(b: Page, e: LeanEvent, grassroots: bool, leading_cadre: bool, occ: int) -> None:
@@ -166,7 +181,7 @@ def _changed_persons(b: Page) -> list[str]:
     """Persons whose records or activity the page changes (a deputy not registered here has no person yet)."""
     new = b.pending["deputies"]
     persons = {row[4] for row in new.values()}
-    ids = {d for d, _ in b.years} | b.touched["mandated"] | b.touched["flagged"]
+    ids = {d for d, _ in b.years} | b.touched["mandated"] | b.touched["flagged"] | b.touched["renamed"]
     known = sorted(i for i in ids if i not in new)
     sql = f"SELECT DISTINCT person_id FROM {b.db.qualified(s.deputies)} WHERE deputy_id IN (?)"
     persons.update(r[0] for r in b.select(sql, known))
@@ -408,7 +423,7 @@ HANDLERS: dict[type, Handler] = {
     Deputy.CredentialsReviewed: _mandate_step("reviewed", "passed"),
     Deputy.MandateTerminated: _mandate_step("terminated", "reason"),
     Deputy.FlagsSet: _flags_set,
-    Deputy.Corrected: _category_corrected,
+    Deputy.Corrected: _deputy_corrected,
     StandingCommittee.Constituted: _sc_constituted,
     StandingCommittee.MemberAppointed: _member_appointed,
     StandingCommittee.MemberLeft: _member_left,

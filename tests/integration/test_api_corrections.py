@@ -137,8 +137,8 @@ def test_a_deputys_category_corrected_from_a_day(both: Both) -> None:
     deputy = both.client.post(f"/nodes/{COUNTY}/deputies", json=registered, headers=both.h(COUNTY, "recorder")).json()["id"]
     url = f"/nodes/{COUNTY}/deputies/{deputy}/corrections"
     change = {"changes": {"grassroots": False, "leading_cadre": True}, "reason": "误登记为基层代表"}
-    _refused(both, url, change, 422, "body.effective_from")
-    _refused(both, url, {**change, "effective_from": "1900-01-01"}, 422, "body.effective_from")
+    _refused(both, url, change, 422, "body.category.effective_from")
+    _refused(both, url, {**change, "effective_from": "1900-01-01"}, 422, "body.category.effective_from")
     future = (_now() + timedelta(days=30)).date().isoformat()
     _refused(both, url, {**change, "effective_from": future}, 409, "effective_from")
     before = _now()
@@ -150,6 +150,12 @@ def test_a_deputys_category_corrected_from_a_day(both: Both) -> None:
         assert _aggregate(both, COUNTY, deputy, as_of=as_of, basis="occurred")["data"]["grassroots"] is grassroots
     # As of before the correction was recorded: what was believed then.
     assert _aggregate(both, COUNTY, deputy, as_of=before.isoformat(), basis="recorded")["data"]["grassroots"] is True
+    renamed = {"fact": "registration", "changes": {"name": "李桂华", "unit": "县农业农村局"}, "reason": "姓名笔误"}
+    _recorded(both, url, renamed)
+    data = _aggregate(both, COUNTY, deputy)["data"]
+    assert (data["name"], data["unit"], data["grassroots"]) == ("李桂华", "县农业农村局", False)
+    _refused(both, url, {**renamed, "changes": {"gender": "M"}}, 422, "body.registration.changes.gender")
+    _refused(both, url, {**renamed, "effective_from": "2021-01-01"}, 422, "body.registration.effective_from")
     void = both.client.post(f"/nodes/{COUNTY}/deputies/{deputy}/voids", json={"reason": "x"}, headers=both.h(COUNTY, "recorder"))
     assert void.status_code == 404  # a deputy's record is not voided (no such route)
 
@@ -210,6 +216,7 @@ def test_the_openapi_states_the_correction_bounds(both: Both) -> None:
     people = schemas["VisitChanges"]["properties"]["people_received"]["anyOf"][0]
     assert (people["minimum"], people["maximum"]) == (0, 10_000)
     assert schemas["ProjectCorrection"]["properties"]["fact"]["enum"] == ["candidate", "implementation", "progress"]
-    assert "effective_from" in schemas["DeputyCorrection"]["required"]
+    assert "effective_from" in schemas["CategoryCorrection"]["required"]
+    assert "effective_from" not in schemas["RegistrationCorrection"]["properties"]
     assert schemas["Void"]["properties"]["reason"]["minLength"] == 1
     assert schemas["VisitChanges"]["additionalProperties"] is False

@@ -138,6 +138,7 @@ class World:
             effective_from=date(2021, 1, 1),
         )
         assignment = {"lead_unit": "乡农业综合服务中心", "due_on": date(2025, 2, 1)}
+        self.deputy.correct(town, now, fact="registration", changes={"name": "李桂华"}, reason="姓名笔误")
         self.suggestion.correct(town, now, fact="assignment", changes=assignment, reason="主办单位、期限登记有误")
         self.suggestion.correct(town, now, fact="reply", changes={"category": "A"}, reason="答复类别应为 A")
         self.corrected_visit.correct(town, now, fact="visit", changes={"people_received": 30}, reason="30 录成了 3")
@@ -237,6 +238,11 @@ def check(db: ProjectionDB, world: World) -> None:
     assert station_facts(db, hunan, occurred("2025-06-01"), "occurred") == corrected
     assert station_facts(db, hunan, occurred("2025-03-20"), "occurred") == corrected
     assert station_facts(db, hunan, occurred("2025-03-01"), "occurred") == (0, 0, 0, 0, 0)
+    # a deputy's name corrected: the current one at any cut (a typo: it always was)
+    for as_of, by in ((None, "recorded"), (world.believed, "recorded"), (occurred("2025-06-01"), "occurred")):
+        scope = queries.make_scope(db, region=TOWN, year=2025, as_of=as_of, by=by, hierarchy=hunan)
+        names = {x["name"] for x in queries.duty_ranking(db, scope, limit=50)["deputies"]["items"]}
+        assert names == {"李桂华", "王建国", "赵秀英"}, (as_of, by, names)
     # and a suggestion voided: its signer's only activity (the ranking's inactive from the marks and from the facts)
     gone = ({2}, [(1, 30, 1), (0, 0, 0), (0, 0, 0)])
     believed = ({0}, [(1, 3, 1), (1, 5, 0), (0, 0, 1)])

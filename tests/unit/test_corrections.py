@@ -270,6 +270,33 @@ def test_a_deputys_category_corrected_from_a_day(deputy: Deputy, town: NodeRef, 
     assert corrected(deputy).changes == {"grassroots": False, "leading_cadre": False}
 
 
+def test_a_deputys_registration_corrected(deputy: Deputy, town: NodeRef, clerk: Attribution, rejects: Rejects) -> None:
+    deputy.correct(town, clerk, fact="registration", changes={"name": "李桂华", "unit": " 江口镇人民政府 "}, reason="笔误")
+    assert (deputy.name, deputy.unit, deputy.gender) == ("李桂华", "江口镇人民政府", "女")
+    assert (corrected(deputy).fact, corrected(deputy).version, corrected(deputy).effective_from) == ("registration", 1, None)
+    for changes, rule in (
+        ({"gender": "M"}, "gender must be 男 or 女 (got 'M')"),
+        ({"name": " "}, "name must not be empty"),
+        ({"unit": "单" * 201}, "unit must be at most 200 characters"),
+        ({"person_id": "P-2"}, "person_id of a registration cannot be corrected"),
+        ({"name": "李桂华"}, "the registration already holds these values"),
+    ):
+        rejects(
+            deputy,
+            lambda changes=changes: deputy.correct(town, clerk, fact="registration", changes=changes, reason="x"),
+            state="not serving",
+            rule=rule,
+        )
+    rejects(
+        deputy,
+        lambda: deputy.correct(
+            town, clerk, fact="registration", changes={"name": "李"}, reason="x", effective_from=date(2021, 1, 1)
+        ),
+        state="not serving",
+        rule="effective_from is only for a deputy's attributes",
+    )
+
+
 def test_a_deputys_category_correction_refused(deputy: Deputy, town: NodeRef, clerk: Attribution, rejects: Rejects) -> None:
     state = "not serving"
     rejects(
