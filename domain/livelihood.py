@@ -92,8 +92,10 @@ class LivelihoodProject(DutyAggregate):
         opinions: int
 
         def apply(self, project: LivelihoodProject) -> None:
+            project.deliberation = {"deputies_present": self.deputies_present, "opinions": self.opinions}
             project.state = ProjectState.DELIBERATED
             project.step = Step.of(self)
+            project.deliberated = (self.originator_version, project.step.occurred)
 
     class Voted(DutyAggregate.Event):
         label: ClassVar[str] = "大会票决"
@@ -114,6 +116,7 @@ class LivelihoodProject(DutyAggregate):
             }
             project.state = ProjectState.PASSED if passes(self.yes, self.total_deputies) else ProjectState.REJECTED
             project.step = Step.of(self)
+            project.voted = (self.originator_version, project.step.occurred)
 
     class ImplementationStarted(DutyAggregate.Event):
         label: ClassVar[str] = "政府实施"
@@ -177,6 +180,7 @@ class LivelihoodProject(DutyAggregate):
             }
             project.state = ProjectState.EVALUATED
             project.step = Step.of(self)
+            project.evaluated = (self.originator_version, project.step.occurred)
 
     class Closed(DutyAggregate.Event):
         label: ClassVar[str] = "办结"
@@ -196,13 +200,17 @@ class LivelihoodProject(DutyAggregate):
         spent_wan: Decimal
         progress: int
         tally: dict[str, int]
+        deliberation: dict[str, int]
         lead_unit: str
         supervisions: int
         satisfaction: dict[str, int]
         overspend_reason: str
         reports: list[dict[str, Any]]
-        listed: tuple[int, date]  # the version and day of the listing, and of the implementation's start
+        listed: tuple[int, date]  # the version and day of each single step (what a correction of it names)
+        deliberated: tuple[int, date]
+        voted: tuple[int, date]
         started: tuple[int, date]
+        evaluated: tuple[int, date]
 
     @staticmethod
     def id_for(owner: UUID, year: int, title: str) -> UUID:
@@ -250,16 +258,32 @@ class LivelihoodProject(DutyAggregate):
     def deliberate(self, by: Attribution, *, deputies_present: int, opinions: int = 0) -> None:
         self._require_state(ProjectState.CANDIDATE)
         self.follows(by)
+        self._check_deliberation(deputies_present, opinions)
+        self.record(self.Deliberated, by, deputies_present=deputies_present, opinions=opinions)
+
+    def _check_deliberation(self, deputies_present: int, opinions: int) -> None:
         self.require(
             deputies_present > 0 and opinions >= 0, "deliberation needs deputies present and a non-negative count of opinions"
         )
         self._at_most("deputies_present", deputies_present, MAX_DEPUTIES, "the deputies a congress has (选举法 §12)")
         self._at_most("opinions", opinions, 100 * MAX_DEPUTIES, "a hundred per deputy a congress can have")
-        self.record(self.Deliberated, by, deputies_present=deputies_present, opinions=opinions)
 
     def vote(self, by: Attribution, *, session: str, yes: int, no: int, abstain: int, present: int, total_deputies: int) -> None:
         self._require_state(ProjectState.DELIBERATED)
         self.follows(by)
+        self._check_tally(yes, no, abstain, present, total_deputies)
+        self.record(
+            self.Voted,
+            by,
+            session=self.text("session", session, 50),
+            yes=yes,
+            no=no,
+            abstain=abstain,
+            present=present,
+            total_deputies=total_deputies,
+        )
+
+    def _check_tally(self, yes: int, no: int, abstain: int, present: int, total_deputies: int) -> None:
         self.require(min(yes, no, abstain) >= 0, "vote counts must not be negative")
         self.require(total_deputies > 0, "the congress must have deputies")
         self._at_most("total_deputies", total_deputies, MAX_DEPUTIES, "the deputies a congress has (选举法 §12)")
@@ -271,16 +295,6 @@ class LivelihoodProject(DutyAggregate):
         # 地方组织法: a congress session needs two thirds or more of all its deputies present.
         if 3 * present < 2 * total_deputies:
             raise self.reject(f"no quorum: {present} present of {total_deputies} is less than two thirds")
-        self.record(
-            self.Voted,
-            by,
-            session=self.text("session", session, 50),
-            yes=yes,
-            no=no,
-            abstain=abstain,
-            present=present,
-            total_deputies=total_deputies,
-        )
 
     def start_implementation(self, by: Attribution, *, budget_wan: Decimal, lead_unit: str) -> None:
         self._require_state(ProjectState.PASSED)
@@ -348,17 +362,20 @@ class LivelihoodProject(DutyAggregate):
         self._require_state(ProjectState.IMPLEMENTING)
         if self.progress != 100:
             raise self.reject(f"deputies evaluate a finished project; it is at {self.progress}%")
-        self.require(min(satisfied, basically_satisfied, dissatisfied) >= 0, "evaluation counts must not be negative")
         self.follows(by)
+        self._check_evaluation(satisfied, basically_satisfied, dissatisfied, self.tally["total_deputies"])
+        self.record(self.Evaluated, by, satisfied=satisfied, basically_satisfied=basically_satisfied, dissatisfied=dissatisfied)
+
+    def _check_evaluation(self, satisfied: int, basically_satisfied: int, dissatisfied: int, total_deputies: int) -> None:
+        self.require(min(satisfied, basically_satisfied, dissatisfied) >= 0, "evaluation counts must not be negative")
         self.require(satisfied + basically_satisfied + dissatisfied > 0, "an evaluation needs at least one vote")
         # Only deputies of the congress that voted the project evaluate it.
         self._at_most(
             "satisfied+basically_satisfied+dissatisfied",
             satisfied + basically_satisfied + dissatisfied,
-            self.tally["total_deputies"],
+            total_deputies,
             "all deputies of the congress that voted it",
         )
-        self.record(self.Evaluated, by, satisfied=satisfied, basically_satisfied=basically_satisfied, dissatisfied=dissatisfied)
 
     def close(self, by: Attribution) -> None:
         self._require_state(ProjectState.EVALUATED, ProjectState.REJECTED)
@@ -367,23 +384,35 @@ class LivelihoodProject(DutyAggregate):
 
     # ---------------------------------------------------------------------------------------------- corrections
 
-    #: What a project's record may correct: the estimate of its listing, the budget and lead unit of its
-    #: implementation, the figures of a progress report (90 entered for 9). The vote tally and the evaluation are
-    #: not correctable yet: a tally decides whether the project passed.
+    #: What a project's record may correct: the estimate of its listing, the deliberation's figures, the vote tally
+    #: (not whether the project passed: that decided what followed), the budget and lead unit of its implementation,
+    #: the figures of a progress report (90 entered for 9), the evaluation's votes.
     correctable: ClassVar[dict[str, tuple[str, ...]]] = {
         "candidate": ("estimate_wan",),
+        "deliberation": ("deputies_present", "opinions"),
+        "vote": ("yes", "no", "abstain", "present", "total_deputies"),
         "implementation": ("budget_wan", "lead_unit"),
         "progress": ("progress", "spent_wan", "overspend_reason"),
+        "evaluation": ("satisfied", "basically_satisfied", "dissatisfied"),
+    }
+    #: Each single fact: the attribute its (version, day) is kept in, and its values (the aggregate's own: None).
+    _SINGLE: ClassVar[dict[str, tuple[str, str | None]]] = {
+        "candidate": ("listed", None),
+        "deliberation": ("deliberated", "deliberation"),
+        "vote": ("voted", "tally"),
+        "implementation": ("started", None),
+        "evaluation": ("evaluated", "satisfaction"),
     }
     voidable: ClassVar[bool] = True
 
     def fact(self, fact: str, number: int) -> Fact:
         if fact == "progress":
             return self.nth(fact, number, self.reports)
-        done: tuple[int, date] | None = getattr(self, "listed" if fact == "candidate" else "started", None)
+        step, values = self._SINGLE[fact]
+        done: tuple[int, date] | None = getattr(self, step, None)
         if done is None:
             raise self.reject(f"fact: the project has no {fact} yet")
-        return self.single(fact, number, done[0], done[1], vars(self))
+        return self.single(fact, number, done[0], done[1], vars(self) if values is None else getattr(self, values))
 
     def checked_correction(self, fact: str, number: int, changes: dict[str, Any], by: Attribution) -> dict[str, Any]:
         if fact == "progress":
@@ -396,6 +425,8 @@ class LivelihoodProject(DutyAggregate):
             if number == len(reports) and self.satisfaction and corrected["progress"] != 100:
                 raise self.reject(f"progress: deputies evaluated the project as finished (100%), got {corrected['progress']}%")
             return {name: corrected[name] for name in changes}
+        if fact in ("deliberation", "vote", "evaluation"):
+            return self._checked_counts(fact, changes)
         if "estimate_wan" in changes:
             changes["estimate_wan"] = self._money("estimate_wan", changes["estimate_wan"])
         if "lead_unit" in changes:
@@ -418,6 +449,29 @@ class LivelihoodProject(DutyAggregate):
                 latest["spent_wan"],
                 latest["overspend_reason"],
             )
+
+    def _checked_counts(self, fact: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """A deliberation's, a tally's or an evaluation's corrected counts, checked with the fact's other counts by the
+        rules it was recorded under (and the others that depend on them)."""
+        for name, value in changes.items():
+            if type(value) is not int:
+                raise self.reject(f"{name} must be a whole number (got {value!r})")
+        evaluated = self.satisfaction
+        if fact == "deliberation":
+            self._check_deliberation(**{**self.deliberation, **changes})
+        elif fact == "vote":
+            tally = {**self.tally, **changes}
+            self._check_tally(**tally)
+            if passes(tally["yes"], tally["total_deputies"]) != passes(self.tally["yes"], self.tally["total_deputies"]):
+                raise self.reject(
+                    "a corrected tally cannot change whether the project passed (what followed depended on it):"
+                    " void the project and record it again (票决结果不可更正)"
+                )
+            if evaluated:
+                self._check_evaluation(**evaluated, total_deputies=tally["total_deputies"])
+        else:
+            self._check_evaluation(**{**evaluated, **changes}, total_deputies=self.tally["total_deputies"])
+        return changes
 
     def _money(self, field: str, value: Decimal | int | str) -> Decimal:
         try:

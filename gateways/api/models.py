@@ -460,13 +460,25 @@ class ProjectChanges(BaseModel):
     )
     spent_wan: Money | None = Field(default=None, description="已支出 (万元; fact=progress)")
     overspend_reason: str | None = Field(default=None, max_length=500, description="超支理由 (fact=progress)")
+    deputies_present: int | None = Field(default=None, ge=1, le=MAX_DEPUTIES, description="出席代表 (fact=deliberation)")
+    opinions: int | None = Field(default=None, ge=0, le=100 * MAX_DEPUTIES, description="意见条数 (fact=deliberation)")
+    yes: Deputies | None = Field(default=None, description="赞成 (fact=vote; 更正不得改变是否通过)")
+    no: Deputies | None = Field(default=None, description="反对 (fact=vote)")
+    abstain: Deputies | None = Field(default=None, description="弃权 (fact=vote)")
+    present: Deputies | None = Field(default=None, description="出席代表 (fact=vote)")
+    total_deputies: int | None = Field(default=None, ge=1, le=MAX_DEPUTIES, description="全体代表 (fact=vote)")
+    satisfied: Deputies | None = Field(default=None, description="满意 (fact=evaluation)")
+    basically_satisfied: Deputies | None = Field(default=None, description="基本满意 (fact=evaluation)")
+    dissatisfied: Deputies | None = Field(default=None, description="不满意 (fact=evaluation)")
 
 
 class ProjectCorrection(Correction):
-    """更正民生实事项目: candidate 估算; implementation 预算、牵头单位; progress 第 number 次进度报告的数字."""
+    """更正民生实事项目: candidate 估算; deliberation 出席、意见; vote 票数 (不得改变是否通过); implementation 预算、
+    牵头单位; progress 第 number 次进度报告的数字; evaluation 测评票数."""
 
-    fact: Literal["candidate", "implementation", "progress"] = Field(
-        description="candidate 列入候选 / implementation 政府实施 / progress 进度报告"
+    fact: Literal["candidate", "deliberation", "vote", "implementation", "progress", "evaluation"] = Field(
+        description="candidate 列入候选 / deliberation 代表审议 / vote 大会票决 / implementation 政府实施 / progress 进度报告"
+        " / evaluation 代表测评"
     )
     changes: ProjectChanges
 

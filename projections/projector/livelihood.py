@@ -142,6 +142,9 @@ def _project_closed(state: dict[str, Any], e: LeanEvent, day: str) -> None:
 #: snapshot event that sets them again (a later progress report); a project's other fields are no view's.
 _CORRECTED: dict[str, tuple[str, dict[str, tuple[str, Callable[[Any], Any]]]]] = {
     "candidate": ("listed", {"estimate_wan": ("estimate_yuan", _yuan)}),
+    "deliberation": ("deliberated", {}),
+    "vote": ("voted", {k: (k, int) for k in ("yes", "no", "abstain", "present", "total_deputies")}),
+    "evaluation": ("evaluated", {k: (k, int) for k in ("satisfied", "basically_satisfied", "dissatisfied")}),
     "implementation": ("implementing", {"budget_wan": ("budget_yuan", _yuan), "lead_unit": ("lead_unit", str)}),
     "progress": ("progress", {"progress": ("progress", int), "spent_wan": ("spent_yuan", _yuan)}),
 }

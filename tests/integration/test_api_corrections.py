@@ -125,7 +125,13 @@ def test_a_progress_report_and_the_budget_corrected(both: Both) -> None:
     assert (data["progress"], data["budget_wan"]) == (9, "150.00")
     over = {"fact": "implementation", "changes": {"budget_wan": "5"}, "reason": "x"}
     _refused(both, url, over, 409, "below the 10.00 万元 spent by progress report 1", TOWNSHIP)
-    _refused(both, url, {"fact": "vote", "changes": {}, "reason": "x"}, 422, "body.fact", TOWNSHIP)
+    _refused(both, url, {"fact": "tally", "changes": {}, "reason": "x"}, 422, "body.fact", TOWNSHIP)
+    _recorded(both, url, {"fact": "vote", "changes": {"yes": 39, "abstain": 1}, "reason": "一票记错"}, TOWNSHIP)
+    flipped = {"fact": "vote", "changes": {"yes": 20}, "reason": "x"}
+    _refused(both, url, flipped, 409, "cannot change whether the project passed", TOWNSHIP)
+    _refused(both, url, {"fact": "vote", "changes": {"present": 60}, "reason": "x"}, 409, "cannot exceed all deputies", TOWNSHIP)
+    _recorded(both, url, {"fact": "deliberation", "changes": {"opinions": 7}, "reason": "漏记"}, TOWNSHIP)
+    _refused(both, url, {"fact": "evaluation", "changes": {"satisfied": 1}, "reason": "x"}, 409, "no evaluation yet", TOWNSHIP)
     _refused(both, url, {"fact": "progress", "changes": {"progress": 101}, "reason": "x"}, 422, "body.changes.progress", TOWNSHIP)
     _recorded(both, f"{base}/{pid}/voids", {"reason": "登记有误"}, TOWNSHIP)
     _refused(both, f"{base}/{pid}/close", {}, 409, "the record was voided", TOWNSHIP)
@@ -215,7 +221,8 @@ def test_the_openapi_states_the_correction_bounds(both: Both) -> None:
     schemas = both.client.get("/openapi.json").json()["components"]["schemas"]
     people = schemas["VisitChanges"]["properties"]["people_received"]["anyOf"][0]
     assert (people["minimum"], people["maximum"]) == (0, 10_000)
-    assert schemas["ProjectCorrection"]["properties"]["fact"]["enum"] == ["candidate", "implementation", "progress"]
+    facts = ["candidate", "deliberation", "vote", "implementation", "progress", "evaluation"]
+    assert schemas["ProjectCorrection"]["properties"]["fact"]["enum"] == facts
     assert "effective_from" in schemas["CategoryCorrection"]["required"]
     assert "effective_from" not in schemas["RegistrationCorrection"]["properties"]
     assert schemas["Void"]["properties"]["reason"]["minLength"] == 1

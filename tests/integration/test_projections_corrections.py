@@ -285,3 +285,30 @@ def test_the_corrected_and_voided_project_as_of_just_before(world: World, settin
     later = us(datetime.now(SHANGHAI) + timedelta(seconds=1))
     assert livelihood(db, world.hunan, later) == livelihood(db, world.hunan)
     assert livelihood(db, world.hunan, later, "known") == livelihood(db, world.hunan)
+
+
+def test_an_evaluation_and_a_tally_corrected(world: World, settings: StoreSettings) -> None:
+    """The evaluation's votes (counted in the livelihood view) and a tally (not whether it passed) corrected."""
+    town, hunan = world.store.node, world.hunan
+    project = implemented(town, "集镇路灯", 800)
+    project.report_progress(at("2025-06-01"), progress=100, spent_wan=Decimal(700))
+    project.evaluate(at("2025-06-10"), satisfied=30, basically_satisfied=5, dissatisfied=5)
+    world.store.save(project)
+    db = ProjectionDB(town, settings, hierarchy=hunan).open()
+    Projector(world.store, db, hierarchy=hunan).run()
+    believed = us(datetime.now(SHANGHAI))
+    now = at(datetime.now(SHANGHAI).date().isoformat())
+    project.correct(town, now, fact="evaluation", changes={"satisfied": 35, "dissatisfied": 0}, reason="唱票记错")
+    project.correct(town, now, fact="vote", changes={"yes": 41, "no": 1}, reason="一票记错")
+    world.store.save(project)
+    Projector(world.store, db, hierarchy=hunan).run()
+
+    def votes(as_of: int | None = None, by: str = "recorded") -> tuple[int, int]:
+        scope = queries.make_scope(db, region=TOWN, year=2025, as_of=as_of, by=by, hierarchy=hunan)
+        totals = queries.livelihood(db, scope)["totals"]
+        return totals["satisfied"], totals["dissatisfied"]
+
+    assert votes() == votes(occurred("2025-07-01"), "occurred") == (35, 0)
+    assert votes(believed) == votes(believed, "known") == (30, 5)
+    assert votes(occurred("2025-06-05"), "occurred") == (0, 0)  # not evaluated yet
+    assert Projector(world.store, db, hierarchy=hunan).run().problems == {}

@@ -207,7 +207,14 @@ def test_a_progress_report_and_the_budget_corrected(project: LivelihoodProject, 
             {"budget_wan": "110"},
             "budget_wan 110.00 万元 is below the 120.00 万元 spent by progress report 2",
         ),
-        ("vote", 1, {"yes": 3}, "fact must be one of: candidate, implementation, progress (got 'vote')"),
+        ("vote", 1, {"yes": 3}, "cannot change whether the project passed"),
+        ("vote", 1, {"yes": "30"}, "yes must be a whole number (got '30')"),
+        ("vote", 1, {"present": 30}, "yes+no+abstain (40) cannot exceed present (30)"),
+        ("vote", 1, {"present": 33, "yes": 30, "no": 3, "abstain": 0}, "no quorum: 33 present of 50"),
+        ("deliberation", 1, {"deputies_present": 0}, "deliberation needs deputies present"),
+        ("deliberation", 1, {"deputies_present": 451}, "deputies_present 451 is more than"),
+        ("evaluation", 1, {"satisfied": 3}, "fact: the project has no evaluation yet"),
+        ("tally", 1, {"yes": 3}, "fact must be one of: candidate, deliberation, vote, implementation, progress, evaluation"),
     ],
 )
 def test_a_project_correction_refused(
@@ -226,6 +233,35 @@ def test_a_project_correction_refused(
         state="implementing",
         rule=rule,
     )
+
+
+def test_a_tally_a_deliberation_and_an_evaluation_corrected(
+    project: LivelihoodProject, town: NodeRef, clerk: Attribution, rejects: Rejects
+) -> None:
+    project.correct(town, clerk, fact="vote", changes={"yes": 29, "abstain": 1}, reason="一票记错")
+    project.correct(town, clerk, fact="deliberation", changes={"opinions": 7}, reason="漏记")
+    assert project.tally == {"yes": 29, "no": 10, "abstain": 1, "present": 40, "total_deputies": 50}
+    assert project.deliberation == {"deputies_present": 45, "opinions": 7}
+    project.report_progress(clerk, progress=100, spent_wan=Decimal("140"))
+    project.evaluate(clerk, satisfied=30, basically_satisfied=10, dissatisfied=2)
+    project.correct(town, clerk, fact="evaluation", changes={"dissatisfied": 3}, reason="x")
+    assert project.satisfaction == {"satisfied": 30, "basically_satisfied": 10, "dissatisfied": 3}
+    for fact, changes, rule in (
+        ("evaluation", {"satisfied": 40}, "satisfied+basically_satisfied+dissatisfied 53 is more than"),
+        ("evaluation", {"satisfied": -1}, "evaluation counts must not be negative"),
+        ("vote", {"total_deputies": 42}, "satisfied+basically_satisfied+dissatisfied 43 is more than"),
+    ):
+        rejects(
+            project,
+            lambda fact=fact, changes=changes: project.correct(town, clerk, fact=fact, changes=changes, reason="x"),
+            state="evaluated",
+            rule=rule,
+        )
+    assert [(e.fact, e.version) for e in project.pending_events if type(e).__name__ == "Corrected"] == [
+        ("vote", 4),
+        ("deliberation", 3),
+        ("evaluation", 12),
+    ]
 
 
 def test_an_evaluated_project_keeps_its_last_report_finished(

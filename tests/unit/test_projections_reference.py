@@ -198,14 +198,19 @@ def write_corrections(store: NodeStore, seed: int) -> int:
             facts = [("candidate", 1)] if getattr(project, "listed", None) else []
             facts += [("implementation", 1)] if getattr(project, "started", None) else []
             facts += [("progress", n) for n in range(1, len(project.reports) + 1)]
+            facts += [("evaluation", 1)] if getattr(project, "evaluated", None) else []
+            facts += [("vote", 1)] if getattr(project, "voted", None) else []
             try:
                 if rng.random() < 0.15 or not facts:
                     project.void(office, by, reason="登记有误")
                 else:
                     fact, number = rng.choice(facts)
-                    field_ = {"candidate": "estimate_wan", "implementation": "budget_wan", "progress": "progress"}[fact]
+                    fields = {"candidate": "estimate_wan", "implementation": "budget_wan", "progress": "progress"}
+                    field_ = fields.get(fact) or rng.choice(list(project.correctable[fact]))
                     reports = [0, *(r["progress"] for r in project.reports), 100]  # a report between its neighbours
                     value = rng.randint(reports[number - 1], reports[number + 1]) if fact == "progress" else None
+                    if fact in ("evaluation", "vote"):  # counts: refused where they break the tally's rules
+                        value = rng.randint(0, 60)
                     value = Decimal(rng.randint(0, 3000)) if value is None else value
                     project.correct(office, by, fact=fact, number=number, changes={field_: value}, reason="更正")
             except DomainError:
@@ -490,6 +495,9 @@ def _fold_project(w: World, name: str, e: Any, oid: str, node: str, day: date) -
             p["estimate"] = int(changes["estimate_wan"] * 10000)
         if "budget_wan" in changes:
             p["budget"] = int(changes["budget_wan"] * 10000)
+        for name, key in (("satisfied", "sat"), ("basically_satisfied", "basic"), ("dissatisfied", "dis")):
+            if name in changes:
+                p[key] = changes[name]
         if "progress" in changes:
             p["reports"][e.version] = changes["progress"]
             p["progress"] = p["reports"][max(p["reports"])]  # the latest report's, corrected or not
