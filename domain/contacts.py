@@ -2,6 +2,7 @@
 
 One ``ContactActivity`` is one meeting, visit, research trip, practical deed, 12345 hotline report, snapshot or
 report to constituents. Opinions raised in it are each handled (adopted / assigned / explained) and then fed back.
+The owner office corrects (更正) a contact's title, organiser's name and public count, and an opinion's text.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from domain.base import (
     Attribution,
     DomainError,
     DutyAggregate,
+    Fact,
     NodeRef,
     Step,
     choice,
@@ -25,6 +27,7 @@ from domain.base import (
 )
 from domain.labelled import Labelled
 from domain.levels import Level
+from domain.timeline import day_of
 
 
 class ContactKind(Labelled):
@@ -138,6 +141,8 @@ class ContactActivity(DutyAggregate):
                     "unit": "",
                     "fed_back": False,
                     "step": Step.of(self),
+                    "version": self.originator_version,  # what a correction of the opinion names
+                    "day": day_of(self.occurred_at),
                 }
             )
 
@@ -230,6 +235,30 @@ class ContactActivity(DutyAggregate):
             public_count=public_count,
             ticket=ticket.strip(),
         )
+
+    # ---------------------------------------------------------------------------------------------- corrections
+
+    #: What a contact's record may correct: its description (what it is, who took part and when are what it is:
+    #: not corrected), and the text of an opinion raised in it.
+    correctable: ClassVar[dict[str, tuple[str, ...]]] = {
+        "record": ("title", "organiser", "public_count"),
+        "opinion": ("text",),
+    }
+
+    def fact(self, fact: str, number: int) -> Fact:
+        if fact == "opinion":
+            return self.nth(fact, number, self.opinions)
+        return self.single(fact, number, 1, self.held_on, vars(self))
+
+    def checked_correction(self, fact: str, number: int, changes: dict[str, Any], by: Attribution) -> dict[str, Any]:
+        for name, most in (("title", 200), ("organiser", 100), ("text", 1000)):
+            if name in changes:
+                changes[name] = self.text(name, str(changes[name]), most)
+        if "public_count" in changes:
+            count = changes["public_count"]
+            if type(count) is not int or not 0 <= count <= 100_000:
+                raise self.reject(f"public_count must be a whole number 0..100000 (got {count!r})")
+        return changes
 
     @property
     def state_label(self) -> str:

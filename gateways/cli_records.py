@@ -35,8 +35,8 @@ def correct_command(
     fact: Annotated[
         str,
         typer.Option(
-            help="更正哪项事实: visit, issue; submission, assignment, reply; candidate, deliberation, vote, implementation,"
-            " progress, evaluation; category, registration"
+            help="更正哪项事实: visit, issue; record, opinion (联系活动); submission, assignment, reply; candidate, deliberation,"
+            " vote, implementation, progress, evaluation; category, registration"
         ),
     ],
     changes: Annotated[list[str], typer.Option("--set", help="字段=新值 (可重复; 值按 JSON 读, 否则为文本): people_received=30")],

@@ -483,6 +483,23 @@ class ProjectCorrection(Correction):
     changes: ProjectChanges
 
 
+class ContactChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=200, description="标题 (fact=record)")
+    organiser: str | None = Field(default=None, min_length=1, max_length=100, description="组织者名称 (fact=record)")
+    public_count: int | None = Field(default=None, ge=0, le=100_000, description="群众人数 (fact=record)")
+    text: str | None = Field(default=None, min_length=1, max_length=1000, description="意见内容 (fact=opinion)")
+
+
+class ContactCorrection(Correction):
+    """更正联系活动: record 标题、组织者名称、群众人数; opinion 第 number 条意见的内容. 活动类别、形式、日期与参加代表
+    是活动本身, 不可更正."""
+
+    fact: Literal["record", "opinion"] = Field(description="record 联系活动 / opinion 意见")
+    changes: ContactChanges
+
+
 class SuggestionChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

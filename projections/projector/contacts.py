@@ -151,11 +151,24 @@ def _load_contacts(b: Page, ids: Sequence[str]) -> None:
         b.contacts[contact_id][1].append(year)
 
 
+def _contact_corrected(b: Page, e: LeanEvent) -> None:
+    """更正: a contact's title, organiser and public count, an opinion's text, in place: the views list them (the current
+    ones at any cut) and count none of them."""
+    if b.oid not in b.contacts:
+        raise Orphan(f"contact {e.originator_id} was never recorded here")
+    if e.fact == "opinion":
+        b.update(s.opinion_texts, "text = ?", "contact_id = ? AND number = ?", (e.changes["text"], b.oid, e.number))
+        return
+    fields = {name: e.changes[name] for name in ("title", "organiser", "public_count") if name in e.changes}
+    b.update(s.contacts, assignments(fields), "contact_id = ?", (*fields.values(), b.oid))
+
+
 HANDLERS: dict[type, Handler] = {
     ContactActivity.Recorded: _contact_recorded,
     ContactActivity.OpinionRaised: _opinion_raised,
     ContactActivity.OpinionHandled: _opinion_step("handled"),
     ContactActivity.OpinionFedBack: _opinion_step("fed_back"),
+    ContactActivity.Corrected: _contact_corrected,
 }
 
 FAMILY = Family(

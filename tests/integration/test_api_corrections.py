@@ -217,6 +217,30 @@ def test_a_suggestion_corrected(both: Both) -> None:
     _refused(both, f"/nodes/{COUNTY}/suggestions/{sid}/close", {}, 409, "已作废: 登记有误: 重复录入")
 
 
+def test_a_contact_and_its_opinion_corrected(both: Both) -> None:
+    h = both.h(COUNTY, "recorder")
+    _, deputy = _station_with_deputy(both)
+    contact = {
+        "kind": "group_activity",
+        "channel": "symposium",
+        "title": "代表小组活动",
+        "held_on": _now().date().isoformat(),
+        "organiser_kind": "deputy_group",
+        "organiser": "第一代表小组",
+        "deputy_ids": [deputy],
+    }
+    cid = both.client.post(f"/nodes/{COUNTY}/contacts", json=contact, headers=h).json()["id"]
+    assert both.client.post(f"/nodes/{COUNTY}/contacts/{cid}/opinions", json={"text": "修渠"}, headers=h).status_code == 200
+    url = f"/nodes/{COUNTY}/contacts/{cid}/corrections"
+    _recorded(both, url, {"fact": "record", "changes": {"title": "代表小组活动: 修渠", "public_count": 12}, "reason": "漏记"})
+    _recorded(both, url, {"fact": "opinion", "number": 1, "changes": {"text": "建议修缮东干渠"}, "reason": "笔误"})
+    data = _aggregate(both, COUNTY, cid)["data"]
+    assert (data["title"], data["public_count"], data["opinions"][0]["text"]) == ("代表小组活动: 修渠", 12, "建议修缮东干渠")
+    _refused(both, url, {"fact": "record", "changes": {"public_count": -1}, "reason": "x"}, 422, "changes.public_count")
+    _refused(both, url, {"fact": "record", "changes": {"held_on": "2025-01-01"}, "reason": "x"}, 422, "Extra inputs")
+    _refused(both, url, {"fact": "opinion", "number": 3, "changes": {"text": "x"}, "reason": "x"}, 409, "no opinion number 3")
+
+
 def test_the_openapi_states_the_correction_bounds(both: Both) -> None:
     schemas = both.client.get("/openapi.json").json()["components"]["schemas"]
     people = schemas["VisitChanges"]["properties"]["people_received"]["anyOf"][0]

@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from domain.base import Attribution, Role
+from domain.contacts import ContactActivity
 from domain.deputies import Deputy
 from domain.hierarchy import Hierarchy
 from domain.livelihood import LivelihoodProject
@@ -121,6 +122,19 @@ class World:
         self.voided_visit = visit(town, self.station, "2025-04-10", self.on_duty_once, people=5)
         store.save(self.kept, self.voided, self.deputy, self.suggestion, self.on_duty_once, self.station)
         store.save(self.signed_once, self.voided_suggestion)
+        self.contact = ContactActivity.record_contact(
+            town,
+            at("2025-05-06"),
+            kind="group_activity",
+            channel="symposium",
+            title="代表小组活动: 灌溉渠修缮",
+            held_on=date(2025, 5, 6),
+            organiser_kind="deputy_group",
+            organiser="第一代表小组",
+            deputy_ids=[self.deputy.id],
+        )
+        self.contact.raise_opinion(at("2025-05-06"), text="建议修缮东干渠", deputy_id=self.deputy.id)
+        store.save(self.contact)
         store.save(self.corrected_visit, self.voided_visit)
         self.believed = us(datetime.now(SHANGHAI))  # before any correction was recorded
 
@@ -145,7 +159,9 @@ class World:
         self.corrected_visit.correct(town, now, fact="issue", changes={"category": "交通"}, reason="类别有误")
         self.voided_visit.void(town, now, reason="登记有误: 重复录入")
         self.voided_suggestion.void(town, now, reason="登记有误: 同一建议录入两次")
-        self.store.save(self.voided_suggestion)
+        self.contact.correct(town, now, fact="record", changes={"title": "代表小组活动: 东干渠修缮"}, reason="笔误")
+        self.contact.correct(town, now, fact="opinion", number=1, changes={"text": "建议尽快修缮东干渠"}, reason="笔误")
+        self.store.save(self.voided_suggestion, self.contact)
         self.store.save(self.kept, self.voided, self.deputy, self.suggestion, self.corrected_visit, self.voided_visit)
 
 
@@ -238,6 +254,12 @@ def check(db: ProjectionDB, world: World) -> None:
     assert station_facts(db, hunan, occurred("2025-06-01"), "occurred") == corrected
     assert station_facts(db, hunan, occurred("2025-03-20"), "occurred") == corrected
     assert station_facts(db, hunan, occurred("2025-03-01"), "occurred") == (0, 0, 0, 0, 0)
+    # a contact's title and an opinion's text corrected: listed as corrected at any cut (what the views list, not count)
+    for as_of, by in ((None, "recorded"), (world.believed, "recorded"), (occurred("2025-06-01"), "occurred")):
+        scope = queries.make_scope(db, region=TOWN, year=2025, as_of=as_of, by=by, hierarchy=hunan)
+        record = queries.duty_record(db, scope, world.deputy.id.hex)
+        assert [c["title"] for c in record["contacts"]] == ["代表小组活动: 东干渠修缮"], (as_of, by)
+        assert [o["opinion"] for o in record["opinions"]] == ["建议尽快修缮东干渠"], (as_of, by)
     # a deputy's name corrected: the current one at any cut (a typo: it always was)
     for as_of, by in ((None, "recorded"), (world.believed, "recorded"), (occurred("2025-06-01"), "occurred")):
         scope = queries.make_scope(db, region=TOWN, year=2025, as_of=as_of, by=by, hierarchy=hunan)

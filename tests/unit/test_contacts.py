@@ -182,7 +182,7 @@ def test_opinion_raised_handled_then_fed_back(county: NodeRef, clerk: Attributio
     assert contact.state_label == "2 opinions awaiting feedback"
     contact.handle_opinion(clerk, number=1, handling=Handling.ASSIGNED, unit=" 县交通运输局 ", note=" 已转 ")
     contact.handle_opinion(clerk, number=2, handling="explained")
-    assert {k: v for k, v in contact.opinions[0].items() if k != "step"} == {
+    assert {k: v for k, v in contact.opinions[0].items() if k not in ("step", "version", "day")} == {
         "text": "建议加快农村公路建设",
         "deputy_id": D1,
         "handling": "assigned",
@@ -298,3 +298,35 @@ def test_field_validation_names_the_contact_and_its_state(county: NodeRef, clerk
     contact.raise_opinion(clerk, text="x")
     command, rule = FIELD_CASES[case]
     rejects(contact, lambda: command(contact, clerk), state="1 opinions awaiting feedback", rule=rule)
+
+
+# ------------------------------------------------------------------------------------------------ corrections
+
+
+def test_a_contacts_description_and_an_opinion_corrected(county: NodeRef, clerk: Attribution, rejects) -> None:
+    contact = record(county, clerk, public_count=3)
+    contact.raise_opinion(clerk, text="建议加快农村公路建设", deputy_id=D1)
+    contact.correct(county, clerk, fact="record", changes={"title": "县人大常委会联系代表座谈会", "public_count": 30}, reason="x")
+    contact.correct(county, clerk, fact="opinion", number=1, changes={"text": "建议加快农村公路提质改造"}, reason="笔误")
+    assert (contact.title, contact.public_count, contact.opinions[0]["text"]) == (
+        "县人大常委会联系代表座谈会",
+        30,
+        "建议加快农村公路提质改造",
+    )
+    assert [(e.fact, e.number, e.version) for e in contact.pending_events[-2:]] == [("record", 1, 1), ("opinion", 1, 2)]
+    for fact, number, changes, rule in (
+        ("record", 1, {"public_count": -1}, "public_count must be a whole number 0..100000 (got -1)"),
+        ("record", 1, {"public_count": "30"}, "public_count must be a whole number"),
+        ("record", 1, {"title": " "}, "title must not be empty"),
+        ("record", 1, {"held_on": "2025-03-06"}, "held_on of a record cannot be corrected"),
+        ("opinion", 2, {"text": "x"}, "no opinion number 2 (this contact has 1)"),
+        ("outcome", 1, {"text": "x"}, "fact must be one of: record, opinion"),
+    ):
+        rejects(
+            contact,
+            lambda fact=fact, number=number, changes=changes: contact.correct(
+                county, clerk, fact=fact, number=number, changes=changes, reason="x"
+            ),
+            state=contact.state_label,
+            rule=rule,
+        )

@@ -99,3 +99,8 @@ async def hotline_outcome(contact_id: ContactId, body: m.HotlineOutcome, cmd: Cm
         lambda contact, by: contact.record_hotline_outcome(by, outcome=body.outcome),
         what="contact_id",
     )
+
+
+@router.post("/contacts/{contact_id}/corrections", response_model=CommandResult, summary="更正 / correct a recorded fact")
+async def correct(contact_id: ContactId, body: m.ContactCorrection, cmd: Cmd) -> Response:
+    return await cmd.correct(ContactActivity, contact_id, body, what="contact_id")
