@@ -180,7 +180,7 @@ class Lifecycle:
                 self._changed(b, before[aggregate], self.contributions(cached[aggregate]))
         lower = b.pending[f"{self.kind}:lower"]
         if lower:
-            rows = [(*_twice(at), a, v, *at) for a, (v, *at) in sorted(lower.items())]
+            rows = [(*_thrice(at), a, v, *at) for a, (v, *at) in sorted(lower.items())]
             b.conn.exec_driver_sql(self._lower_sql(b), rows)
         closed = [i for i in touched if cached[i]["state"] in ("closed", VOIDED)]  # nothing follows either
         if b.deferred and closed:
@@ -199,11 +199,16 @@ class Lifecycle:
             b.add(table, key, values)
 
     def _lower_sql(self, b: Page) -> str:
-        """Each next_* clock lowered to the given one (a pair of parameters per clock), on the aggregate's earlier
-        snapshots that have one to lower (a parameter per clock)."""
+        """Each next_* clock lowered to the given one (three parameters per clock), on the aggregate's earlier
+        snapshots that have one to lower (a parameter per clock) and started by then: not a corrected copy this page
+        added after it (on that clock it starts later, and ends where it starts)."""
         ph, t = b.sql.ph, b.sql.t(self.snapshots)
         ends = list(clocks("next"))
-        lowered = ", ".join(f"{c} = CASE WHEN {c} IS NULL OR {c} > {ph} THEN {ph} ELSE {c} END" for c in ends)
+        starts = list(s.CLOCK_COLUMNS.values())  # recorded_at, occurred_at, known_at: the order of the ends
+        lowered = ", ".join(
+            f"{c} = CASE WHEN ({c} IS NULL OR {c} > {ph}) AND {start} <= {ph} THEN {ph} ELSE {c} END"
+            for c, start in zip(ends, starts, strict=True)
+        )
         later = " OR ".join(f"{c} IS NULL OR {c} > {ph}" for c in ends)
         return f"UPDATE {t} SET {lowered} WHERE {self.key} = {ph} AND version < {ph} AND ({later})"
 
@@ -241,9 +246,10 @@ def _earliest(clock: int | None, other: int | None) -> int | None:
     return clock if other is None or clock <= other else other
 
 
-def _twice(values: Sequence[Any]) -> list[Any]:
-    """Each value twice in a row (``a, a, b, b``): the parameters of ``CASE WHEN c > ? THEN ? ...``."""
-    return [v for value in values for v in (value, value)]
+def _thrice(values: Sequence[Any]) -> list[Any]:
+    """Each value three times in a row (``a, a, a, b, b, b``): the parameters of ``CASE WHEN c > ? AND start <= ?
+    THEN ? ...``."""
+    return [v for value in values for v in (value, value, value)]
 
 
 def load_states(b: Page, lifecycle: Lifecycle, ids: Sequence[str]) -> None:

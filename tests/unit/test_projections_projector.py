@@ -27,7 +27,7 @@ from projections import queries, schema
 from projections.db import ProjectionDB
 from projections.projector import Page, Projector
 from projections.rebuild import rebuild, update
-from tests.unit.test_projections_reference import SMALL_TREE, table_dump, write_simulation
+from tests.unit.test_projections_reference import SMALL_TREE, table_dump, write_corrections, write_simulation
 
 CST = datetime(2025, 1, 1, tzinfo=UTC).astimezone().tzinfo
 
@@ -337,6 +337,25 @@ def test_corrections_and_voids_no_family_handles_are_problems_not_skipped() -> N
 
     assert ContactActivity.Voided in NOT_FOLLOWED and StationVisit.Voided not in NOT_FOLLOWED
     assert get_topic(ContactActivity.Voided) not in KNOWN_TOPICS and get_topic(ContactActivity.Corrected) in KNOWN_TOPICS
+
+
+def test_corrections_and_voids_page_by_page_equal_a_bulk_build(
+    store: NodeStore, settings: StoreSettings, hunan: Hierarchy
+) -> None:
+    """Rounds of random corrections and voids (several of one record in a round, split over small pages), projected
+    as they come: to the last row what a bulk build of the whole log writes (a corrected copy a page adds is not
+    ended by an earlier snapshot of the same page)."""
+    db = ProjectionDB(store.node, settings, hierarchy=hunan).open()
+    Projector(store, db, batch=97, hierarchy=hunan).run()
+    for round_ in range(3):
+        assert write_corrections(store, 40 + round_) > 0
+        Projector(store, db, batch=53, hierarchy=hunan).run()
+    bulk = ProjectionDB(store.node, settings, variant="bulk", hierarchy=hunan).open()
+    projector = Projector(store, bulk, batch=5000, hierarchy=hunan)
+    projector.deferred = True
+    projector.run()
+    projector.materialize_current()
+    assert table_dump(db) == table_dump(bulk)
 
 
 def test_rebuild_while_writing_equals_the_incremental_build(
