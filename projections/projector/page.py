@@ -195,6 +195,13 @@ class Page:
         steps), or a bulk build's (``Projector.derive_again``)."""
         return self.p.derive_again if self.deferred else self.touched
 
+    def stop_holding(self, table: sa.Table, where: str, params: tuple[Any, ...], e: LeanEvent) -> None:
+        """The rows of ``table`` that ``where`` selects and that still hold stop holding (``schema.visits``): at the
+        correction's or void's recorded and known times, and on the occurred clock where they start (by occurred time
+        they never held)."""
+        ended = "voided_rec = ?, voided_occ = occurred_at, voided_known = ?"
+        self.update(table, ended, f"{where} AND voided_rec IS NULL", (e.timestamp, e.known_at, *params))
+
     def update(self, table: sa.Table, sets: str, where: str, params: tuple[Any, ...], *, keyed: bool = False) -> None:
         """An update of rows written by an earlier page, run after the page's inserts. ``keyed``: it sets columns of
         one row (by its key) that no other kind of update sets, so it commutes with them and runs batched with its

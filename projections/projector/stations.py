@@ -130,7 +130,6 @@ def _visit_recorded(b: Page, e: LeanEvent) -> None:
     deputy_ids = list(dict.fromkeys(e.deputy_ids))  # the domain lists each once; a key must not repeat regardless
     row = (visit_id, e.originator_version, node, station_id, day, year, e.people_received, len(e.deputy_ids), rec, occ, known)
     b.inserts["visits"].append((*row, *_NOT_VOIDED))
-    b.pending["visit_rows"][visit_id] = ([*row, *_NOT_VOIDED], deputy_ids)
     b.inserts["visit_deputies"].extend(
         (year, d, visit_id, node, station_id, day, rec, occ, known, *_NOT_VOIDED) for d in deputy_ids
     )
@@ -208,14 +207,13 @@ def _visit_corrected(b: Page, e: LeanEvent) -> None:
         if "category" in changes:
             b.update(s.visit_issues, "category = ?", "visit_id = ? AND number = ?", (changes["category"], b.oid, e.number))
         return
-    row, deputies = _holding(b)
+    row, _ = _holding(b)
     people = changes["people_received"]
     corrected = list(row)
     corrected[_VISIT["version"]], corrected[_VISIT["people"]] = e.originator_version, people
     corrected[_VISIT["recorded_at"]], corrected[_VISIT["known_at"]] = e.timestamp, e.known_at
-    _end(b, s.visits, e, "version < ?", (e.originator_version,))
+    b.stop_holding(s.visits, "visit_id = ? AND version < ?", (b.oid, e.originator_version), e)
     b.inserts["visits"].append(tuple(corrected))
-    b.pending["visit_rows"][b.oid] = (corrected, deputies)
     key = (row[_VISIT["year"]], row[_VISIT["node_id"]], station_id)
     b.add(s.station_years, key, (0, people - row[_VISIT["people"]], 0, 0, 0, 0, "", 0))
 
@@ -225,7 +223,7 @@ def _visit_voided(b: Page, e: LeanEvent) -> None:
     row, deputies = _holding(b)
     year, node = row[_VISIT["year"]], row[_VISIT["node_id"]]
     for table in (s.visits, s.visit_deputies, s.visit_issues):
-        _end(b, table, e)
+        b.stop_holding(table, "visit_id = ?", (b.oid,), e)
     b.add(s.station_years, (year, node, station_id), (-1, -row[_VISIT["people"]], -row[_VISIT["deputies_n"]], 0, 0, 0, "", 0))
     for issue_year, outcome in issues:
         resolved, transferred = int(outcome == "resolved"), int(outcome == "transferred")
@@ -234,34 +232,24 @@ def _visit_voided(b: Page, e: LeanEvent) -> None:
         b.count(d, year, VISITS, n=-1)
     b.derive_again["station_years"].add((year, node, station_id))
     b.derive_again["active"].update((year, d) for d in deputies)
-    b.touched["on_duty"].add((year, node, station_id))
 
 
-def _holding(b: Page) -> tuple[list[Any], list[str]]:
-    """The row of the visit that holds now (as recorded, or as last corrected) and its deputies on duty: the page's
-    own, else from the database."""
-    found = b.pending["visit_rows"].get(b.oid)
-    if found is None:
-        ph, visit = b.sql.ph, (b.oid,)
-        row = b.conn.exec_driver_sql(
-            f"{b.sql.rows_of(s.visits, list(_VISIT))} WHERE visit_id = {ph} AND voided_rec IS NULL", visit
-        )
+def _holding(b: Page) -> tuple[Sequence[Any], list[str]]:
+    """The row of the visit that holds now (as recorded, or as last corrected) and its deputies on duty: the latest
+    this page wrote for it (its own rows are not in the database yet; its updates run at its end), else the database's.
+    Corrections and voids are rare: scanning the page's rows for them costs nothing on the way of every visit."""
+    ph, visit = b.sql.ph, (b.oid,)
+    mine = [r for r in b.inserts["visits"] if r[0] == b.oid]
+    if mine:
+        row: Sequence[Any] = max(mine, key=lambda r: r[_VISIT["version"]])
+    else:
+        sql = f"{b.sql.rows_of(s.visits, list(_VISIT))} WHERE visit_id = {ph} AND voided_rec IS NULL"
+        row = b.conn.exec_driver_sql(sql, visit).one()
+    deputies = [r[1] for r in b.inserts["visit_deputies"] if r[2] == b.oid]  # recorded in this page
+    if not deputies:
         sql = f"SELECT deputy_id FROM {b.sql.t(s.visit_deputies)} WHERE visit_id = {ph} AND voided_rec IS NULL"
         deputies = [r[0] for r in b.conn.exec_driver_sql(sql, visit)]
-        found = b.pending["visit_rows"][b.oid] = (list(row.one()), deputies)
-    return found
-
-
-def _end(b: Page, table: Any, e: LeanEvent, where: str = "", params: tuple[Any, ...] = ()) -> None:
-    """The visit's rows in ``table`` that hold stop holding: at the correction's or void's recorded and known times,
-    and on the occurred clock where they start (by occurred time they never held)."""
-    ended = "voided_rec = ?, voided_occ = occurred_at, voided_known = ?"
-    b.update(
-        table,
-        ended,
-        " AND ".join(["visit_id = ?", "voided_rec IS NULL", *filter(None, [where])]),
-        (e.timestamp, e.known_at, b.oid, *params),
-    )
+    return row, deputies
 
 
 def _load_visits(b: Page, ids: Sequence[str]) -> None:

@@ -84,7 +84,6 @@ def _suggestion_submitted(b: Page, e: LeanEvent) -> None:
     b.inserts["suggestion_signers"].extend(
         (year, d, sid, role, node, day, rec, occ, known, None, None, None) for d, role in signers.items()
     )
-    b.pending["signers"][sid] = [(d, year) for d in signers]  # the page's own: what a void of it reads
     for signer in signers:
         b.count(signer, year, SUGGESTIONS)
         b.mark(ACTIVE, year, signer, node, rec, occ, known)
@@ -183,10 +182,11 @@ def _suggestion_voided(b: Page, e: LeanEvent) -> None:
     first activity of the year derived again (``projector.deputies``)."""
     state = SUGGESTIONS_.state(b, e)
     SUGGESTIONS_.void(b, e, state)
-    ended = "voided_rec = ?, voided_occ = occurred_at, voided_known = ?"
-    b.update(s.suggestion_signers, ended, "suggestion_id = ? AND voided_rec IS NULL", (e.timestamp, e.known_at, b.oid))
+    b.stop_holding(s.suggestion_signers, "suggestion_id = ?", (b.oid,), e)
     sql = f"SELECT deputy_id, year FROM {b.sql.t(s.suggestion_signers)} WHERE suggestion_id = {b.sql.ph}"
-    signers = b.pending["signers"].get(b.oid) or [tuple(r) for r in b.conn.exec_driver_sql(sql, (b.oid,))]
+    signers = [tuple(r) for r in b.conn.exec_driver_sql(sql, (b.oid,))]
+    if not signers:  # submitted in this page: its rows are not written yet
+        signers = [(r[1], r[0]) for r in b.inserts["suggestion_signers"] if r[2] == b.oid]
     for deputy, year in signers:
         b.count(deputy, year, SUGGESTIONS, n=-1)
         b.derive_again["active"].add((year, deputy))
