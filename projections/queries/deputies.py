@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from domain.levels import CongressLevel
 from domain.terms import term_of, term_years
 from projections import schema as s
-from projections.queries.context import Ctx, N, fetch_rows
+from projections.queries.context import Ctx, N, fetch_rows, together
 from projections.rules import report_term_start
 
 
@@ -288,8 +288,36 @@ def _coverage_at_cut(
 
     The deputies whose rows say how they served at the cut (all but ``_changed_after_cut``) are counted per area in
     SQL, joined to their persons' first marks (``person_marks``): a Python pass over 100,000+ deputies and their marks
-    cost most of an as-of view of a province. Only the few others are read one by one (``_changed_at_cut``). The page
-    of missing deputies comes from the areas it falls in alone."""
+    cost most of an as-of view of a province. Only the few others are read one by one (``_changed_at_cut``), on a
+    connection of their own while the count runs. The page of missing deputies comes from the areas it falls in
+    alone."""
+    d = s.deputies
+    later = {r[0] for r in fetch_rows(ctx.conn, _changed_after_cut(ctx))}
+
+    def changed_then() -> list[tuple[Serving, list[bool]]]:
+        with ctx.db.connect() as conn:
+            return _changed_at_cut(Ctx(ctx.db, ctx.scope, conn), keys, report_years)
+
+    per_area, (changed,) = together(lambda: _count_unchanged(ctx, keys, report_years), changed_then)
+    out = {}
+    for i, key in enumerate(keys):
+        missing = []  # of the changed deputies
+        for served, done in changed:
+            if _IN_POPULATION[key](served):
+                counts = per_area[key].setdefault(served[2], {"population": 0, "covered": 0})
+                counts["population"] += 1
+                counts["covered"] += done[i]
+                if not done[i]:
+                    missing.append(served)
+        # the anti-join against the changed deputies is left to Python here: it scans the mandates once per page
+        listed = [ctx.by_cut(d), d.c.serving == sa.true(), ctx.in_region(d.c.area_node_id), _IN_POPULATION_NOW[key](d)]
+        page = _missing_page(ctx, key, report_years, per_area[key], listed, later, missing, offset, limit)
+        out[key] = (per_area[key], page)
+    return out
+
+
+def _count_unchanged(ctx: Ctx, keys: list[str], report_years: tuple[int, int]) -> dict[str, PerNode]:
+    """Per target, the population and covered per area of the deputies whose rows say how they served at the cut."""
     d = s.deputies
     source, covered = _covers(ctx, keys, report_years)
     later = _changed_after_cut(ctx).subquery("later")
@@ -306,21 +334,7 @@ def _coverage_at_cut(
         for i, key in enumerate(keys):
             if found[2 * i]:
                 per_area[key][area] = {"population": int(found[2 * i]), "covered": int(found[2 * i + 1])}
-    changed = _changed_at_cut(ctx, keys, report_years)
-    out = {}
-    for i, key in enumerate(keys):
-        missing = []  # of the changed deputies
-        for served, done in changed:
-            if _IN_POPULATION[key](served):
-                counts = per_area[key].setdefault(served[2], {"population": 0, "covered": 0})
-                counts["population"] += 1
-                counts["covered"] += done[i]
-                if not done[i]:
-                    missing.append(served)
-        population, _ = _counted_now(d, key, covered)
-        unlisted = [*unchanged, population]
-        out[key] = (per_area[key], _missing_page(ctx, key, report_years, per_area[key], unlisted, missing, offset, limit))
-    return out
+    return per_area
 
 
 def _counted_now(d: Any, key: str, covered: dict[str, Any]) -> tuple[Any, Any]:
@@ -401,13 +415,15 @@ def _missing_page(
     key: str,
     report_years: tuple[int, int],
     per_area: PerNode,
-    unlisted: list[Any],
+    listed: list[Any],
+    changed: set[str],
     missing: list[Serving],
     offset: int,
     limit: int,
 ) -> list[Deputy]:
-    """The page of missing deputies (by area code, name and id): the deputies ``unlisted`` selects in the areas the page
-    falls in, those the target did not cover, with the ``missing`` already at hand there."""
+    """The page of missing deputies (by area code, name and id): the deputies ``listed`` selects in the areas the page
+    falls in but the ``changed`` ones, those the target did not cover, with the (changed) ``missing`` already at hand
+    there."""
     by_area = sorted(
         (ctx.region_label(area)["code"], area, int(n["population"] - n["covered"]))
         for area, n in per_area.items()
@@ -418,8 +434,8 @@ def _missing_page(
         return []
     d = s.deputies
     columns = [d.c.deputy_id, d.c.person_id, d.c.area_node_id, d.c.name, d.c.node_id]
-    where = [*unlisted, d.c.area_node_id.in_(list(wanted))]
-    rows = [row for row, (done,) in _with_firsts(ctx, [key], report_years, columns, where) if not done]
+    where = [*listed, d.c.area_node_id.in_(list(wanted))]
+    rows = [row for row, (done,) in _with_firsts(ctx, [key], report_years, columns, where) if not done and row[0] not in changed]
     rows += [r for r in missing if r[2] in wanted]
     rows.sort(key=lambda r: (wanted[r[2]], r[3], r[0]))
     return [Deputy(r[0], r[1], r[2], r[3], "", r[4]) for r in rows[offset - skipped : offset - skipped + limit]]
