@@ -98,6 +98,8 @@ class Handling(Labelled):
 
 class ContactActivity(DutyAggregate):
     label: ClassVar[str] = "contact"
+    #: A contact recorded in error (登记有误: twice, or never held) is voided: it counts nowhere from then on.
+    voidable: ClassVar[bool] = True
 
     class Recorded(DutyAggregate.Created):
         label: ClassVar[str] = "记录联系活动"

@@ -6,12 +6,14 @@ successor records which station it absorbed with the deputies it took over.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from datetime import date
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from domain.base import Attribution, DutyAggregate, NodeRef, Step, natural_id, require_text
+from domain.base import Attribution, DutyAggregate, Fact, NodeRef, Step, natural_id, require_text
 from domain.labelled import Labelled
 from domain.levels import CongressLevel
+from domain.timeline import day_of
 
 
 class StationStatus(Labelled):
@@ -36,6 +38,7 @@ class Station(DutyAggregate):
             station.successor_id = None
             station.absorbed = []
             station.step = Step.of(self)  # what enrolments, removals, merges and closing are ordered against
+            station.established_on = day_of(self.occurred_at)
 
     class DeputyEnrolled(DutyAggregate.Event):
         label: ClassVar[str] = "代表进站"
@@ -89,6 +92,7 @@ class Station(DutyAggregate):
         enrolled: dict[UUID, str]
         successor_id: UUID | None
         absorbed: list[UUID]
+        established_on: date
 
     @staticmethod
     def id_for(owner: UUID, name: str) -> UUID:
@@ -102,6 +106,21 @@ class Station(DutyAggregate):
     @property
     def state_label(self) -> str:
         return self.status.label
+
+    #: What a station's record may correct: its name and address as established (a typo). Its id stays the one its
+    #: first name gave it (``id_for``): a station is not made another by a corrected name.
+    correctable: ClassVar[dict[str, tuple[str, ...]]] = {"establishment": ("name", "address")}
+
+    def fact(self, fact: str, number: int) -> Fact:
+        return self.single(fact, number, 1, self.established_on, vars(self))
+
+    def checked_correction(self, fact: str, number: int, changes: dict[str, Any], by: Attribution) -> dict[str, Any]:
+        if "name" in changes:
+            changes["name"] = self.text("name", str(changes["name"]), 100)
+        if "address" in changes:
+            address = changes["address"] = str(changes["address"]).strip()
+            self.require(len(address) <= 200, f"address must be at most 200 characters (got {len(address)})")
+        return changes
 
     def enrol(self, by: Attribution, *, deputy_id: UUID, deputy_name: str, congress: CongressLevel | str) -> None:
         self._require_open()

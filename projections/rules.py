@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from domain.contacts import Channel, ContactKind, OrganiserKind
 from domain.levels import CongressLevel
 from domain.terms import term_of, term_years
 
@@ -17,6 +18,48 @@ VOIDED = "voided"  # a lifecycle aggregate's state once voided (作废): counted
 WAITING = ("assigned", "in_handling")  # waiting for a reply: overdue once past the due day
 OPEN_FOLLOW_UP = ("follow_up", "rehandling")  # B/C replies under follow-up, dissatisfied ones handled again
 GOOD = ("satisfied", "basically_satisfied")
+
+# ------------------------------------------------------------------------------------------------ contacts
+
+#: Organs that contact deputies (the 2023 实施意见: organs' contact activities with deputies).
+ORGANS = frozenset(
+    {
+        OrganiserKind.SC_MEMBER.value,
+        OrganiserKind.CHAIR_COUNCIL.value,
+        OrganiserKind.SPECIAL_COMMITTEE.value,
+        OrganiserKind.SC_OFFICE.value,
+        OrganiserKind.TOWNSHIP_PRESIDIUM.value,
+        OrganiserKind.STREET_COMMITTEE.value,
+    }
+)
+#: Organisers whose face-to-face contacts count for an SC member (主任会议成员 are SC members too).
+SC_MEMBER_ORGANISERS = frozenset({OrganiserKind.SC_MEMBER.value, OrganiserKind.CHAIR_COUNCIL.value})
+#: Who organises an SC's or a township presidium's thematic research (not deputy groups, not street committees).
+RESEARCH_ORGANISERS = frozenset(
+    {
+        OrganiserKind.SC_MEMBER.value,
+        OrganiserKind.CHAIR_COUNCIL.value,
+        OrganiserKind.SPECIAL_COMMITTEE.value,
+        OrganiserKind.SC_OFFICE.value,
+        OrganiserKind.TOWNSHIP_PRESIDIUM.value,
+    }
+)
+FACE_TO_FACE = frozenset(c.value for c in Channel if c.face_to_face)
+ORGAN_TO_DEPUTY = frozenset({ContactKind.ORGAN_MEETING.value, ContactKind.FIELD_RESEARCH.value})
+DEPUTY_MARKS = {
+    ContactKind.PRACTICAL_DEED.value: "deed",
+    ContactKind.GROUP_ACTIVITY.value: "group",
+    ContactKind.CONSTITUENT_REPORT.value: "report",
+}
+
+
+def deputy_mark(kind: str, organiser_kind: str) -> str | None:
+    """The coverage mark a contact of this kind (organised so) gives each deputy at it, if any."""
+    mark = DEPUTY_MARKS.get(kind)
+    if mark is None and kind in ORGAN_TO_DEPUTY and organiser_kind in ORGANS:
+        return "organ"
+    return mark
+
 
 #: The columns of a suggestion ``suggestion_cell`` reads.
 SUGGESTION_CELL_COLUMNS = (

@@ -317,6 +317,14 @@ contacts = _t(
     Column("public_count", Integer, nullable=False),
     Column("deputies_n", Integer, nullable=False),
     *_clocks(),
+    *_clocks("voided"),  # the contact's void (as a visit's rows, see ``visits``)
+    # the few contacts voided since: an SC member's or a body's target met at a cut by the recorded or known clock
+    Index(
+        "ix_contacts_voided",
+        "year",
+        sqlite_where=text("voided_rec IS NOT NULL"),
+        postgresql_where=text("voided_rec IS NOT NULL"),
+    ),
 )
 
 contact_deputies = _t(
@@ -326,6 +334,14 @@ contact_deputies = _t(
     Column("contact_id", ID, primary_key=True),
     Column("node_id", ID, nullable=False),
     *_clocks(),
+    *_clocks("voided"),  # the contact's void
+    # the few deputies at contacts voided since: active, or covered by a target, at a cut by the recorded or known clock
+    Index(
+        "ix_contact_deputies_voided",
+        "year",
+        sqlite_where=text("voided_rec IS NOT NULL"),
+        postgresql_where=text("voided_rec IS NOT NULL"),
+    ),
 )
 
 #: Opinions deputies raised at contacts, with how they were handled and when they were fed back; by year (the views
@@ -344,6 +360,7 @@ opinions = _t(
     Column("unit", String(100)),
     *_clocks("handled"),
     *_clocks("fed"),
+    *_clocks("voided"),  # its contact's void
     # an opinion by its contact's number for it: how the projector finds it (kept during bulk builds too)
     Index("ux_opinions", "contact_id", "number", unique=True, info={"projector": True}),
     Index("ix_opinions_year", "year", "deputy_id"),

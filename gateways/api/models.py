@@ -449,6 +449,35 @@ class VisitCorrection(Correction):
     changes: VisitChanges
 
 
+class StationChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100, description="站名")
+    address: str | None = Field(default=None, max_length=200, description="地址")
+
+
+class StationCorrection(Correction):
+    """更正联络站: establishment 站名、地址 (笔误). 站点 id 仍为设立时的站名所定; 合并、撤销等请用各自的操作."""
+
+    fact: Literal["establishment"] = Field(default="establishment", description="establishment 设立联络站")
+    changes: StationChanges
+
+
+class AppointmentChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=50, description="姓名")
+    post: str | None = Field(default=None, pattern="^(主任|副主任|秘书长|委员)$", description="职务: 主任, 副主任, 秘书长, 委员")
+
+
+class AppointmentCorrection(Correction):
+    """更正常委会组成人员的任命: 第 number 次任命 (按任命先后, 1 为第一次) 的姓名、职务. 任命的是谁 (member_id) 即任命本身,
+    不可更正."""
+
+    fact: Literal["appointment"] = Field(default="appointment", description="appointment 任命组成人员")
+    changes: AppointmentChanges
+
+
 class ProjectChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -4,44 +4,38 @@ how many opinions were raised, handled and fed back (``opinion_years``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from domain.contacts import Channel, ContactActivity, ContactKind, OrganiserKind
+from sqlalchemy.engine import Connection
+
+from domain.contacts import ContactActivity
 from projections import schema as s
 from projections.decode import LeanEvent
-from projections.projector.page import CONTACTS, OPINIONS, Family, Handler, Orphan, Page, assignments, clocks, day_of
-from projections.rules import ACTIVE
+from projections.projector.page import (
+    CONTACTS,
+    OPINIONS,
+    Family,
+    Handler,
+    Orphan,
+    Page,
+    assignments,
+    clocks,
+    day_of,
+    mark_again,
+)
+from projections.projector.statements import Statements
+from projections.rules import (
+    ACTIVE,
+    DEPUTY_MARKS,
+    FACE_TO_FACE,
+    ORGAN_TO_DEPUTY,
+    ORGANS,
+    RESEARCH_ORGANISERS,
+    SC_MEMBER_ORGANISERS,
+    deputy_mark,
+)
 
-#: Organs that contact deputies (the 2023 实施意见: organs' contact activities with deputies).
-ORGANS = frozenset(
-    {
-        OrganiserKind.SC_MEMBER.value,
-        OrganiserKind.CHAIR_COUNCIL.value,
-        OrganiserKind.SPECIAL_COMMITTEE.value,
-        OrganiserKind.SC_OFFICE.value,
-        OrganiserKind.TOWNSHIP_PRESIDIUM.value,
-        OrganiserKind.STREET_COMMITTEE.value,
-    }
-)
-#: Organisers whose face-to-face contacts count for an SC member (主任会议成员 are SC members too).
-SC_MEMBER_ORGANISERS = frozenset({OrganiserKind.SC_MEMBER.value, OrganiserKind.CHAIR_COUNCIL.value})
-#: Who organises an SC's or a township presidium's thematic research (not deputy groups, not street committees).
-RESEARCH_ORGANISERS = frozenset(
-    {
-        OrganiserKind.SC_MEMBER.value,
-        OrganiserKind.CHAIR_COUNCIL.value,
-        OrganiserKind.SPECIAL_COMMITTEE.value,
-        OrganiserKind.SC_OFFICE.value,
-        OrganiserKind.TOWNSHIP_PRESIDIUM.value,
-    }
-)
-FACE_TO_FACE = frozenset(c.value for c in Channel if c.face_to_face)
-ORGAN_TO_DEPUTY = frozenset({ContactKind.ORGAN_MEETING.value, ContactKind.FIELD_RESEARCH.value})
-DEPUTY_MARKS = {
-    ContactKind.PRACTICAL_DEED.value: "deed",
-    ContactKind.GROUP_ACTIVITY.value: "group",
-    ContactKind.CONSTITUENT_REPORT.value: "report",
-}
 #: Where the contacts behind each mark are counted in a ``deputy_years`` row (``schema.ACTIVITY_COUNTERS``).
 COUNTER_OF_MARK = {"deed": 4, "group": 5, "organ": 6, "report": 7}
 
@@ -72,30 +66,38 @@ def _contact_recorded(b: Page, e: LeanEvent) -> None:
             rec,
             occ,
             known,
+            *_HOLDS,
         )
     )
-    b.inserts["contact_deputies"].extend((year, d, contact_id, node, rec, occ, known) for d in deputy_ids)
+    b.inserts["contact_deputies"].extend((year, d, contact_id, node, rec, occ, known, *_HOLDS) for d in deputy_ids)
     b.contacts[contact_id] = [kind, []]
     b.seen(day)
     mark, count = b.mark, b.count
-    deputy_mark = DEPUTY_MARKS.get(kind)
-    if deputy_mark is None and kind in ORGAN_TO_DEPUTY and organiser_kind in ORGANS:
-        deputy_mark = "organ"
-    if deputy_mark is None:
+    given = deputy_mark(kind, organiser_kind)
+    if given is None:
         for d in deputy_ids:
             count(d, year, CONTACTS)
             mark(ACTIVE, year, d, node, rec, occ, known)
     else:
-        counter = COUNTER_OF_MARK[deputy_mark]
+        counter = COUNTER_OF_MARK[given]
         for d in deputy_ids:
-            mark(deputy_mark, year, d, node, rec, occ, known)
+            mark(given, year, d, node, rec, occ, known)
             count(d, year, CONTACTS, counter)
             mark(ACTIVE, year, d, node, rec, occ, known)
+    for body_mark, subject in _body_marks(node, kind, organiser_kind, e.organiser_id, face):
+        mark(body_mark, year, subject, node, rec, occ, known)
+
+
+def _body_marks(node: str, kind: str, organiser_kind: str, organiser_id: str, face: bool) -> list[tuple[str, str]]:
+    """The marks (and their subjects) a contact gives its organiser: an SC member's face-to-face contact, a body's
+    thematic research."""
+    marks = []
     if kind in ORGAN_TO_DEPUTY:
         if organiser_kind in SC_MEMBER_ORGANISERS and face:
-            mark("f2f", year, f"{node}:{e.organiser_id}", node, rec, occ, known)
+            marks.append(("f2f", f"{node}:{organiser_id}"))
         if kind == "field_research" and organiser_kind in RESEARCH_ORGANISERS:
-            mark("research", year, node, node, rec, occ, known)
+            marks.append(("research", node))
+    return marks
 
 
 def _opinion_raised(b: Page, e: LeanEvent) -> None:
@@ -105,12 +107,12 @@ def _opinion_raised(b: Page, e: LeanEvent) -> None:
     occ = b.occ(e)
     day = day_of(occ)
     year = int(day[:4])
-    years = info[1]
-    years.append(year)
+    opinions = info[1]
     deputy_id = e.deputy_id
-    key = (b.oid, len(years))
-    # handling, unit and the clocks of being handled and fed back: none yet
-    row = [year, *key, day, b.owner, deputy_id, info[0], e.timestamp, occ, e.known_at, *[None] * 8]
+    opinions.append([year, deputy_id, False, False])
+    key = (b.oid, len(opinions))
+    # handling, unit, the clocks of being handled and fed back, and of the contact's void: none yet
+    row = [year, *key, day, b.owner, deputy_id, info[0], e.timestamp, occ, e.known_at, *[None] * 11]
     b.pending["opinions"][key] = row
     b.inserts["opinions"].append(row)  # type: ignore[arg-type]  # a list: it may be handled within the page
     b.inserts["opinion_texts"].append((*key, e.text))
@@ -124,12 +126,15 @@ def _opinion_step(step: str) -> Handler:
     columns = ("handling", "unit", *clocks("handled")) if step == "handled" else tuple(clocks("fed"))
     first = [c.name for c in s.opinions.columns].index(columns[0])  # where they are in an opinions row
     counted = (0, 1, 0) if step == "handled" else (0, 0, 1)
+    flag = 2 if step == "handled" else 3  # in the contact's opinion (``_load_contacts``)
 
     def handle(b: Page, e: LeanEvent) -> None:
         info = b.contacts.get(b.oid)
-        years = info[1] if info is not None else ()
-        if not 0 < e.number <= len(years):
+        opinions = info[1] if info is not None else ()
+        if not 0 < e.number <= len(opinions):
             raise Orphan(f"opinion {e.number} of contact {e.originator_id} was never raised here")
+        opinion = opinions[e.number - 1]
+        opinion[flag] = True
         occ = b.occ(e)
         at = (e.timestamp, occ, e.known_at)
         values = (e.handling, e.unit, *at) if step == "handled" else at
@@ -138,17 +143,21 @@ def _opinion_step(step: str) -> Handler:
             row[first : first + len(values)] = values
         else:
             b.update(s.opinions, assignments(columns), "contact_id = ? AND number = ?", (*values, b.oid, e.number), keyed=True)
-        b.add(s.opinion_years, (years[e.number - 1], b.owner), counted)
+        b.add(s.opinion_years, (opinion[0], b.owner), counted)
 
     return handle
 
 
 def _load_contacts(b: Page, ids: Sequence[str]) -> None:
+    """Each contact's kind and its opinions: [year, deputy, handled, fed back] (what a void takes back)."""
     for contact_id, kind in b.select(f"SELECT contact_id, kind FROM {b.db.qualified(s.contacts)} WHERE contact_id IN (?)", ids):
         b.contacts[contact_id] = [kind, []]
-    sql = f"SELECT contact_id, year FROM {b.db.qualified(s.opinions)} WHERE contact_id IN (?) ORDER BY contact_id, number"
-    for contact_id, year in b.select(sql, ids):
-        b.contacts[contact_id][1].append(year)
+    sql = (
+        f"SELECT contact_id, year, deputy_id, handled_rec IS NOT NULL, fed_rec IS NOT NULL FROM {b.db.qualified(s.opinions)} "
+        "WHERE contact_id IN (?) ORDER BY contact_id, number"
+    )
+    for contact_id, *opinion in b.select(sql, ids):
+        b.contacts[contact_id][1].append([opinion[0], opinion[1], bool(opinion[2]), bool(opinion[3])])
 
 
 def _contact_corrected(b: Page, e: LeanEvent) -> None:
@@ -163,16 +172,126 @@ def _contact_corrected(b: Page, e: LeanEvent) -> None:
     b.update(s.contacts, assignments(fields), "contact_id = ?", (*fields.values(), b.oid))
 
 
+def _contact_voided(b: Page, e: LeanEvent) -> None:
+    """作废: the contact's rows (its deputies, its opinions) stop holding; what it counted is taken back, and the marks
+    it may have set (first times by each clock) are derived again from the contacts that hold, at the page's end."""
+    info = b.contacts.get(b.oid)
+    if info is None:
+        raise Orphan(f"contact {e.originator_id} was never recorded here")
+    row, deputies = _holding(b)
+    node, kind, organiser_kind, organiser_id, face, year = (row[_CONTACT[c]] for c in _VOIDED_BY)
+    for table in (s.contacts, s.opinions):
+        b.stop_holding(table, "contact_id = ?", (b.oid,), e)
+    b.stop_holding(s.contact_deputies, "year = ? AND contact_id = ?", (year, b.oid), e)  # by its key's first column
+    given = deputy_mark(kind, organiser_kind)
+    also = None if given is None else COUNTER_OF_MARK[given]
+    again = b.derive_again
+    for d in deputies:
+        b.count(d, year, CONTACTS, also, n=-1)
+        if given is not None:
+            again["marks"].add((given, year, d))
+    again["active"].update((year, d) for d in deputies)
+    again["marks"].update((mark, year, subject) for mark, subject in _body_marks(node, kind, organiser_kind, organiser_id, face))
+    for opinion_year, deputy_id, handled, fed in info[1]:
+        b.add(s.opinion_years, (opinion_year, node), (-1, -int(handled), -int(fed)))
+        if deputy_id is not None:
+            b.count(deputy_id, opinion_year, OPINIONS, n=-1)
+
+
+#: Positions in a ``contacts`` row, and the columns a void reads of it.
+_CONTACT = {c.name: i for i, c in enumerate(s.contacts.columns)}
+_VOIDED_BY = ("node_id", "kind", "organiser_kind", "organiser_id", "face_to_face", "year")
+_HOLDS = (None, None, None)  # a row's voided clocks while it holds
+
+
+def _holding(b: Page) -> tuple[Sequence[Any], list[str]]:
+    """The contact's row and its deputies: this page's (its rows are not in the database yet), else the database's.
+    Voids are rare: scanning the page's rows for them costs nothing on the way of every contact."""
+    ph, contact = b.sql.ph, (b.oid,)
+    mine = [r for r in b.inserts["contacts"] if r[0] == b.oid]
+    if mine:
+        row: Sequence[Any] = mine[0]
+    else:
+        row = b.conn.exec_driver_sql(f"{b.sql.rows_of(s.contacts, list(_CONTACT))} WHERE contact_id = {ph}", contact).one()
+    deputies = [r[1] for r in b.inserts["contact_deputies"] if r[2] == b.oid]
+    if not deputies:  # by year first: the table's key starts with it
+        sql = f"SELECT deputy_id FROM {b.sql.t(s.contact_deputies)} WHERE year = {ph} AND contact_id = {ph}"
+        deputies = [r[0] for r in b.conn.exec_driver_sql(sql, (row[_CONTACT["year"]], b.oid))]
+    return row, deputies
+
+
+#: The contacts behind each mark a contact sets (``_contact_recorded``) that still hold: (node, recorded, occurred,
+#: known) of each, for one (year, deputy), (year, node, SC member) or (year, body node).
+_FACTS_OF_MARK = {
+    **{mark: f"c.kind = '{kind}'" for kind, mark in DEPUTY_MARKS.items()},
+    "organ": "c.kind IN ({}) AND c.organiser_kind IN ({})".format(
+        ", ".join(f"'{k}'" for k in sorted(ORGAN_TO_DEPUTY)), ", ".join(f"'{k}'" for k in sorted(ORGANS))
+    ),
+}
+
+
+def _derive_marks(sql: Statements, conn: Connection, keys: Iterable[tuple[str, int, str]]) -> None:
+    """The marks a void may have taken the first time of, derived again from the contacts that hold (``mark_again``)."""
+    ph, c, cd = sql.ph, sql.t(s.contacts), sql.t(s.contact_deputies)
+    holding = (
+        f"SELECT c.node_id, c.recorded_at, c.occurred_at, c.known_at FROM {c} c WHERE c.voided_rec IS NULL AND c.year = {ph}"
+    )
+    f2f = " AND ".join(
+        [
+            f"{holding} AND c.node_id = {ph} AND c.organiser_id = {ph} AND c.face_to_face = TRUE",
+            "c.kind IN ({})".format(", ".join(f"'{k}'" for k in sorted(ORGAN_TO_DEPUTY))),
+            "c.organiser_kind IN ({})".format(", ".join(f"'{k}'" for k in sorted(SC_MEMBER_ORGANISERS))),
+        ]
+    )
+    research = f"{holding} AND c.node_id = {ph} AND c.kind = 'field_research' AND c.organiser_kind IN ({{}})".format(
+        ", ".join(f"'{k}'" for k in sorted(RESEARCH_ORGANISERS))
+    )
+    forget = (
+        f"DELETE FROM {sql.t(s.person_marks)} WHERE year = {ph} "
+        f"AND person_id IN (SELECT person_id FROM {sql.t(s.deputies)} WHERE deputy_id = {ph})"
+    )
+    for mark, year, subject in sorted(keys):
+        if mark == "f2f":
+            statement, params = f2f, (year, *subject.split(":", 1))
+        elif mark == "research":
+            statement, params = research, (year, subject)
+        else:
+            statement = (
+                f"SELECT cd.node_id, cd.recorded_at, cd.occurred_at, cd.known_at FROM {cd} cd "
+                f"JOIN {c} c ON c.contact_id = cd.contact_id "
+                f"WHERE cd.year = {ph} AND cd.deputy_id = {ph} AND cd.voided_rec IS NULL AND {_FACTS_OF_MARK[mark]}"
+            )
+            params = (year, subject)
+            # the person's first marks are derived again from their records' marks (``projector.deputies``), which
+            # only writes the rows it finds: one whose last mark went would stay
+            conn.exec_driver_sql(forget, (year, subject))
+        mark_again(sql, conn, (mark, year, subject), conn.exec_driver_sql(statement, params).fetchall())
+
+
+def _finish(b: Page, _: Any) -> None:
+    """The marks voids took the first time of, derived again (before the deputies' step reads them for persons); a
+    bulk build derives them at its end."""
+    if not b.deferred:
+        _derive_marks(b.sql, b.conn, b.derive_again.pop("marks", ()))
+
+
+def _complete(projector: Any, conn: Connection) -> None:
+    _derive_marks(projector.sql, conn, projector.derive_again.pop("marks", ()))
+
+
 HANDLERS: dict[type, Handler] = {
     ContactActivity.Recorded: _contact_recorded,
     ContactActivity.OpinionRaised: _opinion_raised,
     ContactActivity.OpinionHandled: _opinion_step("handled"),
     ContactActivity.OpinionFedBack: _opinion_step("fed_back"),
     ContactActivity.Corrected: _contact_corrected,
+    ContactActivity.Voided: _contact_voided,
 }
 
 FAMILY = Family(
     HANDLERS,
     prefetch={cls: "contacts" for cls in HANDLERS},  # a contact's kind, and the year of each of its opinions
     loaders={"contacts": _load_contacts},
+    finish=_finish,
+    complete=_complete,
 )

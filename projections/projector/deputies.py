@@ -23,8 +23,8 @@ from domain.levels import CongressLevel
 from domain.timeline import start_of
 from projections import schema as s
 from projections.decode import LeanEvent
-from projections.projector.page import VISITS, Family, Handler, Page, add_sum, assignments, clocks, in_chunks
-from projections.projector.statements import MARK_COLUMNS, Statements
+from projections.projector.page import VISITS, Family, Handler, Page, add_sum, assignments, clocks, in_chunks, mark_again
+from projections.projector.statements import Statements
 from projections.rules import ACTIVE, report_term_start
 from projections.timeutil import us
 
@@ -164,6 +164,16 @@ def _member_left(b: Page, e: LeanEvent) -> None:
         )
 
 
+def _appointment_corrected(b: Page, e: LeanEvent) -> None:
+    """更正: an appointment's name and post, in place: the coverage lists show them, none counts by them."""
+    fields = {name: e.changes[name] for name in ("name", "post") if name in e.changes}
+    row = next((m for key, m in b.pending["members"].items() if key[0] == b.oid and key[2] == e.version), None)
+    if row is not None:
+        row.update(fields)
+    else:
+        b.update(s.sc_members, assignments(fields), "sc_id = ? AND version = ?", (*fields.values(), b.oid, e.version))
+
+
 def _stage(b: Page) -> Any:
     """The page's new rows into its inserts; and, for the persons the page changes, what they contribute now."""
     pending = b.pending
@@ -285,23 +295,15 @@ _ACTIVITY = (s.contact_deputies, s.visit_deputies, s.suggestion_signers)
 
 
 def _derive_active(sql: Statements, conn: Connection, keys: Iterable[tuple[int, str]]) -> None:
-    """The ``ACTIVE`` marks of these (year, deputy), derived again from the facts that hold (after voids: a mark is a
-    first time by each clock, which a difference cannot take back); none left, no mark."""
-    ph, marks = sql.ph, sql.t(s.marks)
+    """The ``ACTIVE`` marks of these (year, deputy), derived again from the facts that hold (``mark_again``)."""
+    ph = sql.ph
     union = " UNION ALL ".join(
         f"SELECT node_id, recorded_at, occurred_at, known_at FROM {sql.t(t)} WHERE year = {ph} AND deputy_id = {ph}"
         + (" AND voided_rec IS NULL" if "voided_rec" in t.c else "")
         for t in _ACTIVITY
     )
     for year, deputy in sorted(keys):
-        facts = conn.exec_driver_sql(union, (year, deputy) * len(_ACTIVITY)).fetchall()
-        conn.exec_driver_sql(
-            f"DELETE FROM {marks} WHERE mark = {ph} AND year = {ph} AND subject_id = {ph}", (ACTIVE, year, deputy)
-        )
-        if facts:
-            node = min(facts, key=lambda f: (f[1], f[0]))[0]  # where the first by recorded time was recorded
-            first = [min(f[i] for f in facts) for i in (1, 2, 3)]
-            conn.exec_driver_sql(sql.insert(s.marks, tuple(MARK_COLUMNS)), (ACTIVE, year, deputy, node, *first))
+        mark_again(sql, conn, (ACTIVE, year, deputy), conn.exec_driver_sql(union, (year, deputy) * len(_ACTIVITY)).fetchall())
 
 
 def _count_visitors(b: Page, keys: list[tuple[str, int]]) -> None:
@@ -427,6 +429,7 @@ HANDLERS: dict[type, Handler] = {
     StandingCommittee.Constituted: _sc_constituted,
     StandingCommittee.MemberAppointed: _member_appointed,
     StandingCommittee.MemberLeft: _member_left,
+    StandingCommittee.Corrected: _appointment_corrected,
 }
 
 FAMILY = Family(HANDLERS, before=_stage, finish=_finish, complete=_complete)

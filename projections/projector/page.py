@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from projections import schema as s
 from projections.decode import LeanEvent
-from projections.projector.statements import Statements, combines
+from projections.projector.statements import MARK_COLUMNS, Statements, combines
 
 if TYPE_CHECKING:
     from projections.projector.run import Projector
@@ -101,6 +101,18 @@ def add_sum(
         return
     for i, (greatest, value) in enumerate(zip(combines(table), values, strict=True)):
         row[i] = (value if value > row[i] else row[i]) if greatest else row[i] + value
+
+
+def mark_again(sql: Statements, conn: Connection, key: tuple[str, int, str], facts: Sequence[Sequence[Any]]) -> None:
+    """A first-occurrence mark (``key``: mark, year, subject) written again from the facts that hold now, each (node,
+    recorded, occurred, known): after a void (a first time by each clock, which a difference cannot take back); none
+    left, no mark."""
+    ph = sql.ph
+    conn.exec_driver_sql(f"DELETE FROM {sql.t(s.marks)} WHERE mark = {ph} AND year = {ph} AND subject_id = {ph}", key)
+    if facts:
+        node = min(facts, key=lambda f: (f[1], f[0]))[0]  # where the first by recorded time was recorded
+        first = [min(f[i] for f in facts) for i in (1, 2, 3)]
+        conn.exec_driver_sql(sql.insert(s.marks, tuple(MARK_COLUMNS)), (*key, node, *first))
 
 
 class Page:

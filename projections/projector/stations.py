@@ -117,6 +117,17 @@ def _station_closed(b: Page, e: LeanEvent) -> None:
         b.update(s.stations, assignments(closed), "station_id = ?", (*closed.values(), station_id))
 
 
+def _station_corrected(b: Page, e: LeanEvent) -> None:
+    """更正: a station's name and address, in place: the views list them (the current ones at any cut), none counts by
+    them."""
+    fields = {name: e.changes[name] for name in ("name", "address") if name in e.changes}
+    row = b.pending["stations"].get(b.oid)
+    if row is not None:
+        row.update(fields)
+    else:
+        b.update(s.stations, assignments(fields), "station_id = ?", (*fields.values(), b.oid))
+
+
 #: Positions in a ``visits`` row (its columns' order).
 _VISIT = {c.name: i for i, c in enumerate(s.visits.columns)}
 _NOT_VOIDED = (None, None, None)  # a row's voided clocks while it holds
@@ -339,6 +350,7 @@ HANDLERS: dict[type, Handler] = {
     Station.MergedInto: _merged_into,
     Station.Absorbed: _absorbed,
     Station.Closed: _station_closed,
+    Station.Corrected: _station_corrected,
     StationVisit.Recorded: _visit_recorded,
     StationVisit.IssueRaised: _issue_raised,
     StationVisit.IssueResolved: _issue_outcome("resolved"),

@@ -15,7 +15,7 @@ from projections.queries.context import Ctx, N, paged, rate, together, view_answ
 from projections.queries.deputies import DEPUTY_TARGETS, deputy_targets
 from projections.queries.scope import QueryError, Scope
 from projections.queries.suggestions import LISTS, NODE_COUNTS, Counted, counted, page_of, states_source
-from projections.rules import OPEN_FOLLOW_UP
+from projections.rules import OPEN_FOLLOW_UP, ORGAN_TO_DEPUTY, RESEARCH_ORGANISERS, SC_MEMBER_ORGANISERS
 
 
 def _deputy_targets(ctx: Ctx, keys: list[str], missing_offset: int, missing_limit: int) -> dict[str, dict[str, Any]]:
@@ -81,9 +81,16 @@ def _sc_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str, A
     first = ctx.clock(mk, "first")
     by_cut = sa.true() if scope.as_of is None else first <= scope.as_of
     conds = [ctx.by_cut(mem, "appointed"), ctx.not_yet(mem, "left"), ctx.in_region(mem.c.node_id)]
-    covered = sa.exists().where(
+    covered: Any = sa.exists().where(
         mk.c.mark == "f2f", mk.c.year == scope.year, mk.c.subject_id == mem.c.node_id + ":" + mem.c.member_id, by_cut
     )
+    met = {
+        (r.node_id, r.organiser_id)
+        for r in voided_since(ctx)
+        if r.kind in ORGAN_TO_DEPUTY and r.organiser_kind in SC_MEMBER_ORGANISERS and r.face_to_face
+    }
+    if met:  # marks are first times among the contacts that hold now
+        covered = sa.or_(covered, *[sa.and_(mem.c.node_id == node, mem.c.member_id == member) for node, member in sorted(met)])
     flag = sa.case((covered, 1), else_=0)
     source, child = ctx.by_child(mem)
     per_node = {
@@ -129,6 +136,7 @@ def _body_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str,
             )
         )
     }
+    done.update(r.node_id for r in voided_since(ctx) if r.kind == "field_research" and r.organiser_kind in RESEARCH_ORGANISERS)
     per_node: dict[str | None, dict[str, float]] = {n: {"population": 1, "covered": 1 if n in done else 0} for n in bodies}
     missing = sorted((n for n in bodies if n not in done), key=lambda n: (ctx.region_label(n)["code"], n))
     items = [
@@ -139,6 +147,18 @@ def _body_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str,
         for n in missing[missing_offset : missing_offset + missing_limit]
     ]
     return _summarise(ctx, "body_research", per_node, items, missing_offset, missing_limit, f"{scope.year}年")
+
+
+def voided_since(ctx: Ctx) -> list[Any]:
+    """The scope's contacts of the year that held at the cut and were voided since: a target they met then (an SC
+    member's, a body's) has no mark for it (by the recorded or known clock; by the occurred clock a voided contact
+    never held). Now: none."""
+    if ctx.scope.as_of is None:
+        return []
+    c = s.contacts
+    held = [c.c.year == ctx.scope.year, c.c.voided_rec.is_not(None), ctx.by_cut(c), ctx.holds(c), ctx.in_region(c.c.node_id)]
+    columns = [c.c.node_id, c.c.kind, c.c.organiser_kind, c.c.organiser_id, c.c.face_to_face]
+    return list(ctx.conn.execute(sa.select(*columns).where(*held)))
 
 
 def _follow_up_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str, Any]:
@@ -204,7 +224,7 @@ def _opinions_block(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[s
         counts = sa.select(child, *sums).select_from(source).where(*in_scope).group_by(child)
     else:
         flags = [sa.func.sum(sa.case((ctx.by_cut(o, step), 1), else_=0)) for step in ("handled", "fed")]
-        in_period = [ctx.by_cut(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id)]
+        in_period = [ctx.by_cut(o), ctx.holds(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id)]
         counts = sa.select(o.c.node_id, sa.func.count(), flags[0], flags[1]).where(*in_period).group_by(o.c.node_id)
     for node_id, raised, handled, fed in ctx.conn.execute(counts):
         if raised:
@@ -218,7 +238,7 @@ def _opinions_block(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[s
         sa.select(o.c.contact_id, o.c.number, ot.c.text, o.c.day, o.c.node_id, c.c.title, ctx.by_cut(o, "handled"))
         .join_from(o, c, c.c.contact_id == o.c.contact_id, isouter=True)
         .join(ot, sa.and_(ot.c.contact_id == o.c.contact_id, ot.c.number == o.c.number))
-        .where(ctx.by_cut(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id), open_now)
+        .where(ctx.by_cut(o), ctx.holds(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id), open_now)
         .order_by(o.c.day, o.c.contact_id, o.c.number)
     )
     items = [

@@ -20,7 +20,7 @@ from domain.levels import CongressLevel
 from domain.terms import term_of, term_years
 from projections import schema as s
 from projections.queries.context import Ctx, N, fetch_rows, together
-from projections.rules import report_term_start
+from projections.rules import deputy_mark, report_term_start
 
 
 @dataclass(slots=True)
@@ -123,9 +123,43 @@ def _mandates_changed_after_cut(ctx: Ctx) -> Any:
 
 def _changed_after_cut(ctx: Ctx) -> Any:
     """The deputies whose row now may not say how they served at the cut: mandates changed after it, or flags changed
-    since registration (``_flags_at_cut``)."""
-    f = s.deputy_flags
-    return sa.union(_mandates_changed_after_cut(ctx), sa.select(f.c.deputy_id).where(f.c.version > 1))
+    since registration (``_flags_at_cut``); and whose person's marks may not say what covered them then: the records of
+    a person at a contact that held at the cut and was voided since (``_voided_since``)."""
+    f, d = s.deputy_flags, s.deputies
+    at = _voided_since(ctx).subquery("voided")
+    voided = sa.select(d.c.person_id).join_from(at, d, d.c.deputy_id == at.c.deputy_id)
+    return sa.union(
+        _mandates_changed_after_cut(ctx),
+        sa.select(f.c.deputy_id).where(f.c.version > 1),
+        sa.select(d.c.deputy_id).where(d.c.person_id.in_(voided)),
+    )
+
+
+def _voided_since(ctx: Ctx) -> Any:
+    """The deputies at contacts that held at the cut and were voided since, with the contact's year, kind and organiser
+    (by the recorded or known clock: marks are first times among the contacts that hold now; by the occurred clock a
+    voided contact never held, and none is found)."""
+    cd, c = s.contact_deputies, s.contacts
+    return (
+        sa.select(cd.c.deputy_id, cd.c.year, c.c.kind, c.c.organiser_kind)
+        .join_from(cd, c, c.c.contact_id == cd.c.contact_id)
+        .where(cd.c.voided_rec.is_not(None), ctx.by_cut(cd), ctx.holds(cd))
+    )
+
+
+def _marked_through_voided(ctx: Ctx) -> dict[str, set[tuple[str, int]]]:
+    """Per person, the (mark, year) a contact voided since gave them at the cut (``_voided_since``)."""
+    d = s.deputies
+    voided = _voided_since(ctx).subquery("voided")
+    found: dict[str, set[tuple[str, int]]] = {}
+    stmt = sa.select(d.c.person_id, voided.c.year, voided.c.kind, voided.c.organiser_kind).join_from(
+        voided, d, d.c.deputy_id == voided.c.deputy_id
+    )
+    for person, year, kind, organiser_kind in ctx.conn.execute(stmt):
+        mark = deputy_mark(kind, organiser_kind)
+        if mark is not None:
+            found.setdefault(person, set()).add((mark, year))
+    return found
 
 
 def _flags_at_cut(ctx: Ctx) -> dict[str, tuple[bool, bool]]:
@@ -377,7 +411,8 @@ def _changed_at_cut(ctx: Ctx, keys: list[str], report_years: tuple[int, int]) ->
     flags = _flags_at_cut(ctx)
     where = [ctx.by_cut(d), d.c.deputy_id.in_(_changed_after_cut(ctx)), ctx.in_region(d.c.area_node_id)]
     out = []
-    for row, done in _with_firsts(ctx, keys, report_years, _SERVING_COLUMNS, where):
+    also = _marked_through_voided(ctx)
+    for row, done in _with_firsts(ctx, keys, report_years, _SERVING_COLUMNS, where, also):
         served = _as_served(row, changed, active, flags)
         if served is not None:
             out.append((served, done))
@@ -385,11 +420,17 @@ def _changed_at_cut(ctx: Ctx, keys: list[str], report_years: tuple[int, int]) ->
 
 
 def _with_firsts(
-    ctx: Ctx, keys: list[str], report_years: tuple[int, int], columns: list[Any], where: list[Any]
+    ctx: Ctx,
+    keys: list[str],
+    report_years: tuple[int, int],
+    columns: list[Any],
+    where: list[Any],
+    also: dict[str, set[tuple[str, int]]] | None = None,
 ) -> list[tuple[Any, list[bool]]]:
-    """A few deputies' rows (``columns``, the id first), each with whether each target covered their person by the
-    cut: what ``_covers`` says, decided here from the persons' ``person_marks`` rows (joining every person's, as the
-    counts do, costs as much for a page as for them all)."""
+    """A few deputies' rows (``columns``, the id first, the person second), each with whether each target covered
+    their person by the cut: what ``_covers`` says, decided here from the persons' ``person_marks`` rows (joining every
+    person's, as the counts do, costs as much for a page as for them all), or by the (mark, year) ``also`` gives the
+    person."""
     d, pm = s.deputies, s.person_marks
     year, cut = ctx.scope.year, ctx.scope.as_of
     years = {key: report_years if key == "constituent_report" else (year, year) for key in keys}
@@ -401,13 +442,21 @@ def _with_firsts(
     n = len(columns)
     for r in ctx.conn.execute(stmt):
         row, marked_in, then = r[:n], r[n], r[n + 1 :]
-        done = found.setdefault(row[0], (row, [False] * len(keys)))[1]
+        entry = found.get(row[0])
+        if entry is None:
+            entry = found[row[0]] = (row, _also_done(keys, years, (also or {}).get(row[1], ())))
+        done = entry[1]
         if marked_in is not None:
             for i, key in enumerate(keys):
                 first, last = years[key]
                 if first <= marked_in <= last and then[i] is not None and then[i] <= cut:
                     done[i] = True
     return list(found.values())
+
+
+def _also_done(keys: list[str], years: dict[str, tuple[int, int]], marked: Any) -> list[bool]:
+    """Per target, whether one of the (mark, year) ``marked`` covers it in its years."""
+    return [any(m == DEPUTY_TARGETS[key] and years[key][0] <= y <= years[key][1] for m, y in marked) for key in keys]
 
 
 def _missing_page(

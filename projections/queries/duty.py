@@ -83,7 +83,7 @@ def duty_record(db: ProjectionDB, scope: Scope, who: str, *, limit: int = 50) ->
                 }
             )
         cd, c = s.contact_deputies, s.contacts
-        contact_cond = [cd.c.deputy_id.in_(ids), ctx.by_cut(cd), ctx.years(cd.c.year), ctx.in_region(cd.c.node_id)]
+        contact_cond = [cd.c.deputy_id.in_(ids), ctx.by_cut(cd), ctx.holds(cd), ctx.years(cd.c.year), ctx.in_region(cd.c.node_id)]
         contacts_total = conn.execute(sa.select(sa.func.count()).where(*contact_cond)).scalar() or 0
         by_kind = {
             k: n
@@ -173,7 +173,7 @@ def duty_record(db: ProjectionDB, scope: Scope, who: str, *, limit: int = 50) ->
             )
         ]
         o, ot = s.opinions, s.opinion_texts
-        op_cond = [o.c.deputy_id.in_(ids), ctx.by_cut(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id)]
+        op_cond = [o.c.deputy_id.in_(ids), ctx.by_cut(o), ctx.holds(o), ctx.years(o.c.year), ctx.in_region(o.c.node_id)]
         opinions_list = [
             {"day": r[0], "opinion": r[1], "contact": r[2], "node": ctx.region_label(r[3])["name"]}
             for r in conn.execute(

@@ -120,7 +120,7 @@ def _inactive_at_cut(
     if records:
         stmt = (
             sa.select(o.c.deputy_id, sa.func.count())
-            .where(ctx.years(o.c.year), ctx.by_cut(o), o.c.deputy_id.in_(records))
+            .where(ctx.years(o.c.year), ctx.by_cut(o), ctx.holds(o), o.c.deputy_id.in_(records))
             .group_by(o.c.deputy_id)
         )
         for deputy_id, n in ctx.conn.execute(stmt):
@@ -133,11 +133,11 @@ def _inactive_at_cut(
 
 
 def _active_through_voided(ctx: Ctx, person_of: dict[str, str]) -> set[str]:
-    """The people on duty at the cut at a visit voided since, or signing a suggestion voided since: active then by the
-    recorded or known clock, though no ``ACTIVE`` mark says so (marks are derived again from the facts that hold now,
-    ``projector.deputies``)."""
+    """The people at the cut at a contact, on duty at a visit, or signing a suggestion, voided since: active then by
+    the recorded or known clock, though no ``ACTIVE`` mark says so (marks are derived again from the facts that hold
+    now, ``projector.deputies``)."""
     found: set[str] = set()
-    for t in (s.visit_deputies, s.suggestion_signers):
+    for t in (s.contact_deputies, s.visit_deputies, s.suggestion_signers):
         voided = [ctx.years(t.c.year), t.c.voided_rec.is_not(None), ctx.by_cut(t), ctx.holds(t)]
         found.update(person_of[d] for (d,) in ctx.conn.execute(sa.select(t.c.deputy_id).where(*voided)) if d in person_of)
     return found

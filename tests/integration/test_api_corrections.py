@@ -240,6 +240,42 @@ def test_a_contact_and_its_opinion_corrected(both: Both) -> None:
     _refused(both, url, {"fact": "record", "changes": {"held_on": "2025-01-01"}, "reason": "x"}, 422, "Extra inputs")
     _refused(both, url, {"fact": "opinion", "number": 3, "changes": {"text": "x"}, "reason": "x"}, 409, "no opinion number 3")
 
+    voids = f"/nodes/{COUNTY}/contacts/{cid}/voids"
+    _refused(both, voids, {"reason": ""}, 422, "body.reason")
+    _refused(both, voids, {"reason": "x"}, 403, "", code=TOWNSHIP)  # another office's record: not even found there
+    voided = _recorded(both, voids, {"reason": "登记有误: 重复录入"})
+    assert (voided["state"], voided["events"][0]["type"]) == ("voided", "ContactActivity.Voided")
+    _refused(both, f"/nodes/{COUNTY}/contacts/{cid}/opinions", {"text": "x"}, 409, "已作废: 登记有误: 重复录入")
+    _refused(both, voids, {"reason": "x"}, 409, "the record was voided")
+    assert _aggregate(both, COUNTY, cid)["state_label"] == "已作废"
+
+
+def test_a_station_and_an_appointment_corrected(both: Both) -> None:
+    h = both.h(COUNTY, "recorder")
+    station, _ = _station_with_deputy(both)
+    url = f"/nodes/{COUNTY}/stations/{station}/corrections"
+    _recorded(both, url, {"changes": {"name": "城关镇联络站", "address": "人民路2号"}, "reason": "笔误"})
+    data = _aggregate(both, COUNTY, station)["data"]
+    assert (data["name"], data["address"]) == ("城关镇联络站", "人民路2号")
+    _refused(both, url, {"changes": {"name": ""}, "reason": "x"}, 422, "changes.name")
+    _refused(both, url, {"fact": "establishment", "number": 2, "changes": {"name": "x"}, "reason": "x"}, 409, "number 1")
+
+    created = both.client.post(f"/nodes/{COUNTY}/standing-committees", json={"term": 21}, headers=h)
+    assert created.status_code == 201, created.text
+    sc = created.json()["id"]
+    for member, name, post in (("M-1", "张三", "主任"), ("M-2", "李四", "委员")):
+        body = {"member_id": member, "name": name, "post": post}
+        r = both.client.post(f"/nodes/{COUNTY}/standing-committees/{sc}/members", json=body, headers=h)
+        assert r.status_code == 200, r.text
+    url = f"/nodes/{COUNTY}/standing-committees/{sc}/corrections"
+    _recorded(both, url, {"number": 2, "changes": {"name": "李斯", "post": "副主任"}, "reason": "笔误"})
+    assert _aggregate(both, COUNTY, sc)["data"]["members"]["M-2"]["name"] == "李斯"
+    _refused(both, url, {"number": 2, "changes": {"post": "主任"}, "reason": "x"}, 409, "already has a 主任 (张三)")
+    _refused(both, url, {"number": 2, "changes": {"post": "秘书长"}, "reason": "x"}, 409, "no 秘书长")
+    _refused(both, url, {"number": 3, "changes": {"name": "x"}, "reason": "x"}, 409, "no appointment number 3")
+    _refused(both, url, {"number": 1, "changes": {"post": "总监"}, "reason": "x"}, 422, "changes.post")
+    _refused(both, url, {"number": 1, "changes": {"member_id": "M-9"}, "reason": "x"}, 422, "Extra inputs")
+
 
 def test_the_openapi_states_the_correction_bounds(both: Both) -> None:
     schemas = both.client.get("/openapi.json").json()["components"]["schemas"]

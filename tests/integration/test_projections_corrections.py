@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from domain.base import Attribution, Role
+from domain.bodies import StandingCommittee
 from domain.contacts import ContactActivity
 from domain.deputies import Deputy
 from domain.hierarchy import Hierarchy
@@ -135,6 +136,20 @@ class World:
         )
         self.contact.raise_opinion(at("2025-05-06"), text="建议修缮东干渠", deputy_id=self.deputy.id)
         store.save(self.contact)
+        self.voided_contact = ContactActivity.record_contact(  # the only practical deed, and an opinion at it
+            town,
+            at("2025-05-07"),
+            kind="practical_deed",
+            channel="visit",
+            title="王建国代表为民办实事: 修路",
+            held_on=date(2025, 5, 7),
+            organiser_kind="deputy",
+            organiser="王建国",
+            deputy_ids=[self.on_duty_once.id],
+        )
+        self.voided_contact.raise_opinion(at("2025-05-07"), text="村道破损", deputy_id=self.on_duty_once.id)
+        self.voided_contact.handle_opinion(at("2025-05-08"), number=1, handling="explained")
+        store.save(self.voided_contact)
         store.save(self.corrected_visit, self.voided_visit)
         self.believed = us(datetime.now(SHANGHAI))  # before any correction was recorded
 
@@ -161,7 +176,8 @@ class World:
         self.voided_suggestion.void(town, now, reason="登记有误: 同一建议录入两次")
         self.contact.correct(town, now, fact="record", changes={"title": "代表小组活动: 东干渠修缮"}, reason="笔误")
         self.contact.correct(town, now, fact="opinion", number=1, changes={"text": "建议尽快修缮东干渠"}, reason="笔误")
-        self.store.save(self.voided_suggestion, self.contact)
+        self.voided_contact.void(town, now, reason="登记有误: 未实际开展")
+        self.store.save(self.voided_suggestion, self.contact, self.voided_contact)
         self.store.save(self.kept, self.voided, self.deputy, self.suggestion, self.corrected_visit, self.voided_visit)
 
 
@@ -211,6 +227,18 @@ def duty_facts(db: ProjectionDB, world: World, as_of: int | None = None, by: str
     deputies = (world.deputy, world.on_duty_once, world.signed_once)
     records = [queries.duty_record(db, scope, d.id.hex)["summary"] for d in deputies]
     return inactive, [(r["visits"], r["people_received"], r["suggestions"]) for r in records]
+
+
+def contact_facts(db: ProjectionDB, world: World, as_of: int | None = None, by: str = "recorded") -> dict[str, Any]:
+    """The practical-deed target (covered, who is missing) and the opinions raised, handled and fed back."""
+    scope = queries.make_scope(db, region=TOWN, year=2025, as_of=as_of, by=by, hierarchy=world.hunan)
+    targets = {t["key"]: t for t in queries.coverage(db, scope, targets=("practical_deed", "opinions"))["targets"]}
+    deed, opinions = targets["practical_deed"], targets["opinions"]
+    missing = sorted(x["name"] for x in deed["missing_list"]["items"])  # (the names now at any cut)
+    return {
+        "practical_deed": (deed["covered"], missing),
+        "opinions": (opinions["raised"], opinions["handled"], opinions["fed_back"]),
+    }
 
 
 def occurred(day: str) -> int:
@@ -272,6 +300,13 @@ def check(db: ProjectionDB, world: World) -> None:
     assert duty_facts(db, world, world.believed) == believed
     assert duty_facts(db, world, world.believed, "known") == believed
     assert duty_facts(db, world, occurred("2025-06-01"), "occurred") == gone
+    # a contact voided: the only practical deed (the target covered no one), and its opinion (raised, handled)
+    gone = {"practical_deed": (0, ["李桂华", "王建国", "赵秀英"]), "opinions": (1, 0, 0)}
+    assert contact_facts(db, world) == gone
+    believed = {"practical_deed": (1, ["李桂华", "赵秀英"]), "opinions": (2, 1, 0)}
+    assert contact_facts(db, world, world.believed) == believed
+    assert contact_facts(db, world, world.believed, "known") == believed
+    assert contact_facts(db, world, occurred("2025-06-01"), "occurred") == gone
     # a suggestion's assignment (lead unit, an earlier due date: the reply is late) and its reply's category (B → A)
     corrected = ({"A": 1}, ["乡农业综合服务中心"], 1)
     assert suggestion_facts(db, hunan) == corrected
@@ -334,3 +369,36 @@ def test_an_evaluation_and_a_tally_corrected(world: World, settings: StoreSettin
     assert votes(believed) == votes(believed, "known") == (30, 5)
     assert votes(occurred("2025-06-05"), "occurred") == (0, 0)  # not evaluated yet
     assert Projector(world.store, db, hierarchy=hunan).run().problems == {}
+
+
+def test_a_station_and_an_appointment_corrected_in_place(settings: StoreSettings, hunan: Hierarchy) -> None:
+    """A station's name and address and an SC member's name and post, corrected: the views list the corrected ones,
+    projected page by page and rebuilt."""
+    county = hunan.ref(hunan.by_code(TOWN[:6]))
+    store = NodeStore(county, settings)
+    station = Station.establish(county, at("2025-01-02"), name="城关联络站", address="城关镇人民路1号")
+    sc = StandingCommittee.constitute(county, at("2025-01-02"), term=18)
+    sc.appoint(at("2025-01-03"), member_id="M-1", name="张三", post="主任")
+    sc.appoint(at("2025-01-03"), member_id="M-2", name="李四", post="委员")
+    store.save(station, sc)
+    db = ProjectionDB(county, settings, hierarchy=hunan).open()
+    Projector(store, db, hierarchy=hunan).run()  # the originals, in an earlier page
+    now = at(datetime.now(SHANGHAI).date().isoformat())
+    station.correct(county, now, fact="establishment", changes={"name": "城关镇联络站", "address": "人民路2号"}, reason="笔误")
+    sc.correct(county, now, fact="appointment", number=2, changes={"name": "李斯", "post": "副主任"}, reason="笔误")
+    store.save(station, sc)
+
+    def listed(db: ProjectionDB) -> tuple[Any, ...]:
+        scope = queries.make_scope(db, region=county.code, year=2025, hierarchy=hunan)
+        target = queries.coverage(db, scope, targets=("sc_face_to_face",))["targets"][0]
+        members = sorted((m["name"], m["post"]) for m in target["missing_list"]["items"])
+        with db.connect() as conn:
+            stations = conn.execute(sa.select(s.stations.c.name, s.stations.c.address)).all()
+        return members, [tuple(r) for r in stations]
+
+    corrected = ([("张三", "主任"), ("李斯", "副主任")], [("城关镇联络站", "人民路2号")])
+    assert Projector(store, db, hierarchy=hunan).run().problems == {}
+    assert listed(db) == corrected
+    rebuild(store, settings, hierarchy=hunan)
+    assert listed(ProjectionDB(county, settings, hierarchy=hunan).open()) == corrected
+    store.close()

@@ -8,9 +8,9 @@ only the documented semantics:
 - as-of by recorded time keeps the events whose store timestamp is at or before the cut; by occurred time, the events
   whose *effective* occurred time is (an event's occurred time, raised to the latest of its aggregate's earlier
   events' — an aggregate's history is sequential);
-- corrections (更正) and voids (作废) of livelihood projects, station visits, suggestions and deputies' categories: by
-  recorded time and by known time as any event; by occurred time a correction of a fact on this side of the cut counts
-  (a category from its ``effective_from``), a void always; a voided project or visit is in no view;
+- corrections (更正) and voids (作废) of livelihood projects, station visits, suggestions, contacts and deputies'
+  categories: by recorded time and by known time as any event; by occurred time a correction of a fact on this side of
+  the cut counts (a category from its ``effective_from``), a void always; a voided record is in no view;
 - a region holds a fact when the fact's owner node lies within it; deputies are placed where they live (their home
   node) when that node is in the projection's subtree, else at their office;
 - yearly targets count the scope's year; reports to constituents the county/township term containing it;
@@ -181,10 +181,15 @@ def write_corrections(store: NodeStore, seed: int) -> int:
     suggestions = sorted(set(created.get("Suggestion.Submitted", [])))
     replied = [oid for oid in suggestions if last[oid] == "Suggestion.Replied"]  # their latest reply is correctable
     visits = sorted(set(created.get("StationVisit.Recorded", [])))
+    contacts = sorted(set(created.get("ContactActivity.Recorded", [])))
     by = Attribution("corrector", Role.RECORDER, datetime.now(UTC))
     changed: dict[UUID, Any] = {}
     for _ in range(rng.randint(5, 40)):
-        if visits and rng.random() < 0.3:
+        if contacts and rng.random() < 0.25:
+            contact = changed.get(oid := rng.choice(contacts)) or store.get(oid)
+            if _void_contact(contact, by):
+                changed[oid] = contact
+        elif visits and rng.random() < 0.3:
             visit = changed.get(oid := rng.choice(visits)) or store.get(oid)
             if _correct_visit(rng, visit, by):
                 changed[oid] = visit
@@ -249,6 +254,16 @@ def _correct_visit(rng: random.Random, visit: Any, by: Attribution) -> bool:
             visit.correct(office, by, fact="issue", number=number, changes={"category": "更正类别"}, reason="更正")
         else:
             visit.correct(office, by, fact="visit", changes={"people_received": rng.randint(0, 200)}, reason="更正")
+    except DomainError:
+        return False
+    return True
+
+
+def _void_contact(contact: Any, by: Attribution) -> bool:
+    """A contact voided (refused if it already was: then nothing is written)."""
+    office = NodeRef(contact.owner, "", "owner", Level.TOWNSHIP, DivisionKind.TOWN)
+    try:
+        contact.void(office, by, reason="登记有误")
     except DomainError:
         return False
     return True
@@ -381,6 +396,9 @@ def fold(events: list[tuple[Any, int]], subtree: set[str]) -> World:
                 "deputies": [d.hex for d in e.deputy_ids],
                 "opinions": 0,
             }
+        elif name == "ContactActivity.Voided":  # by the occurred clock even before the contact: it never was
+            for number in range(1, w.contacts.pop(oid, {"opinions": 0})["opinions"] + 1):
+                del w.opinions[(oid, number)]
         elif name == "ContactActivity.OpinionRaised":
             c = w.contacts[oid]
             c["opinions"] += 1

@@ -104,3 +104,8 @@ async def hotline_outcome(contact_id: ContactId, body: m.HotlineOutcome, cmd: Cm
 @router.post("/contacts/{contact_id}/corrections", response_model=CommandResult, summary="更正 / correct a recorded fact")
 async def correct(contact_id: ContactId, body: m.ContactCorrection, cmd: Cmd) -> Response:
     return await cmd.correct(ContactActivity, contact_id, body, what="contact_id")
+
+
+@router.post("/contacts/{contact_id}/voids", response_model=CommandResult, summary="作废 (登记有误) / void the contact")
+async def void(contact_id: ContactId, body: m.Void, cmd: Cmd) -> Response:
+    return await cmd.void(ContactActivity, contact_id, body, what="contact_id")

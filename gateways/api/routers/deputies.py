@@ -151,3 +151,12 @@ async def remove_member(committee_id: CommitteeId, body: m.MemberLeave, cmd: Cmd
         lambda sc, by: sc.remove_member(by, member_id=body.member_id, reason=body.reason),
         what="committee_id",
     )
+
+
+@router.post(
+    "/standing-committees/{committee_id}/corrections",
+    response_model=CommandResult,
+    summary="更正任命 / correct an appointment's name or post",
+)
+async def correct_appointment(committee_id: CommitteeId, body: m.AppointmentCorrection, cmd: Cmd) -> Response:
+    return await cmd.correct(StandingCommittee, committee_id, body, what="committee_id")

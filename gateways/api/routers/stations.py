@@ -104,6 +104,11 @@ async def close(station_id: StationId, body: m.Closure, cmd: Cmd) -> Response:
     return await cmd.step(Station, station_id, body, lambda station, by: station.close(by, reason=body.reason), what="station_id")
 
 
+@router.post("/stations/{station_id}/corrections", response_model=CommandResult, summary="更正 / correct the name or address")
+async def correct(station_id: StationId, body: m.StationCorrection, cmd: Cmd) -> Response:
+    return await cmd.correct(Station, station_id, body, what="station_id")
+
+
 @visits.post("/visits", status_code=201, response_model=CommandResult, summary="记录进站接待 / record a station visit")
 async def record_visit(body: m.VisitRecord, cmd: Cmd) -> Response:
     def act(c: Command) -> StationVisit:
