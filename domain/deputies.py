@@ -51,6 +51,9 @@ _TERMINATED = MandateStatus.TERMINATED._value_
 
 class Deputy(DutyAggregate):
     label: ClassVar[str] = "deputy"
+    #: A deputy's record entered in error (登记有误: at the wrong office, under a wrong person id) is voided: it serves
+    #: no mandate from then on (by the occurred clock, never did). Its person id stays taken at this office.
+    voidable: ClassVar[bool] = True
 
     class Registered(DutyAggregate.Created):
         label: ClassVar[str] = "登记代表"

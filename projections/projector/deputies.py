@@ -130,6 +130,23 @@ def _mandate_step(prefix: str, column: str) -> Handler:
     return handle
 
 
+def _deputy_voided(b: Page, e: LeanEvent) -> None:
+    """作废: the record served no mandate. Every mandate still in force or under review ends when the void was recorded
+    (resp. held here), and on the occurred clock ends where it began (it never held); a mandate terminated before ends
+    there too. The serving flags follow at the page's end, and with them every population and the person summaries;
+    what was recorded against the record (contacts, visits on duty) stays, counted for its person's other records."""
+    deputy_id = b.oid
+    b.touched["mandated"].add(deputy_id)
+    ended = {"terminated_rec": e.timestamp, "terminated_known": e.known_at, "reason": f"作废: {e.reason}"[:200]}
+    for key, mandate in b.pending["mandates"].items():
+        if key[0] == deputy_id:
+            if mandate["terminated_rec"] is None:
+                mandate.update(ended)
+            mandate["terminated_occ"] = mandate["granted_occ"]
+    b.update(s.mandates, assignments(ended), "deputy_id = ? AND terminated_rec IS NULL", (*ended.values(), deputy_id))
+    b.update(s.mandates, "terminated_occ = granted_occ", "deputy_id = ?", (deputy_id,))
+
+
 def _sc_constituted(b: Page, e: LeanEvent) -> None:
     b.inserts["standing_committees"].append((b.oid, b.owner, e.term, e.level, e.timestamp, b.occ(e), e.known_at))
 
@@ -426,6 +443,7 @@ HANDLERS: dict[type, Handler] = {
     Deputy.MandateTerminated: _mandate_step("terminated", "reason"),
     Deputy.FlagsSet: _flags_set,
     Deputy.Corrected: _deputy_corrected,
+    Deputy.Voided: _deputy_voided,
     StandingCommittee.Constituted: _sc_constituted,
     StandingCommittee.MemberAppointed: _member_appointed,
     StandingCommittee.MemberLeft: _member_left,

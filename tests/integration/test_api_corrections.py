@@ -277,6 +277,16 @@ def test_a_station_and_an_appointment_corrected(both: Both) -> None:
     _refused(both, url, {"number": 1, "changes": {"member_id": "M-9"}, "reason": "x"}, 422, "Extra inputs")
 
 
+def test_a_deputys_record_voided(both: Both) -> None:
+    _, deputy = _station_with_deputy(both)
+    voids = f"/nodes/{COUNTY}/deputies/{deputy}/voids"
+    voided = _recorded(both, voids, {"reason": "登记有误: 人员编号错误"})
+    assert (voided["state"], voided["events"][0]["type"]) == ("voided", "Deputy.Voided")
+    flags = {"grassroots": False, "leading_cadre": True}
+    _refused(both, f"/nodes/{COUNTY}/deputies/{deputy}/flags", flags, 409, "已作废: 登记有误: 人员编号错误")
+    _refused(both, voids, {"reason": "x"}, 409, "the record was voided")
+
+
 def test_the_openapi_states_the_correction_bounds(both: Both) -> None:
     schemas = both.client.get("/openapi.json").json()["components"]["schemas"]
     people = schemas["VisitChanges"]["properties"]["people_received"]["anyOf"][0]

@@ -402,3 +402,33 @@ def test_a_station_and_an_appointment_corrected_in_place(settings: StoreSettings
     rebuild(store, settings, hierarchy=hunan)
     assert listed(ProjectionDB(county, settings, hierarchy=hunan).open()) == corrected
     store.close()
+
+
+def test_a_deputy_record_voided(settings: StoreSettings, hunan: Hierarchy) -> None:
+    """A deputy registered in error, voided: in no population now nor as of any time by the occurred clock; by the
+    recorded and known clocks until the void was recorded. Projected page by page, and rebuilt."""
+    town = hunan.ref(hunan.by_code(TOWN))
+    store = NodeStore(town, settings)
+    kept, wrong = serving(town, "T-1", "李桂花"), serving(town, "T-9", "误登记")
+    store.save(kept, wrong)
+    db = ProjectionDB(town, settings, hierarchy=hunan).open()
+    Projector(store, db, hierarchy=hunan).run()
+    believed = us(datetime.now(SHANGHAI))
+    wrong.void(town, at(datetime.now(SHANGHAI).date().isoformat()), reason="登记有误: 人员编号错误")
+    store.save(wrong)
+
+    def population(db: ProjectionDB, as_of: int | None = None, by: str = "recorded") -> list[str]:
+        scope = queries.make_scope(db, region=TOWN, year=2025, as_of=as_of, by=by, hierarchy=hunan)
+        deed = queries.coverage(db, scope, targets=("practical_deed",))["targets"][0]
+        assert deed["population"] == deed["missing"] == len(deed["missing_list"]["items"])
+        return sorted(x["name"] for x in deed["missing_list"]["items"])
+
+    assert Projector(store, db, hierarchy=hunan).run().problems == {}
+    for projected in (db, None):
+        if projected is None:
+            rebuild(store, settings, hierarchy=hunan)
+            projected = ProjectionDB(town, settings, hierarchy=hunan).open()
+        assert population(projected) == ["李桂花"]
+        assert population(projected, occurred("2025-06-01"), "occurred") == ["李桂花"]
+        assert population(projected, believed) == population(projected, believed, "known") == ["李桂花", "误登记"]
+    store.close()

@@ -19,6 +19,7 @@ only the documented semantics:
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -224,6 +225,11 @@ def write_corrections(store: NodeStore, seed: int) -> int:
         elif deputies:
             deputy = changed.get(oid := rng.choice(deputies)) or store.get(oid)
             office = NodeRef(deputy.owner, "", "owner", Level.TOWNSHIP, DivisionKind.TOWN)
+            if rng.random() < 0.1:
+                with contextlib.suppress(DomainError):  # (a record voided already: nothing is written)
+                    deputy.void(office, by, reason="登记有误")
+                    changed[oid] = deputy
+                continue
             grassroots = rng.random() < 0.5
             since = date(2024, 1, 1) + timedelta(days=rng.randint(0, 700))
             try:
@@ -335,6 +341,9 @@ def fold(events: list[tuple[Any, int]], subtree: set[str]) -> World:
             w.deputies[oid].update(grassroots=e.grassroots, leading=e.leading_cadre)
         elif name == "Deputy.Corrected":
             w.deputies[oid].update(grassroots=e.changes["grassroots"], leading=e.changes["leading_cadre"])
+        elif name == "Deputy.Voided":  # by the occurred clock even before the record: it never served
+            for key in [k for k in w.mandates if k[0] == oid]:
+                w.mandates[key] = "terminated"
         elif name == "Deputy.MandateGranted":
             w.mandates[(oid, e.congress, e.term)] = "pending"
         elif name == "Deputy.CredentialsReviewed":

@@ -105,6 +105,11 @@ async def correct(deputy_id: DeputyId, body: m.DeputyCorrection, cmd: Cmd) -> Re
     return await cmd.correct(Deputy, deputy_id, body, what="deputy_id")
 
 
+@router.post("/deputies/{deputy_id}/voids", response_model=CommandResult, summary="作废 (登记有误) / void the deputy's record")
+async def void(deputy_id: DeputyId, body: m.Void, cmd: Cmd) -> Response:
+    return await cmd.void(Deputy, deputy_id, body, what="deputy_id")
+
+
 @router.post("/deputies/{deputy_id}/groups", response_model=CommandResult, summary="编入代表小组 / join a deputy group")
 async def join_group(deputy_id: DeputyId, body: m.GroupJoin, cmd: Cmd) -> Response:
     return await cmd.step(
