@@ -234,6 +234,10 @@ class LivelihoodProject(DutyAggregate):
             raise DomainError(where, "new", f"{owner} is a {owner.kind.label}: it has no congress, so no livelihood voting")
         if not 2000 <= year <= 2100:
             raise DomainError(where, "new", f"year must be 2000..2100 (got {year})")
+        if by.day.year not in (year - 1, year):  # proposals are gathered before the year's session votes
+            raise DomainError(
+                where, "new", f"a project of {year} is proposed in {year - 1} or {year}, not on {by.day} (年度与征集时间不符)"
+            )
         title = require_text(where, "title", title)
         return cls.start(
             cls.Proposed,

@@ -1834,6 +1834,8 @@ class _Simulation:
             # after a late-December start — so hold this year's vote a little later: the candidates are listed at least
             # 13 days before it, after the proposals, and deliberated in the 10 days before it.
             session = self.start + timedelta(days=sub.randint(25, 55))
+            if session.year != year:  # after a late-December start: next year's cycle votes then, not this one's
+                return
         first = max(self.start, session - timedelta(days=100))
         if first >= self.end:
             return

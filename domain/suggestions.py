@@ -33,6 +33,7 @@ from domain.base import (
 )
 from domain.labelled import Labelled
 from domain.levels import CongressLevel
+from domain.terms import term_years
 from domain.timeline import day_of
 
 
@@ -263,6 +264,14 @@ class Suggestion(DutyAggregate):
             raise DomainError(where, "new", "co-signers must be distinct and not the lead deputy")
         if not (1 <= term <= 99 and 1 <= session <= 10):
             raise DomainError(where, "new", f"term must be 1..99 and session 1..10 (got {term}, {session})")
+        first, last = term_years(level, term)
+        if not first <= by.day.year <= last + 1:  # a recess suggestion of a term's last year: before the next session
+            raise DomainError(
+                where,
+                "new",
+                f"term {term} of the {level.label} congress runs {first}–{last}: a suggestion submitted on {by.day}"
+                " belongs to another term (届次与提出时间不符)",
+            )
         return cls.start(
             cls.Submitted,
             cls.id_for(owner.node_id, term, session, number),

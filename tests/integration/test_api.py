@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from domain.hierarchy import Hierarchy
 from domain.store import NodeStore, StoreSettings
+from domain.terms import term_of
 from domain.timeline import SHANGHAI
 from gateways.api import create_app
 from gateways.api.devtools import issue_tokens, seed
@@ -28,6 +29,7 @@ PROVINCE, SHAOYANG, SHAODONG, ZHUOXI, DONGKOU, JIANGKOU = "430000", "430500", "4
 CODES = (PROVINCE, SHAOYANG, SHAODONG, ZHUOXI, DONGKOU, JIANGKOU)
 ROLES = ("recorder", "viewer", "auditor", "administrator")
 TODAY = datetime.now(SHANGHAI).date().isoformat()  # steps recorded now name days not before earlier steps
+THIS_YEAR = datetime.now(SHANGHAI).year  # a project of the year is proposed in it (or the year before)
 _seq = itertools.count(1)
 
 
@@ -303,7 +305,7 @@ def submit_replied(api: Api, lead: str, category: str = "B") -> str:
         {
             "number": f"T{n:04d}",
             "congress": "county",
-            "term": 18,
+            "term": term_of("county", datetime.now(SHANGHAI).year),  # the term in force: a suggestion belongs to it
             "session": 4,
             "title": "关于加强农村饮水安全的建议",
             "content": "……",
@@ -383,7 +385,7 @@ def test_dissatisfied_goes_back_to_handling(api: Api, world: Any) -> None:
 
 
 def test_livelihood_project_through_every_step(api: Api) -> None:
-    p = api.post(ZHUOXI, "/livelihood-projects", {"year": 2025, "title": "村级道路硬化", "category": "交通"}, expect=201)
+    p = api.post(ZHUOXI, "/livelihood-projects", {"year": THIS_YEAR, "title": "村级道路硬化", "category": "交通"}, expect=201)
     pid = p["id"]
     api.post(ZHUOXI, f"/livelihood-projects/{pid}/candidate", {"estimate_wan": "120.5"}, expect=200)
     api.post(ZHUOXI, f"/livelihood-projects/{pid}/deliberation", {"deputies_present": 40, "opinions": 3}, expect=200)
@@ -418,7 +420,7 @@ def test_livelihood_project_through_every_step(api: Api) -> None:
     assert state["data"]["tally"] == {"yes": 38, "no": 2, "abstain": 1, "present": 41, "total_deputies": 45}
     assert state["data"]["budget_wan"] == "118.00"
     # A rejected project closes directly; a street (no congress) cannot vote at all.
-    q = api.post(ZHUOXI, "/livelihood-projects", {"year": 2025, "title": "文化广场", "category": "文化"}, expect=201)["id"]
+    q = api.post(ZHUOXI, "/livelihood-projects", {"year": THIS_YEAR, "title": "文化广场", "category": "文化"}, expect=201)["id"]
     api.post(ZHUOXI, f"/livelihood-projects/{q}/candidate", {"estimate_wan": 10}, expect=200)
     api.post(ZHUOXI, f"/livelihood-projects/{q}/deliberation", {"deputies_present": 40}, expect=200)
     api.post(
@@ -632,7 +634,9 @@ def test_as_of_and_history(api: Api) -> None:
     import time
     from datetime import UTC, datetime
 
-    p = api.post(JIANGKOU, "/livelihood-projects", {"year": 2025, "title": "自来水改造", "category": "民生"}, expect=201)["id"]
+    p = api.post(JIANGKOU, "/livelihood-projects", {"year": THIS_YEAR, "title": "自来水改造", "category": "民生"}, expect=201)[
+        "id"
+    ]
     time.sleep(0.01)
     middle = datetime.now(UTC).isoformat()
     time.sleep(0.01)

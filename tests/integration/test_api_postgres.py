@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from domain.hierarchy import Hierarchy
 from domain.store import StoreSettings
+from domain.timeline import SHANGHAI
 from gateways.api import create_app
 from gateways.api.devtools import issue_tokens, seed
 from gateways.api.storage import gateway_db
@@ -27,7 +29,7 @@ def test_tokens_idempotency_and_commands_on_postgresql(pg_database: dict[str, An
     try:
         with TestClient(app) as client:
             h = {"Authorization": f"Bearer {tokens[(TOWNSHIP, 'recorder')]}", "Idempotency-Key": "pg-1"}
-            body = {"year": 2025, "title": "农村公路安全防护", "category": "交通"}
+            body = {"year": datetime.now(SHANGHAI).year, "title": "农村公路安全防护", "category": "交通"}
             first = client.post(f"/nodes/{TOWNSHIP}/livelihood-projects", json=body, headers=h)
             again = client.post(f"/nodes/{TOWNSHIP}/livelihood-projects", json=body, headers=h)
             assert first.status_code == again.status_code == 201 and first.json() == again.json()

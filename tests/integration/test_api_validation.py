@@ -141,7 +141,9 @@ def _implementing_project(both: Both) -> str:
     h = both.h(TOWNSHIP, "recorder")
     c = both.client
     base = f"/nodes/{TOWNSHIP}/livelihood-projects"
-    pid = c.post(base, json={"year": 2026, "title": f"路灯{next(_keys)}", "category": "民生"}, headers=h).json()["id"]
+    pid = c.post(
+        base, json={"year": datetime.now(SHANGHAI).year, "title": f"路灯{next(_keys)}", "category": "民生"}, headers=h
+    ).json()["id"]
     for step, body in (
         ("candidate", {"estimate_wan": 100}),
         ("deliberation", {"deputies_present": 40}),

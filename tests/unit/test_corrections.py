@@ -366,7 +366,8 @@ def test_a_deputys_category_correction_refused(deputy: Deputy, town: NodeRef, cl
         state=state,
         rule="effective_from 2099-01-01 is in the future",
     )
-    rejects(deputy, lambda: deputy.void(town, clerk, reason="x"), state=state, rule="a deputy cannot be voided")
+    station = Station.establish(town, clerk, name="联络站")
+    rejects(station, lambda: station.void(town, clerk, reason="x"), state="运行中", rule="a station cannot be voided")
 
 
 # ------------------------------------------------------------------------------------------------ stored

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
 
-from domain.base import Attribution, NodeRef, Role
+from domain.base import Attribution, DomainError, NodeRef, Role
 from domain.levels import CongressLevel
 from domain.suggestions import Evaluation, ReplyCategory, Suggestion, SuggestionState, SupervisionType
+from domain.terms import term_of
+from domain.timeline import SHANGHAI
 from tests.unit.conftest import NOW, as_deputy
 
 LEAD, CO1, CO2, OTHER = (UUID(int=i) for i in (31, 32, 33, 34))
@@ -113,7 +115,29 @@ def test_submit(county: NodeRef, clerk: Attribution) -> None:
 )
 def test_submit_at_the_office_of_its_congress(request, clerk: Attribution, where: str, congress: str) -> None:
     owner: NodeRef = request.getfixturevalue(where)
-    assert submit(owner, clerk, congress=congress, co_deputy_ids=None).co_deputy_ids == []
+    term = term_of(congress, clerk.day.year)
+    assert submit(owner, clerk, congress=congress, term=term, co_deputy_ids=None).co_deputy_ids == []
+
+
+@pytest.mark.parametrize(
+    ("term", "day", "refused"),
+    [
+        (18, "2022-03-01", False),
+        (18, "2027-01-10", False),
+        (17, "2025-03-10", True),
+        (19, "2025-03-10", True),
+        (18, "2021-12-31", True),
+    ],
+)
+def test_a_suggestion_belongs_to_the_term_it_was_submitted_in(county: NodeRef, term: int, day: str, refused: bool) -> None:
+    """A county term runs five years from its first session (18th: 2022–2026); a recess suggestion of its last year
+    may come before the next term's first session (the next January)."""
+    by = Attribution("clerk", Role.RECORDER, datetime.fromisoformat(day).replace(hour=10, tzinfo=SHANGHAI))
+    if not refused:
+        assert submit(county, by, term=term).term == term
+        return
+    with pytest.raises(DomainError, match="届次与提出时间不符"):
+        submit(county, by, term=term)
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ def submit(owner: NodeRef, by: Attribution, **kw: Any) -> Suggestion:
     args: dict[str, Any] = {
         "number": "0007",
         "congress": "county",
-        "term": 17,
+        "term": 18,
         "session": 3,
         "title": "关于改善山区学校寄宿条件的建议",
         "content": "……",
