@@ -94,6 +94,8 @@ class Deputy(DutyAggregate):
                 "delegation": self.delegation,
                 "status": _PENDING_REVIEW,
                 "step": Step.of(self),  # what the credentials review and a termination are ordered against
+                "version": self.originator_version,  # what a correction of the mandate names
+                "day": day_of(self.occurred_at),
             }
 
     class CredentialsReviewed(DutyAggregate.Event):
@@ -243,18 +245,32 @@ class Deputy(DutyAggregate):
     #: What a deputy's record may correct: the category (grassroots, leading cadre), from the day it really held (a
     #: correction names both flags, the one not given filled in: a category is one fact); the name, gender and work
     #: unit registered (a typo: they were always the corrected ones). The person id is the record's natural key.
+    #: A mandate N (in the order granted) may correct how it was won: the electing unit or constituency, the way
+    #: (election, by-election) and the delegation; its congress and term are the mandate itself.
     correctable: ClassVar[dict[str, tuple[str, ...]]] = {
         "category": ("grassroots", "leading_cadre"),
         "registration": ("name", "gender", "unit"),
+        "mandate": ("elected_by", "via", "delegation"),
     }
     dated_facts: ClassVar[tuple[str, ...]] = ("category",)
 
     def fact(self, fact: str, number: int) -> Fact:
+        if fact == "mandate":
+            return self.nth(fact, number, list(self.mandates.values()))
         return self.single(fact, number, 1, self.registered_on, vars(self))
 
     def checked_correction(self, fact: str, number: int, changes: dict[str, Any], by: Attribution) -> dict[str, Any]:
         if fact == "registration":
             return self._checked_registration(changes)
+        if fact == "mandate":
+            if "elected_by" in changes:
+                changes["elected_by"] = self.text("elected_by", str(changes["elected_by"]))
+            if "via" in changes:
+                changes["via"] = self.pick("via", ElectedVia, str(changes["via"]))._value_
+            if "delegation" in changes:
+                delegation = changes["delegation"] = str(changes["delegation"]).strip()
+                self.require(len(delegation) <= 100, f"delegation must be at most 100 characters (got {len(delegation)})")
+            return changes
         flags = {"grassroots": self.grassroots, "leading_cadre": self.leading_cadre, **changes}
         for name, value in flags.items():
             if type(value) is not bool:

@@ -36,13 +36,13 @@ def correct_command(
         str,
         typer.Option(
             help="更正哪项事实: visit, issue; record, opinion (联系活动); submission, assignment, reply; candidate, deliberation,"
-            " vote, implementation, progress, evaluation; category, registration (代表); establishment (联络站); appointment"
-            " (常委会任命)"
+            " vote, implementation, progress, evaluation; category, registration, mandate (代表); establishment (联络站);"
+            " appointment (常委会任命)"
         ),
     ],
     changes: Annotated[list[str], typer.Option("--set", help="字段=新值 (可重复; 值按 JSON 读, 否则为文本): people_received=30")],
     reason: Reason,
-    number: Annotated[int, typer.Option(min=1, help="第几项 (问题、意见、答复、进度报告、任命的序号)")] = 1,
+    number: Annotated[int, typer.Option(min=1, help="第几项 (问题、意见、答复、进度报告、代表资格、任命的序号)")] = 1,
     effective_from: Annotated[
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="代表类别: 新值自哪天起成立 / from which day (YYYY-MM-DD)")
     ] = None,

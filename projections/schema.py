@@ -186,6 +186,7 @@ mandates = _t(
     Column("node_id", ID, nullable=False),
     Column("elected_by", String(200), nullable=False),
     Column("via", String(12), nullable=False),
+    Column("version", Integer),  # of the grant: what a correction names (none on rows projected before 0011)
     *_clocks("granted"),
     *_clocks("reviewed"),
     Column("passed", Boolean),

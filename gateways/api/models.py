@@ -581,9 +581,27 @@ class RegistrationCorrection(Correction):
     changes: RegistrationChanges
 
 
-#: 更正代表: 类别 (fact=category, 缺省) 或登记信息 (fact=registration).
+class MandateChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    elected_by: str | None = Field(default=None, min_length=1, max_length=200, description="选举单位或原选区")
+    via: Literal["election", "by_election"] | None = Field(default=None, description="election 选举 / by_election 补选")
+    delegation: str | None = Field(default=None, max_length=100, description="所在代表团")
+
+
+class MandateCorrection(Correction):
+    """更正代表资格: 第 number 项代表资格 (按取得先后, 1 为第一项) 的选举单位、产生方式、代表团. 人大级别与届次即资格本身,
+    不可更正."""
+
+    fact: Literal["mandate"] = Field(description="mandate 代表资格")
+    changes: MandateChanges
+
+
+#: 更正代表: 类别 (fact=category, 缺省)、登记信息 (fact=registration) 或代表资格 (fact=mandate).
 DeputyCorrection = Annotated[
-    Annotated[CategoryCorrection, Tag("category")] | Annotated[RegistrationCorrection, Tag("registration")],
+    Annotated[CategoryCorrection, Tag("category")]
+    | Annotated[RegistrationCorrection, Tag("registration")]
+    | Annotated[MandateCorrection, Tag("mandate")],
     Discriminator(lambda body: (body.get("fact") if isinstance(body, dict) else getattr(body, "fact", None)) or "category"),
 ]
 

@@ -23,7 +23,18 @@ from domain.levels import CongressLevel
 from domain.timeline import start_of
 from projections import schema as s
 from projections.decode import LeanEvent
-from projections.projector.page import VISITS, Family, Handler, Page, add_sum, assignments, clocks, in_chunks, mark_again
+from projections.projector.page import (
+    VISITS,
+    Family,
+    Handler,
+    Orphan,
+    Page,
+    add_sum,
+    assignments,
+    clocks,
+    in_chunks,
+    mark_again,
+)
 from projections.projector.statements import Statements
 from projections.rules import ACTIVE, report_term_start
 from projections.timeutil import us
@@ -71,6 +82,9 @@ def _deputy_corrected(b: Page, e: LeanEvent) -> None:
         since = us(start_of(date.fromisoformat(e.effective_from)))
         _flags(b, e, e.changes["grassroots"], e.changes["leading_cadre"], since)
         return
+    if e.fact == "mandate":
+        _mandate_corrected(b, e)
+        return
     fields = {name: e.changes[name] for name in _REGISTERED if name in e.changes}
     row = b.pending["deputies"].get(b.oid)
     if row is not None:
@@ -79,6 +93,24 @@ def _deputy_corrected(b: Page, e: LeanEvent) -> None:
     else:
         b.update(s.deputies, assignments(fields), "deputy_id = ?", (*fields.values(), b.oid))
     b.touched["renamed"].add(b.oid)
+
+
+def _mandate_corrected(b: Page, e: LeanEvent) -> None:
+    """How a mandate was won (its electing unit, the way), in place: the duty record lists it, nothing counts by it
+    (nor is the delegation projected). The mandate is found by its grant's version."""
+    fields = {name: e.changes[name] for name in ("elected_by", "via") if name in e.changes}
+    row = next((m for key, m in b.pending["mandates"].items() if key[0] == b.oid and m["version"] == e.version), None)
+    if row is not None:
+        row.update(fields)
+        return
+    ph, found = b.sql.ph, (b.oid, e.version)
+    if (
+        b.conn.exec_driver_sql(f"SELECT 1 FROM {b.sql.t(s.mandates)} WHERE deputy_id = {ph} AND version = {ph}", found).first()
+        is None
+    ):
+        raise Orphan(f"mandate {e.version} of deputy {e.originator_id} has no row here (projected before 0011: rebuild)")
+    if fields:
+        b.update(s.mandates, assignments(fields), "deputy_id = ? AND version = ?", (*fields.values(), *found))
 
 
 #: Where a registration's correctable fields are in a deputy's row (``_deputy_registered``).
@@ -105,6 +137,7 @@ def _mandate_granted(b: Page, e: LeanEvent) -> None:
         "node_id": b.owner,
         "elected_by": e.elected_by,
         "via": e.via,
+        "version": e.originator_version,
         **clocks("granted", e.timestamp, b.occ(e), e.known_at),
         **clocks("reviewed"),
         "passed": None,

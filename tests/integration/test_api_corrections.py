@@ -165,6 +165,16 @@ def test_a_deputys_category_corrected_from_a_day(both: Both) -> None:
     assert (data["name"], data["unit"], data["grassroots"]) == ("李桂华", "县农业农村局", False)
     _refused(both, url, {**renamed, "changes": {"gender": "M"}}, 422, "body.registration.changes.gender")
     _refused(both, url, {**renamed, "effective_from": "2021-01-01"}, 422, "body.registration.effective_from")
+    granted = {"congress": "county", "term": 18, "elected_by": "第1选区", "occurred_at": "2021-12-20T09:00:00+08:00"}
+    r = both.client.post(f"/nodes/{COUNTY}/deputies/{deputy}/mandates", json=granted, headers=both.h(COUNTY, "recorder"))
+    assert r.status_code == 200, r.text
+    mandate = {"fact": "mandate", "number": 1, "changes": {"elected_by": "第2选区", "via": "by_election"}, "reason": "选区录错"}
+    _recorded(both, url, mandate)
+    held = _aggregate(both, COUNTY, deputy)["data"]["mandates"]["county/18"]
+    assert (held["elected_by"], held["via"], held["congress"]) == ("第2选区", "by_election", "county")
+    _refused(both, url, {**mandate, "number": 2}, 409, "no mandate number 2")
+    _refused(both, url, {**mandate, "changes": {"term": 19}}, 422, "body.mandate.changes.term")
+    _refused(both, url, {**mandate, "changes": {"via": "appointed"}}, 422, "body.mandate.changes.via")
 
 
 def test_a_suggestion_corrected(both: Both) -> None:

@@ -168,6 +168,7 @@ class World:
         )
         assignment = {"lead_unit": "乡农业综合服务中心", "due_on": date(2025, 2, 1)}
         self.deputy.correct(town, now, fact="registration", changes={"name": "李桂华"}, reason="姓名笔误")
+        self.deputy.correct(town, now, fact="mandate", number=1, changes={"elected_by": "第3选区"}, reason="选区录错")
         self.suggestion.correct(town, now, fact="assignment", changes=assignment, reason="主办单位、期限登记有误")
         self.suggestion.correct(town, now, fact="reply", changes={"category": "A"}, reason="答复类别应为 A")
         self.corrected_visit.correct(town, now, fact="visit", changes={"people_received": 30}, reason="30 录成了 3")
@@ -288,6 +289,7 @@ def check(db: ProjectionDB, world: World) -> None:
         record = queries.duty_record(db, scope, world.deputy.id.hex)
         assert [c["title"] for c in record["contacts"]] == ["代表小组活动: 东干渠修缮"], (as_of, by)
         assert [o["opinion"] for o in record["opinions"]] == ["建议尽快修缮东干渠"], (as_of, by)
+        assert [m["elected_by"] for m in record["mandates"]] == ["第3选区"], (as_of, by)  # how it was won: in place
     # a deputy's name corrected: the current one at any cut (a typo: it always was)
     for as_of, by in ((None, "recorded"), (world.believed, "recorded"), (occurred("2025-06-01"), "occurred")):
         scope = queries.make_scope(db, region=TOWN, year=2025, as_of=as_of, by=by, hierarchy=hunan)

@@ -93,7 +93,7 @@ def test_a_projection_of_an_older_release_gains_the_known_clock(store_settings: 
     # the same rows as a projection built from the log now (old events: known when recorded)
     fresh = ProjectionDB(store.node, store_settings, variant="fresh", hierarchy=hunan).open()
     Projector(store, fresh, batch=900, hierarchy=hunan).run()
-    assert table_dump(db) == table_dump(fresh)
+    assert table_dump(db, grant_versions=False) == table_dump(fresh, grant_versions=False)  # (unset until a rebuild)
     fresh.drop()
 
     # as of ``between`` by known time: the old events only, whatever their recorded or occurred times

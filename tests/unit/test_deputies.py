@@ -97,6 +97,8 @@ def test_grant_mandate_at_the_recording_office(request, clerk: Attribution, wher
         "delegation": "洞口代表团",
         "status": MandateStatus.PENDING_REVIEW.value,
         "step": Step("取得代表资格", NOW.date(), NOW.date()),
+        "version": 2,  # the grant's: what a correction of the mandate names
+        "day": NOW.date(),
     }
     assert deputy.mandate_status(congress, 18) is MandateStatus.PENDING_REVIEW
     assert deputy.congress_levels == [congress]

@@ -950,9 +950,11 @@ def table_dump(
     *,
     skip: Iterable[str] = ("projection_state", "projection_skips", "projection_meta"),
     known: bool = True,
+    grant_versions: bool = True,
 ) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every read-model table it has, sorted (the projection's whole content); unless ``known``, without
-    the columns later revisions added to the tables of revision 0004 (a projection before 0005 has none of them)."""
+    the columns later revisions added to the tables of revision 0004 (a projection before 0005 has none of them);
+    unless ``grant_versions``, without the mandates' (a migrated projection has none until rebuilt: 0011)."""
     import sqlalchemy as sa
 
     from projections import schema
@@ -963,7 +965,12 @@ def table_dump(
         for table in schema.metadata.sorted_tables:
             if table.name in skip or table.name not in present:
                 continue
-            columns = [c for c in table.columns if known or not _after_0004(table.name, c.name)]
+            columns = [
+                c
+                for c in table.columns
+                if (known or not _after_0004(table.name, c.name))
+                and (grant_versions or (table.name, c.name) != ("mandates", "version"))
+            ]
             rows = conn.execute(sa.select(*columns)).all()
             out[table.name] = sorted((tuple(r) for r in rows), key=repr)
     return out
@@ -975,5 +982,9 @@ def is_known_clock(column: str) -> bool:
 
 def _after_0004(table: str, column: str) -> bool:
     """A column added after revision 0004: the known clock's (0005), a visit's version and the clocks at which rows
-    stop holding (0009)."""
-    return is_known_clock(column) or column.startswith("voided_") or (table, column) == ("visits", "version")
+    stop holding (0009, 0010), a mandate's grant version (0011)."""
+    return (
+        is_known_clock(column)
+        or column.startswith("voided_")
+        or (table, column) in (("visits", "version"), ("mandates", "version"))
+    )
