@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from domain.levels import CongressLevel
 from domain.terms import term_of, term_years
 from projections import schema as s
-from projections.queries.context import Ctx, N, fetch_rows, together
+from projections.queries.context import Ctx, N, fetch_rows
 from projections.rules import deputy_mark, report_term_start
 
 
@@ -322,17 +322,14 @@ def _coverage_at_cut(
 
     The deputies whose rows say how they served at the cut (all but ``_changed_after_cut``) are counted per area in
     SQL, joined to their persons' first marks (``person_marks``): a Python pass over 100,000+ deputies and their marks
-    cost most of an as-of view of a province. Only the few others are read one by one (``_changed_at_cut``), on a
-    connection of their own while the count runs. The page of missing deputies comes from the areas it falls in
-    alone."""
+    cost most of an as-of view of a province. Only the few others are read one by one (``_changed_at_cut``; on a
+    connection of their own beside the count they saved no time: an as-of rollup keeps both cores busy, and a view
+    that holds one pooled connection while waiting for another can starve concurrent views). The page of missing
+    deputies comes from the areas it falls in alone."""
     d = s.deputies
     later = {r[0] for r in fetch_rows(ctx.conn, _changed_after_cut(ctx))}
-
-    def changed_then() -> list[tuple[Serving, list[bool]]]:
-        with ctx.db.connect() as conn:
-            return _changed_at_cut(Ctx(ctx.db, ctx.scope, conn), keys, report_years)
-
-    per_area, (changed,) = together(lambda: _count_unchanged(ctx, keys, report_years), changed_then)
+    per_area = _count_unchanged(ctx, keys, report_years)
+    changed = _changed_at_cut(ctx, keys, report_years)
     out = {}
     for i, key in enumerate(keys):
         missing = []  # of the changed deputies
