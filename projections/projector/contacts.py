@@ -220,51 +220,47 @@ def _holding(b: Page) -> tuple[Sequence[Any], list[str]]:
     return row, deputies
 
 
-#: The contacts behind each mark a contact sets (``_contact_recorded``) that still hold: (node, recorded, occurred,
-#: known) of each, for one (year, deputy), (year, node, SC member) or (year, body node).
+def _listed(codes: Iterable[str]) -> str:
+    """SQL literals of a closed set of codes (the rules' own constants, never input)."""
+    return ", ".join(f"'{code}'" for code in sorted(codes))
+
+
+#: Which holding contacts set each mark (``_contact_recorded``), for one (year, deputy) of a deputy's mark (through
+#: ``contact_deputies``), or for one (year, node, SC member) or (year, body node) of an organiser's.
 _FACTS_OF_MARK = {
     **{mark: f"c.kind = '{kind}'" for kind, mark in DEPUTY_MARKS.items()},
-    "organ": "c.kind IN ({}) AND c.organiser_kind IN ({})".format(
-        ", ".join(f"'{k}'" for k in sorted(ORGAN_TO_DEPUTY)), ", ".join(f"'{k}'" for k in sorted(ORGANS))
-    ),
+    "organ": f"c.kind IN ({_listed(ORGAN_TO_DEPUTY)}) AND c.organiser_kind IN ({_listed(ORGANS)})",
+    "f2f": f"c.node_id = ? AND c.organiser_id = ? AND c.face_to_face = TRUE AND c.kind IN ({_listed(ORGAN_TO_DEPUTY)})"
+    f" AND c.organiser_kind IN ({_listed(SC_MEMBER_ORGANISERS)})",
+    "research": f"c.node_id = ? AND c.kind = 'field_research' AND c.organiser_kind IN ({_listed(RESEARCH_ORGANISERS)})",
 }
 
 
 def _derive_marks(sql: Statements, conn: Connection, keys: Iterable[tuple[str, int, str]]) -> None:
-    """The marks a void may have taken the first time of, derived again from the contacts that hold (``mark_again``)."""
+    """The marks a void may have taken the first time of, derived again from the contacts that hold (``mark_again``);
+    a deputy's person's first marks are left to be derived again from their records' marks (``projector.deputies``,
+    which writes only the rows it finds: one whose last mark went would stay)."""
     ph, c, cd = sql.ph, sql.t(s.contacts), sql.t(s.contact_deputies)
-    holding = (
-        f"SELECT c.node_id, c.recorded_at, c.occurred_at, c.known_at FROM {c} c WHERE c.voided_rec IS NULL AND c.year = {ph}"
-    )
-    f2f = " AND ".join(
-        [
-            f"{holding} AND c.node_id = {ph} AND c.organiser_id = {ph} AND c.face_to_face = TRUE",
-            "c.kind IN ({})".format(", ".join(f"'{k}'" for k in sorted(ORGAN_TO_DEPUTY))),
-            "c.organiser_kind IN ({})".format(", ".join(f"'{k}'" for k in sorted(SC_MEMBER_ORGANISERS))),
-        ]
-    )
-    research = f"{holding} AND c.node_id = {ph} AND c.kind = 'field_research' AND c.organiser_kind IN ({{}})".format(
-        ", ".join(f"'{k}'" for k in sorted(RESEARCH_ORGANISERS))
-    )
     forget = (
         f"DELETE FROM {sql.t(s.person_marks)} WHERE year = {ph} "
         f"AND person_id IN (SELECT person_id FROM {sql.t(s.deputies)} WHERE deputy_id = {ph})"
     )
     for mark, year, subject in sorted(keys):
-        if mark == "f2f":
-            statement, params = f2f, (year, *subject.split(":", 1))
-        elif mark == "research":
-            statement, params = research, (year, subject)
+        facts = _FACTS_OF_MARK[mark].replace("?", ph)
+        if mark in ("f2f", "research"):
+            statement = (
+                f"SELECT c.node_id, c.recorded_at, c.occurred_at, c.known_at FROM {c} c "
+                f"WHERE c.voided_rec IS NULL AND c.year = {ph} AND {facts}"
+            )
+            params: tuple[Any, ...] = (year, *subject.split(":", 1))  # f2f: "<node>:<member>"; research: "<node>"
         else:
             statement = (
                 f"SELECT cd.node_id, cd.recorded_at, cd.occurred_at, cd.known_at FROM {cd} cd "
                 f"JOIN {c} c ON c.contact_id = cd.contact_id "
-                f"WHERE cd.year = {ph} AND cd.deputy_id = {ph} AND cd.voided_rec IS NULL AND {_FACTS_OF_MARK[mark]}"
+                f"WHERE cd.year = {ph} AND cd.deputy_id = {ph} AND cd.voided_rec IS NULL AND {facts}"
             )
             params = (year, subject)
-            # the person's first marks are derived again from their records' marks (``projector.deputies``), which
-            # only writes the rows it finds: one whose last mark went would stay
-            conn.exec_driver_sql(forget, (year, subject))
+            conn.exec_driver_sql(forget, params)
         mark_again(sql, conn, (mark, year, subject), conn.exec_driver_sql(statement, params).fetchall())
 
 

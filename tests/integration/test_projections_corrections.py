@@ -434,3 +434,49 @@ def test_a_deputy_record_voided(settings: StoreSettings, hunan: Hierarchy) -> No
         assert population(projected, occurred("2025-06-01"), "occurred") == ["李桂花"]
         assert population(projected, believed) == population(projected, believed, "known") == ["李桂花", "误登记"]
     store.close()
+
+
+def test_a_voided_research_takes_back_the_members_and_the_bodys_targets(settings: StoreSettings, hunan: Hierarchy) -> None:
+    """An SC member's field research with a deputy, voided (of two, the first): the member's face-to-face and the
+    SC's research targets are met by the second from its day on, by every clock; the voided one counted by the
+    recorded clock only until the void was recorded."""
+    county = hunan.ref(hunan.by_code(TOWN[:6]))
+    store = NodeStore(county, settings)
+    sc = StandingCommittee.constitute(county, at("2025-01-02"), term=18)
+    sc.appoint(at("2025-01-03"), member_id="M-1", name="张三", post="主任")
+    deputy = Deputy.register(county, at("2020-01-02"), person_id="C-1", name="刘洋", gender="男")
+    research = [
+        ContactActivity.record_contact(
+            county,
+            at(day),
+            kind="field_research",
+            channel="field_research",
+            title=f"专题调研 {day}",
+            held_on=date.fromisoformat(day),
+            organiser_kind="sc_member",
+            organiser="张三",
+            organiser_id="M-1",
+            deputy_ids=[deputy.id],
+        )
+        for day in ("2025-04-01", "2025-06-01")
+    ]
+    store.save(sc, deputy, *research)
+    db = ProjectionDB(county, settings, hierarchy=hunan).open()
+    Projector(store, db, hierarchy=hunan).run()
+    believed = us(datetime.now(SHANGHAI))
+    research[0].void(county, at(datetime.now(SHANGHAI).date().isoformat()), reason="登记有误: 未实际开展")
+    store.save(research[0])
+    assert Projector(store, db, hierarchy=hunan).run().problems == {}
+
+    def met(as_of: int | None, by: str = "recorded") -> tuple[int, int]:
+        scope = queries.make_scope(db, region=county.code, year=2025, as_of=as_of, by=by, hierarchy=hunan)
+        view = queries.coverage(db, scope, targets=("sc_face_to_face", "body_research"))["targets"]
+        return view[0]["covered"], view[1]["covered"]
+
+    assert met(None) == met(occurred("2025-06-02"), "occurred") == (1, 1)
+    assert met(occurred("2025-05-01"), "occurred") == (0, 0)  # the voided research never was
+    assert met(believed) == met(believed, "known") == (1, 1)
+    with db.connect() as conn:  # the first times now are the second research's
+        marks = conn.execute(sa.select(s.marks.c.mark, s.marks.c.first_occ).where(s.marks.c.mark.in_(["f2f", "research"])))
+        assert {(m, first > occurred("2025-05-31")) for m, first in marks} == {("f2f", True), ("research", True)}
+    store.close()
