@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any
 
+import structlog
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -16,12 +17,13 @@ from domain.base import DomainError, NodeRef
 from domain.hierarchy import Hierarchy
 from domain.store import NodeStore, StoreSettings
 from gateways.logs import configure_logging
-from sync.brokers import EmbeddedBroker
+from sync.brokers import EmbeddedBroker, broker_reachable
 from sync.host import UP, SyncHost, send_republish
 from sync.relay import link_at
 from sync.settings import SyncSettings
 from sync.status import node_status, subtree_health
 
+BROKER_RETRY_S = 5.0  # between tries while the broker does not answer
 STATE_STYLES = {
     "following": "green",
     "behind": "yellow",
@@ -85,6 +87,25 @@ def broker(bootstrap: str) -> Iterator[str]:
         yield embedded.bootstrap
 
 
+def await_broker(bootstrap: str, until: Callable[[], bool], *, every: float = BROKER_RETRY_S) -> bool:
+    """Wait until the broker answers, saying so at each retry (a process started while the broker is down, or
+    before it, waits instead of failing); False if told to stop first."""
+    log = structlog.get_logger("sync").bind(bootstrap=bootstrap)
+    started = time.monotonic()
+    while not broker_reachable(bootstrap):
+        waited = round(time.monotonic() - started)
+        log.warning("sync.broker_unreachable", waited_s=waited, retry_in_s=every)
+        console.print(f"[yellow]Kafka {bootstrap} 不可达, {every:.0f} 秒后重试 (broker unreachable for {waited} s; retrying)[/]")
+        retry = time.monotonic() + every
+        while time.monotonic() < retry:
+            if until():
+                return False
+            time.sleep(0.2)
+    if time.monotonic() - started > 1:
+        log.info("sync.broker_reachable", waited_s=round(time.monotonic() - started))
+    return True
+
+
 @sync_app.command("run")
 def run(
     node: Annotated[list[str], typer.Option("--node", help="hosted node code (repeatable)")] = [],  # noqa: B006
@@ -106,11 +127,14 @@ def run(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     deadline = time.monotonic() + seconds if seconds else float("inf")
+    until = lambda: stopping["now"] or time.monotonic() > deadline  # noqa: E731
     with broker(kafka if kafka is not None else settings.kafka) as bootstrap:
+        if not await_broker(bootstrap, until):
+            return
         host = build_host(hierarchy, nodes, bootstrap, StoreSettings(), settings)
         console.print(f"同步运行中 syncing {len(nodes)} nodes via {bootstrap}")
         try:
-            host.run(until=lambda: stopping["now"] or time.monotonic() > deadline)
+            host.run(until=until)
         finally:
             host.close()
 

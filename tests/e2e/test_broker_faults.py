@@ -8,6 +8,9 @@ operator action. On the embedded broker a restart loses everything too, so both 
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -19,6 +22,7 @@ from domain.store import NodeStore, StoreSettings
 from sync.brokers import BrokerNotFound, EmbeddedBroker
 from sync.host import SyncHost
 from tests.conftest import BrokerControl
+from tests.e2e.conftest import process_env
 from tests.sync_helpers import (
     FOUR_LEVELS,
     LAYOUT,
@@ -154,3 +158,39 @@ def test_embedded_broker_restarted_empty_heals_without_help(sqlite_settings: Sto
         for store in stores:
             store.close()
         broker.close()
+
+
+def test_a_sync_process_started_before_its_broker_waits_for_it(
+    sqlite_settings: StoreSettings, topic_prefix: str, tmp_path: Any
+) -> None:
+    """`yipanqi sync run` started while its broker does not answer says so at each retry and keeps waiting (it used
+    to exit with a traceback after 30 s); once the broker is up it syncs everything."""
+    with socket.socket() as s:  # a port nothing listens on yet
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    bootstrap = f"127.0.0.1:{port}"
+    codes = (WULINGYUAN, XIEHE, ZHONGHU)
+    with Activity(sqlite_settings, codes, days=10, seed=29, scale=0.2) as activity:
+        activity.write()
+    env = process_env(sqlite_settings, fast_settings(kafka=bootstrap, topic_prefix=topic_prefix))
+    log = tmp_path / "sync.log"
+    args = [sys.executable, "-m", "gateways.cli", "sync", "run", *[a for c in codes for a in ("--node", c)], "--kafka", bootstrap]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(args, env={**env, "YIPANQI_LOG_JSON": "1"}, stdout=out, stderr=subprocess.STDOUT)
+    broker = None
+    try:
+        deadline = time.monotonic() + 60
+        while log.read_text().count("sync.broker_unreachable") < 2:  # two tries: it waited through one retry
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+        try:
+            broker = EmbeddedBroker(port).start()
+        except BrokerNotFound as e:
+            pytest.skip(str(e))
+        Ledger(sqlite_settings, codes).wait_converged(90, why=lambda: log.read_text()[-2000:])
+        assert proc.poll() is None and "sync.broker_reachable" in log.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        if broker is not None:
+            broker.stop()
