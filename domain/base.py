@@ -249,6 +249,12 @@ class DutyAggregate(Aggregate):
         except DomainError as e:
             raise self.reject(e.rule) from None
 
+    def optional_text(self, field: str, value: Any, max_len: int = 200) -> str:
+        """A text that may be empty (a work unit, an address), trimmed and at most ``max_len`` characters."""
+        text = str(value).strip()
+        self.require(len(text) <= max_len, f"{field} must be at most {max_len} characters (got {len(text)})")
+        return text
+
     def pick(self, field: str, enum: type[E], value: str) -> E:
         """``choice`` for a command on this aggregate: errors name it and its state."""
         try:

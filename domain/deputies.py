@@ -268,8 +268,7 @@ class Deputy(DutyAggregate):
             if "via" in changes:
                 changes["via"] = self.pick("via", ElectedVia, str(changes["via"]))._value_
             if "delegation" in changes:
-                delegation = changes["delegation"] = str(changes["delegation"]).strip()
-                self.require(len(delegation) <= 100, f"delegation must be at most 100 characters (got {len(delegation)})")
+                changes["delegation"] = self.optional_text("delegation", changes["delegation"], 100)
             return changes
         flags = {"grassroots": self.grassroots, "leading_cadre": self.leading_cadre, **changes}
         for name, value in flags.items():
@@ -284,8 +283,7 @@ class Deputy(DutyAggregate):
         if "gender" in changes and changes["gender"] not in ("男", "女"):
             raise self.reject(f"gender must be 男 or 女 (got {changes['gender']!r})")
         if "unit" in changes:
-            unit = changes["unit"] = str(changes["unit"]).strip()
-            self.require(len(unit) <= 200, f"unit must be at most 200 characters (got {len(unit)})")
+            changes["unit"] = self.optional_text("unit", changes["unit"])
         return changes
 
     def set_flags(self, by: Attribution, *, grassroots: bool, leading_cadre: bool) -> None:

@@ -118,8 +118,7 @@ class Station(DutyAggregate):
         if "name" in changes:
             changes["name"] = self.text("name", str(changes["name"]), 100)
         if "address" in changes:
-            address = changes["address"] = str(changes["address"]).strip()
-            self.require(len(address) <= 200, f"address must be at most 200 characters (got {len(address)})")
+            changes["address"] = self.optional_text("address", changes["address"])
         return changes
 
     def enrol(self, by: Attribution, *, deputy_id: UUID, deputy_name: str, congress: CongressLevel | str) -> None:

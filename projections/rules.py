@@ -53,6 +53,18 @@ DEPUTY_MARKS = {
 }
 
 
+def organiser_marks(node: str, kind: str, organiser_kind: str, organiser_id: str, face: bool) -> list[tuple[str, str]]:
+    """The marks (and their subjects) a contact at ``node`` gives its organiser: an SC member's face-to-face contact
+    (``f2f``, subject "<node>:<member>"), a body's thematic research (``research``, subject the node)."""
+    marks = []
+    if kind in ORGAN_TO_DEPUTY:
+        if organiser_kind in SC_MEMBER_ORGANISERS and face:
+            marks.append(("f2f", f"{node}:{organiser_id}"))
+        if kind == ContactKind.FIELD_RESEARCH.value and organiser_kind in RESEARCH_ORGANISERS:
+            marks.append(("research", node))
+    return marks
+
+
 def deputy_mark(kind: str, organiser_kind: str) -> str | None:
     """The coverage mark a contact of this kind (organised so) gives each deputy at it, if any."""
     mark = DEPUTY_MARKS.get(kind)

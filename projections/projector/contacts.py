@@ -27,13 +27,9 @@ from projections.projector.page import (
 from projections.projector.statements import Statements
 from projections.rules import (
     ACTIVE,
-    DEPUTY_MARKS,
     FACE_TO_FACE,
-    ORGAN_TO_DEPUTY,
-    ORGANS,
-    RESEARCH_ORGANISERS,
-    SC_MEMBER_ORGANISERS,
     deputy_mark,
+    organiser_marks,
 )
 
 #: Where the contacts behind each mark are counted in a ``deputy_years`` row (``schema.ACTIVITY_COUNTERS``).
@@ -84,20 +80,8 @@ def _contact_recorded(b: Page, e: LeanEvent) -> None:
             mark(given, year, d, node, rec, occ, known)
             count(d, year, CONTACTS, counter)
             mark(ACTIVE, year, d, node, rec, occ, known)
-    for body_mark, subject in _body_marks(node, kind, organiser_kind, e.organiser_id, face):
+    for body_mark, subject in organiser_marks(node, kind, organiser_kind, e.organiser_id, face):
         mark(body_mark, year, subject, node, rec, occ, known)
-
-
-def _body_marks(node: str, kind: str, organiser_kind: str, organiser_id: str, face: bool) -> list[tuple[str, str]]:
-    """The marks (and their subjects) a contact gives its organiser: an SC member's face-to-face contact, a body's
-    thematic research."""
-    marks = []
-    if kind in ORGAN_TO_DEPUTY:
-        if organiser_kind in SC_MEMBER_ORGANISERS and face:
-            marks.append(("f2f", f"{node}:{organiser_id}"))
-        if kind == "field_research" and organiser_kind in RESEARCH_ORGANISERS:
-            marks.append(("research", node))
-    return marks
 
 
 def _opinion_raised(b: Page, e: LeanEvent) -> None:
@@ -156,8 +140,8 @@ def _load_contacts(b: Page, ids: Sequence[str]) -> None:
         f"SELECT contact_id, year, deputy_id, handled_rec IS NOT NULL, fed_rec IS NOT NULL FROM {b.db.qualified(s.opinions)} "
         "WHERE contact_id IN (?) ORDER BY contact_id, number"
     )
-    for contact_id, *opinion in b.select(sql, ids):
-        b.contacts[contact_id][1].append([opinion[0], opinion[1], bool(opinion[2]), bool(opinion[3])])
+    for contact_id, year, deputy_id, handled, fed in b.select(sql, ids):
+        b.contacts[contact_id][1].append([year, deputy_id, bool(handled), bool(fed)])
 
 
 def _contact_corrected(b: Page, e: LeanEvent) -> None:
@@ -191,7 +175,9 @@ def _contact_voided(b: Page, e: LeanEvent) -> None:
         if given is not None:
             again["marks"].add((given, year, d))
     again["active"].update((year, d) for d in deputies)
-    again["marks"].update((mark, year, subject) for mark, subject in _body_marks(node, kind, organiser_kind, organiser_id, face))
+    again["marks"].update(
+        (mark, year, subject) for mark, subject in organiser_marks(node, kind, organiser_kind, organiser_id, face)
+    )
     for opinion_year, deputy_id, handled, fed in info[1]:
         b.add(s.opinion_years, (opinion_year, node), (-1, -int(handled), -int(fed)))
         if deputy_id is not None:
@@ -220,48 +206,35 @@ def _holding(b: Page) -> tuple[Sequence[Any], list[str]]:
     return row, deputies
 
 
-def _listed(codes: Iterable[str]) -> str:
-    """SQL literals of a closed set of codes (the rules' own constants, never input)."""
-    return ", ".join(f"'{code}'" for code in sorted(codes))
-
-
-#: Which holding contacts set each mark (``_contact_recorded``), for one (year, deputy) of a deputy's mark (through
-#: ``contact_deputies``), or for one (year, node, SC member) or (year, body node) of an organiser's.
-_FACTS_OF_MARK = {
-    **{mark: f"c.kind = '{kind}'" for kind, mark in DEPUTY_MARKS.items()},
-    "organ": f"c.kind IN ({_listed(ORGAN_TO_DEPUTY)}) AND c.organiser_kind IN ({_listed(ORGANS)})",
-    "f2f": f"c.node_id = ? AND c.organiser_id = ? AND c.face_to_face = TRUE AND c.kind IN ({_listed(ORGAN_TO_DEPUTY)})"
-    f" AND c.organiser_kind IN ({_listed(SC_MEMBER_ORGANISERS)})",
-    "research": f"c.node_id = ? AND c.kind = 'field_research' AND c.organiser_kind IN ({_listed(RESEARCH_ORGANISERS)})",
-}
-
-
 def _derive_marks(sql: Statements, conn: Connection, keys: Iterable[tuple[str, int, str]]) -> None:
-    """The marks a void may have taken the first time of, derived again from the contacts that hold (``mark_again``);
-    a deputy's person's first marks are left to be derived again from their records' marks (``projector.deputies``,
-    which writes only the rows it finds: one whose last mark went would stay)."""
+    """The marks a void may have taken the first time of, derived again from the contacts that hold (``mark_again``),
+    by the same rules that set them (``rules.deputy_mark``, ``rules.organiser_marks``). A deputy's person's first marks
+    are left to be derived again from their records' marks (``projector.deputies``, which writes only the rows it
+    finds: one whose last mark went would stay, so it goes here)."""
     ph, c, cd = sql.ph, sql.t(s.contacts), sql.t(s.contact_deputies)
+    clocks = "c.node_id, c.recorded_at, c.occurred_at, c.known_at"
+    of_deputy = (
+        f"SELECT {clocks}, c.kind, c.organiser_kind FROM {cd} cd JOIN {c} c ON c.contact_id = cd.contact_id "
+        f"WHERE cd.year = {ph} AND cd.deputy_id = {ph} AND cd.voided_rec IS NULL"
+    )
+    of_node = (
+        f"SELECT {clocks}, c.kind, c.organiser_kind, c.organiser_id, c.face_to_face FROM {c} c "
+        f"WHERE c.year = {ph} AND c.node_id = {ph} AND c.voided_rec IS NULL"
+    )
     forget = (
         f"DELETE FROM {sql.t(s.person_marks)} WHERE year = {ph} "
         f"AND person_id IN (SELECT person_id FROM {sql.t(s.deputies)} WHERE deputy_id = {ph})"
     )
     for mark, year, subject in sorted(keys):
-        facts = _FACTS_OF_MARK[mark].replace("?", ph)
         if mark in ("f2f", "research"):
-            statement = (
-                f"SELECT c.node_id, c.recorded_at, c.occurred_at, c.known_at FROM {c} c "
-                f"WHERE c.voided_rec IS NULL AND c.year = {ph} AND {facts}"
-            )
-            params: tuple[Any, ...] = (year, *subject.split(":", 1))  # f2f: "<node>:<member>"; research: "<node>"
+            node = subject.split(":", 1)[0]  # f2f: "<node>:<member>"; research: "<node>"
+            rows = conn.exec_driver_sql(of_node, (year, node)).fetchall()
+            facts = [r[:4] for r in rows if (mark, subject) in organiser_marks(node, *r[4:])]
         else:
-            statement = (
-                f"SELECT cd.node_id, cd.recorded_at, cd.occurred_at, cd.known_at FROM {cd} cd "
-                f"JOIN {c} c ON c.contact_id = cd.contact_id "
-                f"WHERE cd.year = {ph} AND cd.deputy_id = {ph} AND cd.voided_rec IS NULL AND {facts}"
-            )
-            params = (year, subject)
-            conn.exec_driver_sql(forget, params)
-        mark_again(sql, conn, (mark, year, subject), conn.exec_driver_sql(statement, params).fetchall())
+            rows = conn.exec_driver_sql(of_deputy, (year, subject)).fetchall()
+            facts = [r[:4] for r in rows if deputy_mark(r[4], r[5]) == mark]
+            conn.exec_driver_sql(forget, (year, subject))
+        mark_again(sql, conn, (mark, year, subject), facts)
 
 
 def _finish(b: Page, _: Any) -> None:

@@ -104,10 +104,8 @@ def _mandate_corrected(b: Page, e: LeanEvent) -> None:
         row.update(fields)
         return
     ph, found = b.sql.ph, (b.oid, e.version)
-    if (
-        b.conn.exec_driver_sql(f"SELECT 1 FROM {b.sql.t(s.mandates)} WHERE deputy_id = {ph} AND version = {ph}", found).first()
-        is None
-    ):
+    held = b.conn.exec_driver_sql(f"SELECT 1 FROM {b.sql.t(s.mandates)} WHERE deputy_id = {ph} AND version = {ph}", found)
+    if held.first() is None:
         raise Orphan(f"mandate {e.version} of deputy {e.originator_id} has no row here (projected before 0011: rebuild)")
     if fields:
         b.update(s.mandates, assignments(fields), "deputy_id = ? AND version = ?", (*fields.values(), *found))

@@ -15,7 +15,7 @@ from projections.queries.context import Ctx, N, paged, rate, together, view_answ
 from projections.queries.deputies import DEPUTY_TARGETS, deputy_targets
 from projections.queries.scope import QueryError, Scope
 from projections.queries.suggestions import LISTS, NODE_COUNTS, Counted, counted, page_of, states_source
-from projections.rules import OPEN_FOLLOW_UP, ORGAN_TO_DEPUTY, RESEARCH_ORGANISERS, SC_MEMBER_ORGANISERS
+from projections.rules import OPEN_FOLLOW_UP, organiser_marks
 
 
 def _deputy_targets(ctx: Ctx, keys: list[str], missing_offset: int, missing_limit: int) -> dict[str, dict[str, Any]]:
@@ -84,13 +84,9 @@ def _sc_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str, A
     covered: Any = sa.exists().where(
         mk.c.mark == "f2f", mk.c.year == scope.year, mk.c.subject_id == mem.c.node_id + ":" + mem.c.member_id, by_cut
     )
-    met = {
-        (r.node_id, r.organiser_id)
-        for r in voided_since(ctx)
-        if r.kind in ORGAN_TO_DEPUTY and r.organiser_kind in SC_MEMBER_ORGANISERS and r.face_to_face
-    }
+    met = voided_since(ctx, "f2f")
     if met:  # marks are first times among the contacts that hold now
-        covered = sa.or_(covered, *[sa.and_(mem.c.node_id == node, mem.c.member_id == member) for node, member in sorted(met)])
+        covered = sa.or_(covered, (mem.c.node_id + ":" + mem.c.member_id).in_(sorted(met)))
     flag = sa.case((covered, 1), else_=0)
     source, child = ctx.by_child(mem)
     per_node = {
@@ -136,7 +132,7 @@ def _body_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str,
             )
         )
     }
-    done.update(r.node_id for r in voided_since(ctx) if r.kind == "field_research" and r.organiser_kind in RESEARCH_ORGANISERS)
+    done.update(voided_since(ctx, "research"))
     per_node: dict[str | None, dict[str, float]] = {n: {"population": 1, "covered": 1 if n in done else 0} for n in bodies}
     missing = sorted((n for n in bodies if n not in done), key=lambda n: (ctx.region_label(n)["code"], n))
     items = [
@@ -149,16 +145,18 @@ def _body_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str,
     return _summarise(ctx, "body_research", per_node, items, missing_offset, missing_limit, f"{scope.year}年")
 
 
-def voided_since(ctx: Ctx) -> list[Any]:
-    """The scope's contacts of the year that held at the cut and were voided since: a target they met then (an SC
-    member's, a body's) has no mark for it (by the recorded or known clock; by the occurred clock a voided contact
-    never held). Now: none."""
+def voided_since(ctx: Ctx, mark: str) -> set[str]:
+    """The subjects of ``mark`` (``f2f``: "<node>:<member>"; ``research``: a body's node) met at the cut by the scope's
+    contacts of the year that were voided since: no mark says so (marks are first times among the contacts that hold
+    now; by the occurred clock a voided contact never held, and none is found). Now: none."""
     if ctx.scope.as_of is None:
-        return []
+        return set()
     c = s.contacts
     held = [c.c.year == ctx.scope.year, c.c.voided_rec.is_not(None), ctx.by_cut(c), ctx.holds(c), ctx.in_region(c.c.node_id)]
     columns = [c.c.node_id, c.c.kind, c.c.organiser_kind, c.c.organiser_id, c.c.face_to_face]
-    return list(ctx.conn.execute(sa.select(*columns).where(*held)))
+    return {
+        subject for r in ctx.conn.execute(sa.select(*columns).where(*held)) for m, subject in organiser_marks(*r) if m == mark
+    }
 
 
 def _follow_up_target(ctx: Ctx, missing_offset: int, missing_limit: int) -> dict[str, Any]:
