@@ -13,7 +13,7 @@ Configuration comes from the environment (prefix ``YIPANQI_``) or a settings fil
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +30,7 @@ from domain.base import DutyAggregate, NodeRef
 from domain.codec import DateAsISO, NodeMapper, StateTranscoder
 from domain.levels import Level
 from domain.persistence import Beside, EventRow, SyncRecorder, known_times
+from domain.persistence.verify import Verification
 
 Backend = Literal["sqlite", "postgres"]
 
@@ -127,6 +128,7 @@ class NodeStore(Application):
     """One node's append-only log of deputy work: its own aggregates and, after sync, its subtree's."""
 
     log_kind = "n"  # which of the node's logs: its own one; prefixes PostgreSQL tables and names SQLite files
+    chained = True  # whether the events it records go in the node's hash chain (``domain.persistence.chain``)
 
     def __init__(self, node: NodeRef, settings: StoreSettings | None = None, env: dict[str, str] | None = None) -> None:
         self.node = node
@@ -134,6 +136,8 @@ class NodeStore(Application):
         self.name = f"{self.log_kind}{node.node_id.hex}"
         self.settings = (settings or StoreSettings()).for_level(node.level)
         super().__init__(env={**self.settings.eventsourcing_env(node.node_id, self.log_kind), **(env or {})})
+        if self.chained and isinstance(self.recorder, SyncRecorder):
+            self.recorder.origin = node.node_id.bytes  # its own events go in its own hash chain
 
     def construct_transcoder(self) -> Transcoder:
         # The library's JSON wire format, written faster (domain.codec); a TRANSCODER_TOPIC still wins.
@@ -238,6 +242,22 @@ class NodeStore(Application):
         """When this node came to hold each event of one aggregate, in version order (see ``known_at``)."""
         return self.known_at(self.books.notification_ids(aggregate_id))
 
+    def verify(self, batch: int = 5000, progress: Callable[[int, int], Any] | None = None) -> Verification:
+        """Check the log against the hash chains kept beside it (``domain.persistence.verify``): the log as it stood
+        when the check began (later events are left for the next check). ``progress(read, last)`` after each page."""
+        books = self.books
+        last, heads = books.chain_heads()
+        check, start = Verification(), 1
+        while start <= last and (page := books.chained_rows(start, batch)):
+            for row in page:
+                if row[0] > last:
+                    break
+                check.add(row)
+            start = page[-1][0] + 1
+            if progress:
+                progress(check.events, last)
+        return check.finish(heads)
+
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
 
@@ -273,6 +293,7 @@ class ReferenceStore(NodeStore):
     node's own log, so they never travel up again."""
 
     log_kind = "r"
+    chained = False  # replicas of the parent's events: they are in the parent's chain, held there
 
 
 class NodeStores:

@@ -16,6 +16,7 @@ from domain.hierarchy import Hierarchy
 from domain.store import NodeStores, StoreSettings
 from gateways import render
 from gateways.bench import print_result
+from gateways.cli_audit import verify_command
 from gateways.cli_gateway import bench_dashboard_command, bench_gateway_command, serve_command, token_app
 from gateways.cli_projections import bench_projections_command, projections_app, report_command
 from gateways.cli_records import correct_command, void_command
@@ -36,6 +37,7 @@ app.add_typer(projections_app, name="projections")
 app.command("report")(report_command)
 app.command("correct")(correct_command)
 app.command("void")(void_command)
+app.command("verify")(verify_command)
 bench_app.command("projections")(bench_projections_command)
 
 # Wide enough for the summary tables when output is not a terminal (rich would assume 80 columns).

@@ -5,9 +5,10 @@ events' stored bytes concatenated, each unchanged; its envelope goes in one bina
 stream's origin node, the position published just before the frame's first event (``prev``: a receiver sees any
 gap, even where the log's ids have holes), the origin log's head, the hash-chain link after the frame's last event
 (the receiver recomputes the chain event by event and compares), and per event its position in the origin's log,
-aggregate id, version, topic and length. A heartbeat frame (no events: "I have published up to ``prev``") is still
-read where older relays left one; relays now say where they stand in a ``Beat`` on their own compacted beat topic, so
-the retained log holds events only.
+aggregate id, version, topic, length and the node whose own chain it is in (``domain.persistence.chain``: the
+receiver numbers and links it on in that chain from the bytes it stores). A heartbeat frame (no events: "I have
+published up to ``prev``") is still read where older relays left one; relays now say where they stand in a ``Beat``
+on their own compacted beat topic, so the retained log holds events only.
 
 Kafka's per-message cost (kafka-python's per-record Python work, paid at every hop) is what framing saves: see
 ``sync/TUNING.md``.
@@ -29,12 +30,17 @@ from domain.persistence import StreamPosition, SyncRecorder
 HEADER = "yq"
 GENESIS_LINK = "0" * 64
 #: The envelope's first byte names its format. Format 1 (one event per message) had its kind (1 or 2) there and no
-#: format byte, so frames start at 3: a format-1 message is recognised, and parked with a reason that says so.
-FORMAT = 3
+#: format byte, so frames started at 3; format 4 adds each event's chain. An older message is recognised, and parked
+#: with a reason that says so.
+FORMAT = 4
 _FORMAT_1 = (1, 2)
-_FRAME = struct.Struct(">BB16sqq32sHH")  # format, kind, origin, prev, head, link after the last event, topics, events
+_FORMAT_3 = 3
+# format, kind, origin, prev, head, link after the last event, topics, chains, events
+_FRAME = struct.Struct(">BB16sqq32sHHH")
 _TOPIC = struct.Struct(">H")  # length of one distinct topic's UTF-8 name, followed by the name
-_ENTRY = struct.Struct(">q16sqIH")  # position, originator id, version, length of its bytes, index into the topics
+_CHAIN = struct.Struct(">16s")  # one distinct chain's origin node
+_ENTRY = struct.Struct(">q16sqIHH")  # position, originator id, version, length of its bytes, index into topics, chains
+_UNCHAINED = 0xFFFF  # the chain index of an event stored before chaining began
 _STEP = struct.Struct(">q16sq")  # what the chain commits to besides the topic and the bytes
 
 
@@ -55,6 +61,7 @@ class Entry(NamedTuple):
     originator_version: int
     topic: str
     length: int
+    chain: bytes | None  # the node whose own chain the event is in (its id's 16 bytes); None: stored before chaining
 
 
 @dataclass(frozen=True)
@@ -73,12 +80,23 @@ class Frame:
     def encode(self) -> bytes:
         topics = list(dict.fromkeys(e.topic for e in self.entries))
         index = {topic: i for i, topic in enumerate(topics)}
+        chains = list(dict.fromkeys(e.chain for e in self.entries if e.chain is not None))
+        chain_index: dict[bytes | None, int] = {chain: i for i, chain in enumerate(chains)}
+        chain_index[None] = _UNCHAINED
         link = bytes.fromhex(self.link)
-        parts = [_FRAME.pack(FORMAT, self.kind, self.origin.bytes, self.prev, self.head, link, len(topics), len(self.entries))]
+        parts = [
+            _FRAME.pack(
+                FORMAT, self.kind, self.origin.bytes, self.prev, self.head, link, len(topics), len(chains), len(self.entries)
+            )
+        ]
         for topic in topics:
             name = topic.encode()
             parts += (_TOPIC.pack(len(name)), name)
-        parts += (_ENTRY.pack(e.position, e.originator_id, e.originator_version, e.length, index[e.topic]) for e in self.entries)
+        parts += chains
+        parts += (
+            _ENTRY.pack(e.position, e.originator_id, e.originator_version, e.length, index[e.topic], chain_index[e.chain])
+            for e in self.entries
+        )
         return b"".join(parts)
 
     @classmethod
@@ -87,23 +105,28 @@ class Frame:
             raise EnvelopeError("no envelope header")
         if data[0] in _FORMAT_1:
             raise EnvelopeError("envelope format 1 (one event per message) is no longer read: upgrade the origin's sync")
+        if data[0] == _FORMAT_3:
+            raise EnvelopeError("envelope format 3 (events without their chain) is no longer read: upgrade the origin's sync")
         if data[0] != FORMAT:
             raise EnvelopeError(f"unknown envelope format {data[0]} (this version reads format {FORMAT})")
         if len(data) < _FRAME.size:
             raise EnvelopeError(f"envelope header of {len(data)} bytes, expected at least {_FRAME.size}")
-        _, kind, origin, prev, head, link, topic_count, count = _FRAME.unpack_from(data)
+        _, kind, origin, prev, head, link, topic_count, chain_count, count = _FRAME.unpack_from(data)
         try:
             topics, at = _topics(data, _FRAME.size, topic_count)
+            chains: dict[int, bytes | None] = {i: data[at + 16 * i : at + 16 * i + 16] for i in range(chain_count)}
+            chains[_UNCHAINED] = None
+            at += chain_count * _CHAIN.size
             if len(data) - at != count * _ENTRY.size:
                 raise EnvelopeError(f"envelope of {len(data)} bytes does not hold {count} events")
             entries = tuple(
-                Entry(position, originator_id, version, topics[topic], length)
-                for position, originator_id, version, length, topic in _ENTRY.iter_unpack(data[at:])
+                Entry(position, originator_id, version, topics[topic], length, chains[chain])
+                for position, originator_id, version, length, topic, chain in _ENTRY.iter_unpack(data[at:])
             )
             frame = cls(Kind(kind), UUID(bytes=origin), prev, head, link.hex(), entries)
         except EnvelopeError:
             raise
-        except (ValueError, IndexError, struct.error) as e:
+        except (ValueError, IndexError, KeyError, struct.error) as e:
             raise EnvelopeError(f"envelope fields do not decode: {e}") from None
         frame._check_shape()
         return frame
@@ -142,6 +165,7 @@ class Frame:
                     "originator_id": str(UUID(bytes=e.originator_id)),
                     "originator_version": e.originator_version,
                     "topic": e.topic,
+                    "chain": str(UUID(bytes=e.chain)) if e.chain else None,
                 }
                 for e in self.entries
             ],

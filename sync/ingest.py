@@ -2,9 +2,11 @@
 
 The database position is the truth: a frame applies only if its ``prev`` is exactly the position held (or the held
 position is one of its events: then only the events after it apply) and its hash-chain link follows from the link
-held, event by event. A frame at or below the position is a duplicate and is skipped. Anything else is a gap: that
-stream halts (others go on) and asks its origin's relay to re-publish from the held position, repeating the request
-until the stream follows on again. Kafka offsets are only hints for seeking.
+held, event by event. A frame at or below the position is a duplicate: its events are compared with the ones held, and
+skipped if they are the same (a re-sent event that differs, or that is missing here, marks the stream diverged:
+nothing is skipped silently). Anything else is a gap: that stream halts (others go on) and asks its origin's relay to
+re-publish from the held position, repeating the request until the stream follows on again. Kafka offsets are only
+hints for seeking. Each applied event goes in with the chain its envelope names (``domain.persistence.chain``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from domain.persistence import EventRow, ParkedMessage, StreamHalt, StreamPositi
 from sync.envelope import HEADER, Beat, EnvelopeError, Frame, Kind, links, republish_request
 from sync.health import Health, StreamState, StreamStatus
 from sync.settings import SyncSettings
+
+#: An event to apply, and the chain its envelope names.
+Applied = tuple[EventRow, bytes | None]
 
 #: What a parked message's reason begins with when the child's log differs from what we hold: the stream diverged.
 DIVERGED = "hash chain mismatch"
@@ -95,6 +100,7 @@ class Ingest:
         self.log = structlog.get_logger().bind(node=str(node))
         self.saved: dict[str, tuple[Any, ...]] = {}  # what was last kept of each stream's state, and when
         self.saved_state: dict[str, StreamState] = {}  # a change of state is kept at once, not after status_s
+        self.pending: dict[tuple[bytes, int], bytes] = {}  # what this round applies, before it is committed
         self.next_save = 0.0
         now = time.monotonic()
         halts = target.halts()  # a gap outlives a restart: keep asking, and keep saying since when
@@ -130,8 +136,9 @@ class Ingest:
 
     def handle(self, records: dict[TopicPartition, list[ConsumerRecord]]) -> int:
         """Apply polled records of this node's streams in one transaction; returns how many events were recorded."""
-        rows: list[EventRow] = []
+        rows: list[Applied] = []
         moved: dict[str, Inbound] = {}
+        self.pending.clear()
         now = time.monotonic()
         for tp, messages in records.items():
             if tp.topic in self.beats:
@@ -171,7 +178,7 @@ class Ingest:
         if health is not None:
             stream.health = health
 
-    def _judge(self, stream: Inbound, message: ConsumerRecord) -> list[EventRow]:
+    def _judge(self, stream: Inbound, message: ConsumerRecord) -> list[Applied]:
         """Decide one frame: apply the events we lack (returns them and advances the in-memory position), skip a
         duplicate, halt on a gap, or park poison."""
         if stream.state in (StreamState.PARKED, StreamState.DIVERGED):
@@ -190,14 +197,33 @@ class Ingest:
                 self._gap(stream, f"origin has published up to {frame.prev}, we hold {held.position}")
             return []
         if frame.last <= held.position:
-            return []  # duplicate or re-published: we hold it already
+            self._same_as_held(stream, message, frame, states, len(frame.entries))  # duplicate or re-published
+            return []
         skip = _held_prefix(frame, held.position)
         if skip is None:
             self._gap(stream, f"frame {frame.entries[0].position}..{frame.last} follows {frame.prev}, we hold {held.position}")
             return []
+        if skip and not self._same_as_held(stream, message, frame, states, skip):
+            return []
         return self._apply(stream, message, frame, skip, states)
 
-    def _apply(self, stream: Inbound, message: ConsumerRecord, frame: Frame, skip: int, states: list[bytes]) -> list[EventRow]:
+    def _same_as_held(self, stream: Inbound, message: ConsumerRecord, frame: Frame, states: list[bytes], count: int) -> bool:
+        """Whether the frame's first ``count`` events (at or below the position held) are the ones held, byte for
+        byte; if not, the stream diverged: the child's copy or ours was changed after it was replicated."""
+        entries = frame.entries[:count]
+        keys = [(e.originator_id, e.originator_version) for e in entries]
+        held = self.target.held_states([k for k in keys if k not in self.pending])
+        for entry, key, state in zip(entries, keys, states, strict=False):
+            mine = self.pending.get(key, held.get(key))
+            if mine != state:
+                what = f"{UUID(bytes=entry.originator_id)} v{entry.originator_version}"
+                why = "is not held here" if mine is None else "differs from the copy held here"
+                reason = f"{DIVERGED}: the re-sent event at position {entry.position} ({what}) {why}"
+                self._park(stream, entry.position, reason, message, frame, state)
+                return False
+        return True
+
+    def _apply(self, stream: Inbound, message: ConsumerRecord, frame: Frame, skip: int, states: list[bytes]) -> list[Applied]:
         """The frame's events after the first ``skip`` (held already), chained on from the link held."""
         entries, states = frame.entries[skip:], states[skip:]
         chained = list(links(bytes.fromhex(stream.position.link), entries, states))
@@ -219,22 +245,25 @@ class Ingest:
             bad = entries[known]
             reason = f"unknown event type {bad.topic}: upgrade, then `yipanqi sync retry`"
             self._park(stream, bad.position, reason, message, frame, states[known])
-        applied = zip(entries[:known], states[:known], strict=True)
+        applied = list(zip(entries[:known], states[:known], strict=True))
+        self.pending.update(((e.originator_id, e.originator_version), state) for e, state in applied)
         # Ids as 32 hex digits: what the recorders store or parse without a UUID object per event.
-        return [(e.originator_id.hex(), e.originator_version, e.topic, state) for e, state in applied]
+        return [((e.originator_id.hex(), e.originator_version, e.topic, state), e.chain) for e, state in applied]
 
     def _follow(self, stream: Inbound) -> None:
         stream.state, stream.reason, stream.since, stream.steps = StreamState.FOLLOWING, "", None, 0
 
-    def _commit(self, rows: list[EventRow], positions: list[StreamPosition]) -> None:
+    def _commit(self, applied: list[Applied], positions: list[StreamPosition]) -> None:
         try:
-            self.target.insert_rows(rows, positions=positions)
+            self._insert(applied, positions)
         except IntegrityError:
             # Some events are here already (a node that moved to another parent re-sends its log): keep the
             # identical ones out, and let any that differ fail loudly.
-            fresh = [row for row in rows if not self._already_held(row)]
-            self.target.insert_rows(fresh, positions=positions)
-        self.log.debug("ingest.committed", events=len(rows), positions={p.stream: p.position for p in positions})
+            self._insert([a for a in applied if not self._already_held(a[0])], positions)
+        self.log.debug("ingest.committed", events=len(applied), positions={p.stream: p.position for p in positions})
+
+    def _insert(self, applied: list[Applied], positions: list[StreamPosition]) -> None:
+        self.target.insert_rows([row for row, _ in applied], positions=positions, origins=[chain for _, chain in applied])
 
     def _already_held(self, row: EventRow) -> bool:
         assert isinstance(self.target, ApplicationRecorder)

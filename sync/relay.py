@@ -177,9 +177,9 @@ def _chunks(events: Sequence[LogRow], most: int, max_bytes: int) -> Iterator[Seq
 def _frame(origin: UUID, prev: int, head: int, link: bytes, events: Sequence[LogRow]) -> tuple[Frame, bytes]:
     """The frame of ``events`` that follow ``prev`` (whose link is ``link``), and the link after its last event."""
     entries = []
-    for position, originator_id, version, topic, state in events:
+    for position, originator_id, version, topic, state, in_chain in events:
         link = step(link, position, originator_id, version, topic, state)
-        entries.append(Entry(position, originator_id, version, topic, len(state)))
+        entries.append(Entry(position, originator_id, version, topic, len(state), in_chain))
     return Frame(Kind.EVENTS, origin, prev, head, link.hex(), tuple(entries)), link
 
 

@@ -20,6 +20,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder
 
+from domain.persistence.chain import ChainRow, Head, digest, extend, id_bytes
+
 #: The PostgreSQL advisory lock under which tables are created, one creator at a time per database.
 CREATE_LOCK = 0x59_49_50_41_4E_51_49  # "YIPANQI"
 
@@ -29,8 +31,13 @@ RELAY_STREAM = "relay"
 #: One stored event as the recorders insert it: originator id, originator version, topic, state (JSON bytes).
 EventRow = tuple[UUID | str, int, str, bytes]
 
-#: One event of the log as the relay reads it: notification id, originator id (16 bytes), version, topic, state.
-LogRow = tuple[int, bytes, int, str, bytes]
+#: One event of the log as the relay reads it: notification id, originator id (16 bytes), version, topic, state, and
+#: the node whose chain it is in (16 bytes; None: stored before chaining began, see ``domain.persistence.chain``).
+LogRow = tuple[int, bytes, int, str, bytes, bytes | None]
+
+#: One event with its place in its origin's chain, as ``yipanqi verify`` reads it: a ``LogRow``, then seq and link
+#: (None both where the event has no chain row).
+ChainedRow = tuple[int, bytes, int, str, bytes, bytes | None, int | None, bytes | None]
 
 
 def as_uuid(originator_id: UUID | str) -> UUID:
@@ -114,7 +121,9 @@ class SyncRecorder(ApplicationRecorder):
     module implements it on top of that backend's application recorder (which comes next in the MRO).
 
     Every insert also writes a ``KnownSpan`` for its events (when this node came to hold them), beside the events
-    and never in their bytes: the "known" clock of the views.
+    and never in their bytes: the "known" clock of the views. A node's recorder (``origin`` set: the node's id) also
+    writes each event's place in its origin's hash chain (``domain.persistence.chain``): its own events in its own
+    chain, a child's as the ingest says (``origins=``).
 
     Its ``insert_events(stored_events, beside=[...])`` (the library's method, extended) writes the ``Beside`` rows
     (stream positions, stored answers) in the same transaction as the events; ``insert_rows`` does the same for
@@ -123,16 +132,58 @@ class SyncRecorder(ApplicationRecorder):
     library's ``IntegrityError`` and nothing of the transaction is written.
     """
 
+    #: The node whose chain this log's own events go in (its id's 16 bytes); None: no chaining (a reference store of
+    #: replicas, a recorder made outside a node store).
+    origin: bytes | None = None
+
+    @abstractmethod
     def insert_rows(
-        self, rows: Iterable[EventRow], *, positions: Sequence[StreamPosition] = (), beside: Sequence[Beside] = ()
+        self,
+        rows: Iterable[EventRow],
+        *,
+        positions: Sequence[StreamPosition] = (),
+        beside: Sequence[Beside] = (),
+        origins: Sequence[bytes | None] | None = None,
     ) -> Sequence[int]:
         """Insert events given as ``(originator_id, originator_version, topic, state)`` and the rows beside them, in
         one transaction; return the events' notification ids, in order. ``rows`` may be a lazy iterable (consumed
-        once). Backends override it with a leaner insert."""
-        from eventsourcing.persistence import StoredEvent
+        once). ``origins``: each event's origin (replicated events, as their envelope says; None: unchained); by
+        default every event is this node's own."""
 
-        recorder: Any = self
-        return recorder.insert_events([StoredEvent(*row) for row in rows], positions=positions, beside=beside) or []
+    def _chain(self, cursor: Any, ids: Sequence[int], digests: Sequence[bytes], origins: Sequence[bytes | None] | None) -> None:
+        """In the events' transaction, after their insert (the writer holds the log's lock): their chain rows, each
+        origin numbered on from its head."""
+        if self.origin is None or not ids:
+            return
+        chain_origins: Sequence[bytes | None] = origins if origins is not None else [self.origin] * len(ids)
+        heads = self._heads(cursor, {o for o in chain_origins if o is not None})
+        before = dict(heads)
+        rows = extend(heads, ids, digests, chain_origins)
+        self._write_chain(cursor, rows, [h for o, h in heads.items() if before.get(o) != h])
+
+    @staticmethod
+    def event_digest(row: EventRow) -> bytes:
+        return digest(id_bytes(row[0]), row[1], row[2], row[3])
+
+    @abstractmethod
+    def _heads(self, cursor: Any, origins: set[bytes]) -> dict[bytes, Head]:
+        """The heads of these origins' chains, as this log holds them (origins without one are left out)."""
+
+    @abstractmethod
+    def _write_chain(self, cursor: Any, rows: Sequence[ChainRow], heads: Sequence[Head]) -> None: ...
+
+    @abstractmethod
+    def chain_heads(self) -> tuple[int, dict[bytes, Head]]:
+        """Every origin's chain head in this log, and the log's last notification id, read together (what a check of
+        the log reads up to)."""
+
+    @abstractmethod
+    def chained_rows(self, start: int, limit: int) -> list[ChainedRow]:
+        """Up to ``limit`` events from notification id ``start`` on, in log order, each with its chain row."""
+
+    @abstractmethod
+    def held_states(self, keys: Sequence[tuple[bytes, int]]) -> dict[tuple[bytes, int], bytes]:
+        """The stored bytes of the events held among ``keys`` (aggregate id's 16 bytes, version)."""
 
     def _write_beside(self, cursor: Any, rows: Sequence[Beside]) -> None:
         """In the transaction of the events: stream positions upserted, stored answers inserted in one statement (a
@@ -186,9 +237,8 @@ class SyncRecorder(ApplicationRecorder):
 
     def select_rows(self, start: int, limit: int) -> list[LogRow]:
         """Up to ``limit`` events of the log from notification id ``start`` on, in order, as plain tuples (the
-        relay's read: no ``Notification`` or ``UUID`` objects per event). Backends override it with a leaner select."""
-        page = self.select_notifications(start=start, limit=limit)
-        return [(n.id, as_uuid(n.originator_id).bytes, n.originator_version, n.topic, n.state) for n in page]
+        relay's read: no ``Notification`` or ``UUID`` objects per event), each with its chain's origin."""
+        return [row[:6] for row in self.chained_rows(start, limit)]  # type: ignore[misc]
 
     def data_version(self) -> int:
         """A number that changes whenever another connection committed to the log: a relay reads its log only then.

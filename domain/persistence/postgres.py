@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -16,6 +17,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from domain.persistence import (
     Beside,
+    ChainedRow,
     EventRow,
     KnownSpan,
     ParkedMessage,
@@ -23,7 +25,9 @@ from domain.persistence import (
     StreamHalt,
     StreamPosition,
     SyncRecorder,
+    as_uuid,
 )
+from domain.persistence.chain import ChainRow, Head
 
 #: The advisory lock key under which node stores create their tables, one at a time per database.
 CREATE_LOCK = 0x59_49_50_41_4E_51_49  # "YIPANQI"
@@ -43,6 +47,31 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         self.halts_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_halts"))
         self.state_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_state"))
         self.known_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_known"))
+        self.links_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_links"))
+        self.heads_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_heads"))
+        events = SQL("{}.{}").format(schema, Identifier(events_table_name))
+        self._chain_heads_statement = SQL(
+            "SELECT NULL::bytea AS origin, max(notification_id) AS seq, NULL::bytea AS link FROM {} "
+            "UNION ALL SELECT origin, seq, link FROM {}"
+        ).format(events, self.heads_table)
+        self._heads_statement = SQL("SELECT origin, seq, link FROM {} WHERE origin = ANY(%s)").format(self.heads_table)
+        self._insert_links_statement = SQL(
+            "INSERT INTO {} SELECT * FROM unnest(%b::bigint[], %b::bytea[], %b::bigint[], %b::bytea[])"
+        ).format(self.links_table)
+        self._upsert_heads_statement = SQL(
+            "INSERT INTO {} SELECT * FROM unnest(%b::bytea[], %b::bigint[], %b::bytea[]) ON CONFLICT (origin) DO UPDATE "
+            "SET seq = EXCLUDED.seq, link = EXCLUDED.link"
+        ).format(self.heads_table)
+        self._chained_rows_statement = SQL(
+            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state, l.origin, l.seq, l.link "
+            "FROM {} AS e LEFT JOIN {} AS l ON l.id = e.notification_id WHERE e.notification_id >= %s "
+            "ORDER BY e.notification_id LIMIT %s"
+        ).format(events, self.links_table)
+        self._held_states_statement = SQL(
+            "SELECT e.originator_id, e.originator_version, e.state FROM {} AS e "
+            "JOIN unnest(%s::{}[], %s::bigint[]) AS k (originator_id, originator_version) "
+            "USING (originator_id, originator_version)"
+        ).format(events, SQL(self.datastore.originator_id_type))
         self._answer_statement = SQL("SELECT request_hash, status, body FROM {} WHERE principal = %s AND key = %s").format(
             self.answers_table
         )
@@ -94,6 +123,14 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
                 "CREATE TABLE IF NOT EXISTS {} (last_id bigint PRIMARY KEY, first_id bigint NOT NULL, "
                 "known_at timestamptz NOT NULL DEFAULT clock_timestamp())"
             ).format(self.known_table),
+            # Likewise: events stored before chaining began have no link.
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (id bigint PRIMARY KEY, origin bytea NOT NULL, seq bigint NOT NULL, "
+                "link bytea NOT NULL)"
+            ).format(self.links_table),
+            SQL("CREATE TABLE IF NOT EXISTS {} (origin bytea PRIMARY KEY, seq bigint NOT NULL, link bytea NOT NULL)").format(
+                self.heads_table
+            ),
         ]
 
     def create_table(self) -> None:
@@ -108,15 +145,22 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         rows = [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events]
-        return self._insert_columns(self._columns(rows), (*kwargs.get("positions", ()), *kwargs.get("beside", ())))
+        return self.insert_rows(rows, positions=kwargs.get("positions", ()), beside=kwargs.get("beside", ()))
 
     def insert_rows(
-        self, rows: Iterable[EventRow], *, positions: Sequence[StreamPosition] = (), beside: Sequence[Beside] = ()
+        self,
+        rows: Iterable[EventRow],
+        *,
+        positions: Sequence[StreamPosition] = (),
+        beside: Sequence[Beside] = (),
+        origins: Sequence[bytes | None] | None = None,
     ) -> Sequence[int]:
-        return self._insert_columns(self._columns(rows), (*positions, *beside))
+        rows = rows if isinstance(rows, list | tuple) else list(rows)
+        digests = [self.event_digest(row) for row in rows] if self.origin is not None else []
+        return self._insert_columns(self._columns(rows), (*positions, *beside), _Chaining(digests, origins))
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _insert_columns(self, columns: tuple[list[Any], ...], beside: Sequence[Beside]) -> list[int]:
+    def _insert_columns(self, columns: tuple[list[Any], ...], beside: Sequence[Beside], chaining: _Chaining) -> list[int]:
         """The library's insert, leaner: the same table lock (commit order = notification id order), NOTIFY and
         RETURNING, in one transaction with the positions; the rows go as four binary arrays unnested by the server
         instead of an array of composites that psycopg formats as text in Python. (The rows are all materialised
@@ -128,15 +172,18 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
                 # statement, the client for results: psycopg#685); an ingest of 20,000 events hung a province so.
                 with conn.transaction(), conn.cursor() as curs:
                     self._write_beside(curs, beside)
-                    ids = self._insert(curs, columns) if count else []
+                    ids = self._insert(curs, columns, chaining) if count else []
             else:
-                ids = self._insert_pipelined(conn, columns, beside)
+                ids = self._insert_pipelined(conn, columns, beside, chaining)
         if len(ids) != count:
             raise ProgrammingError(f"got {len(ids)} notification ids for {count} events")
         return ids
 
-    def _insert_pipelined(self, conn: Any, columns: tuple[list[Any], ...], beside: Sequence[Beside]) -> list[int]:
-        """A command's few rows: one round trip for the positions or answer, the lock, NOTIFY and the insert."""
+    def _insert_pipelined(
+        self, conn: Any, columns: tuple[list[Any], ...], beside: Sequence[Beside], chaining: _Chaining
+    ) -> list[int]:
+        """A command's few rows: one round trip for the positions or answer, the lock, NOTIFY and the insert (two
+        when chaining: the chain heads are read under the lock first)."""
         ids: list[int] = []
         exc: Exception | None = None
         with conn.pipeline() as pipeline, conn.transaction():
@@ -151,20 +198,73 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
             if columns[1] and exc is None:
                 with conn.cursor() as curs:
                     try:
-                        ids = self._insert(curs, columns, pipeline)
+                        ids = self._insert(curs, columns, chaining, pipeline)
                     except Exception as e:
                         exc = e  # re-raised after the pipeline has exited (avoids psycopg's warning)
         if exc:
             raise exc
         return ids
 
-    def _insert(self, curs: Cursor[DictRow], columns: tuple[list[Any], ...], pipeline: Any = None) -> list[int]:
+    def _insert(
+        self, curs: Cursor[DictRow], columns: tuple[list[Any], ...], chaining: _Chaining, pipeline: Any = None
+    ) -> list[int]:
         self._lock_table(curs)
         self._notify_channel(curs)
         curs.execute(self._insert_rows_statement, columns, prepare=True)
         if pipeline is not None:
             pipeline.sync()  # so that a uniqueness violation raises IntegrityError here
-        return [row["notification_id"] for row in curs.fetchall()]
+        ids = [row["notification_id"] for row in curs.fetchall()]
+        self._chain(curs, ids, chaining.digests, chaining.origins)
+        return ids
+
+    def _heads(self, curs: Cursor[DictRow], origins: set[bytes]) -> dict[bytes, Head]:
+        if not origins:
+            return {}
+        curs.execute(self._heads_statement, (list(origins),), prepare=True)
+        return {bytes(r["origin"]): Head(bytes(r["origin"]), r["seq"], bytes(r["link"])) for r in curs.fetchall()}
+
+    def _write_chain(self, curs: Cursor[DictRow], rows: Sequence[ChainRow], heads: Sequence[Head]) -> None:
+        if rows:
+            curs.execute(self._insert_links_statement, [list(column) for column in zip(*rows, strict=True)], prepare=True)
+        if heads:
+            curs.execute(
+                self._upsert_heads_statement,
+                ([h.origin for h in heads], [h.seq for h in heads], [h.link for h in heads]),
+                prepare=True,
+            )
+
+    def chain_heads(self) -> tuple[int, dict[bytes, Head]]:
+        # One statement, so one snapshot: a writer's events and heads are both in it or both not.
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._chain_heads_statement)
+            rows = curs.fetchall()
+        heads = {bytes(r["origin"]): Head(bytes(r["origin"]), r["seq"], bytes(r["link"])) for r in rows if r["origin"]}
+        return next((r["seq"] or 0 for r in rows if r["origin"] is None), 0), heads
+
+    def chained_rows(self, start: int, limit: int) -> list[ChainedRow]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._chained_rows_statement, (start, limit), prepare=True)
+            return [
+                (
+                    r["notification_id"],
+                    as_uuid(r["originator_id"]).bytes,
+                    r["originator_version"],
+                    r["topic"],
+                    bytes(r["state"]),
+                    None if r["origin"] is None else bytes(r["origin"]),
+                    r["seq"],
+                    None if r["link"] is None else bytes(r["link"]),
+                )
+                for r in curs.fetchall()
+            ]
+
+    def held_states(self, keys: Sequence[tuple[bytes, int]]) -> dict[tuple[bytes, int], bytes]:
+        if not keys:
+            return {}
+        ids = [self._originator_id(UUID(bytes=key)) for key, _ in keys]
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._held_states_statement, (ids, [version for _, version in keys]))
+            return {(as_uuid(r["originator_id"]).bytes, r["originator_version"]): bytes(r["state"]) for r in curs.fetchall()}
 
     def _columns(self, rows: Iterable[EventRow]) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
         rows = rows if isinstance(rows, list | tuple) else list(rows)
@@ -290,6 +390,15 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
                 SQL("DELETE FROM {} WHERE kind = %s AND left(key, %s) = %s").format(self.state_table),
                 (kind, len(key_prefix), key_prefix),
             )
+
+
+@dataclass(frozen=True)
+class _Chaining:
+    """What an insert's chain rows are made of: the events' digests (none when the recorder does not chain) and
+    their origins (None: all this node's own)."""
+
+    digests: Sequence[bytes]
+    origins: Sequence[bytes | None] | None
 
 
 def _parked(r: Any) -> ParkedMessage:

@@ -49,6 +49,7 @@ from rich.console import Console
 from domain.base import NodeRef
 from domain.hierarchy import Hierarchy
 from domain.levels import Level
+from domain.persistence import LogRow
 from domain.store import NodeStore, NodeStores, StoreSettings
 from gateways import heap
 from gateways.bench.raw import produce_then_consume
@@ -354,7 +355,7 @@ def _raw(
     """Bare kafka-python moving the province's first ``limit`` events: one message per event, then in frames."""
     sync = SyncSettings()
     rows = _province_rows(settings, province, limit)
-    singles = [(state, _frame(province.node_id, [(pos, oid, v, t, state)], pos - 1)) for pos, oid, v, t, state in rows]
+    singles = [(row[4], _frame(province.node_id, [row], row[0] - 1)) for row in rows]
     frames = []
     for start in range(0, len(rows), sync.frame_events):
         chunk = rows[start : start + sync.frame_events]
@@ -372,7 +373,7 @@ def _raw(
     }
 
 
-def _province_rows(settings: StoreSettings, province: NodeRef, limit: int) -> list[tuple[int, bytes, int, str, bytes]]:
+def _province_rows(settings: StoreSettings, province: NodeRef, limit: int) -> list[LogRow]:
     store = NodeStore(province, settings)
     try:
         return store.recorder.select_rows(1, limit)  # type: ignore[attr-defined, no-any-return]
@@ -380,8 +381,8 @@ def _province_rows(settings: StoreSettings, province: NodeRef, limit: int) -> li
         store.close()
 
 
-def _frame(origin: UUID, rows: Sequence[tuple[int, bytes, int, str, bytes]], prev: int) -> bytes:
-    entries = tuple(Entry(pos, oid, v, topic, len(state)) for pos, oid, v, topic, state in rows)
+def _frame(origin: UUID, rows: Sequence[LogRow], prev: int) -> bytes:
+    entries = tuple(Entry(pos, oid, v, topic, len(state), chain) for pos, oid, v, topic, state, chain in rows)
     return Frame(Kind.EVENTS, origin, prev, rows[-1][0], GENESIS_LINK, entries).encode()
 
 

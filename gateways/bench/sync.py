@@ -322,7 +322,7 @@ def _messages(stores: Sequence[NodeStore] | Any) -> list[tuple[bytes, bytes]]:
     for store in stores:
         prev = 0
         for n in store.iter_notifications(batch=5000):
-            entry = Entry(n.id, n.originator_id.bytes, n.originator_version, n.topic, len(n.state))
+            entry = Entry(n.id, n.originator_id.bytes, n.originator_version, n.topic, len(n.state), store.node.node_id.bytes)
             out.append((n.state, Frame(Kind.EVENTS, store.node.node_id, prev, n.id, GENESIS_LINK, (entry,)).encode()))
             prev = n.id
     return out

@@ -128,8 +128,8 @@ def drive(ingest: Ingest, consumer: Any, until: Any, timeout: float = 30) -> Non
 
 
 def check_published(store: NodeStore, records: list[Any]) -> None:
-    """Each frame: consecutive events' stored bytes unchanged, an envelope naming each event and the position
-    published before the frame, and the hash-chain link after its last event."""
+    """Each frame: consecutive events' stored bytes unchanged, an envelope naming each event (and the node's own chain
+    it is in) and the position published before the frame, and the hash-chain link after its last event."""
     notifications = iter(store.iter_notifications())
     prev, link, count = 0, GENESIS_LINK, 0
     for record in records:
@@ -139,7 +139,8 @@ def check_published(store: NodeStore, records: list[Any]) -> None:
             n = next(notifications)
             link = chain(link, n.id, n.originator_id, n.originator_version, n.topic, n.state)
             assert state == n.state
-            assert entry == (n.id, n.originator_id.bytes, n.originator_version, n.topic, len(n.state))
+            own = store.node.node_id.bytes
+            assert entry == (n.id, n.originator_id.bytes, n.originator_version, n.topic, len(n.state), own)
             count += 1
         assert frame.link == link and frame.head >= frame.last
         prev = frame.last

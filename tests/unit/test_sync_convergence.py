@@ -393,7 +393,7 @@ def forged(world: World, stream: Stream, after: int, bad: int, count: int) -> tu
     for n in events:
         topic = NEXT_TOPIC if n.id == bad else n.topic
         link = chain_step(link, n.id, n.originator_id.bytes, n.originator_version, topic, n.state)
-        entries.append(Entry(n.id, n.originator_id.bytes, n.originator_version, topic, len(n.state)))
+        entries.append(Entry(n.id, n.originator_id.bytes, n.originator_version, topic, len(n.state), None))
     frame = Frame(Kind.EVENTS, ref(stream.code).node_id, after, events[-1].id, link.hex(), tuple(entries))
     return b"".join(n.state for n in events), frame.encode()
 

@@ -34,6 +34,7 @@ def frames(draw: st.DrawFn) -> Frame:
     prev = draw(st.integers(0, 2**40))
     gaps = draw(st.lists(st.integers(1, 1000), min_size=1, max_size=60))  # positions rise, with holes
     positions = [prev + sum(gaps[: i + 1]) for i in range(len(gaps))]
+    chains = draw(st.lists(st.binary(min_size=16, max_size=16), min_size=1, max_size=4))  # a few, shared by events
     entries = tuple(
         Entry(
             p,
@@ -41,6 +42,7 @@ def frames(draw: st.DrawFn) -> Frame:
             draw(st.integers(1, 2**62)),
             draw(TOPICS | st.text(max_size=40)),
             draw(st.integers(0, 5000)),
+            draw(st.none() | st.sampled_from(chains)),
         )
         for p in positions
     )
@@ -77,12 +79,16 @@ def test_a_format_1_envelope_is_poison_that_names_its_format() -> None:
     for header in (v1, v1_heartbeat):
         with pytest.raises(EnvelopeError, match=r"envelope format 1 \(one event per message\)"):
             Frame.decode(header)
+    format_3 = bytearray(Frame(Kind.EVENTS, ORIGIN, 4, 5, GENESIS_LINK, (Entry(5, AGG, 1, "t", 3, None),)).encode())
+    format_3[0] = 3
+    with pytest.raises(EnvelopeError, match=r"envelope format 3 \(events without their chain\)"):
+        Frame.decode(bytes(format_3))
     with pytest.raises(EnvelopeError, match="unknown envelope format 9"):
         Frame.decode(bytes([9]) + v1[1:])
 
 
 def test_unknown_kinds_empty_frames_and_disordered_positions_are_poison() -> None:
-    entry = Entry(5, AGG, 1, "t", 3)
+    entry = Entry(5, AGG, 1, "t", 3, None)
     unknown_kind = bytearray(Frame(Kind.EVENTS, ORIGIN, 4, 5, GENESIS_LINK, (entry,)).encode())
     unknown_kind[1] = 99
     cases = {
@@ -99,7 +105,7 @@ def test_unknown_kinds_empty_frames_and_disordered_positions_are_poison() -> Non
 
 
 def test_the_value_is_cut_by_the_listed_lengths_and_must_match_them() -> None:
-    entries = (Entry(5, AGG, 1, "a", 3), Entry(7, AGG, 2, "b", 0), Entry(9, AGG, 3, "a", 2))
+    entries = (Entry(5, AGG, 1, "a", 3, AGG), Entry(7, AGG, 2, "b", 0, None), Entry(9, AGG, 3, "a", 2, AGG))
     frame = Frame(Kind.EVENTS, ORIGIN, 4, 9, GENESIS_LINK, entries)
     assert frame.split(b"abcde") == [b"abc", b"", b"de"]
     assert frame.last == 9
@@ -121,7 +127,7 @@ def test_the_link_commits_to_every_field_and_to_the_whole_stream_before() -> Non
 
 
 def test_a_frames_links_chain_event_by_event_so_any_suffix_can_be_checked_from_the_link_before_it() -> None:
-    entries = [Entry(p, AGG, p, "t", 1) for p in (3, 4, 8)]
+    entries = [Entry(p, AGG, p, "t", 1, AGG) for p in (3, 4, 8)]
     states = [b"x", b"y", b"z"]
     chained = list(links(bytes(32), entries, states))
     by_hex = GENESIS_LINK

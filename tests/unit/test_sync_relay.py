@@ -19,7 +19,7 @@ class MemoryLog:
 
     def __init__(self, count: int) -> None:
         rows = range(1, count + 1)
-        self.rows: list[LogRow] = [(i, uuid.uuid4().bytes, 1, "domain.x:X.Happened", b'{"n":%d}' % i) for i in rows]
+        self.rows: list[LogRow] = [(i, uuid.uuid4().bytes, 1, "domain.x:X.Happened", b'{"n":%d}' % i, None) for i in rows]
 
     def select_rows(self, start: int, limit: int) -> list[LogRow]:
         return [r for r in self.rows if r[0] >= start][:limit]

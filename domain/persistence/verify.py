@@ -1,0 +1,189 @@
+"""Verify a log against the hash chains kept beside it (``domain.persistence.chain``): pure, over its rows.
+
+Each origin's chain is recomputed from the stored bytes, in log order, and compared with the stored links and the
+store's chain heads. Per chain the first difference is named with its kind:
+
+- ``bytes_changed``: an event's bytes (or aggregate, version, topic) no longer match its link;
+- ``row_missing``: a seq is skipped (an event deleted), or the head says more events were held;
+- ``row_inserted``: a seq appears twice, or an event without a chain row follows chained ones;
+- ``order_changed``: an event comes after one of its origin's later events (rows moved or swapped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from domain.persistence import ChainedRow
+from domain.persistence.chain import GENESIS, Head, digest, link
+
+
+class Difference(StrEnum):
+    BYTES_CHANGED = "bytes_changed"
+    ROW_MISSING = "row_missing"
+    ROW_INSERTED = "row_inserted"
+    ORDER_CHANGED = "order_changed"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    Difference.BYTES_CHANGED: "内容被改动",
+    Difference.ROW_MISSING: "记录缺失",
+    Difference.ROW_INSERTED: "记录被插入",
+    Difference.ORDER_CHANGED: "顺序被改动",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One difference: where in the log (notification id; 0 at the end of the log), which seq of the chain."""
+
+    kind: Difference
+    position: int
+    seq: int
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "label": self.kind.label,
+            "position": self.position,
+            "seq": self.seq,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class ChainCheck:
+    """What was found of one origin's chain."""
+
+    origin: bytes
+    events: int = 0
+    last_seq: int = 0  # the highest seq read in order
+    last_link: bytes = GENESIS
+    findings: list[Finding] = field(default_factory=list)
+    skipped: dict[int, int] = field(default_factory=dict)  # seq not seen yet → where the chain jumped past it
+    mismatched: list[_Mismatch] = field(default_factory=list)  # links that did not match, for ``_moved``
+
+    @property
+    def first(self) -> Finding | None:
+        return min(self.findings, key=lambda f: (f.position or 1 << 62, f.seq)) if self.findings else None
+
+
+@dataclass
+class Verification:
+    """A log checked against its chains: events read, how many were stored before chaining began, per origin what
+    was found, and any event that has no chain row though chaining had begun."""
+
+    events: int = 0
+    unchained: int = 0
+    chains: dict[bytes, ChainCheck] = field(default_factory=dict)
+    strays: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.strays and not any(c.findings for c in self.chains.values())
+
+    def add(self, row: ChainedRow) -> None:
+        position, originator_id, version, topic, state, origin, seq, stored = row
+        self.events += 1
+        if origin is None or seq is None or stored is None:
+            if self.chains:
+                detail = f"event {UUID(bytes=originator_id)} v{version} has no chain row, yet chaining had begun"
+                self.strays.append(Finding(Difference.ROW_INSERTED, position, 0, detail))
+            else:
+                self.unchained += 1
+            return
+        chain = self.chains.get(origin) or self.chains.setdefault(origin, ChainCheck(origin))
+        chain.events += 1
+        expected = chain.last_seq + 1
+        if seq == expected:
+            event_digest = digest(originator_id, version, topic, state)
+            if link(chain.last_link, origin, seq, event_digest) != stored:
+                chain.mismatched.append(_Mismatch(position, seq, chain.last_link, event_digest, stored))
+        elif seq > expected:
+            for skipped in range(expected, seq):
+                chain.skipped[skipped] = position
+        else:
+            jumped = chain.skipped.pop(seq, None)
+            if jumped is None:
+                chain.findings.append(Finding(Difference.ROW_INSERTED, position, seq, f"seq {seq} appears again"))
+            else:
+                detail = f"seq {seq} comes after later events (first out of order at position {jumped})"
+                chain.findings.append(Finding(Difference.ORDER_CHANGED, jumped, seq, detail))
+            return
+        chain.last_seq, chain.last_link = seq, stored
+
+    def finish(self, heads: Mapping[bytes, Head]) -> Verification:
+        """Close the check: skipped seqs never seen are missing rows; the heads must end where the chains do."""
+        for chain in self.chains.values():
+            chain.findings += _moved(chain.origin, chain.mismatched)
+            chain.mismatched.clear()
+            for seq, position in sorted(chain.skipped.items()):
+                chain.findings.append(Finding(Difference.ROW_MISSING, position, seq, f"seq {seq} is not in the log"))
+            chain.skipped.clear()
+        for origin, head in heads.items():
+            chain = self.chains.get(origin) or self.chains.setdefault(origin, ChainCheck(origin))
+            if head.seq > chain.last_seq:
+                detail = f"the chain head says {head.seq} events, the log ends at seq {chain.last_seq}"
+                chain.findings.append(Finding(Difference.ROW_MISSING, 0, chain.last_seq + 1, detail))
+            elif head.seq < chain.last_seq:
+                detail = f"the log goes on to seq {chain.last_seq}, the chain head ends at {head.seq}"
+                chain.findings.append(Finding(Difference.ROW_INSERTED, 0, head.seq + 1, detail))
+            elif head.link != chain.last_link:
+                detail = f"the chain head's link at seq {head.seq} differs from the stored one"
+                chain.findings.append(Finding(Difference.BYTES_CHANGED, 0, head.seq, detail))
+        for origin, chain in self.chains.items():
+            if origin not in heads and chain.events:
+                detail = "events of a chain this store never wrote a head for"
+                chain.findings.append(Finding(Difference.ROW_INSERTED, 0, 1, detail))
+        return self
+
+
+@dataclass(frozen=True)
+class _Mismatch:
+    position: int
+    seq: int
+    prev: bytes  # the stored link before it
+    digest: bytes
+    stored: bytes
+
+
+#: At most this many mismatched links of one chain are paired up to tell moved events from changed ones.
+_PAIRS_UP_TO = 64
+
+
+def _moved(origin: bytes, mismatched: list[_Mismatch]) -> list[Finding]:
+    """The findings of the links that did not match: two events whose bytes each match the other's link were
+    swapped (``order_changed``); any other has had its bytes changed."""
+    found: list[Finding] = []
+    paired: set[int] = set()
+    if len(mismatched) <= _PAIRS_UP_TO:
+        for i, a in enumerate(mismatched):
+            for b in mismatched[i + 1 :]:
+                if (
+                    a.seq not in paired
+                    and b.seq not in paired
+                    and link(a.prev, origin, a.seq, b.digest) == a.stored
+                    and link(b.prev, origin, b.seq, a.digest) == b.stored
+                ):
+                    paired |= {a.seq, b.seq}
+                    detail = f"the events at positions {a.position} and {b.position} (seq {a.seq}, {b.seq}) were swapped"
+                    found.append(Finding(Difference.ORDER_CHANGED, a.position, a.seq, detail))
+    detail = "the stored bytes do not match the link"
+    found += [Finding(Difference.BYTES_CHANGED, m.position, m.seq, detail) for m in mismatched if m.seq not in paired]
+    return found
+
+
+def verify_rows(rows: Iterable[ChainedRow], heads: Mapping[bytes, Head]) -> Verification:
+    """Check ``rows`` (a whole log, in order) against their chains and the store's ``heads``."""
+    verification = Verification()
+    for row in rows:
+        verification.add(row)
+    return verification.finish(heads)
