@@ -20,6 +20,7 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.application import Application
 from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Transcoder
@@ -28,8 +29,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.base import DutyAggregate, NodeRef
 from domain.codec import DateAsISO, NodeMapper, StateTranscoder
+from domain.keys import Checkpoint, NodeKey, key_id, node_key_id, public_bytes
 from domain.levels import Level
 from domain.persistence import Beside, EventRow, SyncRecorder, known_times
+from domain.persistence.chain import Head
+from domain.persistence.keys import KeyFileError, create_key, key_path, load_key, replace_key
 from domain.persistence.verify import Verification
 
 Backend = Literal["sqlite", "postgres"]
@@ -128,6 +132,7 @@ class NodeStore(Application):
     """One node's append-only log of deputy work: its own aggregates and, after sync, its subtree's."""
 
     log_kind = "n"  # which of the node's logs: its own one; prefixes PostgreSQL tables and names SQLite files
+    _sealed_at = 0  # the seq of this store's last checkpoint (in this process)
     chained = True  # whether the events it records go in the node's hash chain (``domain.persistence.chain``)
 
     def __init__(self, node: NodeRef, settings: StoreSettings | None = None, env: dict[str, str] | None = None) -> None:
@@ -257,6 +262,50 @@ class NodeStore(Application):
             if progress:
                 progress(check.events, last)
         return check.finish(heads)
+
+    # ------------------------------------------------------------------------------------------ keys and seals
+
+    def signing_key(self) -> Ed25519PrivateKey:
+        """The node's signing key (``domain.keys``), its file created and its public key registered in the log if
+        need be. A key file that does not match the key registered is an error (restore the file, or rotate)."""
+        path = key_path(self.settings.data_dir, self.node.node_id)
+        key = load_key(path)
+        record_id = node_key_id(self.node.node_id)
+        registered = self.get(record_id) if self.contains(record_id) else None
+        if key is None:
+            if registered is not None:
+                raise KeyFileError(f"{path}: missing, though {self.node} registered key {registered.current}")
+            key = create_key(path)
+        if registered is None:
+            self.save_all([NodeKey.register(self.node, key)])
+        elif key_id(public_bytes(key)) != registered.current:
+            raise KeyFileError(f"{path}: key {key_id(public_bytes(key))} is not {self.node}'s current key {registered.current}")
+        return key
+
+    def rotate_key(self) -> str:
+        """A new signing key, endorsed by the old one (kept beside it as ``.key.<n>``); the new key's id."""
+        old = self.signing_key()
+        new, _ = replace_key(key_path(self.settings.data_dir, self.node.node_id))
+        record: NodeKey = self.get(node_key_id(self.node.node_id))
+        record.rotate(old, new)
+        self.save_all([record])
+        return record.current
+
+    def seal(self, key: Ed25519PrivateKey) -> int | None:
+        """A signed checkpoint of the node's own chain, if it moved since this store's last one: the seq it signs
+        (None: nothing new to seal)."""
+        sealed: list[int] = []
+
+        def checkpoint(head: Head | None) -> list[EventRow]:
+            if head is None or head.seq == self._sealed_at:  # nothing since the last checkpoint but itself
+                return []
+            sealed.append(head.seq)
+            return self.take_rows([Checkpoint.seal(self.node, key, head.seq, head.link)])
+
+        self.books.insert_sealed(checkpoint)
+        if sealed:
+            self._sealed_at = sealed[0] + 1
+        return sealed[0] if sealed else None
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0

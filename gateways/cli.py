@@ -13,10 +13,12 @@ from rich.console import Console
 
 from domain.base import DomainError
 from domain.hierarchy import Hierarchy
+from domain.keys import key_id, public_bytes
+from domain.persistence.keys import KeyFileError, key_path
 from domain.store import NodeStores, StoreSettings
 from gateways import render
 from gateways.bench import print_result
-from gateways.cli_audit import verify_command
+from gateways.cli_audit import bench_verify_command, verify_command
 from gateways.cli_gateway import bench_dashboard_command, bench_gateway_command, serve_command, token_app
 from gateways.cli_projections import bench_projections_command, projections_app, report_command
 from gateways.cli_records import correct_command, void_command
@@ -39,6 +41,7 @@ app.command("correct")(correct_command)
 app.command("void")(void_command)
 app.command("verify")(verify_command)
 bench_app.command("projections")(bench_projections_command)
+bench_app.command("verify")(bench_verify_command)
 
 # Wide enough for the summary tables when output is not a terminal (rich would assume 80 columns).
 console = Console(width=max(120, Console().width))
@@ -69,7 +72,10 @@ def nodes(
 
 @node_app.command("init")
 def node_init(code: Annotated[str, typer.Argument(help="区划代码 / division code")]) -> None:
-    """创建节点的事件存储 / create a node's event store."""
+    """创建节点的事件存储和签名密钥 / create a node's event store and its signing key.
+
+    The key (Ed25519) goes in YIPANQI_DATA_DIR/keys/<node id>.key, readable by its owner only; its public half is
+    registered in the node's log, so the levels above learn it as the log travels up."""
     hierarchy = Hierarchy.load()
     division = _resolve(hierarchy, code)
     settings = StoreSettings()
@@ -80,9 +86,43 @@ def node_init(code: Annotated[str, typer.Argument(help="区划代码 / division 
             if settings.backend(store.node.level) == "sqlite"
             else f"PostgreSQL tables {store.name}_*"
         )
+        try:
+            key = key_id(public_bytes(store.signing_key()))
+        except KeyFileError as e:
+            raise _fail(str(e)) from None
         console.print(
-            f"已初始化 initialised {render.node_label(hierarchy.ref(division))}: {where} ({store.max_position()} events)"
+            f"已初始化 initialised {render.node_label(hierarchy.ref(division))}: {where} ({store.max_position()} events); "
+            f"签名密钥 signing key {key} in {key_path(settings.data_dir, division.id)}",
+            highlight=False,
         )
+
+
+@node_app.command("rotate-key")
+def node_rotate_key(code: Annotated[str, typer.Argument(help="区划代码 / division code")]) -> None:
+    """更换节点签名密钥 / rotate a node's signing key (the old key endorses the new one; its file is kept as .key.N)."""
+    hierarchy = Hierarchy.load()
+    ref = hierarchy.ref(_resolve(hierarchy, code))
+    with NodeStores(StoreSettings()) as stores:
+        try:
+            new = stores.open(ref).rotate_key()
+        except KeyFileError as e:
+            raise _fail(str(e)) from None
+    console.print(f"已更换 rotated {render.node_label(ref)}: 新密钥 new key {new}", highlight=False)
+
+
+@node_app.command("seal")
+def node_seal(code: Annotated[str, typer.Argument(help="区划代码 / division code")]) -> None:
+    """立即签署链检查点 / sign a checkpoint of the node's own chain now (sync does so every YIPANQI_SEAL_S)."""
+    hierarchy = Hierarchy.load()
+    ref = hierarchy.ref(_resolve(hierarchy, code))
+    with NodeStores(StoreSettings()) as stores:
+        store = stores.open(ref)
+        try:
+            seq = store.seal(store.signing_key())
+        except KeyFileError as e:
+            raise _fail(str(e)) from None
+    said = f"签至 sealed up to seq {seq}" if seq else "无新事件 nothing new to seal"
+    console.print(f"{render.node_label(ref)}: {said}", highlight=False)
 
 
 @app.command()

@@ -53,6 +53,17 @@ def verify_command(
     raise typer.Exit(code=0 if check.ok else 1)
 
 
+def bench_verify_command(
+    events: Annotated[int, typer.Option(min=10_000, help="events in the store (a province's log: ≥ 1,000,000)")] = 1_000_000,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as one JSON line last")] = False,
+) -> None:
+    """校验基准 / verify a province-sized log against its chains vs a bare sha256 pass over the same bytes."""
+    from gateways.bench import print_result
+    from gateways.bench.verify import run_verify_benchmark
+
+    print_result(run_verify_benchmark(events=events, log=err.print), as_json=as_json, console=console)
+
+
 def verification_dict(hierarchy: Hierarchy, code: str, check: Verification, seconds: float) -> dict[str, Any]:
     return {
         "node": code,
@@ -74,6 +85,8 @@ def _chain(hierarchy: Hierarchy, chain: ChainCheck) -> dict[str, Any]:
         "name": hierarchy.get(origin).name if origin in hierarchy else None,
         "events": chain.events,
         "last_seq": chain.last_seq,
+        "sealed": chain.sealed,
+        "key_id": chain.current_key or None,
         "ok": first is None,
         "differences": len(chain.findings),
         "first": first.as_dict() if first else None,
@@ -87,7 +100,8 @@ def _origin_code(hierarchy: Hierarchy, chain: ChainCheck) -> str:
 
 def _table(result: dict[str, Any]) -> Table:
     table = Table(title=f"哈希链校验 hash chains of {result['node']}", title_justify="left")
-    for column in ("来源节点 origin", "事件 events", "末序号 last seq", "结果 result", "首个差异 first difference"):
+    columns = ("来源节点 origin", "事件 events", "末序号 last seq", "签至 sealed", "结果 result", "首个差异 first difference")
+    for column in columns:
         table.add_column(column)
     for chain in result["chains"]:
         first = chain["first"]
@@ -99,9 +113,11 @@ def _table(result: dict[str, Any]) -> Table:
             else ""
         )
         verdict = "[green]一致 intact[/]" if chain["ok"] else f"[bold red]{chain['differences']} 处差异 differences[/]"
-        table.add_row(f"{chain['code']} {chain['name'] or ''}", f"{chain['events']:,}", str(chain["last_seq"]), verdict, where)
+        sealed = str(chain["sealed"]) if chain["sealed"] else "—"
+        name = f"{chain['code']} {chain['name'] or ''}"
+        table.add_row(name, f"{chain['events']:,}", str(chain["last_seq"]), sealed, verdict, where)
     for stray in result["strays"]:
-        table.add_row("—", "", "", f"[bold red]{stray['label']}[/]", f"位置 position {stray['position']}: {stray['detail']}")
+        table.add_row("—", "", "", "", f"[bold red]{stray['label']}[/]", f"位置 position {stray['position']}: {stray['detail']}")
     return table
 
 

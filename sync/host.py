@@ -76,6 +76,8 @@ class SyncHost:
         self.consumer = make_consumer(bootstrap)
         self.control = make_consumer(bootstrap)
         self.references = {s.node.node_id: ReferenceStore(s.node, s.settings) for s in stores}
+        self.keys = {s.node.node_id: s.signing_key() for s in stores}  # made and registered where missing
+        self.next_seal = time.monotonic() + self.settings.seal_s
         self.relays: dict[UUID, Relay] = {}
         self.ingests: dict[UUID, Ingest] = {}
         self.senders: dict[UUID, DownwardSender] = {}
@@ -249,10 +251,24 @@ class SyncHost:
             self._check_silent()
         for each in self.ingests.values():
             each.save_status(now)
+        if now >= self.next_seal:
+            self.next_seal = now + self.settings.seal_s
+            self._seal()
         for node, relay in self.relays.items():
             ingest, receiver = self.ingests.get(node), self.receivers.get(node)
             health = (lambda i=ingest: i.health().encode()) if ingest else (lambda: None)
             relay.beat(now, health=health, resend=receiver.resend if receiver else None)
+
+    def _seal(self) -> None:
+        """A signed checkpoint of each hosted node's own chain that moved since its last one (``domain.keys``)."""
+        for node, store in self.stores.items():
+            try:
+                seq = store.seal(self.keys[node])
+            except Exception as e:  # noqa: BLE001 - one node's failure to seal must not stop the others' sync
+                self.log.warning("sync.seal_failed", node=str(node), error=repr(e))
+                continue
+            if seq is not None:
+                self.log.debug("sync.sealed", node=str(node), seq=seq)
 
     def _recover(self, due: list[tuple[Ingest, Inbound, int]]) -> None:
         """Stalled streams' recovery, one step per ``stall_s`` a stream stays stalled: read it again from the position

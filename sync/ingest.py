@@ -26,6 +26,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from domain.persistence import EventRow, ParkedMessage, StreamHalt, StreamPosition, SyncRecorder
+from domain.persistence.chain import ChainContradiction
 from sync.envelope import HEADER, Beat, EnvelopeError, Frame, Kind, links, republish_request
 from sync.health import Health, StreamState, StreamStatus
 from sync.settings import SyncSettings
@@ -136,8 +137,7 @@ class Ingest:
 
     def handle(self, records: dict[TopicPartition, list[ConsumerRecord]]) -> int:
         """Apply polled records of this node's streams in one transaction; returns how many events were recorded."""
-        rows: list[Applied] = []
-        moved: dict[str, Inbound] = {}
+        moved: dict[str, tuple[Inbound, StreamPosition, list[Applied]]] = {}
         self.pending.clear()
         now = time.monotonic()
         for tp, messages in records.items():
@@ -150,15 +150,13 @@ class Ingest:
                 continue
             before = stream.position
             stream.heard, stream.heard_any = now, True
-            for message in messages:
-                rows += self._judge(stream, message)
+            applied = [row for message in messages for row in self._judge(stream, message)]
             if stream.position != before:
                 stream.moved = now
-                moved[stream.stream] = stream
-        if moved:
-            self._commit(rows, [s.position for s in moved.values()])
+                moved[stream.stream] = (stream, before, applied)
+        count = self._commit_streams(moved)
         self._repeat_requests()
-        return len(rows)
+        return count
 
     def _beat(self, stream: Inbound, message: ConsumerRecord, now: float) -> None:
         """What the child says of itself: how far it has published, its head, its subtree's health."""
@@ -253,6 +251,28 @@ class Ingest:
     def _follow(self, stream: Inbound) -> None:
         stream.state, stream.reason, stream.since, stream.steps = StreamState.FOLLOWING, "", None, 0
 
+    def _commit_streams(self, moved: dict[str, tuple[Inbound, StreamPosition, list[Applied]]]) -> int:
+        """Commit what the streams that moved apply, in one transaction. A stream carrying a checkpoint that this
+        node's copy of its origin's chain contradicts applies nothing of this round and is marked diverged; the
+        others are committed without it."""
+        while moved:
+            streams = list(moved.values())
+            applied = [row for _, _, rows in streams for row in rows]
+            try:
+                self._commit(applied, [stream.position for stream, _, _ in streams])
+                return len(applied)
+            except ChainContradiction as e:
+                at = e.index
+                for stream, before, rows in streams:
+                    if at < len(rows):
+                        stream.position = before
+                        del moved[stream.stream]
+                        origin = UUID(bytes=e.origin)
+                        self._park(stream, before.position + 1, f"{DIVERGED}: {origin}'s chain: {e.reason}", None)
+                        break
+                    at -= len(rows)
+        return 0
+
     def _commit(self, applied: list[Applied], positions: list[StreamPosition]) -> None:
         try:
             self._insert(applied, positions)
@@ -289,19 +309,20 @@ class Ingest:
         stream: Inbound,
         position: int,
         reason: str,
-        message: ConsumerRecord,
+        message: ConsumerRecord | None,
         frame: Frame | None = None,
         payload: bytes | None = None,
     ) -> None:
-        """Park a poison message (``payload``: the bad event's bytes, else the whole value); the stream halts."""
+        """Park a poison message (``payload``: the bad event's bytes, else the whole value; no message: what was
+        found of a round of several); the stream halts."""
         self.log.error("ingest.parked", stream=stream.stream, position=position, reason=reason)
-        where = {"offset": message.offset, "topic": message.topic}
+        where = {"offset": message.offset, "topic": message.topic} if message else {"topic": stream.topic}
         parked = ParkedMessage(
             stream=stream.stream,
             position=position,
             reason=reason,
             envelope=json.dumps({**where, **frame.as_dict()} if frame else where),
-            payload=payload if payload is not None else message.value or b"",
+            payload=payload if payload is not None else (message.value if message else None) or b"",
             parked_at=datetime.now(UTC),
         )
         self.target.park(parked)

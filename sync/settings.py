@@ -37,6 +37,9 @@ class SyncSettings(BaseSettings):
         default=2000, ge=1, description="longest a fetch waits at the broker for 64 KiB once everything is caught up"
     )
     check_s: float = Field(default=1.0, gt=0, description="an idle relay looks for events written by other processes this often")
+    seal_s: float = Field(
+        default=60.0, gt=0, description="each node's chain is sealed (a signed checkpoint) this often, if it moved"
+    )
     replication: int = Field(default=1, ge=1, description="replication factor of the topics this process creates")
 
 

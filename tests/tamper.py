@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from domain.persistence.chain import GENESIS, digest, link
 from domain.store import NodeStore
 
 
@@ -84,3 +85,18 @@ class Tamper:
         with self._cursor() as c:
             for src, dst in ((a, -1), (b, a), (-1, b)):
                 c.execute(self._sql("UPDATE {events} SET {id} = ? WHERE {id} = ?"), (dst, src))
+
+    def rechain(self, store: NodeStore, origin: bytes) -> None:
+        """The clever hand: every link of ``origin``'s chain (and its head) recomputed from the bytes as they now are,
+        so that the store agrees with itself again. Only a checkpoint the origin signed can tell."""
+        prev, links = GENESIS, []
+        for position, originator_id, version, topic, state, row_origin, seq, _ in store.books.chained_rows(1, 1_000_000):
+            if row_origin == origin:
+                prev = link(prev, origin, seq or 0, digest(originator_id, version, topic, state))
+                links.append((prev, position))
+        table, heads = ("chain_links", "chain_heads") if self.sqlite else (f"{store.name}_links", f"{store.name}_heads")
+        mark = "?" if self.sqlite else "%s"
+        with self._cursor() as c:
+            for after, position in links:
+                c.execute(f'UPDATE "{table}" SET link = {mark} WHERE id = {mark}', (after, position))
+            c.execute(f'UPDATE "{heads}" SET link = {mark} WHERE origin = {mark}', (prev, origin))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder
 
-from domain.persistence.chain import ChainRow, Head, digest, extend, id_bytes
+from domain.persistence.chain import Chaining, ChainRow, Head, extend
 
 #: The PostgreSQL advisory lock under which tables are created, one creator at a time per database.
 CREATE_LOCK = 0x59_49_50_41_4E_51_49  # "YIPANQI"
@@ -150,20 +150,21 @@ class SyncRecorder(ApplicationRecorder):
         once). ``origins``: each event's origin (replicated events, as their envelope says; None: unchained); by
         default every event is this node's own."""
 
-    def _chain(self, cursor: Any, ids: Sequence[int], digests: Sequence[bytes], origins: Sequence[bytes | None] | None) -> None:
+    def _chain(self, cursor: Any, ids: Sequence[int], chaining: Chaining) -> None:
         """In the events' transaction, after their insert (the writer holds the log's lock): their chain rows, each
-        origin numbered on from its head."""
+        origin numbered on from its head (a checkpoint the chain contradicts raises ``ChainContradiction``)."""
         if self.origin is None or not ids:
             return
-        chain_origins: Sequence[bytes | None] = origins if origins is not None else [self.origin] * len(ids)
-        heads = self._heads(cursor, {o for o in chain_origins if o is not None})
+        origins = chaining.origins if chaining.origins is not None else [self.origin] * len(ids)
+        heads = self._heads(cursor, {o for o in origins if o is not None})
         before = dict(heads)
-        rows = extend(heads, ids, digests, chain_origins)
+        rows = extend(heads, ids, chaining.digests, origins, chaining.claims)
         self._write_chain(cursor, rows, [h for o, h in heads.items() if before.get(o) != h])
 
-    @staticmethod
-    def event_digest(row: EventRow) -> bytes:
-        return digest(id_bytes(row[0]), row[1], row[2], row[3])
+    @abstractmethod
+    def insert_sealed(self, make: Callable[[Head | None], Sequence[EventRow]]) -> Sequence[int]:
+        """Insert this node's own events made from its chain's head, read in the insert's transaction (so that no
+        other event comes between: a checkpoint signs the link right before it)."""
 
     @abstractmethod
     def _heads(self, cursor: Any, origins: set[bytes]) -> dict[bytes, Head]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -11,7 +10,7 @@ from uuid import UUID
 from eventsourcing.persistence import InterfaceError, OperationalError, ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
-from psycopg import Cursor
+from psycopg import Cursor, Rollback
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -27,7 +26,7 @@ from domain.persistence import (
     SyncRecorder,
     as_uuid,
 )
-from domain.persistence.chain import ChainRow, Head
+from domain.persistence.chain import ChainContradiction, Chaining, ChainRow, Head
 
 #: The advisory lock key under which node stores create their tables, one at a time per database.
 CREATE_LOCK = 0x59_49_50_41_4E_51_49  # "YIPANQI"
@@ -156,11 +155,24 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         origins: Sequence[bytes | None] | None = None,
     ) -> Sequence[int]:
         rows = rows if isinstance(rows, list | tuple) else list(rows)
-        digests = [self.event_digest(row) for row in rows] if self.origin is not None else []
-        return self._insert_columns(self._columns(rows), (*positions, *beside), _Chaining(digests, origins))
+        return self._insert_columns(self._columns(rows), (*positions, *beside), self._chaining(rows, origins))
+
+    def _chaining(self, rows: Sequence[EventRow], origins: Sequence[bytes | None] | None = None) -> Chaining:
+        chaining = Chaining(origins)
+        if self.origin is not None:
+            for row in rows:
+                chaining.add(*row)
+        return chaining
+
+    def insert_sealed(self, make: Callable[[Head | None], Sequence[EventRow]]) -> Sequence[int]:
+        assert self.origin is not None, "only a node's own log is sealed"
+        with self.datastore.transaction(commit=True) as curs:
+            self._lock_table(curs)  # no writer comes between the head read and the insert
+            rows = make(self._heads(curs, {self.origin}).get(self.origin))
+            return self._insert(curs, self._columns(rows), self._chaining(rows)) if rows else []
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _insert_columns(self, columns: tuple[list[Any], ...], beside: Sequence[Beside], chaining: _Chaining) -> list[int]:
+    def _insert_columns(self, columns: tuple[list[Any], ...], beside: Sequence[Beside], chaining: Chaining) -> list[int]:
         """The library's insert, leaner: the same table lock (commit order = notification id order), NOTIFY and
         RETURNING, in one transaction with the positions; the rows go as four binary arrays unnested by the server
         instead of an array of composites that psycopg formats as text in Python. (The rows are all materialised
@@ -180,10 +192,10 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         return ids
 
     def _insert_pipelined(
-        self, conn: Any, columns: tuple[list[Any], ...], beside: Sequence[Beside], chaining: _Chaining
+        self, conn: Any, columns: tuple[list[Any], ...], beside: Sequence[Beside], chaining: Chaining
     ) -> list[int]:
         """A command's few rows: one round trip for the positions or answer, the lock, NOTIFY and the insert (two
-        when chaining: the chain heads are read under the lock first)."""
+        when chaining: the chain heads are read once the events are in)."""
         ids: list[int] = []
         exc: Exception | None = None
         with conn.pipeline() as pipeline, conn.transaction():
@@ -199,6 +211,9 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
                 with conn.cursor() as curs:
                     try:
                         ids = self._insert(curs, columns, chaining, pipeline)
+                    except ChainContradiction as e:
+                        exc = e
+                        raise Rollback from None  # the events are in: take them out again
                     except Exception as e:
                         exc = e  # re-raised after the pipeline has exited (avoids psycopg's warning)
         if exc:
@@ -206,7 +221,7 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         return ids
 
     def _insert(
-        self, curs: Cursor[DictRow], columns: tuple[list[Any], ...], chaining: _Chaining, pipeline: Any = None
+        self, curs: Cursor[DictRow], columns: tuple[list[Any], ...], chaining: Chaining, pipeline: Any = None
     ) -> list[int]:
         self._lock_table(curs)
         self._notify_channel(curs)
@@ -214,7 +229,7 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         if pipeline is not None:
             pipeline.sync()  # so that a uniqueness violation raises IntegrityError here
         ids = [row["notification_id"] for row in curs.fetchall()]
-        self._chain(curs, ids, chaining.digests, chaining.origins)
+        self._chain(curs, ids, chaining)
         return ids
 
     def _heads(self, curs: Cursor[DictRow], origins: set[bytes]) -> dict[bytes, Head]:
@@ -390,15 +405,6 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
                 SQL("DELETE FROM {} WHERE kind = %s AND left(key, %s) = %s").format(self.state_table),
                 (kind, len(key_prefix), key_prefix),
             )
-
-
-@dataclass(frozen=True)
-class _Chaining:
-    """What an insert's chain rows are made of: the events' digests (none when the recorder does not chain) and
-    their origins (None: all this node's own)."""
-
-    digests: Sequence[bytes]
-    origins: Sequence[bytes | None] | None
 
 
 def _parked(r: Any) -> ParkedMessage:

@@ -23,7 +23,7 @@ from domain.persistence import (
     StreamPosition,
     SyncRecorder,
 )
-from domain.persistence.chain import ChainRow, Head
+from domain.persistence.chain import Chaining, ChainRow, Head
 
 
 class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
@@ -75,38 +75,45 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
         origins: Sequence[bytes | None] | None = None,
     ) -> Sequence[int]:
         with self.datastore.transaction(commit=True) as c:
-            return self._insert_rows(c, rows, (*positions, *beside), origins)
+            return self._insert_rows(c, rows, (*positions, *beside), Chaining(origins))
+
+    def insert_sealed(self, make: Callable[[Head | None], Sequence[EventRow]]) -> Sequence[int]:
+        assert self.origin is not None, "only a node's own log is sealed"
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"DELETE FROM {self.heads_table} WHERE 0")  # takes the write lock: no writer comes between
+            rows = make(self._heads(c, {self.origin}).get(self.origin))
+            return self._insert_rows(c, rows, ()) if rows else []
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         rows = [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events]
         return self._insert_rows(c, rows, (*kwargs.get("positions", ()), *kwargs.get("beside", ())))
 
     def _insert_rows(
-        self, c: SQLiteCursor, rows: Iterable[EventRow], beside: Sequence[Beside], origins: Sequence[bytes | None] | None = None
+        self, c: SQLiteCursor, rows: Iterable[EventRow], beside: Sequence[Beside], chaining: Chaining | None = None
     ) -> list[int]:
         # One executemany instead of the library's row-by-row inserts: a single writer holds the file, so the
         # rowids of one statement are consecutive and end at last_insert_rowid(). The rows may be a lazy iterable
         # (the store maps events as SQLite takes them): each encoded state is freed once inserted, its digest kept.
         # The insert comes first: it takes the file's write lock, so the chain heads read after it are the latest.
         ids: list[int] = []
-        digests: list[bytes] = []
-        c.executemany(self.insert_events_statement, map(self._hex_row(digests), rows))
+        chaining = chaining or Chaining()
+        c.executemany(self.insert_events_statement, map(self._hex_row(chaining), rows))
         count = c.sqlite_cursor.rowcount  # executemany: the sum over all rows
         if count > 0:
             c.execute("SELECT last_insert_rowid()")
             last = c.fetchone()[0]
             ids = list(range(last - count + 1, last + 1))
             c.execute(f"INSERT INTO {self.known_table} (last_id, first_id) VALUES (?, ?)", (last, ids[0]))
-            self._chain(c, ids, digests, origins)
+            self._chain(c, ids, chaining)
         self._write_beside(c, beside)
         return ids
 
-    def _hex_row(self, digests: list[bytes]) -> Callable[[EventRow], EventRow]:
+    def _hex_row(self, chaining: Chaining) -> Callable[[EventRow], EventRow]:
         if self.origin is None:
             return _with_hex_id
 
         def hex_row(row: EventRow) -> EventRow:
-            digests.append(self.event_digest(row))
+            chaining.add(*row)
             return _with_hex_id(row)
 
         return hex_row

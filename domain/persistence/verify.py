@@ -6,19 +6,29 @@ store's chain heads. Per chain the first difference is named with its kind:
 - ``bytes_changed``: an event's bytes (or aggregate, version, topic) no longer match its link;
 - ``row_missing``: a seq is skipped (an event deleted), or the head says more events were held;
 - ``row_inserted``: a seq appears twice, or an event without a chain row follows chained ones;
-- ``order_changed``: an event comes after one of its origin's later events (rows moved or swapped).
+- ``order_changed``: an event comes after one of its origin's later events (rows moved or swapped);
+- ``seal_contradicted``: a checkpoint (``domain.keys``) signs another link than the chain holds before it;
+- ``bad_signature``: a checkpoint or a key rotation whose signature the origin's key does not verify (forged).
+
+An origin's key is the first one its chain registers (trust on first use, as every level above learns it from the
+log); a later key counts only when the key before it endorsed it. ``sealed`` is the last seq of each chain that a
+valid checkpoint vouches for: up to there no level in between can have changed the origin's events unnoticed.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from domain.keys import CHECKPOINT_TOPIC, REGISTERED_TOPIC, ROTATED_TOPIC, endorsement_message, seal_message, signed_by
 from domain.persistence import ChainedRow
 from domain.persistence.chain import GENESIS, Head, digest, link
+
+_KEY_TOPICS = frozenset((CHECKPOINT_TOPIC, REGISTERED_TOPIC, ROTATED_TOPIC))
 
 
 class Difference(StrEnum):
@@ -26,6 +36,8 @@ class Difference(StrEnum):
     ROW_MISSING = "row_missing"
     ROW_INSERTED = "row_inserted"
     ORDER_CHANGED = "order_changed"
+    SEAL_CONTRADICTED = "seal_contradicted"
+    BAD_SIGNATURE = "bad_signature"
 
     @property
     def label(self) -> str:
@@ -37,6 +49,8 @@ _LABELS = {
     Difference.ROW_MISSING: "记录缺失",
     Difference.ROW_INSERTED: "记录被插入",
     Difference.ORDER_CHANGED: "顺序被改动",
+    Difference.SEAL_CONTRADICTED: "与签名检查点不符",
+    Difference.BAD_SIGNATURE: "签名无效",
 }
 
 
@@ -70,6 +84,9 @@ class ChainCheck:
     findings: list[Finding] = field(default_factory=list)
     skipped: dict[int, int] = field(default_factory=dict)  # seq not seen yet → where the chain jumped past it
     mismatched: list[_Mismatch] = field(default_factory=list)  # links that did not match, for ``_moved``
+    keys: dict[str, bytes] = field(default_factory=dict)  # the origin's trusted keys, by key id
+    current_key: str = ""
+    sealed: int = 0  # the last seq a valid checkpoint signed
 
     @property
     def first(self) -> Finding | None:
@@ -107,6 +124,8 @@ class Verification:
             event_digest = digest(originator_id, version, topic, state)
             if link(chain.last_link, origin, seq, event_digest) != stored:
                 chain.mismatched.append(_Mismatch(position, seq, chain.last_link, event_digest, stored))
+            if topic in _KEY_TOPICS:
+                _key_event(chain, position, seq, topic, state)
         elif seq > expected:
             for skipped in range(expected, seq):
                 chain.skipped[skipped] = position
@@ -144,6 +163,41 @@ class Verification:
                 detail = "events of a chain this store never wrote a head for"
                 chain.findings.append(Finding(Difference.ROW_INSERTED, 0, 1, detail))
         return self
+
+
+def _key_event(chain: ChainCheck, position: int, seq: int, topic: str, state: bytes) -> None:
+    """A key registration, rotation or checkpoint in its origin's own chain, at ``seq`` (the link before it is
+    ``chain.last_link``)."""
+    try:
+        body = json.loads(state)
+        if topic == CHECKPOINT_TOPIC:
+            claimed, claimed_link = int(body["seq"]), bytes.fromhex(body["link"])
+            current = body["key_id"] == chain.current_key  # a rotated-out key signs nothing more
+            public = chain.keys.get(body["key_id"]) if current else None
+            message = seal_message(chain.origin, claimed, claimed_link)
+            if public is None or not signed_by(public, message, bytes.fromhex(body["signature"])):
+                why = f"key {body['key_id']}" if current else f"key {body['key_id']}, not the origin's current key"
+                detail = f"the checkpoint's signature does not verify with {why}"
+                chain.findings.append(Finding(Difference.BAD_SIGNATURE, position, seq, detail))
+            elif (claimed, claimed_link) != (seq - 1, chain.last_link):
+                detail = f"the checkpoint signs seq {claimed}, the chain holds seq {seq - 1} before it, with another link"
+                chain.findings.append(Finding(Difference.SEAL_CONTRADICTED, position, seq, detail))
+            else:
+                chain.sealed = claimed
+            return
+        public, new_id = bytes.fromhex(body["public_key"]), str(body["key_id"])
+        if topic == REGISTERED_TOPIC and not chain.keys:
+            chain.keys[new_id], chain.current_key = public, new_id
+            return
+        endorsed = topic == ROTATED_TOPIC and chain.current_key in chain.keys
+        message = endorsement_message(chain.origin, public)
+        if endorsed and signed_by(chain.keys[chain.current_key], message, bytes.fromhex(body["endorsement"])):
+            chain.keys[new_id], chain.current_key = public, new_id
+            return
+        detail = "a key the origin's current key did not endorse"
+    except (ValueError, KeyError, TypeError) as e:
+        detail = f"a key event that does not decode ({e!r})"
+    chain.findings.append(Finding(Difference.BAD_SIGNATURE, position, seq, detail))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from eventsourcing.utils import get_topic
 from domain.bodies import StandingCommittee
 from domain.contacts import ContactActivity
 from domain.deputies import Deputy
+from domain.keys import Checkpoint, NodeKey
 from domain.livelihood import LivelihoodProject
 from domain.stations import Station
 from domain.suggestions import Suggestion
@@ -26,6 +27,9 @@ UNNEEDED = (
     Deputy.LeftGroup,
     StationVisit.Closed,
     ContactActivity.HotlineOutcome,
+    NodeKey.Registered,  # the chains' keys and checkpoints: `yipanqi verify` reads them
+    NodeKey.Rotated,
+    Checkpoint.Sealed,
 )
 _AGGREGATES = (Deputy, StandingCommittee, Station, StationVisit, ContactActivity, Suggestion, LivelihoodProject)
 
