@@ -16,6 +16,7 @@ from domain.hierarchy import Hierarchy
 from domain.persistence.verify import ChainCheck, Verification
 from domain.store import NodeStores, StoreSettings
 from gateways import render
+from sync.failures import is_store_damage, where
 
 console = Console(width=max(120, Console().width))
 err = Console(stderr=True)
@@ -42,7 +43,17 @@ def verify_command(
             console.print(f"[bold red]错误 error:[/] {render.node_label(ref)} has no store here (`yipanqi node init {ref.code}`)")
             raise typer.Exit(code=2)
         started = time.perf_counter()
-        check = stores.open(ref).verify(progress=_progress())
+        try:
+            check = stores.open(ref).verify(progress=_progress())
+        except Exception as e:
+            if not is_store_damage(e):
+                raise
+            found = f"{where(settings.for_level(ref.level), ref.node_id, f'n{ref.node_id.hex}')}: {type(e).__name__}: {e}"
+            if as_json:
+                print(json.dumps({"node": ref.code, "ok": False, "error": found}, ensure_ascii=False))
+            else:
+                console.print(f"[bold red]✗ 存储损坏 the store is damaged:[/] {found}", highlight=False)
+            raise typer.Exit(code=1) from None
         seconds = time.perf_counter() - started
     result = verification_dict(hierarchy, ref.code, check, seconds)
     if as_json:

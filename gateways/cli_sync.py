@@ -18,6 +18,7 @@ from domain.hierarchy import Hierarchy
 from domain.store import NodeStore, StoreSettings
 from gateways.logs import configure_logging
 from sync.brokers import EmbeddedBroker, broker_reachable
+from sync.failures import StoreFailure, is_store_damage, open_store, where
 from sync.host import UP, SyncHost, send_republish
 from sync.relay import link_at
 from sync.settings import SyncSettings
@@ -31,6 +32,7 @@ STATE_STYLES = {
     "gap": "yellow",
     "parked": "red",
     "diverged": "bold red",
+    "failed": "bold red",
     "silent": "red",
     "unknown": "dim",
 }
@@ -64,7 +66,15 @@ def hosted_nodes(hierarchy: Hierarchy, codes: Sequence[str], region: str | None,
 def build_host(
     hierarchy: Hierarchy, nodes: Sequence[NodeRef], bootstrap: str, store_settings: StoreSettings, settings: SyncSettings
 ) -> SyncHost:
-    stores = [NodeStore(node, store_settings) for node in nodes]
+    opened = [open_store(node, store_settings, structlog.get_logger("sync")) for node in nodes]
+    stores = [store for store in opened if isinstance(store, NodeStore)]
+    for failure in opened:
+        if isinstance(failure, StoreFailure):
+            console.print(
+                f"[bold red]{failure.code}: {failure.reason}[/] — 其余节点照常同步 the other nodes sync on", highlight=False
+            )
+    if not stores:
+        raise _fail("no node's store can be used here: nothing to sync")
 
     def children(node: NodeRef) -> list[NodeRef]:
         return [hierarchy.ref(c) for c in hierarchy.children(hierarchy.get(node.node_id))]
@@ -132,7 +142,8 @@ def run(
         if not await_broker(bootstrap, until):
             return
         host = build_host(hierarchy, nodes, bootstrap, StoreSettings(), settings)
-        console.print(f"同步运行中 syncing {len(nodes)} nodes via {bootstrap}")
+        failed = f" ({len(nodes) - len(host.stores)} failed: see above)" if len(host.stores) < len(nodes) else ""
+        console.print(f"同步运行中 syncing {len(host.stores)} nodes via {bootstrap}{failed}")
         try:
             host.run(until=until)
         finally:
@@ -152,13 +163,13 @@ def status(
     nodes = hosted_nodes(hierarchy, node or ["430000"], None, False)
     settings = StoreSettings()
     if subtree:
-        summaries = [{"node": f"{n.name}({n.code})", **subtree_health(hierarchy, n, settings)} for n in nodes]
+        summaries = [{"node": f"{n.name}({n.code})", **_readable(subtree_health, hierarchy, n, settings)} for n in nodes]
         if as_json:
             typer.echo(json.dumps(summaries, ensure_ascii=False, default=str))
         for summary in [] if as_json else summaries:
             console.print(_health_table(summary))
         return
-    rows = [row for n in nodes for row in node_status(hierarchy, n, settings)]
+    rows = [row for n in nodes for row in _readable(node_status, hierarchy, n, settings)]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, default=str))
         return
@@ -186,6 +197,19 @@ def status(
             row["reason"],
         )
     console.print(table)
+
+
+def _readable(
+    read: Callable[[Hierarchy, NodeRef, StoreSettings], Any], hierarchy: Hierarchy, node: NodeRef, settings: StoreSettings
+) -> Any:
+    """``read`` of one node's store; a damaged store is said (which node, which file, which error), not a traceback."""
+    try:
+        return read(hierarchy, node, settings)
+    except Exception as e:
+        if not is_store_damage(e):
+            raise
+        level = settings.for_level(node.level)
+        raise _fail(f"{node.code}: {where(level, node.node_id, f'n{node.node_id.hex}')}: {type(e).__name__}: {e}") from None
 
 
 def _or_unknown(value: object) -> str:

@@ -10,6 +10,7 @@ A *stream* is one child's log as its parent receives it. Its state is one of:
 - ``parked``: a message this version cannot read waits for an operator (`yipanqi sync retry` after an upgrade);
 - ``diverged``: the child's log differs from what the parent holds (a hash-chain mismatch): never skipped;
 - ``silent``: nothing heard from the child for ``silent_s`` (its sync is not running): it may be ahead;
+- ``failed``: the child's store is damaged: its sync process left it out (``sync.failures``), the others go on;
 - ``unknown``: nobody can say (a part of the tree below a silent child, or one that reports nothing).
 
 Each node's heartbeat carries its subtree's health up (``Health``): per parent node of the subtree, how many of
@@ -37,6 +38,7 @@ class StreamState(StrEnum):
     PARKED = "parked"
     DIVERGED = "diverged"
     SILENT = "silent"
+    FAILED = "failed"
     UNKNOWN = "unknown"
 
     @property
@@ -52,6 +54,7 @@ LABELS = {
     StreamState.PARKED: "已搁置",
     StreamState.DIVERGED: "分叉, 日志不一致",
     StreamState.SILENT: "下级无心跳",
+    StreamState.FAILED: "存储损坏, 已停用",
     StreamState.UNKNOWN: "未知",
 }
 STATES = tuple(StreamState)

@@ -24,18 +24,22 @@ import functools
 import json
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from domain.base import NodeRef
 from domain.persistence import StreamPosition
+from domain.persistence.keys import KeyFileError, key_path
 from domain.store import NodeStore, ReferenceStore
 from sync.downward import DownwardReceiver, DownwardSender
 from sync.envelope import initial_position, republish_request
+from sync.failures import StoreFailure, is_store_damage, record_failure
 from sync.health import StreamState
 from sync.ingest import Inbound, Ingest, make_consumer
 from sync.lease import NodeLeases
@@ -75,31 +79,23 @@ class SyncHost:
         warm_metadata(self.producer, self.topics)
         self.consumer = make_consumer(bootstrap)
         self.control = make_consumer(bootstrap)
-        self.references = {s.node.node_id: ReferenceStore(s.node, s.settings) for s in stores}
-        self.keys = {s.node.node_id: s.signing_key() for s in stores}  # made and registered where missing
+        self.references: dict[UUID, ReferenceStore] = {}
+        self.keys: dict[UUID, tuple[tuple[int, int], Ed25519PrivateKey]] = {}
+        self.failures: dict[UUID, StoreFailure] = {}
         self.next_seal = time.monotonic() + self.settings.seal_s
         self.relays: dict[UUID, Relay] = {}
         self.ingests: dict[UUID, Ingest] = {}
         self.senders: dict[UUID, DownwardSender] = {}
         self.receivers: dict[UUID, DownwardReceiver] = {}
-        within = is_within or _hierarchy_within()
+        self.within = is_within or _hierarchy_within()
         for store in stores:
-            node = store.node.node_id
-            if parent(store.node) is not None:
-                self.relays[node] = self._relay(store)
-                self.receivers[node] = DownwardReceiver(
-                    reference=self.references[node],
-                    books=store.books,
-                    consumer=self.consumer,
-                    topic=self.plan.down(node),  # type: ignore[arg-type]
-                )
-            if kids[node]:
-                self.ingests[node] = self._ingest(store, kids[node])
-                self.senders[node] = self._sender(store, kids[node], within)
-        self.relay_turns = Turns(list(self.relays.values()), lambda relay, now: relay.due(now))
-        self.sender_turns = Turns(list(self.senders), lambda node, now: self.senders[node].due(now))
-        self.owner = {tp.topic: node for node, ingest in self.ingests.items() for tp in ingest.partitions()}
-        self.down = {r.partition.topic: node for node, r in self.receivers.items()}
+            try:
+                self._host(store, kids[store.node.node_id], parent(store.node) is not None)
+            except Exception as e:
+                if not is_store_damage(e):
+                    raise
+                self._fail(store.node.node_id, e, reassign=False)
+        self._index()
         self._assign()
         control = [TopicPartition(self.plan.control(node), 0) for node in self.stores]
         self.control.assign(control)
@@ -110,6 +106,78 @@ class SyncHost:
         self.last_renewal = float("-inf")
 
     # ---------------------------------------------------------------------------------------------- set-up
+
+    def _host(self, store: NodeStore, kids: Sequence[NodeRef], has_parent: bool) -> None:
+        """The relay, ingest, sender and receiver of one node, as it has a parent and children here."""
+        node = store.node.node_id
+        self.references[node] = ReferenceStore(store.node, store.settings)
+        try:
+            self._key(store)  # made and registered where missing
+        except KeyFileError as e:
+            self.log.error("sync.key_unusable", node=str(node), error=str(e))  # it syncs; its chain goes unsealed
+        if has_parent:
+            self.relays[node] = self._relay(store)
+            self.receivers[node] = DownwardReceiver(
+                reference=self.references[node],
+                books=store.books,
+                consumer=self.consumer,
+                topic=self.plan.down(node),  # type: ignore[arg-type]
+            )
+        if kids:
+            self.ingests[node] = self._ingest(store, kids)
+            self.senders[node] = self._sender(store, kids, self.within)
+
+    def _index(self) -> None:
+        """Whose turn it is among the relays and senders, and which node's ingest or receiver each topic feeds."""
+        self.relay_turns = Turns(list(self.relays.values()), lambda relay, now: relay.due(now))
+        self.sender_turns = Turns(list(self.senders), lambda node, now: node in self.senders and self.senders[node].due(now))
+        self.owner = {tp.topic: node for node, ingest in self.ingests.items() for tp in ingest.partitions()}
+        self.down = {r.partition.topic: node for node, r in self.receivers.items()}
+
+    def _key(self, store: NodeStore) -> Ed25519PrivateKey:
+        """The node's signing key, read again when its file changed (`yipanqi node rotate-key` while sync runs)."""
+        node = store.node.node_id
+        path = key_path(store.settings.data_dir, node)
+        stamp = _stamp(path)
+        cached = self.keys.get(node)
+        if cached is None or cached[0] != stamp:
+            key = store.signing_key()
+            self.keys[node] = (_stamp(path), key)
+            return key
+        return cached[1]
+
+    def _guarded(self, node: UUID, work: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
+        """``work(*args, **kwargs)`` for one node (what it returns, 0 for None); a damaged store fails that node
+        alone (it is left out from then on), anything else is raised as before."""
+        if node not in self.stores:
+            return 0
+        try:
+            return work(*args, **kwargs) or 0
+        except Exception as e:
+            if not is_store_damage(e):
+                raise
+            self._fail(node, e)
+            return 0
+
+    def _fail(self, node: UUID, error: BaseException, *, reassign: bool = True) -> None:
+        """Stop serving a node whose store is damaged: said in the log with the node and the file, kept where `sync
+        status` reads it; every other node goes on."""
+        store = self.stores.pop(node)
+        failure = record_failure(store.settings, node, store.node.code, store.name, error)
+        self.failures[node] = failure
+        self.log.error("sync.node_failed", node=str(node), code=store.node.code, file=failure.where, error=failure.error)
+        for served in (self.relays, self.ingests, self.senders, self.receivers, self.keys):
+            served.pop(node, None)  # type: ignore[attr-defined]
+        reference = self.references.pop(node, None)
+        for closing in (reference, store):
+            try:
+                if closing is not None:
+                    closing.close()
+            except Exception:  # noqa: BLE001, S110 - a damaged store may not even close cleanly
+                pass
+        if reassign:
+            self._index()
+            self._assign()
 
     def _relay(self, store: NodeStore) -> Relay:
         node = store.node.node_id
@@ -176,7 +244,7 @@ class SyncHost:
         """One round: relays publish, ingests apply what arrived, senders send replicas, relays obey requests."""
         now = time.monotonic()
         self._renew_producer_if_broken()
-        moved = self.relay_turns.serve(now, lambda relay: relay.run_once())
+        moved = self.relay_turns.serve(now, lambda relay: self._guarded(relay.origin, relay.run_once))
         busy = moved or any(relay.dirty for relay in self.relays.values())
         active = now - self.last_moved < ACTIVE_S
         self._fetch_wait(self.settings.fetch_wait_ms if active or busy else self.settings.idle_fetch_wait_ms)
@@ -184,7 +252,7 @@ class SyncHost:
         records = self.consumer.poll(timeout_ms=0 if busy else min(wait, self._until_due(now)))
         moved += self._dispatch(records)
         now = time.monotonic()
-        moved += self.sender_turns.serve(now, lambda node: self.senders[node].run_once(self._resends(node)))
+        moved += self.sender_turns.serve(now, lambda node: self._guarded(node, self._send, node))
         if now >= self.next_control:
             self.next_control = now + CONTROL_POLL_S
             self._obey_control()
@@ -218,17 +286,20 @@ class SyncHost:
                 by_ingest.setdefault(self.owner[tp.topic], {})[tp] = messages
             elif tp.topic in self.down:
                 node = self.down[tp.topic]
-                moved += self.receivers[node].handle(messages)
+                moved += self._guarded(node, self.receivers[node].handle, messages)
                 if node in self.senders:
                     self.senders[node].dirty = True  # replicas from above may be for its children too
-        for node, ingest in self.ingests.items():
-            applied = ingest.handle(by_ingest.get(node, {}))
+        for node, ingest in list(self.ingests.items()):
+            applied = self._guarded(node, ingest.handle, by_ingest.get(node, {}))
             if applied:
                 moved += applied
                 if node in self.relays:
                     self.relays[node].dirty = True  # forward at once
                 self.senders[node].dirty = True
         return moved
+
+    def _send(self, node: UUID) -> int:
+        return self.senders[node].run_once(self._resends(node))
 
     def _resends(self, node: UUID) -> dict[UUID, str]:
         """Children of ``node`` that ask in their beat for every replica again."""
@@ -249,23 +320,29 @@ class SyncHost:
         if now >= self.next_silence_check:
             self.next_silence_check = now + self.settings.stall_s
             self._check_silent()
-        for each in self.ingests.values():
-            each.save_status(now)
+        for node, each in list(self.ingests.items()):
+            self._guarded(node, each.save_status, now)
         if now >= self.next_seal:
             self.next_seal = now + self.settings.seal_s
             self._seal()
-        for node, relay in self.relays.items():
+        for node, relay in list(self.relays.items()):
             ingest, receiver = self.ingests.get(node), self.receivers.get(node)
             health = (lambda i=ingest: i.health().encode()) if ingest else (lambda: None)
-            relay.beat(now, health=health, resend=receiver.resend if receiver else None)
+            resend = receiver.resend if receiver else None
+            self._guarded(
+                node, lambda relay=relay, health=health, resend=resend: relay.beat(now, health=health, resend=resend) or 0
+            )
 
     def _seal(self) -> None:
         """A signed checkpoint of each hosted node's own chain that moved since its last one (``domain.keys``)."""
-        for node, store in self.stores.items():
+        for node, store in list(self.stores.items()):
             try:
-                seq = store.seal(self.keys[node])
+                seq = store.seal(self._key(store))
             except Exception as e:  # noqa: BLE001 - one node's failure to seal must not stop the others' sync
-                self.log.warning("sync.seal_failed", node=str(node), error=repr(e))
+                if is_store_damage(e):
+                    self._fail(node, e)
+                else:
+                    self.log.warning("sync.seal_failed", node=str(node), error=repr(e))
                 continue
             if seq is not None:
                 self.log.debug("sync.sealed", node=str(node), seq=seq)
@@ -395,7 +472,10 @@ class SyncHost:
                     request = json.loads(message.value)
                     relay = self.relays.get(node_id)
                     if relay is not None and request.get("kind") == "republish" and request["stream"] == UP:
-                        relay.rewind(int(request["from"]), str(request["link"]), by=str(request.get("by")))
+                        rewind = functools.partial(
+                            relay.rewind, int(request["from"]), str(request["link"]), by=str(request.get("by"))
+                        )
+                        self._guarded(node_id, lambda rewind=rewind: rewind() or 0)
                         relay.dirty = True
                 except (ValueError, KeyError, TypeError) as e:
                     self.log.warning("control.bad_request", node=str(node_id), error=repr(e))
@@ -482,6 +562,15 @@ def send_republish(settings: SyncSettings, node_id: UUID, position: StreamPositi
         producer.flush()
     finally:
         producer.close(timeout=5)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """What changes when a key file is replaced (a rotation renames the old one and writes a new one)."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return (0, 0)
+    return (stat.st_ino, stat.st_mtime_ns)
 
 
 def _child_containing(within: Callable[[UUID, UUID], bool], children: tuple[UUID, ...], node: UUID) -> UUID | None:

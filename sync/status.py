@@ -20,6 +20,7 @@ from domain.base import NodeRef
 from domain.hierarchy import Division, Hierarchy
 from domain.persistence import ParkedMessage, StreamHalt
 from domain.store import NodeStore, NodeStores, StoreSettings
+from sync.failures import StoreFailure, failure_of, is_store_damage, where
 from sync.health import STATES, Health, StreamState, StreamStatus
 from sync.ingest import DIVERGED
 
@@ -68,11 +69,35 @@ def _streams(hierarchy: Hierarchy, node: NodeRef, stores: NodeStores) -> list[tu
         stream = str(child.node_id)
         held = positions[stream].position if stream in positions else 0
         seen = json.loads(observed[stream]) if stream in observed else None
-        local = stores.open(child) if stores.exists(child) else None
-        head = local.max_position() if local is not None else None
+        local, head, failure = _child_store(child, stores)
         status = _judge(node, child, held, seen, head, parked.get(stream), halts.get(stream))
+        if failure is not None:
+            status = _with(status, StreamState.FAILED, failure.at, failure.reason)
         out.append((status, _oldest_missing_s(local, held) if local is not None and head and head > held else None))
     return out
+
+
+def _child_store(child: NodeRef, stores: NodeStores) -> tuple[NodeStore | None, int | None, StoreFailure | None]:
+    """The child's store and head where it is reachable from here, or why it failed (as its sync process recorded
+    it, or as reading it here found: a damaged child store must not stop the status of its siblings)."""
+    settings = stores.settings.for_level(child.level)
+    failure = failure_of(settings, child.node_id)
+    if failure is not None or not stores.exists(child):
+        return None, None, failure
+    try:
+        local = stores.open(child)
+        return local, local.max_position(), None
+    except Exception as e:
+        if not is_store_damage(e):
+            raise
+        found = StoreFailure(
+            str(child.node_id),
+            child.code,
+            where(settings, child.node_id, f"n{child.node_id.hex}"),
+            f"{type(e).__name__}: {e}",
+            datetime.now(UTC).isoformat(),
+        )
+        return None, None, found
 
 
 def _oldest_missing_s(child: NodeStore, held: int) -> float | None:

@@ -10,8 +10,8 @@
   // charts show the most telling MAX_BARS, the ranking a page at a time, and the drill-down box all of them.
   const MAX_BARS = 15, RANK_PAGE = 10;
   const charts = {};
-  const STATES = ["following", "behind", "stalled", "gap", "parked", "diverged", "silent", "unknown"];
-  const STATE_COLOURS = { following: GREEN, behind: GOLD, stalled: "#e65100", gap: "#ef6c00", parked: RED, diverged: "#6a1b9a", silent: "#5d4037", unknown: GREY };
+  const STATES = ["following", "behind", "stalled", "gap", "parked", "diverged", "silent", "failed", "unknown"];
+  const STATE_COLOURS = { following: GREEN, behind: GOLD, stalled: "#e65100", gap: "#ef6c00", parked: RED, diverged: "#6a1b9a", silent: "#5d4037", failed: "#b71c1c", unknown: GREY };
   const $ = (id) => document.getElementById(id);
   const pct = (r) => (r === null || r === undefined ? "—" : (r * 100).toFixed(1) + "%");
   const num = (n) => (n === null || n === undefined ? "—" : Number(n).toLocaleString("zh-CN"));
