@@ -58,10 +58,12 @@ def county_streams(procs: Any) -> dict[str, dict[str, Any]]:
     return {row["child"]: row for row in rows}
 
 
-def township_sealed_everywhere(procs: Any, at_least: int) -> bool:
+def township_sealed_everywhere(procs: Any, head: int) -> bool:
+    """Every level intact, with the township's chain sealed up to ``head`` (or up to the event before it, when that
+    is the checkpoint itself)."""
     for code in (XIEHE, WULINGYUAN, PROVINCE):
         rc, result = verified(procs, code)
-        if rc != 0 or chain_of(result, XIEHE)["sealed"] < at_least:
+        if rc != 0 or chain_of(result, XIEHE)["sealed"] < head - 1:
             return False
     return True
 
