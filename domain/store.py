@@ -253,11 +253,8 @@ class NodeStore(Application):
         books = self.books
         last, heads = books.chain_heads()
         check, start = Verification(), 1
-        while start <= last and (page := books.chained_rows(start, batch)):
-            for row in page:
-                if row[0] > last:
-                    break
-                check.add(row)
+        while start <= last and (page := books.log_page(start, batch)):
+            check.add_page(row for row in page if row[0] <= last)
             start = page[-1][0] + 1
             if progress:
                 progress(check.events, last)

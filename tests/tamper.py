@@ -4,6 +4,7 @@ to the rows, for the tests that show the hash chains notice it."""
 from __future__ import annotations
 
 import sqlite3
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from domain.persistence.chain import GENESIS, digest, link
+from domain.persistence.chain import GENESIS, link
 from domain.store import NodeStore
 
 
@@ -67,18 +68,21 @@ class Tamper:
             c.execute(self._sql("DELETE FROM {events} WHERE {id} = ?"), (position,))
             assert c.rowcount == 1
 
-    def insert_copy(self, position: int, version: int) -> None:
-        """A new event: a copy of the one at ``position`` under another version of its aggregate, at the end of the
-        log (no chain row: the hand that inserts it does not know the chains)."""
+    def insert_copy(self, position: int, version: int, *, chain: bool = False) -> int:
+        """A new event at the end of the log: a copy of the one at ``position`` under another version of its
+        aggregate, without its place in a chain (the hand that inserts it does not know the chains) or, ``chain``,
+        with the original's (the same seq and link twice). Its position."""
         with self._cursor() as c:
             c.execute(
                 self._sql(
-                    "INSERT INTO {events} (originator_id, originator_version, topic, state) "
-                    "SELECT originator_id, ?, topic, state FROM {events} WHERE {id} = ?"
+                    "INSERT INTO {events} (originator_id, originator_version, topic, state, chain) "
+                    f"SELECT originator_id, ?, topic, state, {'chain' if chain else 'NULL'} FROM {{events}} WHERE {{id}} = ?"
                 ),
                 (version, position),
             )
             assert c.rowcount == 1
+            c.execute(self._sql("SELECT max({id}) FROM {events}"))
+            return int(c.fetchone()[0])
 
     def swap(self, a: int, b: int) -> None:
         """The events at two positions change places in the log (the chain rows stay where they were)."""
@@ -89,14 +93,14 @@ class Tamper:
     def rechain(self, store: NodeStore, origin: bytes) -> None:
         """The clever hand: every link of ``origin``'s chain (and its head) recomputed from the bytes as they now are,
         so that the store agrees with itself again. Only a checkpoint the origin signed can tell."""
-        prev, links = GENESIS, []
+        prev, places = GENESIS, []
         for position, originator_id, version, topic, state, row_origin, seq, _ in store.books.chained_rows(1, 1_000_000):
             if row_origin == origin:
-                prev = link(prev, origin, seq or 0, digest(originator_id, version, topic, state))
-                links.append((prev, position))
-        table, heads = ("chain_links", "chain_heads") if self.sqlite else (f"{store.name}_links", f"{store.name}_heads")
+                prev = link(prev, origin, seq or 0, originator_id, version, topic, state)
+                places.append((struct.pack(">16sq32s", origin, seq or 0, prev), position))
+        heads = "chain_heads" if self.sqlite else f"{store.name}_heads"
         mark = "?" if self.sqlite else "%s"
         with self._cursor() as c:
-            for after, position in links:
-                c.execute(f'UPDATE "{table}" SET link = {mark} WHERE id = {mark}', (after, position))
+            for chain, position in places:
+                c.execute(self._sql("UPDATE {events} SET chain = ? WHERE {id} = ?"), (chain, position))
             c.execute(f'UPDATE "{heads}" SET link = {mark} WHERE origin = {mark}', (prev, origin))

@@ -20,7 +20,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder
 
-from domain.persistence.chain import Chaining, ChainRow, Head, extend
+from domain.persistence.chain import Chainer, Head, id_bytes, place
 
 #: The PostgreSQL advisory lock under which tables are created, one creator at a time per database.
 CREATE_LOCK = 0x59_49_50_41_4E_51_49  # "YIPANQI"
@@ -35,9 +35,12 @@ EventRow = tuple[UUID | str, int, str, bytes]
 #: the node whose chain it is in (16 bytes; None: stored before chaining began, see ``domain.persistence.chain``).
 LogRow = tuple[int, bytes, int, str, bytes, bytes | None]
 
-#: One event with its place in its origin's chain, as ``yipanqi verify`` reads it: a ``LogRow``, then seq and link
-#: (None both where the event has no chain row).
+#: One event with its place in its origin's chain: a ``LogRow``, then seq and link (None both where it has none).
 ChainedRow = tuple[int, bytes, int, str, bytes, bytes | None, int | None, bytes | None]
+
+#: One event as a backend returns it: notification id, aggregate id (as the backend keeps it: 32 hex digits, UUID),
+#: version, topic, stored bytes, ``chain`` column (``domain.persistence.chain``; None: stored before chaining).
+LogPageRow = tuple[int, Any, int, str, bytes, bytes | None]
 
 
 def as_uuid(originator_id: UUID | str) -> UUID:
@@ -150,16 +153,20 @@ class SyncRecorder(ApplicationRecorder):
         once). ``origins``: each event's origin (replicated events, as their envelope says; None: unchained); by
         default every event is this node's own."""
 
-    def _chain(self, cursor: Any, ids: Sequence[int], chaining: Chaining) -> None:
-        """In the events' transaction, after their insert (the writer holds the log's lock): their chain rows, each
-        origin numbered on from its head (a checkpoint the chain contradicts raises ``ChainContradiction``)."""
-        if self.origin is None or not ids:
-            return
-        origins = chaining.origins if chaining.origins is not None else [self.origin] * len(ids)
-        heads = self._heads(cursor, {o for o in origins if o is not None})
-        before = dict(heads)
-        rows = extend(heads, ids, chaining.digests, origins, chaining.claims)
-        self._write_chain(cursor, rows, [h for o, h in heads.items() if before.get(o) != h])
+    def _chainer(self, cursor: Any, origins: Sequence[bytes | None] | None) -> Chainer | None:
+        """For an insert, once the writer holds the log's lock: the chainer of its events, from the heads of their
+        origins as they are now (None: this recorder does not chain)."""
+        if self.origin is None:
+            return None
+        wanted = {self.origin} if origins is None else {o for o in origins if o is not None}
+        return Chainer(self._heads(cursor, wanted), self.origin, origins)
+
+    def _write_chained(self, cursor: Any, chainer: Chainer | None) -> None:
+        """The heads the inserted events moved, in the events' transaction."""
+        if chainer is not None:
+            heads = chainer.heads()
+            if heads:
+                self._write_heads(cursor, heads)
 
     @abstractmethod
     def insert_sealed(self, make: Callable[[Head | None], Sequence[EventRow]]) -> Sequence[int]:
@@ -171,7 +178,7 @@ class SyncRecorder(ApplicationRecorder):
         """The heads of these origins' chains, as this log holds them (origins without one are left out)."""
 
     @abstractmethod
-    def _write_chain(self, cursor: Any, rows: Sequence[ChainRow], heads: Sequence[Head]) -> None: ...
+    def _write_heads(self, cursor: Any, heads: Sequence[Head]) -> None: ...
 
     @abstractmethod
     def chain_heads(self) -> tuple[int, dict[bytes, Head]]:
@@ -179,8 +186,13 @@ class SyncRecorder(ApplicationRecorder):
         the log reads up to)."""
 
     @abstractmethod
+    def log_page(self, start: int, limit: int) -> list[LogPageRow]:
+        """Up to ``limit`` events from notification id ``start`` on, in log order, as the database returns them (the
+        aggregate id as this backend keeps it), each with its ``chain`` column."""
+
     def chained_rows(self, start: int, limit: int) -> list[ChainedRow]:
-        """Up to ``limit`` events from notification id ``start`` on, in log order, each with its chain row."""
+        """Up to ``limit`` events from notification id ``start`` on, in log order, each with its place in its chain."""
+        return [(p, id_bytes(oid), v, t, s, *place(chain)) for p, oid, v, t, s, chain in self.log_page(start, limit)]
 
     @abstractmethod
     def held_states(self, keys: Sequence[tuple[bytes, int]]) -> dict[tuple[bytes, int], bytes]:
@@ -239,7 +251,9 @@ class SyncRecorder(ApplicationRecorder):
     def select_rows(self, start: int, limit: int) -> list[LogRow]:
         """Up to ``limit`` events of the log from notification id ``start`` on, in order, as plain tuples (the
         relay's read: no ``Notification`` or ``UUID`` objects per event), each with its chain's origin."""
-        return [row[:6] for row in self.chained_rows(start, limit)]  # type: ignore[misc]
+        return [
+            (p, id_bytes(oid), v, t, s, chain[:16] if chain else None) for p, oid, v, t, s, chain in self.log_page(start, limit)
+        ]
 
     def data_version(self) -> int:
         """A number that changes whenever another connection committed to the log: a relay reads its log only then.

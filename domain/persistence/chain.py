@@ -1,8 +1,9 @@
 """Each origin's hash chain over its own events, kept beside them at every level.
 
 The node that records an event (its *origin*) numbers its own events 1, 2, … (``seq``) and links each to the one
-before: ``link = sha256(previous link ‖ origin ‖ seq ‖ digest)``, where ``digest`` commits to the event itself
-(aggregate id, version, topic and stored bytes). The link is written beside the event in the event's transaction,
+before: ``link = sha256(previous link ‖ origin ‖ seq ‖ aggregate id ‖ version ‖ topic ‖ NUL ‖ stored bytes)``. The link
+is written in the event's own row (one column ``chain``: origin ‖ seq ‖ link, 56 bytes, added to the library's
+table) with the event,
 at the origin when the event is recorded and at every level above when it is replicated (each level recomputes it
 from the bytes it stores; the envelope only says which origin an event is from). The same event so has the same
 (origin, seq, link) in every store that holds it: a changed byte, a row deleted, inserted or moved in any store
@@ -16,11 +17,12 @@ chain row is made: a store whose own chain contradicts it refuses to store it (`
 
 from __future__ import annotations
 
-import hashlib
 import json
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from hashlib import sha256
+from typing import Any
 from uuid import UUID
 
 from domain.keys import CHECKPOINT_TOPIC
@@ -28,8 +30,10 @@ from domain.keys import CHECKPOINT_TOPIC
 #: The link before an origin's first event.
 GENESIS = bytes(32)
 
-_EVENT = struct.Struct(">16sq")  # aggregate id, version (then the topic, a NUL, the stored bytes)
-_LINK = struct.Struct(">16sq")  # origin, seq (between the previous link and the digest)
+_LINK = struct.Struct(">16sq16sq")  # origin, seq, aggregate id, version (then the topic, a NUL, the stored bytes)
+
+#: An event as the recorders insert it: originator id, version, topic, stored bytes (``domain.persistence.EventRow``).
+EventRow = tuple[Any, int, str, bytes]
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,18 @@ class Head:
     link: bytes
 
 
-#: One event's place in its origin's chain, as kept beside it: notification id, origin, seq, link.
-ChainRow = tuple[int, bytes, int, bytes]
+#: One event's place in its origin's chain as kept in its row (the ``chain`` column): origin ‖ seq ‖ link.
+_PLACE = struct.Struct(">16sq32s")
+
+
+#: An event's ``chain`` column from its origin, seq and link.
+packed = _PLACE.pack
+
+
+def place(chain: bytes | None) -> tuple[bytes, int, bytes] | tuple[None, None, None]:
+    """An event's origin, seq and link from its ``chain`` column (None three times: stored before chaining)."""
+    return (None, None, None) if chain is None else _PLACE.unpack(chain)
+
 
 #: What a checkpoint says of the chain before it: the seq and link it signed.
 Claim = tuple[int, bytes]
@@ -57,15 +71,13 @@ class ChainContradiction(Exception):
         self.index, self.origin, self.seq, self.reason = index, origin, seq, reason
 
 
-def claim(topic: str, state: bytes) -> Claim | None:
-    """A checkpoint's claim (None for any other event)."""
-    if topic != CHECKPOINT_TOPIC:
-        return None
+def claim(state: bytes) -> Claim:
+    """What a checkpoint's stored bytes say it signed (a claim no chain holds, if they do not decode)."""
     try:
         body = json.loads(state)
         return int(body["seq"]), bytes.fromhex(body["link"])
     except (ValueError, KeyError, TypeError):
-        return -1, b""  # contradicts every chain
+        return -1, b""
 
 
 def id_bytes(originator_id: UUID | str | bytes) -> bytes:
@@ -74,56 +86,52 @@ def id_bytes(originator_id: UUID | str | bytes) -> bytes:
         return originator_id.bytes
     if isinstance(originator_id, bytes):
         return originator_id
-    return bytes.fromhex(originator_id.replace("-", ""))
+    return bytes.fromhex(originator_id if len(originator_id) == 32 else originator_id.replace("-", ""))
 
 
-def digest(originator_id: bytes, version: int, topic: str, state: bytes) -> bytes:
-    """What a link commits to of one event: its aggregate, version, topic and stored bytes."""
-    return hashlib.sha256(b"".join((_EVENT.pack(originator_id, version), topic.encode(), b"\0", state))).digest()
+def link(prev: bytes, origin: bytes, seq: int, originator_id: bytes, version: int, topic: str, state: bytes) -> bytes:
+    """The link after an event: one SHA-256 over the link before it, its place (origin, seq) and the event itself
+    (aggregate id, version, topic, stored bytes)."""
+    return sha256(b"".join((prev, _LINK.pack(origin, seq, originator_id, version), topic.encode(), b"\0", state))).digest()
 
 
-def link(prev: bytes, origin: bytes, seq: int, event_digest: bytes) -> bytes:
-    return hashlib.sha256(b"".join((prev, _LINK.pack(origin, seq), event_digest))).digest()
+class Chainer:
+    """Links the events of one insert as they go in (one hash each, while the store holds its write lock and the heads
+    it read are the latest): each of the given origin (None: left unchained; by default all the store's own),
+    numbered on from its origin's head. A checkpoint that the chain contradicts raises ``ChainContradiction``."""
 
+    def __init__(self, heads: dict[bytes, Head], own: bytes, origins: Sequence[bytes | None] | None) -> None:
+        self._seq = {origin: head.seq for origin, head in heads.items()}
+        self._link = {origin: head.link for origin, head in heads.items()}
+        self._moved_from = dict(self._seq)
+        self._own, self._origins = own, origins
+        self.made: list[bytes | None] = []
 
-class Chaining:
-    """What an insert's chain rows are made of, gathered as its rows go in: each event's digest, the checkpoints'
-    claims, and the events' origins (None: all the recording node's own)."""
-
-    def __init__(self, origins: Sequence[bytes | None] | None = None) -> None:
-        self.digests: list[bytes] = []
-        self.claims: dict[int, Claim] = {}
-        self.origins = origins
-
-    def add(self, originator_id: UUID | str | bytes, version: int, topic: str, state: bytes) -> None:
-        found = claim(topic, state)
-        if found is not None:
-            self.claims[len(self.digests)] = found
-        self.digests.append(digest(id_bytes(originator_id), version, topic, state))
-
-
-def extend(
-    heads: dict[bytes, Head],
-    ids: Sequence[int],
-    digests: Sequence[bytes],
-    origins: Iterable[bytes | None],
-    claims: dict[int, Claim],
-) -> list[ChainRow]:
-    """The chain rows of newly stored events (``ids`` with their ``digests``, each of the given origin; ``None``: an
-    event that came without one, left unchained), each origin numbered on from its head; ``heads`` are moved on.
-    ``claims``: the checkpoints among them, by index; one that the chain contradicts raises ``ChainContradiction``."""
-    rows: list[ChainRow] = []
-    for index, (position, event_digest, origin) in enumerate(zip(ids, digests, origins, strict=True)):
+    def add(self, row: EventRow) -> bytes | None:
+        """The row's ``chain`` column (its origin's chain moved on by it; None: left unchained)."""
+        made = self.made
+        origin = self._own if self._origins is None else self._origins[len(made)]
         if origin is None:
-            continue
-        head = heads.get(origin)
-        seq, prev = (head.seq + 1, head.link) if head else (1, GENESIS)
-        claimed = claims.get(index)
-        if claimed is not None and claimed != (seq - 1, prev):
+            made.append(None)
+            return None
+        seq, prev = self._seq.get(origin, 0) + 1, self._link.get(origin, GENESIS)
+        originator_id, version, topic, state = row
+        if topic == CHECKPOINT_TOPIC:
+            self._check(len(made), origin, seq, prev, state)
+        oid = originator_id.bytes if type(originator_id) is UUID else id_bytes(originator_id)
+        after = link(prev, origin, seq, oid, version, topic, state)
+        self._seq[origin], self._link[origin] = seq, after
+        chain = packed(origin, seq, after)
+        made.append(chain)
+        return chain
+
+    @staticmethod
+    def _check(index: int, origin: bytes, seq: int, prev: bytes, state: bytes) -> None:
+        claimed = claim(state)
+        if claimed != (seq - 1, prev):
             signed, held = f"seq {claimed[0]}, link {claimed[1].hex()[:16]}…", f"seq {seq - 1}, link {prev.hex()[:16]}…"
-            reason = f"the checkpoint at seq {seq} signs {signed}; this store holds {held}"
-            raise ChainContradiction(index, origin, seq, reason)
-        after = link(prev, origin, seq, event_digest)
-        heads[origin] = Head(origin, seq, after)
-        rows.append((position, origin, seq, after))
-    return rows
+            raise ChainContradiction(index, origin, seq, f"the checkpoint at seq {seq} signs {signed}; this store holds {held}")
+
+    def heads(self) -> list[Head]:
+        """The heads that moved."""
+        return [Head(origin, seq, self._link[origin]) for origin, seq in self._seq.items() if self._moved_from.get(origin) != seq]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, ProgrammingError, StoredEvent
@@ -16,9 +16,9 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from domain.persistence import (
     Beside,
-    ChainedRow,
     EventRow,
     KnownSpan,
+    LogPageRow,
     ParkedMessage,
     StoredAnswer,
     StreamHalt,
@@ -26,7 +26,7 @@ from domain.persistence import (
     SyncRecorder,
     as_uuid,
 )
-from domain.persistence.chain import ChainContradiction, Chaining, ChainRow, Head
+from domain.persistence.chain import ChainContradiction, Head
 
 #: The advisory lock key under which node stores create their tables, one at a time per database.
 CREATE_LOCK = 0x59_49_50_41_4E_51_49  # "YIPANQI"
@@ -46,7 +46,6 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         self.halts_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_halts"))
         self.state_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_state"))
         self.known_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_known"))
-        self.links_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_links"))
         self.heads_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_heads"))
         events = SQL("{}.{}").format(schema, Identifier(events_table_name))
         self._chain_heads_statement = SQL(
@@ -54,18 +53,14 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
             "UNION ALL SELECT origin, seq, link FROM {}"
         ).format(events, self.heads_table)
         self._heads_statement = SQL("SELECT origin, seq, link FROM {} WHERE origin = ANY(%s)").format(self.heads_table)
-        self._insert_links_statement = SQL(
-            "INSERT INTO {} SELECT * FROM unnest(%b::bigint[], %b::bytea[], %b::bigint[], %b::bytea[])"
-        ).format(self.links_table)
         self._upsert_heads_statement = SQL(
             "INSERT INTO {} SELECT * FROM unnest(%b::bytea[], %b::bigint[], %b::bytea[]) ON CONFLICT (origin) DO UPDATE "
             "SET seq = EXCLUDED.seq, link = EXCLUDED.link"
         ).format(self.heads_table)
         self._chained_rows_statement = SQL(
-            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state, l.origin, l.seq, l.link "
-            "FROM {} AS e LEFT JOIN {} AS l ON l.id = e.notification_id WHERE e.notification_id >= %s "
-            "ORDER BY e.notification_id LIMIT %s"
-        ).format(events, self.links_table)
+            "SELECT notification_id, originator_id, originator_version, topic, state, chain "
+            "FROM {} WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
+        ).format(events)
         self._held_states_statement = SQL(
             "SELECT e.originator_id, e.originator_version, e.state FROM {} AS e "
             "JOIN unnest(%s::{}[], %s::bigint[]) AS k (originator_id, originator_version) "
@@ -85,8 +80,8 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         # The events and their known span in one statement (no extra round trip): the span's time is the database's
         # clock after the table lock (``_insert``), so known times never decrease in commit order.
         self._insert_rows_statement = SQL(
-            "WITH ins AS (INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id), "
+            "WITH ins AS (INSERT INTO {}.{} (originator_id, originator_version, topic, state, chain) "
+            "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[], %b::bytea[]) RETURNING notification_id), "
             "span AS (INSERT INTO {} (last_id, first_id) SELECT max(notification_id), min(notification_id) FROM ins "
             "HAVING count(*) > 0) SELECT notification_id FROM ins ORDER BY notification_id"
         ).format(schema, Identifier(events_table_name), SQL(self.datastore.originator_id_type), self.known_table)
@@ -122,11 +117,8 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
                 "CREATE TABLE IF NOT EXISTS {} (last_id bigint PRIMARY KEY, first_id bigint NOT NULL, "
                 "known_at timestamptz NOT NULL DEFAULT clock_timestamp())"
             ).format(self.known_table),
-            # Likewise: events stored before chaining began have no link.
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {} (id bigint PRIMARY KEY, origin bytea NOT NULL, seq bigint NOT NULL, "
-                "link bytea NOT NULL)"
-            ).format(self.links_table),
+            # The chain columns, in the events' own rows (added to a store written before: its events stay unchained).
+            SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS chain bytea").format(events),
             SQL("CREATE TABLE IF NOT EXISTS {} (origin bytea PRIMARY KEY, seq bigint NOT NULL, link bytea NOT NULL)").format(
                 self.heads_table
             ),
@@ -155,24 +147,17 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         origins: Sequence[bytes | None] | None = None,
     ) -> Sequence[int]:
         rows = rows if isinstance(rows, list | tuple) else list(rows)
-        return self._insert_columns(self._columns(rows), (*positions, *beside), self._chaining(rows, origins))
-
-    def _chaining(self, rows: Sequence[EventRow], origins: Sequence[bytes | None] | None = None) -> Chaining:
-        chaining = Chaining(origins)
-        if self.origin is not None:
-            for row in rows:
-                chaining.add(*row)
-        return chaining
+        return self._insert_columns(self._columns(rows), (*positions, *beside), _Chaining(rows, origins))
 
     def insert_sealed(self, make: Callable[[Head | None], Sequence[EventRow]]) -> Sequence[int]:
         assert self.origin is not None, "only a node's own log is sealed"
         with self.datastore.transaction(commit=True) as curs:
             self._lock_table(curs)  # no writer comes between the head read and the insert
             rows = make(self._heads(curs, {self.origin}).get(self.origin))
-            return self._insert(curs, self._columns(rows), self._chaining(rows)) if rows else []
+            return self._insert(curs, self._columns(rows), _Chaining(rows, None)) if rows else []
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _insert_columns(self, columns: tuple[list[Any], ...], beside: Sequence[Beside], chaining: Chaining) -> list[int]:
+    def _insert_columns(self, columns: tuple[list[Any], ...], beside: Sequence[Beside], chaining: _Chaining) -> list[int]:
         """The library's insert, leaner: the same table lock (commit order = notification id order), NOTIFY and
         RETURNING, in one transaction with the positions; the rows go as four binary arrays unnested by the server
         instead of an array of composites that psycopg formats as text in Python. (The rows are all materialised
@@ -192,10 +177,10 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         return ids
 
     def _insert_pipelined(
-        self, conn: Any, columns: tuple[list[Any], ...], beside: Sequence[Beside], chaining: Chaining
+        self, conn: Any, columns: tuple[list[Any], ...], beside: Sequence[Beside], chaining: _Chaining
     ) -> list[int]:
         """A command's few rows: one round trip for the positions or answer, the lock, NOTIFY and the insert (two
-        when chaining: the chain heads are read once the events are in)."""
+        when chaining: the chain heads are read under the lock first)."""
         ids: list[int] = []
         exc: Exception | None = None
         with conn.pipeline() as pipeline, conn.transaction():
@@ -221,15 +206,17 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         return ids
 
     def _insert(
-        self, curs: Cursor[DictRow], columns: tuple[list[Any], ...], chaining: Chaining, pipeline: Any = None
+        self, curs: Cursor[DictRow], columns: tuple[list[Any], ...], chaining: _Chaining, pipeline: Any = None
     ) -> list[int]:
         self._lock_table(curs)
         self._notify_channel(curs)
-        curs.execute(self._insert_rows_statement, columns, prepare=True)
+        chainer = self._chainer(curs, chaining.origins)  # the heads, read under the lock (a round trip)
+        chain = [chainer.add(row) for row in chaining.rows] if chainer is not None else [None] * len(chaining.rows)
+        curs.execute(self._insert_rows_statement, (*columns, chain), prepare=True)
         if pipeline is not None:
             pipeline.sync()  # so that a uniqueness violation raises IntegrityError here
         ids = [row["notification_id"] for row in curs.fetchall()]
-        self._chain(curs, ids, chaining)
+        self._write_chained(curs, chainer)
         return ids
 
     def _heads(self, curs: Cursor[DictRow], origins: set[bytes]) -> dict[bytes, Head]:
@@ -238,9 +225,7 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         curs.execute(self._heads_statement, (list(origins),), prepare=True)
         return {bytes(r["origin"]): Head(bytes(r["origin"]), r["seq"], bytes(r["link"])) for r in curs.fetchall()}
 
-    def _write_chain(self, curs: Cursor[DictRow], rows: Sequence[ChainRow], heads: Sequence[Head]) -> None:
-        if rows:
-            curs.execute(self._insert_links_statement, [list(column) for column in zip(*rows, strict=True)], prepare=True)
+    def _write_heads(self, curs: Cursor[DictRow], heads: Sequence[Head]) -> None:
         if heads:
             curs.execute(
                 self._upsert_heads_statement,
@@ -256,19 +241,17 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         heads = {bytes(r["origin"]): Head(bytes(r["origin"]), r["seq"], bytes(r["link"])) for r in rows if r["origin"]}
         return next((r["seq"] or 0 for r in rows if r["origin"] is None), 0), heads
 
-    def chained_rows(self, start: int, limit: int) -> list[ChainedRow]:
+    def log_page(self, start: int, limit: int) -> list[LogPageRow]:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(self._chained_rows_statement, (start, limit), prepare=True)
             return [
                 (
                     r["notification_id"],
-                    as_uuid(r["originator_id"]).bytes,
+                    r["originator_id"],
                     r["originator_version"],
                     r["topic"],
                     bytes(r["state"]),
-                    None if r["origin"] is None else bytes(r["origin"]),
-                    r["seq"],
-                    None if r["link"] is None else bytes(r["link"]),
+                    None if r["chain"] is None else bytes(r["chain"]),
                 )
                 for r in curs.fetchall()
             ]
@@ -405,6 +388,13 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
                 SQL("DELETE FROM {} WHERE kind = %s AND left(key, %s) = %s").format(self.state_table),
                 (kind, len(key_prefix), key_prefix),
             )
+
+
+class _Chaining(NamedTuple):
+    """An insert's events as rows (what their links are made of) and their origins (None: all the store's own)."""
+
+    rows: Sequence[EventRow]
+    origins: Sequence[bytes | None] | None
 
 
 def _parked(r: Any) -> ParkedMessage:

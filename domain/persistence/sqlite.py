@@ -14,16 +14,16 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnection, SQ
 
 from domain.persistence import (
     Beside,
-    ChainedRow,
     EventRow,
     KnownSpan,
+    LogPageRow,
     ParkedMessage,
     StoredAnswer,
     StreamHalt,
     StreamPosition,
     SyncRecorder,
 )
-from domain.persistence.chain import Chaining, ChainRow, Head
+from domain.persistence.chain import Chainer, Head
 
 
 class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
@@ -34,13 +34,16 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
     halts_table = "sync_halts"
     state_table = "sync_state"
     known_table = "known_spans"
-    links_table = "chain_links"
     heads_table = "chain_heads"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pool = (args[0] if args else kwargs["datastore"]).pool
         pool._create_connection = _with_small_cache(pool._create_connection)  # eventsourcing 9.5.6's pool (pinned)
         super().__init__(*args, **kwargs)
+        # The library's statement names no columns: the table has the chain columns too.
+        columns = f"INSERT INTO {self.events_table_name} (originator_id, originator_version, topic, state"
+        self.insert_events_statement = f"{columns}) VALUES (?, ?, ?, ?)"
+        self.insert_chained_statement = f"{columns}, chain) VALUES (?, ?, ?, ?, ?)"
         self._readers = threading.local()  # each thread's own read connection (see ``_read_one``)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -60,11 +63,15 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
             # Created on open, so a store written before it gains it then; its events have no span (unknown).
             f"CREATE TABLE IF NOT EXISTS {self.known_table} (last_id INTEGER PRIMARY KEY, first_id INTEGER NOT NULL, "
             f"known_at TEXT NOT NULL DEFAULT ({KNOWN_NOW}))",
-            # Likewise: events stored before chaining began have no link.
-            f"CREATE TABLE IF NOT EXISTS {self.links_table} (id INTEGER PRIMARY KEY, origin BLOB NOT NULL, "
-            "seq INTEGER NOT NULL, link BLOB NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {self.heads_table} (origin BLOB PRIMARY KEY, seq INTEGER NOT NULL, link BLOB NOT NULL)",
         ]
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)
+        # The chain column, in the events' own rows (added to a store written before: its events stay unchained).
+        c.execute(f"PRAGMA table_info({self.events_table_name})")
+        if "chain" not in {row[1] for row in c.fetchall()}:
+            c.execute(f"ALTER TABLE {self.events_table_name} ADD COLUMN chain BLOB")
 
     def insert_rows(
         self,
@@ -75,48 +82,48 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
         origins: Sequence[bytes | None] | None = None,
     ) -> Sequence[int]:
         with self.datastore.transaction(commit=True) as c:
-            return self._insert_rows(c, rows, (*positions, *beside), Chaining(origins))
+            return self._insert_rows(c, rows, (*positions, *beside), origins)
 
     def insert_sealed(self, make: Callable[[Head | None], Sequence[EventRow]]) -> Sequence[int]:
         assert self.origin is not None, "only a node's own log is sealed"
         with self.datastore.transaction(commit=True) as c:
-            c.execute(f"DELETE FROM {self.heads_table} WHERE 0")  # takes the write lock: no writer comes between
+            self._lock(c)
             rows = make(self._heads(c, {self.origin}).get(self.origin))
             return self._insert_rows(c, rows, ()) if rows else []
+
+    def _lock(self, c: SQLiteCursor) -> None:
+        """Take the file's write lock now (a statement that may write takes it, though it changes nothing): what this
+        transaction reads next is the latest, and no writer comes between."""
+        c.execute(f"DELETE FROM {self.heads_table} WHERE 0")
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         rows = [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events]
         return self._insert_rows(c, rows, (*kwargs.get("positions", ()), *kwargs.get("beside", ())))
 
     def _insert_rows(
-        self, c: SQLiteCursor, rows: Iterable[EventRow], beside: Sequence[Beside], chaining: Chaining | None = None
+        self, c: SQLiteCursor, rows: Iterable[EventRow], beside: Sequence[Beside], origins: Sequence[bytes | None] | None = None
     ) -> list[int]:
         # One executemany instead of the library's row-by-row inserts: a single writer holds the file, so the
         # rowids of one statement are consecutive and end at last_insert_rowid(). The rows may be a lazy iterable
-        # (the store maps events as SQLite takes them): each encoded state is freed once inserted, its digest kept.
-        # The insert comes first: it takes the file's write lock, so the chain heads read after it are the latest.
+        # (the store maps events as SQLite takes them): each encoded state is freed once inserted, its link kept.
         ids: list[int] = []
-        chaining = chaining or Chaining()
-        c.executemany(self.insert_events_statement, map(self._hex_row(chaining), rows))
+        chainer = None
+        if self.origin is not None:
+            self._lock(c)
+            chainer = self._chainer(c, origins)
+        if chainer is None:
+            c.executemany(self.insert_events_statement, map(_with_hex_id, rows))
+        else:
+            c.executemany(self.insert_chained_statement, map(_chained_row(chainer), rows))
         count = c.sqlite_cursor.rowcount  # executemany: the sum over all rows
         if count > 0:
             c.execute("SELECT last_insert_rowid()")
             last = c.fetchone()[0]
             ids = list(range(last - count + 1, last + 1))
             c.execute(f"INSERT INTO {self.known_table} (last_id, first_id) VALUES (?, ?)", (last, ids[0]))
-            self._chain(c, ids, chaining)
+            self._write_chained(c, chainer)
         self._write_beside(c, beside)
         return ids
-
-    def _hex_row(self, chaining: Chaining) -> Callable[[EventRow], EventRow]:
-        if self.origin is None:
-            return _with_hex_id
-
-        def hex_row(row: EventRow) -> EventRow:
-            chaining.add(*row)
-            return _with_hex_id(row)
-
-        return hex_row
 
     def _heads(self, c: SQLiteCursor, origins: set[bytes]) -> dict[bytes, Head]:
         if not origins:
@@ -125,8 +132,7 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
         c.execute(f"SELECT origin, seq, link FROM {self.heads_table} WHERE origin IN ({','.join('?' * len(listed))})", listed)
         return {bytes(r[0]): Head(bytes(r[0]), r[1], bytes(r[2])) for r in c.fetchall()}
 
-    def _write_chain(self, c: SQLiteCursor, rows: Sequence[ChainRow], heads: Sequence[Head]) -> None:
-        c.executemany(f"INSERT INTO {self.links_table} VALUES (?, ?, ?, ?)", rows)
+    def _write_heads(self, c: SQLiteCursor, heads: Sequence[Head]) -> None:
         c.executemany(
             f"INSERT INTO {self.heads_table} VALUES (?, ?, ?) ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, "
             "link = excluded.link",
@@ -139,17 +145,16 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
             heads = {bytes(r[0]): Head(bytes(r[0]), r[1], bytes(r[2])) for r in c.fetchall()}
             return self._max_notification_id(c) or 0, heads
 
-    def chained_rows(self, start: int, limit: int) -> list[ChainedRow]:
-        # A third of the library's select_notifications per row (measured: 1.3 vs 3.8 us): tuples, and the ids
-        # as this recorder writes them (32 hex digits, see _with_hex_id) turned into bytes without UUID objects.
+    def log_page(self, start: int, limit: int) -> list[LogPageRow]:
+        # A third of the library's select_notifications per row (measured: 1.3 vs 3.8 us): the database's tuples,
+        # the ids as this recorder writes them (32 hex digits, see _with_hex_id), no UUID objects.
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, l.origin, l.seq, l.link "
-                f"FROM {self.events_table_name} AS e LEFT JOIN {self.links_table} AS l ON l.id = e.rowid "
-                "WHERE e.rowid >= ? ORDER BY e.rowid LIMIT ?",
+                "SELECT rowid, originator_id, originator_version, topic, state, chain "
+                f"FROM {self.events_table_name} WHERE rowid >= ? ORDER BY rowid LIMIT ?",
                 (start, limit),
             )
-            return [(r[0], bytes.fromhex(r[1]), r[2], r[3], r[4], r[5], r[6], r[7]) for r in c.fetchall()]
+            return c.fetchall()  # type: ignore[no-any-return] # sqlite3.Row: unpacks as the tuple would
 
     def held_states(self, keys: Sequence[tuple[bytes, int]]) -> dict[tuple[bytes, int], bytes]:
         found: dict[tuple[bytes, int], bytes] = {}
@@ -320,6 +325,17 @@ def _with_small_cache(create: Callable[[], SQLiteConnection]) -> Callable[[], SQ
         return connection
 
     return connect
+
+
+def _chained_row(chainer: Chainer) -> Callable[[EventRow], tuple[Any, ...]]:
+    add = chainer.add
+
+    def chained(row: EventRow) -> tuple[Any, ...]:
+        originator_id = row[0]
+        hex_id = originator_id.hex if isinstance(originator_id, UUID) else originator_id
+        return (hex_id, row[1], row[2], row[3], add(row))
+
+    return chained
 
 
 def _with_hex_id(row: EventRow) -> EventRow:

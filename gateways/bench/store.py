@@ -150,7 +150,9 @@ def _bare_sqlite(store: NodeStore, rows: list[tuple[Any, ...]], sizes: list[int]
         started = time.perf_counter()
         for chunk in _transactions(params, sizes):
             conn.execute("BEGIN")
-            conn.executemany("INSERT INTO bare_events VALUES (?, ?, ?, ?)", chunk)
+            conn.executemany(
+                "INSERT INTO bare_events (originator_id, originator_version, topic, state) VALUES (?, ?, ?, ?)", chunk
+            )
             conn.execute("COMMIT")
         return len(params) / (time.perf_counter() - started)
     finally:

@@ -16,8 +16,9 @@ One run, one broker (``--kafka``, else ``YIPANQI_KAFKA``, else the embedded brok
    aggregate per transaction. The writer notes the wall time right after each commit returns; a poller reads the
    province's log every few milliseconds and notes when each (aggregate id, version) first becomes visible there.
    Lag = visible at the province − committed at the township (both over-estimate by at most a poll interval).
-5. **Check**: the province's log, and every intermediate level's, against the union of the township logs by
-   (aggregate id, version, state bytes): ``lost`` and ``duplicated`` must be 0.
+5. **Check**: the province's log, and every intermediate level's, against the union of the township logs and the
+   levels' own events at and below it (their keys' registrations and chain checkpoints) by (aggregate id, version,
+   state bytes): ``lost`` and ``duplicated`` must be 0.
 
 ``peak_rss_mb`` and ``cpu_s`` are read per process from ``/proc/<pid>`` just before it is stopped.
 
@@ -214,10 +215,11 @@ def run_sync_benchmark(
             Level("townships", [ref.code for ref in town_refs]),
         ]
         stack.callback(_stop_all, levels)
-        paths = {
-            name: store_settings.sqlite_path(hierarchy.by_code(code).id)
+        codes = {
+            name: hierarchy.by_code(code).id
             for name, code in (("county", COUNTY), ("prefecture", PREFECTURE), ("province", PROVINCE))
         }
+        paths = {name: store_settings.sqlite_path(node) for name, node in codes.items()}
         watch = {name: _Reader(path) for name, path in paths.items()}
         for reader in watch.values():
             stack.callback(reader.close)
@@ -290,14 +292,15 @@ def run_sync_benchmark(
         result["cpu_s"] = {level.name: level.cpu_s for level in levels}
         _stop_all(levels)
 
-        log("核对 checking every level against the union of the township logs…")
+        log("核对 checking every level against the union of the township logs and its own events…")
         union = Counter(row for store in stores.values() for row in _rows(store.recorder))
         for reader in watch.values():
             reader.close()
-        levels_check = {}
-        for name, path in paths.items():
+        levels_check, below = {}, Counter(union)
+        for name, path in paths.items():  # bottom-up: each level holds the levels below and its own events
+            below += Counter(_rows_sqlite(path, own=codes[name]))  # its key's registration, its checkpoints
             held = Counter(_rows_sqlite(path))
-            levels_check[name] = {"lost": sum((union - held).values()), "duplicated": sum((held - union).values())}
+            levels_check[name] = {"lost": sum((below - held).values()), "duplicated": sum((held - below).values())}
         result["lost"] = levels_check["province"]["lost"]
         result["duplicated"] = levels_check["province"]["duplicated"]
         result["levels_check"] = levels_check
@@ -527,10 +530,13 @@ def _rows(recorder: Any) -> Iterator[tuple[str, int, bytes]]:
         start = page[-1].id + 1
 
 
-def _rows_sqlite(path: Path) -> Iterator[tuple[str, int, bytes]]:
+def _rows_sqlite(path: Path, own: UUID | None = None) -> Iterator[tuple[str, int, bytes]]:
+    """The events of a level's SQLite log (``own``: only those in that node's own chain)."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    where, params = ("WHERE substr(chain, 1, 16) = ?", (own.bytes,)) if own else ("", ())
     try:
-        for originator_id, version, state in conn.execute("SELECT originator_id, originator_version, state FROM stored_events"):
+        rows = conn.execute(f"SELECT originator_id, originator_version, state FROM stored_events {where}", params)
+        for originator_id, version, state in rows:
             yield (UUID(originator_id).hex, version, bytes(state))
     finally:
         conn.close()
