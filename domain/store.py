@@ -32,9 +32,9 @@ from domain.codec import DateAsISO, NodeMapper, StateTranscoder
 from domain.keys import Checkpoint, NodeKey, key_id, node_key_id, public_bytes
 from domain.levels import Level
 from domain.persistence import Beside, EventRow, SyncRecorder, known_times
-from domain.persistence.chain import Head
+from domain.persistence.chain import Head, id_bytes
 from domain.persistence.keys import KeyFileError, create_key, key_path, load_key, replace_key
-from domain.persistence.verify import Verification
+from domain.persistence.verify import ParentCheck, Verification
 
 Backend = Literal["sqlite", "postgres"]
 
@@ -303,6 +303,16 @@ class NodeStore(Application):
         if sealed:
             self._sealed_at = sealed[0] + 1
         return sealed[0] if sealed else None
+
+    def compare_with(self, parent: NodeStore, batch: int = 5000) -> ParentCheck:
+        """This log against the parent's copy of it, up to the position the parent holds (``ParentCheck``)."""
+        held = parent.books.positions().get(str(self.node.node_id))
+        check, start = ParentCheck(held.position if held else 0), 1
+        while start <= check.held and (page := self.books.log_page(start, batch)):
+            rows = [row for row in page if row[0] <= check.held]
+            check.compare(rows, parent.books.held_states([(id_bytes(row[1]), row[2]) for row in rows]))
+            start = page[-1][0] + 1
+        return check
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0

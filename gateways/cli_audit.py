@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from domain.base import DomainError
+from domain.base import DomainError, NodeRef
 from domain.hierarchy import Hierarchy
 from domain.persistence.verify import ChainCheck, Verification
 from domain.store import NodeStores, StoreSettings
@@ -25,12 +25,15 @@ err = Console(stderr=True)
 def verify_command(
     node: Annotated[str, typer.Option(help="区划代码或名称 / the node whose store to check")],
     as_json: Annotated[bool, typer.Option("--json", help="the result as one JSON object")] = False,
+    deep: Annotated[bool, typer.Option("--deep", help="also compare the log with the parent's copy of it")] = False,
 ) -> None:
-    """校验节点存储的哈希链 / verify a node's store against its hash chains.
+    """校验节点存储的哈希链 / verify a node's store against its hash chains (and, --deep, its parent's copy).
 
-    Every origin's chain is recomputed from the stored bytes and compared with the links kept beside the events and
-    the chain heads; per chain the first difference is named (bytes changed, row missing, row inserted, order
-    changed). Exit status 0: no difference; 1: differences found; 2: bad input."""
+    Every origin's chain is recomputed from the stored bytes and compared with the links kept in the events' rows,
+    the chain heads and the origins' signed checkpoints; per chain the first difference is named (bytes changed, row
+    missing, row inserted, order changed, seal contradicted, bad signature). --deep: every event up to the position
+    the parent holds must be in the parent's store byte for byte. Exit status 0: no difference; 1: differences
+    found; 2: bad input."""
     hierarchy = Hierarchy.load()
     try:
         ref = hierarchy.ref(hierarchy.resolve(node))
@@ -42,9 +45,12 @@ def verify_command(
         if not stores.exists(ref):
             console.print(f"[bold red]错误 error:[/] {render.node_label(ref)} has no store here (`yipanqi node init {ref.code}`)")
             raise typer.Exit(code=2)
+        parent = _parent(hierarchy, ref, stores) if deep else None
         started = time.perf_counter()
         try:
-            check = stores.open(ref).verify(progress=_progress())
+            store = stores.open(ref)
+            check = store.verify(progress=_progress())
+            against = store.compare_with(stores.open(parent)) if parent else None
         except Exception as e:
             if not is_store_damage(e):
                 raise
@@ -56,12 +62,51 @@ def verify_command(
             raise typer.Exit(code=1) from None
         seconds = time.perf_counter() - started
     result = verification_dict(hierarchy, ref.code, check, seconds)
+    if parent is not None and against is not None:
+        first = min(against.findings, key=lambda f: f.position) if against.findings else None
+        result["parent"] = {
+            "code": parent.code,
+            "held": against.held,
+            "compared": against.compared,
+            "ok": against.ok,
+            "differences": len(against.findings),
+            "first": first.as_dict() if first else None,
+        }
+        result["ok"] = result["ok"] and against.ok
     if as_json:
         print(json.dumps(result, ensure_ascii=False))
     else:
         console.print(_table(result))
+        if "parent" in result:
+            console.print(_parent_line(result["parent"]), highlight=False)
         console.print(_verdict(result), highlight=False)
-    raise typer.Exit(code=0 if check.ok else 1)
+    raise typer.Exit(code=0 if result["ok"] else 1)
+
+
+def _parent(hierarchy: Hierarchy, ref: NodeRef, stores: NodeStores) -> NodeRef:
+    """The node's parent, whose store must be reachable from here for --deep."""
+    up = hierarchy.parent(hierarchy.get(ref.node_id))
+    if up is None:
+        console.print(f"[bold red]错误 error:[/] {render.node_label(ref)} has no parent to compare with (--deep)")
+        raise typer.Exit(code=2)
+    parent = hierarchy.ref(up)
+    if not stores.exists(parent):
+        console.print(
+            f"[bold red]错误 error:[/] the parent {render.node_label(parent)} has no store reachable from here (--deep)"
+        )
+        raise typer.Exit(code=2)
+    return parent
+
+
+def _parent_line(parent: dict[str, Any]) -> str:
+    head = (
+        f"上级副本 parent's copy ({parent['code']}, holds up to position {parent['held']:,}; {parent['compared']:,} compared): "
+    )
+    if parent["ok"]:
+        return head + "[green]一致 identical[/]"
+    first = parent["first"]
+    where = f"first at position {first['position']}: {first['label']} — {first['detail']}"
+    return head + f"[bold red]{parent['differences']} 处差异 differences[/], {where}"
 
 
 def bench_verify_command(

@@ -2,11 +2,12 @@
 processes, a real broker, SQLite and PostgreSQL stores.
 
 - Every level verifies (`yipanqi verify --json`): each origin's chain intact, the township's sealed by its own
-  signed checkpoints, also after the township rotated its key while syncing.
+  signed checkpoints, also after the township rotated its key while syncing; the township's log is its county's
+  copy (`verify --deep`).
 - A township event changed after it was replicated: the township's own check names it (bytes changed at its
-  position); the county's copy is intact. Published again (`sync backfill --from 0`), the re-sent event differs from
-  the county's copy: the county marks that stream diverged (never "already held"), the other township's stream goes
-  on.
+  position), and so does the comparison with the county's copy (`--deep`); the county's copy is intact. Published
+  again (`sync backfill --from 0`), the re-sent event differs from the county's copy: the county marks that stream
+  diverged (never "already held"), the other township's stream goes on.
 - The county's copy changed and its chain recomputed to agree with itself: only the township's signed checkpoint can
   tell, and does (seal contradicted); the province's copy is intact.
 - An event forged into the township's stream by a process that is not the township (a valid envelope that follows on
@@ -99,6 +100,9 @@ def run(settings: StoreSettings, processes: Any, ledger_for: Any, activity: Acti
     head = township.books.chain_heads()[1][ref(XIEHE).node_id.bytes].seq
     wait_for(lambda: township_sealed_everywhere(procs, head), 60, "sealed with the new key at every level", why=procs.tails)
 
+    deep = json.loads(procs.cli("verify", "--node", XIEHE, "--deep", "--json").stdout)["parent"]
+    assert deep["ok"] and deep["code"] == WULINGYUAN and deep["compared"] > 0, deep
+
     # One event of the township changed after replication.
     own = [r[0] for r in township.books.chained_rows(1, 100_000) if r[5] == ref(XIEHE).node_id.bytes]
     victim = own[len(own) // 2]
@@ -107,6 +111,9 @@ def run(settings: StoreSettings, processes: Any, ledger_for: Any, activity: Acti
     first = chain_of(result, XIEHE)["first"]
     assert rc == 1 and (first["kind"], first["position"]) == ("bytes_changed", victim), result
     assert verified(procs, WULINGYUAN)[0] == 0
+    answer = procs.cli("verify", "--node", XIEHE, "--deep", "--json", check=False)
+    deep = json.loads(answer.stdout)["parent"]
+    assert answer.returncode == 1 and (deep["first"]["kind"], deep["first"]["position"]) == ("bytes_changed", victim), deep
 
     procs.cli("sync", "backfill", "--node", XIEHE, "--from", "0")
     xiehe, zhonghu = str(ref(XIEHE)), str(ref(ZHONGHU))

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from domain.hierarchy import Hierarchy
+from domain.persistence import StreamPosition
 from domain.persistence.chain import GENESIS, link
 from domain.persistence.verify import Difference, Verification
 from domain.store import NodeStore, StoreSettings
@@ -149,3 +150,27 @@ def test_concurrent_writers_keep_one_unbroken_chain(store: NodeStore, settings: 
             s.close()
     check = store.verify()
     assert check.ok and check.chains[store.node.node_id.bytes].events == 120
+
+
+def test_a_log_is_compared_with_its_parents_copy_up_to_the_position_the_parent_holds(settings: StoreSettings) -> None:
+    hierarchy = Hierarchy.load()
+    township = hierarchy.resolve(TOWNSHIP)
+    child = NodeStore(hierarchy.ref(township), settings)
+    parent = NodeStore(hierarchy.ref(hierarchy.parent(township)), settings)  # type: ignore[arg-type]
+    try:
+        ids = child.append_rows(rows(6))
+        copied = child.books.log_page(1, 4)  # the parent holds the first four
+        held = StreamPosition(str(child.node.node_id), copied[-1][0], "0" * 64)
+        at_parent = parent.books.insert_rows(
+            [(r[1], r[2], r[3], r[4]) for r in copied], positions=[held], origins=[child.node.node_id.bytes] * 4
+        )
+        check = child.compare_with(parent)
+        assert check.ok and (check.held, check.compared) == (ids[3], 4)
+        Tamper(child).change_byte(ids[1])
+        Tamper(child).change_byte(ids[5])  # beyond what the parent holds: not judged
+        Tamper(parent).delete(at_parent[2])
+        found = [(f.kind, f.position, f.seq) for f in child.compare_with(parent).findings]
+        assert found == [(Difference.BYTES_CHANGED, ids[1], 2), (Difference.ROW_MISSING, ids[2], 3)]
+    finally:
+        child.close()
+        parent.close()
