@@ -3,7 +3,7 @@ the same stored bytes.
 
 The store is the province's log after sync, built as ``bench projections`` builds it (a simulated region under the
 province, a million events by default, in a temporary directory). Ours: ``NodeStore.verify`` (every event read with
-its chain row, its digest and link recomputed, checked against the stored ones and the heads). Bare: the same
+its chain column, its link recomputed, checked against the stored one and the heads). Bare: the same
 events' stored bytes read in the same pages, in the same order, with one ``hashlib.sha256`` each. Medians of three
 alternating rounds; ``ratio`` = ours / bare in events per second (goal ≥ 0.5).
 """
@@ -65,8 +65,8 @@ def run_verify_benchmark(
         "ratio": round(ours_rate / bare_rate, 3),
         "runs": {"verify": [round(r) for r in ours], "bare": [round(r) for r in bare]},
         "moves": (
-            "ours: every event of the province's SQLite log read in pages of 5,000 with its chain row, its digest and "
-            "link recomputed and compared; bare: the same events' stored bytes read in the same pages, one sha256 each"
+            "ours: every event of the province's SQLite log read in pages of 5,000 with its chain column, its link "
+            "recomputed (one sha256) and compared; bare: the same events' stored bytes read in the same pages, one sha256 each"
         ),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "ok": ours_rate / bare_rate >= 0.5,
