@@ -132,7 +132,6 @@ class NodeStore(Application):
     """One node's append-only log of deputy work: its own aggregates and, after sync, its subtree's."""
 
     log_kind = "n"  # which of the node's logs: its own one; prefixes PostgreSQL tables and names SQLite files
-    _sealed_at = 0  # the seq of this store's last checkpoint (in this process)
     chained = True  # whether the events it records go in the node's hash chain (``domain.persistence.chain``)
 
     def __init__(self, node: NodeRef, settings: StoreSettings | None = None, env: dict[str, str] | None = None) -> None:
@@ -289,19 +288,17 @@ class NodeStore(Application):
         return record.current
 
     def seal(self, key: Ed25519PrivateKey) -> int | None:
-        """A signed checkpoint of the node's own chain, if it moved since this store's last one: the seq it signs
-        (None: nothing new to seal)."""
+        """A signed checkpoint of the node's own chain, if it moved since its last one: the seq it signs (None:
+        nothing new to seal)."""
         sealed: list[int] = []
 
         def checkpoint(head: Head | None) -> list[EventRow]:
-            if head is None or head.seq == self._sealed_at:  # nothing since the last checkpoint but itself
+            if head is None or head.seq == head.sealed:  # nothing since the last checkpoint but itself
                 return []
             sealed.append(head.seq)
             return self.take_rows([Checkpoint.seal(self.node, key, head.seq, head.link)])
 
         self.books.insert_sealed(checkpoint)
-        if sealed:
-            self._sealed_at = sealed[0] + 1
         return sealed[0] if sealed else None
 
     def compare_with(self, parent: NodeStore, batch: int = 5000) -> ParentCheck:

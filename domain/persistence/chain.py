@@ -43,6 +43,7 @@ class Head:
     origin: bytes  # the origin node's id, 16 bytes
     seq: int
     link: bytes
+    sealed: int = 0  # the seq of the origin's last checkpoint in this chain (0: none yet)
 
 
 #: One event's place in its origin's chain as kept in its row (the ``chain`` column): origin ‖ seq ‖ link.
@@ -103,6 +104,7 @@ class Chainer:
     def __init__(self, heads: dict[bytes, Head], own: bytes, origins: Sequence[bytes | None] | None) -> None:
         self._seq = {origin: head.seq for origin, head in heads.items()}
         self._link = {origin: head.link for origin, head in heads.items()}
+        self._sealed = {origin: head.sealed for origin, head in heads.items()}
         self._moved_from = dict(self._seq)
         self._own, self._origins = own, origins
         self.made: list[bytes | None] = []
@@ -118,6 +120,7 @@ class Chainer:
         originator_id, version, topic, state = row
         if topic == CHECKPOINT_TOPIC:
             self._check(len(made), origin, seq, prev, state)
+            self._sealed[origin] = seq
         oid = originator_id.bytes if type(originator_id) is UUID else id_bytes(originator_id)
         after = link(prev, origin, seq, oid, version, topic, state)
         self._seq[origin], self._link[origin] = seq, after
@@ -134,4 +137,8 @@ class Chainer:
 
     def heads(self) -> list[Head]:
         """The heads that moved."""
-        return [Head(origin, seq, self._link[origin]) for origin, seq in self._seq.items() if self._moved_from.get(origin) != seq]
+        return [
+            Head(origin, seq, self._link[origin], self._sealed.get(origin, 0))
+            for origin, seq in self._seq.items()
+            if self._moved_from.get(origin) != seq
+        ]

@@ -49,13 +49,13 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         self.heads_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_heads"))
         events = SQL("{}.{}").format(schema, Identifier(events_table_name))
         self._chain_heads_statement = SQL(
-            "SELECT NULL::bytea AS origin, max(notification_id) AS seq, NULL::bytea AS link FROM {} "
-            "UNION ALL SELECT origin, seq, link FROM {}"
+            "SELECT NULL::bytea AS origin, max(notification_id) AS seq, NULL::bytea AS link, 0 AS sealed FROM {} "
+            "UNION ALL SELECT origin, seq, link, sealed FROM {}"
         ).format(events, self.heads_table)
-        self._heads_statement = SQL("SELECT origin, seq, link FROM {} WHERE origin = ANY(%s)").format(self.heads_table)
+        self._heads_statement = SQL("SELECT origin, seq, link, sealed FROM {} WHERE origin = ANY(%s)").format(self.heads_table)
         self._upsert_heads_statement = SQL(
-            "INSERT INTO {} SELECT * FROM unnest(%b::bytea[], %b::bigint[], %b::bytea[]) ON CONFLICT (origin) DO UPDATE "
-            "SET seq = EXCLUDED.seq, link = EXCLUDED.link"
+            "INSERT INTO {} SELECT * FROM unnest(%b::bytea[], %b::bigint[], %b::bytea[], %b::bigint[]) ON CONFLICT (origin) "
+            "DO UPDATE SET seq = EXCLUDED.seq, link = EXCLUDED.link, sealed = EXCLUDED.sealed"
         ).format(self.heads_table)
         self._chained_rows_statement = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state, chain "
@@ -119,9 +119,10 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
             ).format(self.known_table),
             # The chain columns, in the events' own rows (added to a store written before: its events stay unchained).
             SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS chain bytea").format(events),
-            SQL("CREATE TABLE IF NOT EXISTS {} (origin bytea PRIMARY KEY, seq bigint NOT NULL, link bytea NOT NULL)").format(
-                self.heads_table
-            ),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (origin bytea PRIMARY KEY, seq bigint NOT NULL, link bytea NOT NULL, "
+                "sealed bigint NOT NULL DEFAULT 0)"
+            ).format(self.heads_table),
         ]
 
     def create_table(self) -> None:
@@ -223,13 +224,13 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         if not origins:
             return {}
         curs.execute(self._heads_statement, (list(origins),), prepare=True)
-        return {bytes(r["origin"]): Head(bytes(r["origin"]), r["seq"], bytes(r["link"])) for r in curs.fetchall()}
+        return {bytes(r["origin"]): _head(r) for r in curs.fetchall()}
 
     def _write_heads(self, curs: Cursor[DictRow], heads: Sequence[Head]) -> None:
         if heads:
             curs.execute(
                 self._upsert_heads_statement,
-                ([h.origin for h in heads], [h.seq for h in heads], [h.link for h in heads]),
+                ([h.origin for h in heads], [h.seq for h in heads], [h.link for h in heads], [h.sealed for h in heads]),
                 prepare=True,
             )
 
@@ -238,7 +239,7 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(self._chain_heads_statement)
             rows = curs.fetchall()
-        heads = {bytes(r["origin"]): Head(bytes(r["origin"]), r["seq"], bytes(r["link"])) for r in rows if r["origin"]}
+        heads = {bytes(r["origin"]): _head(r) for r in rows if r["origin"]}
         return next((r["seq"] or 0 for r in rows if r["origin"] is None), 0), heads
 
     def log_page(self, start: int, limit: int) -> list[LogPageRow]:
@@ -395,6 +396,10 @@ class _Chaining(NamedTuple):
 
     rows: Sequence[EventRow]
     origins: Sequence[bytes | None] | None
+
+
+def _head(r: Any) -> Head:
+    return Head(bytes(r["origin"]), r["seq"], bytes(r["link"]), r["sealed"])
 
 
 def _parked(r: Any) -> ParkedMessage:

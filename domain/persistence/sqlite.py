@@ -63,7 +63,8 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
             # Created on open, so a store written before it gains it then; its events have no span (unknown).
             f"CREATE TABLE IF NOT EXISTS {self.known_table} (last_id INTEGER PRIMARY KEY, first_id INTEGER NOT NULL, "
             f"known_at TEXT NOT NULL DEFAULT ({KNOWN_NOW}))",
-            f"CREATE TABLE IF NOT EXISTS {self.heads_table} (origin BLOB PRIMARY KEY, seq INTEGER NOT NULL, link BLOB NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.heads_table} (origin BLOB PRIMARY KEY, seq INTEGER NOT NULL, link BLOB NOT NULL, "
+            "sealed INTEGER NOT NULL DEFAULT 0)",
         ]
 
     def _create_table(self, c: SQLiteCursor) -> None:
@@ -129,20 +130,20 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
         if not origins:
             return {}
         listed = list(origins)
-        c.execute(f"SELECT origin, seq, link FROM {self.heads_table} WHERE origin IN ({','.join('?' * len(listed))})", listed)
-        return {bytes(r[0]): Head(bytes(r[0]), r[1], bytes(r[2])) for r in c.fetchall()}
+        c.execute(f"SELECT * FROM {self.heads_table} WHERE origin IN ({','.join('?' * len(listed))})", listed)
+        return {bytes(r[0]): _head(r) for r in c.fetchall()}
 
     def _write_heads(self, c: SQLiteCursor, heads: Sequence[Head]) -> None:
         c.executemany(
-            f"INSERT INTO {self.heads_table} VALUES (?, ?, ?) ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, "
-            "link = excluded.link",
-            [(h.origin, h.seq, h.link) for h in heads],
+            f"INSERT INTO {self.heads_table} VALUES (?, ?, ?, ?) ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, "
+            "link = excluded.link, sealed = excluded.sealed",
+            [(h.origin, h.seq, h.link, h.sealed) for h in heads],
         )
 
     def chain_heads(self) -> tuple[int, dict[bytes, Head]]:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT origin, seq, link FROM {self.heads_table}")
-            heads = {bytes(r[0]): Head(bytes(r[0]), r[1], bytes(r[2])) for r in c.fetchall()}
+            c.execute(f"SELECT * FROM {self.heads_table}")
+            heads = {bytes(r[0]): _head(r) for r in c.fetchall()}
             return self._max_notification_id(c) or 0, heads
 
     def log_page(self, start: int, limit: int) -> list[LogPageRow]:
@@ -325,6 +326,10 @@ def _with_small_cache(create: Callable[[], SQLiteConnection]) -> Callable[[], SQ
         return connection
 
     return connect
+
+
+def _head(r: Any) -> Head:
+    return Head(bytes(r[0]), r[1], bytes(r[2]), r[3])
 
 
 def _chained_row(chainer: Chainer) -> Callable[[EventRow], tuple[Any, ...]]:
