@@ -247,7 +247,7 @@ class NodeStore(Application):
         return self.known_at(self.books.notification_ids(aggregate_id))
 
     def verify(self, batch: int = 5000, progress: Callable[[int, int], Any] | None = None) -> Verification:
-        """Check the log against the hash chains kept beside it (``domain.persistence.verify``): the log as it stood
+        """Check the log against the hash chains kept in its rows (``domain.persistence.verify``): the log as it stood
         when the check began (later events are left for the next check). ``progress(read, last)`` after each page."""
         books = self.books
         last, heads = books.chain_heads()

@@ -20,13 +20,13 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import resolve_topic
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from domain.persistence import EventRow, ParkedMessage, StreamHalt, StreamPosition, SyncRecorder
-from domain.persistence.chain import ChainContradiction
+from domain.persistence.chain import ChainContradiction, id_bytes
 from sync.envelope import HEADER, Beat, EnvelopeError, Frame, Kind, links, republish_request
 from sync.health import Health, StreamState, StreamStatus
 from sync.settings import SyncSettings
@@ -279,19 +279,24 @@ class Ingest:
         except IntegrityError:
             # Some events are here already (a node that moved to another parent re-sends its log): keep the
             # identical ones out, and let any that differ fail loudly.
-            self._insert([a for a in applied if not self._already_held(a[0])], positions)
+            fresh = self._not_yet_held(applied)
+            try:
+                self._insert([applied[i] for i in fresh], positions)
+            except ChainContradiction as e:  # said of the round as the caller gave it
+                raise ChainContradiction(fresh[e.index], e.origin, e.seq, e.reason) from None
         self.log.debug("ingest.committed", events=len(applied), positions={p.stream: p.position for p in positions})
 
     def _insert(self, applied: list[Applied], positions: list[StreamPosition]) -> None:
         self.target.insert_rows([row for row, _ in applied], positions=positions, origins=[chain for _, chain in applied])
 
-    def _already_held(self, row: EventRow) -> bool:
-        assert isinstance(self.target, ApplicationRecorder)
-        originator_id, version, _, state = row
-        held = self.target.select_events(UUID(str(originator_id)), gt=version - 1, lte=version)
-        if held and held[0].state != state:
-            raise IntegrityError(f"event {originator_id} v{version} differs from the one held")
-        return bool(held)
+    def _not_yet_held(self, applied: list[Applied]) -> list[int]:
+        """The indexes of the events not held here yet (read in one query); one held with other bytes fails loudly."""
+        keys = [(id_bytes(row[0]), row[1]) for row, _ in applied]
+        held = self.target.held_states(keys)
+        for key, (row, _) in zip(keys, applied, strict=True):
+            if key in held and held[key] != row[3]:
+                raise IntegrityError(f"event {row[0]} v{row[1]} differs from the one held")
+        return [i for i, key in enumerate(keys) if key not in held]
 
     def _gap(self, stream: Inbound, reason: str) -> None:
         if stream.state is not StreamState.GAP:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,26 +14,11 @@ from domain.persistence import StreamPosition
 from domain.persistence.chain import GENESIS, link
 from domain.persistence.verify import Difference, Verification
 from domain.store import NodeStore, StoreSettings
+from tests.integration.conftest import TOWNSHIP
 from tests.integration.test_store import _township_aggregates
 from tests.tamper import Tamper
 
-TOWNSHIP = "430525203"  # 𦰡溪瑶族乡 (a township of 邵阳市)
 CHILD = uuid.UUID(int=0xC41D).bytes  # another origin, as an ingest would store its events
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSettings:
-    if request.param == "sqlite":
-        return StoreSettings(store="sqlite", data_dir=tmp_path)
-    return StoreSettings(store="postgres", pg_dsn=request.getfixturevalue("pg_database")["dsn"])
-
-
-@pytest.fixture
-def store(settings: StoreSettings) -> Any:
-    hierarchy = Hierarchy.load()
-    store = NodeStore(hierarchy.ref(hierarchy.resolve(TOWNSHIP)), settings)
-    yield store
-    store.close()
 
 
 def rows(n: int, start: int = 0) -> list[tuple[uuid.UUID, int, str, bytes]]:

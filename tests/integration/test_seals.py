@@ -5,8 +5,6 @@ that refuses a checkpoint its own chain contradicts."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,23 +16,9 @@ from domain.persistence.chain import ChainContradiction
 from domain.persistence.keys import KeyFileError, key_path
 from domain.persistence.verify import Difference
 from domain.store import NodeStore, StoreSettings
-from tests.integration.test_chain import CHILD, TOWNSHIP, rows
+from tests.integration.conftest import TOWNSHIP
+from tests.integration.test_chain import CHILD, rows
 from tests.tamper import Tamper
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSettings:
-    if request.param == "sqlite":
-        return StoreSettings(store="sqlite", data_dir=tmp_path)
-    return StoreSettings(store="postgres", pg_dsn=request.getfixturevalue("pg_database")["dsn"], data_dir=tmp_path)
-
-
-@pytest.fixture
-def store(settings: StoreSettings) -> Any:
-    hierarchy = Hierarchy.load()
-    store = NodeStore(hierarchy.ref(hierarchy.resolve(TOWNSHIP)), settings)
-    yield store
-    store.close()
 
 
 def own_findings(store: NodeStore) -> list[tuple[Difference, int]]:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka import TopicPartition
@@ -378,6 +378,31 @@ def test_a_duplicated_and_a_reordered_frame_change_nothing(world: World) -> None
     assert received(world, stream) == township_log(world, stream)[: stream.frames[3].last]
     assert {json.loads(s.value)["from"] for s in world.producer.sent} == {0}  # asked for everything after 0
     assert status_of(world, stream)["state"] == "behind" and status_of(world, stream)["since"] is None
+
+
+def test_events_held_already_are_kept_out_and_one_held_with_other_bytes_fails_loudly(world: World) -> None:
+    """A node that moved to another parent re-sends its log: the parent holds some of its events already (copied
+    through the old parent), under no position of this stream. Those are kept out, the others applied, each once."""
+    stream = world.fx.streams[1]
+    township = world.townships[stream.code]
+    first = stream.frames[0]
+    held_already = [n for n in township.recorder.select_notifications(start=1, limit=first.last)][1:]
+    world.county.recorder.insert_events(  # type: ignore[call-arg]
+        [StoredEvent(n.originator_id, n.originator_version, n.topic, n.state) for n in held_already],
+        origins=[ref(stream.code).node_id.bytes] * len(held_already),
+    )
+    world.poll([(stream, stream.messages[:2])])
+    inbound = world.ingest.inbound[stream.topic]
+    assert (inbound.state, inbound.position.position) == (StreamState.FOLLOWING, stream.frames[1].last)
+    assert sorted(received(world, stream)) == sorted(township_log(world, stream)[: stream.frames[1].last])  # each once
+
+    other = world.fx.streams[0]
+    n = world.townships[other.code].recorder.select_notifications(start=2, limit=1)[0]
+    world.county.recorder.insert_events([StoredEvent(n.originator_id, n.originator_version, n.topic, n.state + b" ")])
+    with pytest.raises(IntegrityError, match="differs from the one held"):
+        world.ingest.handle({TopicPartition(other.topic, 0): [world.record(other, *other.messages[0])]})
+    assert str(ref(other.code).node_id) not in world.county.recorder.positions()  # nothing of it was committed
+    assert [row[3] for row in received(world, other)] == [n.state + b" "]
 
 
 NEXT_MODULE = "yipanqi_unit_next"
