@@ -268,6 +268,9 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
 
     def unpark(self, stream: str) -> list[ParkedMessage]:
         with self.datastore.transaction(commit=True) as c:
+            # A read first would make the delete an upgrade, which SQLite refuses at once (no wait) if the sync
+            # process wrote meanwhile: `sync retry` runs beside a live sync.
+            self._lock(c)
             c.execute(f"SELECT * FROM {self.parked_table} WHERE stream = ? ORDER BY position", (stream,))
             rows = [_parked(row) for row in c.fetchall()]
             c.execute(f"DELETE FROM {self.parked_table} WHERE stream = ?", (stream,))

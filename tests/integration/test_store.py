@@ -15,6 +15,7 @@ from eventsourcing.persistence import IntegrityError
 from domain.base import Attribution, Role
 from domain.hierarchy import Hierarchy
 from domain.livelihood import LivelihoodProject
+from domain.persistence import ParkedMessage
 from domain.stations import Station
 from domain.store import NodeStore, StoreSettings
 
@@ -188,3 +189,32 @@ def test_a_large_ingest_commits_with_its_position_on_postgres(pg_database: dict[
         assert store.recorder.positions()["child"] == position  # type: ignore[attr-defined]
     finally:
         store.close()
+
+
+def test_unpark_beside_a_writing_sync_process_waits_for_the_lock(tmp_path: Path) -> None:
+    """`sync retry` unparks a stream in the store a live sync process writes: it must wait for the write lock,
+    not fail with "database is locked" (a read-then-delete transaction could not be upgraded in WAL mode)."""
+    settings = StoreSettings(store="sqlite", data_dir=tmp_path)
+    hierarchy = Hierarchy.load()
+    node = hierarchy.ref(hierarchy.resolve("430525203"))
+    retrying, syncing = NodeStore(node, settings), NodeStore(node, settings)
+    stop = threading.Event()
+
+    def write() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            syncing.recorder.put_state("progress", {"n": str(n)})
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        for position in range(200):
+            message = ParkedMessage("up.430525203", position, "unknown event type x", "{}", b"x", datetime.now(UTC))
+            retrying.recorder.park(message)
+            assert [m.position for m in retrying.recorder.unpark("up.430525203")] == [position]
+    finally:
+        stop.set()
+        writer.join()
+        retrying.close()
+        syncing.close()
