@@ -131,14 +131,19 @@ class Attribution:
     ``latest``: the latest moment the fact (and any day it names) may be dated, the recording office's present plus
     the tolerance (``domain.timeline``); given by every edge that takes office input. ``None`` where the caller keeps
     a clock of its own (the simulator records each simulated day on that day).
+    ``token``: the id of the access token the write came with (never its secret); ``""`` for writes that came with
+    none (the simulator, the node's own system acts, the command line of the host).
     """
 
     actor: str
     role: Role
     occurred_at: datetime
     latest: datetime | None
+    token: str
 
-    def __init__(self, actor: str, role: Role | str, occurred_at: datetime, latest: datetime | None = None) -> None:
+    def __init__(
+        self, actor: str, role: Role | str, occurred_at: datetime, latest: datetime | None = None, token: str = ""
+    ) -> None:
         # The dataclass's __init__ and a __post_init__, in one step (one is made for every clerk's day simulated).
         if not actor:
             raise ValueError("actor must not be empty")
@@ -146,7 +151,9 @@ class Attribution:
             role = Role(role)
         if occurred_at.tzinfo is None or (latest is not None and latest.tzinfo is None):
             raise ValueError("occurred_at and latest must be timezone-aware")
-        _set(self, "__dict__", {"actor": actor, "role": role, "occurred_at": occurred_at, "latest": latest})
+        _set(
+            self, "__dict__", {"actor": actor, "role": role, "occurred_at": occurred_at, "latest": latest, "token": token}
+        )
 
     def dating_problem(self) -> str | None:
         """What is wrong with ``occurred_at`` (too old, or later than ``latest``), if anything."""
@@ -182,6 +189,7 @@ class DutyAggregate(Aggregate):
         actor: str
         role: str
         occurred_at: datetime
+        token: str  # the access token's id (see ``Attribution``); events stored before it was recorded read ""
 
     class Created(Event, Aggregate.Created):
         pass
@@ -394,7 +402,7 @@ class DutyAggregate(Aggregate):
         version = self._version + 1
         timestamp = _now(_TZINFO)
         try:
-            event = make(self._id, version, timestamp, self.owner, by.actor, by.role._value_, by.occurred_at, **payload)
+            event = make(self._id, version, timestamp, self.owner, by.actor, by.role._value_, by.occurred_at, by.token, **payload)
         except TypeError as e:
             raise TypeError(f"Can't construct event {event_class}: {e}") from None
         event.apply(self)  # before the aggregate changes, as the library's mutate(): a failing apply changes nothing
@@ -420,7 +428,7 @@ class DutyAggregate(Aggregate):
         version = cls.INITIAL_VERSION
         timestamp = _now(_TZINFO)
         try:
-            event = make(id, version, timestamp, owner, by.actor, by.role._value_, by.occurred_at, **payload)
+            event = make(id, version, timestamp, owner, by.actor, by.role._value_, by.occurred_at, by.token, **payload)
         except TypeError as e:
             raise TypeError(f"Unable to construct '{event_class.__qualname__}' event: {e}") from e
         aggregate = _new(cls)
@@ -482,8 +490,13 @@ def as_occurred(events: Sequence[Any], as_of: datetime) -> list[Any]:
     return kept
 
 
+# Events stored before the token was recorded have no ``token`` in their state: reading it finds this class attribute.
+# A class attribute, not a dataclass default: every subclass's payload fields come after it and have none.
+DutyAggregate.Event.token = ""  # type: ignore[misc]
+
+
 def _attributed(owner: UUID, by: Attribution) -> dict[str, Any]:
-    return {"owner": owner, "actor": by.actor, "role": str(by.role), "occurred_at": by.occurred_at}
+    return {"owner": owner, "actor": by.actor, "role": str(by.role), "occurred_at": by.occurred_at, "token": by.token}
 
 
 # ============================================================================================ lean events
@@ -507,7 +520,7 @@ _UNSEEN: Any = object()
 _LEAN_EVENTS: dict[type, Callable[..., Any] | None] = {}  # event class → its lean constructor, or None
 _TZINFO = eventsourcing.domain.TZINFO
 _now = datetime.now
-_HEAD = ("originator_id", "originator_version", "timestamp", "owner", "actor", "role", "occurred_at")
+_HEAD = ("originator_id", "originator_version", "timestamp", "owner", "actor", "role", "occurred_at", "token")
 
 
 def _lean_event(event_class: type, aggregate_class: type) -> Callable[..., Any] | None:

@@ -316,13 +316,15 @@ class Command:
     # ---------------------------------------------------------------------------------------- attribution
 
     def by(self, occurred_at: datetime | None = None) -> Attribution:
-        """The event's attribution: the token's subject and role; when it happened (default: now), dated no later than
+        """The event's attribution: the token's subject, role and id; when it happened (default: now), dated no later than
         now plus the tolerance."""
         now = self.gw.clock()
         when = occurred_at or now
         if when.tzinfo is None:
             when = when.replace(tzinfo=CST)  # Hunan's offices write local time
-        self._by = Attribution(self.who.subject, self.who.role, when, latest(now, self.gw.future_tolerance))
+        self._by = Attribution(
+            self.who.subject, self.who.role, when, latest(now, self.gw.future_tolerance), token=self.who.token_id
+        )
         return self._by
 
     def new_id(self, kind: str) -> UUID | None:
