@@ -151,9 +151,7 @@ class Attribution:
             role = Role(role)
         if occurred_at.tzinfo is None or (latest is not None and latest.tzinfo is None):
             raise ValueError("occurred_at and latest must be timezone-aware")
-        _set(
-            self, "__dict__", {"actor": actor, "role": role, "occurred_at": occurred_at, "latest": latest, "token": token}
-        )
+        _set(self, "__dict__", {"actor": actor, "role": role, "occurred_at": occurred_at, "latest": latest, "token": token})
 
     def dating_problem(self) -> str | None:
         """What is wrong with ``occurred_at`` (too old, or later than ``latest``), if anything."""

@@ -1800,7 +1800,13 @@ class _Simulation:
         else:
             evaluation, comment = Evaluation.BASICALLY_SATISFIED, "希望继续跟踪落实"
         lead = suggestion.lead_deputy_id
-        suggestion.evaluate(self._as_deputy(lead), deputy_id=lead, evaluation=evaluation, comment=comment)
+        as_deputy = self._as_deputy(lead)
+        if int(roll * 1_000_000) % 5 == 0:  # one in five on a signed paper form, entered by the office (代录)
+            clerk = Attribution(node.clerks[0], Role.RECORDER, as_deputy.occurred_at)
+            form = f"{node.code}-PJ-{suggestion.number}-{len(suggestion.evaluations) + 1}"
+            suggestion.enter_evaluation(node.ref, clerk, deputy_id=lead, evaluation=evaluation, form_number=form, comment=comment)
+        else:
+            suggestion.evaluate(as_deputy, deputy_id=lead, evaluation=evaluation, comment=comment)
         self._touch(suggestion)
         if suggestion.state is SuggestionState.REHANDLING:
             self._at(node, rng.randint(20, 45), self._reply, suggestion)

@@ -4,8 +4,11 @@
                                                         ▲                                  ├─▶ follow_up ─mark_solved─▶ evaluated
                                                         └──────────── rehandling ◀─────────┘ (dissatisfied)
 
-B and C replies stay under follow-up (跟踪督办) until solved. Only the lead deputy, recording as a deputy, evaluates:
-no office account can record a satisfaction ("被满意" must be impossible).
+B and C replies stay under follow-up (跟踪督办) until solved. Only the lead deputy evaluates: with their own deputy
+credential (``evaluate``: entry ``self``), or on a paper form they signed, which the office enters (代录,
+``enter_evaluation``: entry ``office``, with the form's number; the clerk is the event's actor and token). No office
+account can record an evaluation as the deputy's own ("被满意" must be impossible, and an office entry is always
+shown as one).
 
 The owner office corrects (更正) the title and category of a submission, the lead unit and due date of an assignment,
 and the category of a reply until the lead deputy evaluates it (the evaluation judged the reply as recorded); and voids
@@ -58,6 +61,13 @@ class Evaluation(Labelled):
     SATISFIED = "satisfied", "满意"
     BASICALLY_SATISFIED = "basically_satisfied", "基本满意"
     DISSATISFIED = "dissatisfied", "不满意"
+
+
+class EvaluationEntry(Labelled):
+    """How an evaluation came to be recorded."""
+
+    SELF = "self", "代表本人评价"  # with the deputy's own credential
+    OFFICE = "office", "办公室代录"  # entered by the office from the deputy's signed paper form
 
 
 class SupervisionType(Labelled):
@@ -159,10 +169,21 @@ class Suggestion(DutyAggregate):
             suggestion.step = Step.of(self, self.replied_on)
 
     class Evaluated(DutyAggregate.Event):
+        """Version 2 says how it was recorded (``entry``) and, entered by the office, the signed form's number;
+        version 1 was always the deputy's own."""
+
         label: ClassVar[str] = "代表评价"
+        class_version: ClassVar[int] = 2
         deputy_id: UUID
         evaluation: str
         comment: str
+        entry: str
+        form_number: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["entry"] = EvaluationEntry.SELF.value
+            state["form_number"] = ""
 
         def apply(self, suggestion: Suggestion) -> None:
             suggestion.evaluations.append(self.evaluation)
@@ -329,9 +350,44 @@ class Suggestion(DutyAggregate):
         if deputy_id != self.lead_deputy_id:
             raise self.reject(f"only the lead deputy {self.lead_deputy_id} evaluates this reply, not {deputy_id}")
         self.require(by.actor == str(deputy_id), "the evaluation must be recorded by the lead deputy's own account")
+        self._evaluated(by, deputy_id, evaluation, comment, EvaluationEntry.SELF, "")
+
+    def enter_evaluation(
+        self,
+        office: NodeRef,
+        by: Attribution,
+        *,
+        deputy_id: UUID,
+        evaluation: Evaluation | str,
+        form_number: str,
+        comment: str = "",
+    ) -> None:
+        """代录: the office enters the lead deputy's evaluation from the paper form the deputy signed; recorded as the
+        office's entry (the clerk is the actor), never as the deputy's own."""
+        self._require_state(SuggestionState.REPLIED)
+        if by.role not in (Role.RECORDER, Role.ADMINISTRATOR):
+            raise self.reject(f"an evaluation is entered from a signed form by an office account, not a {by.role.value}")
+        if office.node_id != self.owner:
+            raise self.reject(f"only the office handling the suggestion enters its evaluation, not {office}")
+        if deputy_id != self.lead_deputy_id:
+            raise self.reject(f"only the lead deputy {self.lead_deputy_id} evaluates this reply, not {deputy_id}")
+        number = self.text("form_number", form_number, 50)  # the signed paper form's number (评价表编号)
+        self._evaluated(by, deputy_id, evaluation, comment, EvaluationEntry.OFFICE, number)
+
+    def _evaluated(
+        self, by: Attribution, deputy_id: UUID, evaluation: Evaluation | str, comment: str, entry: EvaluationEntry, form: str
+    ) -> None:
         self.follows(by)
         result = self.pick("evaluation", Evaluation, evaluation)
-        self.record(self.Evaluated, by, deputy_id=deputy_id, evaluation=result._value_, comment=comment.strip())
+        self.record(
+            self.Evaluated,
+            by,
+            deputy_id=deputy_id,
+            evaluation=result._value_,
+            comment=comment.strip(),
+            entry=entry._value_,
+            form_number=form,
+        )
 
     def mark_solved(self, by: Attribution, *, note: str, solved_on: date) -> None:
         self._require_state(SuggestionState.FOLLOW_UP)

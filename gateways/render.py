@@ -24,6 +24,7 @@ _ENVELOPE_FIELDS = (
     "actor",
     "role",
     "occurred_at",
+    "token",
 )
 
 
@@ -101,7 +102,7 @@ def history_table(
             event.occurred_at.astimezone(CST).strftime("%Y-%m-%d %H:%M"),
             event.timestamp.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S"),
             known_at.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S") if known_at else "未知 unknown",
-            f"{event.actor} ({event.role})",
+            f"{event.actor} ({event.role})" + (f" 令牌 {event.token}" if event.token else ""),
             "; ".join(f"{k}={_short(v)}" for k, v in payload.items()),
         )
     return table

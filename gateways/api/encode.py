@@ -30,7 +30,7 @@ KINDS: dict[str, tuple[type, str]] = {
 }
 KIND_OF_CLASS = {cls: kind for kind, (cls, _) in KINDS.items()}
 
-_ENVELOPE = {"originator_id", "originator_version", "timestamp", "owner", "actor", "role", "occurred_at"}
+_ENVELOPE = {"originator_id", "originator_version", "timestamp", "owner", "actor", "role", "occurred_at", "token"}
 
 
 def plain(value: Any) -> Any:
@@ -101,6 +101,7 @@ def event_row(event: Any) -> dict[str, Any]:
         "recorded_at": event.timestamp.isoformat(),
         "actor": event.actor,
         "role": event.role,
+        "token": event.token,
         "owner": str(event.owner),
         "payload": event_payload(event),
     }

@@ -329,6 +329,16 @@ class SuggestionEvaluate(Body):
     comment: str = Field(default="", max_length=1000)
 
 
+class SuggestionEvaluationEntry(Body):
+    """办公室代录代表评价: 领衔代表在纸质评价表上签字后, 承办机关录入员或管理员据表录入; 记为“办公室代录”
+    (含评价表编号, 录入人与令牌), 永远不会显示为代表本人评价。"""
+
+    deputy_id: UUID = Field(description="领衔代表 id (须与建议的领衔代表一致)")
+    evaluation: Evaluation
+    form_number: str = Field(min_length=1, max_length=50, description="代表签字的纸质评价表编号")
+    comment: str = Field(default="", max_length=1000)
+
+
 class SuggestionSolved(Body):
     """跟踪督办后解决."""
 

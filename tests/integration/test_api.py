@@ -384,6 +384,33 @@ def test_dissatisfied_goes_back_to_handling(api: Api, world: Any) -> None:
     api.post(SHAODONG, f"/suggestions/{sid}/reply", {"category": "A", "text": "重新办理答复", "replied_on": TODAY}, expect=200)
 
 
+def test_an_office_enters_a_signed_evaluation_form_as_its_own_entry(api: Api, world: Any) -> None:
+    """代录: a recorder enters the lead deputy's signed form; the history names the clerk, the token and the form, and
+    the entry never reads as the deputy's own."""
+    lead = new_deputy(api, SHAODONG, "county", 18)
+    sid = submit_replied(api, lead, "A")
+    body = {"deputy_id": lead, "evaluation": "satisfied", "form_number": "邵东-PJ-2025-0042"}
+    for role in ("viewer", "auditor"):
+        r = api.client.post(f"/nodes/{SHAODONG}/suggestions/{sid}/evaluation-entry", json=body, headers=api.h(SHAODONG, role))
+        assert r.status_code == 403, (role, r.text)
+    lead_h = {"Authorization": f"Bearer {deputy_token(world, lead)}"}
+    r = api.client.post(f"/nodes/{SHAODONG}/suggestions/{sid}/evaluation-entry", json=body, headers=lead_h)
+    assert r.status_code == 403, r.text  # a deputy evaluates with their own credential, not as an office entry
+    r = api.client.post(
+        f"/nodes/{SHAODONG}/suggestions/{sid}/evaluation-entry",
+        json={**body, "form_number": ""},
+        headers=api.h(SHAODONG, "recorder"),
+    )
+    assert r.status_code == 422 and "form_number" in r.text, r.text
+    assert api.post(SHAODONG, f"/suggestions/{sid}/evaluation-entry", body, expect=200)["state"] == "evaluated"
+    history = api.get(SHAODONG, f"/aggregates/{sid}/history", as_=(SHAODONG, "auditor")).json()
+    evaluated = next(e for e in history["events"] if e["type"] == "Suggestion.Evaluated")
+    whoami = api.client.get("/whoami", headers=api.h(SHAODONG, "recorder")).json()
+    assert (evaluated["actor"], evaluated["role"], evaluated["token"]) == (whoami["subject"], "recorder", whoami["token_id"])
+    assert (evaluated["payload"]["entry"], evaluated["payload"]["form_number"]) == ("office", "邵东-PJ-2025-0042")
+    assert evaluated["token"] and all(e["token"] for e in history["events"]), "every write names its token"
+
+
 def test_livelihood_project_through_every_step(api: Api) -> None:
     p = api.post(ZHUOXI, "/livelihood-projects", {"year": THIS_YEAR, "title": "村级道路硬化", "category": "交通"}, expect=201)
     pid = p["id"]

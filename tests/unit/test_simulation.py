@@ -129,16 +129,22 @@ def test_batches_are_owned_by_their_node_master_data_first_then_one_per_node_and
 
 def test_events_happen_on_the_simulated_day_recorded_by_clerks_or_the_lead_deputy(hunan: Hierarchy) -> None:
     nodes = region(hunan, WULINGYUAN)
+    entries = Counter[str]()
     for batch in simulate(nodes, days=120, start=START, seed=2, scale=0.5):
         for aggregate in batch.aggregates:
             event: Any
             for event in aggregate.collect_events():
                 assert event.occurred_at.utcoffset() == timedelta(hours=8)
                 assert event.occurred_at.date() == (batch.day or START)
-                if isinstance(event, Suggestion.Evaluated):
-                    assert event.role == Role.DEPUTY and event.actor == str(event.deputy_id)
-                else:
+                if isinstance(event, Suggestion.Evaluated) and event.entry == "self":
+                    assert event.role == Role.DEPUTY and event.actor == str(event.deputy_id) and not event.form_number
+                else:  # an office's record, an evaluation entered from a signed form (代录) among them
                     assert event.role == Role.RECORDER and event.actor.startswith(f"clerk-{batch.node.code}-")
+                    if isinstance(event, Suggestion.Evaluated):
+                        assert event.entry == "office" and event.form_number.startswith(f"{batch.node.code}-PJ-")
+                if isinstance(event, Suggestion.Evaluated):
+                    entries[event.entry] += 1
+    assert entries["self"] > entries["office"] > 0, entries
 
 
 def test_children_before_parents_is_refused(hunan: Hierarchy) -> None:

@@ -355,6 +355,59 @@ def test_no_office_step_leads_to_a_closed_suggestion_without_the_deputys_evaluat
     assert evaluations and all(e.role == "deputy" and e.actor == str(LEAD) for e in evaluations)
 
 
+def test_an_office_enters_a_signed_form_as_its_own_entry(county: NodeRef, clerk: Attribution) -> None:
+    """代录: the office enters the lead deputy's evaluation from a signed paper form; the event says so, names the form
+    and the clerk (its actor and token), never the deputy as the one who recorded it."""
+    s = in_state(S.REPLIED, county, clerk)
+    entering = Attribution("office-clerk-01", Role.RECORDER, NOW, token="a1b2c3d4e5f6")
+    s.enter_evaluation(county, entering, deputy_id=LEAD, evaluation="satisfied", form_number=" PJ-2025-017 ")
+    event = s.pending_events[-1]
+    assert isinstance(event, Suggestion.Evaluated)
+    assert (event.entry, event.form_number, event.actor, event.role, event.token) == (
+        "office",
+        "PJ-2025-017",
+        "office-clerk-01",
+        "recorder",
+        "a1b2c3d4e5f6",
+    )
+    assert s.state is S.EVALUATED and s.evaluations == ["satisfied"]
+    s2 = in_state(S.REPLIED, county, clerk)
+    s2.evaluate(lead(), deputy_id=LEAD, evaluation="satisfied")
+    own = s2.pending_events[-1]
+    assert (own.entry, own.form_number, own.actor, own.role) == ("self", "", str(LEAD), "deputy")
+
+
+@pytest.mark.parametrize(
+    ("who", "where", "deputy", "form", "rule"),
+    [
+        (Role.VIEWER, "county", LEAD, "PJ-1", "an evaluation is entered from a signed form by an office account, not a viewer"),
+        (Role.DEPUTY, "county", LEAD, "PJ-1", "an evaluation is entered from a signed form by an office account, not a deputy"),
+        (Role.RECORDER, "other_county", LEAD, "PJ-1", "only the office handling the suggestion enters its evaluation"),
+        (Role.RECORDER, "county", CO1, "PJ-1", f"only the lead deputy {LEAD} evaluates this reply, not {CO1}"),
+        (Role.RECORDER, "county", LEAD, "  ", "form_number must not be empty"),
+    ],
+)
+def test_an_office_entry_needs_an_office_account_the_lead_deputy_and_the_form(
+    request, county: NodeRef, clerk: Attribution, rejects, who: Role, where: str, deputy: UUID, form: str, rule: str
+) -> None:
+    s = in_state(S.REPLIED, county, clerk)
+    office = request.getfixturevalue(where)
+    by = Attribution("office-clerk-01", who, NOW)
+    rejects(
+        s,
+        lambda: s.enter_evaluation(office, by, deputy_id=deputy, evaluation="satisfied", form_number=form),
+        state="replied",
+        rule=rule,
+    )
+    assert s.evaluations == []
+
+
+def test_an_evaluation_stored_before_entries_were_recorded_reads_as_the_deputys_own() -> None:
+    state: dict[str, Any] = {"deputy_id": LEAD, "evaluation": "satisfied", "comment": ""}
+    Suggestion.Evaluated.upcast_v1_v2(state)
+    assert state == {"deputy_id": LEAD, "evaluation": "satisfied", "comment": "", "entry": "self", "form_number": ""}
+
+
 # ------------------------------------------------------------------------------------ priority, supervision
 
 

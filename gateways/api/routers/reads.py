@@ -110,6 +110,7 @@ class EventView(BaseModel):
     recorded_at: datetime
     actor: str = Field(description="记录人 (令牌主体)")
     role: str = Field(description="记录时的角色")
+    token: str = Field(description="记录所用令牌的编号 (不含令牌本身; 空: 未经令牌, 如模拟或本机命令行)")
     owner: str
     payload: dict[str, Any]
 

@@ -99,6 +99,30 @@ async def evaluate(
 
 
 @router.post(
+    "/suggestions/{suggestion_id}/evaluation-entry",
+    response_model=CommandResult,
+    summary="办公室代录代表评价 (据签字评价表) / the office enters a signed evaluation form",
+    description="录入员或管理员据领衔代表签字的纸质评价表录入评价: 事件记为办公室代录 (entry=office), 含评价表编号,"
+    " 记录人为录入员本人; 统计中与代表本人评价分开计数。 / Recorded as the office's entry with the form's number and the"
+    " clerk as actor; counted apart from the deputy's own evaluations.",
+)
+async def enter_evaluation(suggestion_id: SuggestionId, body: m.SuggestionEvaluationEntry, cmd: Cmd) -> Response:
+    def act(c: Command) -> Suggestion:
+        s = c.load(Suggestion, suggestion_id, what="suggestion_id")
+        s.enter_evaluation(
+            c.node.ref,
+            c.by(body.occurred_at),
+            deputy_id=body.deputy_id,
+            evaluation=body.evaluation,
+            form_number=body.form_number,
+            comment=body.comment,
+        )
+        return s
+
+    return await cmd.run(body, act)
+
+
+@router.post(
     "/suggestions/{suggestion_id}/solved", response_model=CommandResult, summary="跟踪督办后解决 / solved after follow-up"
 )
 async def solved(suggestion_id: SuggestionId, body: m.SuggestionSolved, cmd: Cmd) -> Response:
