@@ -458,6 +458,8 @@ def _suggestion_columns() -> list[Column]:
         Column("last_reply_day", DAY),
         Column("last_category", String(1)),
         Column("evaluations", Integer, nullable=False),
+        # of them entered by the office from a signed form (代录); the rest are the deputy's own
+        Column("office_evaluations", Integer, nullable=False, server_default="0"),
         Column("last_evaluation", String(20)),
         Column("dissatisfied", Integer, nullable=False),
         Column("priority", Boolean, nullable=False),
@@ -489,8 +491,9 @@ SUGGESTION_STATIC = [
     "created_known",
 ]
 SUGGESTION_DYNAMIC = [c for c in SUGGESTION_COLUMNS if c not in SUGGESTION_STATIC]
-#: What a snapshot keeps of those: all but the co-handling units (long text no view reads as of a cut).
-SUGGESTION_SNAPSHOT = [c for c in SUGGESTION_DYNAMIC if c != "co_units"]
+#: What a snapshot keeps of those: all but the co-handling units (long text no view reads as of a cut) and how many
+#: evaluations the office entered (counted now only).
+SUGGESTION_SNAPSHOT = [c for c in SUGGESTION_DYNAMIC if c not in ("co_units", "office_evaluations")]
 SUGGESTION_KEPT = ["year", "node_id", "congress", "day", "created_rec", "created_occ", "created_known"]
 
 suggestions = _t(

@@ -139,7 +139,7 @@
       kpi("代表联络站", num(st.stations), `闲置 ${num(st.idle_stations)} 个`),
       kpi("进站接待", num(st.visits), `接待群众 ${num(st.people)} 人次`),
       kpi("群众反映问题", num(st.issues_raised), `当场解决率 ${pct(st.resolve_rate)}`),
-      kpi("代表建议", num(sg.total), `答复率 ${pct(sg.reply_rate)} · 满意率 ${pct(sg.satisfaction)}`),
+      kpi("代表建议", num(sg.total), `答复率 ${pct(sg.reply_rate)} · 满意率 ${pct(sg.satisfaction)}` + entries(sg)),
       kpi("超期未答复", num(sg.overdue), `跟踪督办中 ${num(sg.open_follow_up)} 件`),
       kpi("民生实事(通过)", num(lv.passed), `投资 ${num(lv.investment_yi)} 亿元`),
       kpi("民生实事平均进度", lv.avg_progress === null ? "—" : lv.avg_progress + "%", `通过率 ${pct(lv.pass_rate)}`),
@@ -238,12 +238,22 @@
 
   // Children ranked by their average coverage rate over the targets they have a population for (worst first);
   // children with no such target (no deputies recorded there yet) come last, unranked, so none is hidden.
+  // Evaluations by the deputies' own credentials and those their offices entered from signed forms (代录): an office
+  // entry is never counted as the deputy's own. Not counted as of a cut (null).
+  function entries(sg) {
+    return sg.evaluations_self === null || sg.evaluations_self === undefined
+      ? ""
+      : ` · 评价 本人 ${num(sg.evaluations_self)} / 代录 ${num(sg.evaluations_office)}`;
+  }
+
   function ranking(data) {
     const by = {};
     const row = (r) => (by[r.region_id] = by[r.region_id] || { region_id: r.region_id, code: r.code, name: r.name, rates: [] });
     data.coverage.forEach((t) => (t.by_region || []).forEach((r) => { if (r.population) row(r).rates.push({ rate: r.rate, label: t.short }); }));
     (data.stations.by_region || []).forEach((r) => { row(r).visits = r.visits; });
-    (data.suggestions.by_region || []).forEach((r) => { row(r).suggestions = r.total; row(r).reply_rate = r.reply_rate; });
+    (data.suggestions.by_region || []).forEach((r) => {
+      Object.assign(row(r), { suggestions: r.total, reply_rate: r.reply_rate, own: r.evaluations_self, entered: r.evaluations_office });
+    });
     (data.livelihood.by_region || []).forEach((r) => { row(r).investment = r.investment_wan; });
     const rows = Object.values(by).filter((r) => r.code && r.region_id !== data.scope.region_id);
     rows.forEach((r) => {
@@ -264,7 +274,8 @@
       `<tr><td class="num">${r.avg === null ? "—" : first + i + 1}</td><td><a data-code="${esc(r.code)}" data-name="${esc(r.name)}">${esc(r.name)}</a></td>` +
       `<td class="rate"><span class="bar" style="width:${Math.round((r.avg || 0) * 80)}px"></span>${pct(r.avg)}</td>` +
       `<td>${r.weakest ? esc(r.weakest.label) + " " + pct(r.weakest.rate) : "无代表数据"}</td><td class="num">${num(r.visits)}</td>` +
-      `<td class="num">${num(r.suggestions)} (${pct(r.reply_rate)})</td><td class="num">${num(r.investment)} 万元</td></tr>`).join("");
+      `<td class="num">${num(r.suggestions)} (${pct(r.reply_rate)})</td><td class="num">${num(r.own)} / ${num(r.entered)}</td>` +
+      `<td class="num">${num(r.investment)} 万元</td></tr>`).join("");
     $("ranking").querySelectorAll("a[data-code]").forEach((a) => { a.onclick = () => drill(a.dataset.code, a.dataset.name); });
     $("ranking-note").textContent = rows.length
       ? `${rows.length} 个下级区域, 最落后的在前` + (ranked < rows.length ? ` (${rows.length - ranked} 个无代表数据, 列在最后)` : "") + " · 点击区域下钻"

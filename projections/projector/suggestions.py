@@ -69,6 +69,7 @@ def _suggestion_submitted(b: Page, e: LeanEvent) -> None:
         "last_reply_day": None,
         "last_category": None,
         "evaluations": 0,
+        "office_evaluations": 0,
         "last_evaluation": None,
         "dissatisfied": 0,
         "priority": False,
@@ -132,6 +133,7 @@ def _evaluated(state: dict[str, Any], e: LeanEvent, day: str) -> None:
     state.update(
         state=after,
         evaluations=state["evaluations"] + 1,
+        office_evaluations=state["office_evaluations"] + (e.entry == "office"),
         last_evaluation=e.evaluation,
         dissatisfied=state["dissatisfied"] + (1 if dissatisfied else 0),
     )

@@ -288,7 +288,31 @@ def brief_answer(ctx: Ctx, found: Counted) -> dict[str, Any]:
     totals["satisfaction"] = rate(totals["satisfied"], totals["evaluated"])
     totals["replied_late"] = _sum(kinds, lambda k: k[6])
     by_state = _counted_by(kinds, lambda k: k[0], "state", L.SUGGESTION_STATE, list(L.SUGGESTION_STATE))
+    entries = _evaluation_entries(ctx)
+    for r in by_region:
+        r["evaluations_self"], r["evaluations_office"] = (
+            entries.get(r["region_id"], (0, 0)) if entries is not None else (None, None)
+        )
+    for k in ("evaluations_self", "evaluations_office"):
+        totals[k] = sum(r[k] for r in by_region) if entries is not None else None
     return view_answer("suggestions", ctx.scope, totals=totals, by_state=by_state, by_region=by_region)
+
+
+def _evaluation_entries(ctx: Ctx) -> dict[str, tuple[int, int]] | None:
+    """Per child region: the evaluations the lead deputies made with their own credentials, and those their offices
+    entered from signed forms (代录), of the period's suggestions; ``None`` as of a cut (counted now only)."""
+    if ctx.scope.as_of is not None:
+        return None
+    sg = s.suggestions
+    table, child = ctx.by_child(sg)
+    office = sa.func.sum(sg.c.office_evaluations)
+    stmt = (
+        sa.select(child, sa.func.sum(sg.c.evaluations) - office, office)
+        .select_from(table)
+        .where(ctx.years(sg.c.year), ctx.in_region(sg.c.node_id), sg.c.state != VOIDED)
+        .group_by(child)
+    )
+    return {region: (int(own or 0), int(entered or 0)) for region, own, entered in ctx.conn.execute(stmt)}
 
 
 def _by_region(ctx: Ctx, nodes: dict[str, list[int]]) -> list[dict[str, Any]]:

@@ -444,6 +444,7 @@ def _fold_suggestion(w: World, name: str, e: Any, oid: str, node: str, day: date
             "category": None,
             "evaluation": None,
             "evaluations": 0,
+            "office": 0,
             "dissatisfied": 0,
             "replies": 0,
             "first_reply": None,
@@ -464,6 +465,7 @@ def _fold_suggestion(w: World, name: str, e: Any, oid: str, node: str, day: date
         s["first_reply"] = s["first_reply"] or e.replied_on
     elif name == "Suggestion.Evaluated":
         s["evaluations"] += 1
+        s["office"] += e.entry == "office"
         s["evaluation"] = e.evaluation
         if e.evaluation == "dissatisfied":
             s["dissatisfied"] += 1
@@ -695,6 +697,8 @@ class Reference:
             "closed": sum(1 for s in mine.values() if s["state"] == "closed"),
             "overdue": overdue,
             "replied_late": sum(1 for s in mine.values() if s["first_reply"] and s["first_reply"] > s["due"]),
+            "evaluations_self": sum(s["evaluations"] - s["office"] for s in mine.values()),
+            "evaluations_office": sum(s["office"] for s in mine.values()),
             "b_open": sum(1 for s in mine.values() if s["state"] == "follow_up" and s["category"] == "B"),
             "c_open": sum(1 for s in mine.values() if s["state"] == "follow_up" and s["category"] == "C"),
             "rehandling": sum(1 for s in mine.values() if s["state"] == "rehandling"),
@@ -793,6 +797,11 @@ def compare_views(db: ProjectionDB, scope: queries.Scope, ref: Reference) -> Non
     assert {r["state"]: r["count"] for r in sg["by_state"]} == dict(exp["by_state"])
     for k in ("total", "replied", "evaluated", "satisfied", "closed", "replied_late"):
         assert sg["totals"][k] == exp[k], k
+    if scope.as_of is None:  # the deputies' own evaluations and their offices' entries (代录): counted now only
+        assert (sg["totals"]["evaluations_self"], sg["totals"]["evaluations_office"]) == (
+            exp["evaluations_self"],
+            exp["evaluations_office"],
+        )
     assert {i["suggestion_id"] for i in sg["overdue"]["items"]} == exp["overdue"]
     assert sg["follow_up"] == {"b_open": exp["b_open"], "c_open": exp["c_open"], "rehandling": exp["rehandling"]}
     assert {r["state"]: r["count"] for r in sg["priority"]["by_state"]} == dict(exp["priority"])
@@ -923,6 +932,8 @@ def test_current_views_from_the_summaries_equal_the_views_from_the_facts(
             ):
                 got, want = view(now), view(cut)
                 assert got.pop("scope")["as_of"] is None and want.pop("scope")["as_of"] is not None
+                if "by_state" in got and "follow_up" in got:  # the suggestions view: entries are counted now only
+                    _evaluation_entries_now_only(got, want)
                 assert got == want
     finally:
         db.dispose()
@@ -988,3 +999,14 @@ def _after_0004(table: str, column: str) -> bool:
         or column.startswith("voided_")
         or (table, column) in (("visits", "version"), ("mandates", "version"))
     )
+
+
+def _evaluation_entries_now_only(now: dict[str, Any], cut: dict[str, Any]) -> None:
+    """How many evaluations the deputies made themselves and their offices entered (代录) is counted now (the
+    suggestions' snapshots do not keep it); as of a cut the view says so with nulls."""
+    for rows in ([now["totals"]], now["by_region"]):
+        for row in rows:
+            assert row.pop("evaluations_self") >= 0 and row.pop("evaluations_office") >= 0
+    for rows in ([cut["totals"]], cut["by_region"]):
+        for row in rows:
+            assert row.pop("evaluations_self") is None and row.pop("evaluations_office") is None
