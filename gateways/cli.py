@@ -19,6 +19,7 @@ from domain.store import NodeStores, StoreSettings
 from gateways import render
 from gateways.bench import print_result
 from gateways.cli_audit import bench_verify_command, verify_command
+from gateways.cli_auditlog import audit_command
 from gateways.cli_gateway import bench_dashboard_command, bench_gateway_command, serve_command, token_app
 from gateways.cli_projections import bench_projections_command, projections_app, report_command
 from gateways.cli_records import correct_command, void_command
@@ -40,6 +41,7 @@ app.command("report")(report_command)
 app.command("correct")(correct_command)
 app.command("void")(void_command)
 app.command("verify")(verify_command)
+app.command("audit")(audit_command)
 bench_app.command("projections")(bench_projections_command)
 bench_app.command("verify")(bench_verify_command)
 

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from domain.base import DomainError, Role
+from domain.base import Attribution, DomainError, NodeRef, Role
 from domain.hierarchy import Hierarchy
 from domain.store import NodeStore, ReferenceStore, StoreSettings
 from gateways import heap
 from gateways.bench import print_result
+
+if TYPE_CHECKING:
+    from gateways.api.storage import TokenRecord
 
 token_app = typer.Typer(help="访问令牌 / access tokens (stored hashed beside the node's store)", no_args_is_help=True)
 console = Console(width=max(120, Console().width))
@@ -52,6 +57,20 @@ def _deputy_known(ref, settings: StoreSettings, deputy_id: UUID) -> bool:  # noq
     return False
 
 
+def _issuer(by: str | None) -> Attribution:
+    """Who acts on tokens from the host's command line: the person named by ``--by``, else the host's account; an
+    administrator's act, with no token of its own."""
+    actor = (by or "").strip() or f"cli:{getpass.getuser()}"
+    if len(actor) > 100:
+        raise _fail("--by must be at most 100 characters")
+    return Attribution(actor, Role.ADMINISTRATOR, datetime.now(UTC))
+
+
+By = Annotated[
+    str | None, typer.Option("--by", help="经办人 (姓名或账号), 记入节点日志; 默认本机账号 / who does it, recorded in the log")
+]
+
+
 @token_app.command("issue")
 def token_issue(
     node: Annotated[str, typer.Option("--node", help="节点区划代码 / the token's node")],
@@ -65,10 +84,12 @@ def token_issue(
     note: Annotated[str, typer.Option(help="备注")] = "",
     expires_days: Annotated[int, typer.Option(min=0, help="有效天数 (0: 不过期)")] = 0,
     force: Annotated[bool, typer.Option(help="deputy 角色: 代表尚未同步到本节点时也签发")] = False,
+    by: By = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """签发令牌 (只显示一次) / issue a token; it is shown once, only its hash is kept."""
-    from gateways.api.storage import gateway_db
+    """签发令牌 (只显示一次) / issue a token; it is shown once, only its hash is kept; the issue is recorded in the node's
+    log (who issued it, for whom, which role). A deputy credential needs --by: the person who issues it is named."""
+    from gateways.tokens import issue_token
 
     if role not in ROLES:
         raise _fail(f"--role must be one of {', '.join(ROLES)} (got {role!r})")
@@ -85,11 +106,16 @@ def token_issue(
             raise _fail(
                 "a deputy token's --subject is the deputy's id (a UUID): the evaluation is recorded as that deputy"
             ) from None
+        if not (by or "").strip():
+            raise _fail("a deputy credential is an audited act: --by names the person who issues it (签发人)")
         subject = str(deputy_id)
         if not force and not _deputy_known(ref, settings, deputy_id):
             raise _fail(f"deputy {deputy_id} is unknown at {ref.name}({ref.code}); --force to issue anyway")
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
-    token, record = gateway_db(settings, ref).issue(role=role, subject=subject, note=note, expires_at=expires)
+    try:
+        token, record = issue_token(settings, ref, _issuer(by), role=role, subject=subject, note=note, expires_at=expires)
+    except DomainError as e:
+        raise _fail(str(e)) from None
     if as_json:
         typer.echo(json.dumps({"token": token, **record.as_dict(), "node": ref.code}, ensure_ascii=False))
         return
@@ -102,16 +128,38 @@ def token_issue(
 def token_revoke(
     node: Annotated[str, typer.Option("--node", help="节点区划代码")],
     token_id: Annotated[str, typer.Option("--id", help="令牌编号 (token list 可查) / the token's id")],
+    reason: Annotated[str, typer.Option(help="吊销原因")] = "",
+    by: By = None,
 ) -> None:
-    """吊销令牌 / revoke a token (running gateways stop accepting it within YIPANQI_TOKEN_CACHE_S, default 5 s)."""
-    from gateways.api.storage import gateway_db
+    """吊销令牌 / revoke a token, recorded in the node's log (running gateways stop accepting it within
+    YIPANQI_TOKEN_CACHE_S, default 5 s)."""
+    from gateways.tokens import revoke_token
 
+    _act_on_token(node, lambda settings, ref: revoke_token(settings, ref, _issuer(by), token_id, reason), "已吊销 revoked")
+
+
+@token_app.command("role")
+def token_role(
+    node: Annotated[str, typer.Option("--node", help="节点区划代码")],
+    token_id: Annotated[str, typer.Option("--id", help="令牌编号 / the token's id")],
+    role: Annotated[str, typer.Option("--role", help="recorder 录入员 | viewer 查看员 | auditor 审计员 | administrator 管理员")],
+    by: By = None,
+) -> None:
+    """变更令牌角色 / give a token another office role, recorded in the node's log (a deputy credential never
+    changes role, and no office token becomes one)."""
+    from gateways.tokens import change_token_role
+
+    _act_on_token(node, lambda settings, ref: change_token_role(settings, ref, _issuer(by), token_id, role), "已变更 changed")
+
+
+def _act_on_token(node: str, act: Callable[[StoreSettings, NodeRef], TokenRecord], done: str) -> None:
     hierarchy = Hierarchy.load()
     ref = _node(hierarchy, node)
-    record = gateway_db(StoreSettings(), ref).revoke(token_id)
-    if record is None:
-        raise _fail(f"no token {token_id} at {ref.name}({ref.code})")
-    console.print(f"已吊销 revoked {record.token_id}: {record.role} · {record.subject} @ {ref.name}({ref.code})")
+    try:
+        record = act(StoreSettings(), ref)
+    except DomainError as e:
+        raise _fail(str(e)) from None
+    console.print(f"{done} {record.token_id}: {record.role} · {record.subject} @ {ref.name}({ref.code})")
 
 
 @token_app.command("list")

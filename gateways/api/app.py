@@ -16,7 +16,18 @@ from domain.store import StoreSettings
 from domain.timeline import tolerance_days
 from gateways.api.context import Gateway, strict_query
 from gateways.api.errors import BodyLimit, install_error_handlers
-from gateways.api.routers import contacts, dashboard, deputies, livelihood, reads, stations, suggestions, views
+from gateways.api.routers import (
+    audit,
+    contacts,
+    dashboard,
+    deputies,
+    livelihood,
+    reads,
+    stations,
+    suggestions,
+    tokens,
+    views,
+)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -114,7 +125,8 @@ def create_app(
     app.include_router(stations.visits)
     app.include_router(views.router)
     app.include_router(reads.router)
-    for module in (deputies, stations, contacts, suggestions, livelihood):
+    app.include_router(audit.router)
+    for module in (deputies, stations, contacts, suggestions, livelihood, tokens):
         app.include_router(module.router)
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -158,6 +158,19 @@ class Access:
         except ValueError:
             raise AuthError(403, f"a deputy token's subject must be the deputy's id (got {who.subject!r})") from None
 
+    def require_token_office(self, who: Principal, node: NodeRef, *, issuing: bool) -> None:
+        """A node's tokens are managed by its own administrators (``issuing``) and listed to them and its auditors;
+        the levels above see every act on them in the replicated log (``yipanqi audit``)."""
+        allowed = frozenset({Role.ADMINISTRATOR}) if issuing else AUDITORS
+        if who.role not in allowed:
+            what = "issues, re-roles or revokes tokens" if issuing else "lists tokens"
+            raise AuthError(403, f"a {who.role.value} token cannot do this: only {_names(allowed)} {what}")
+        if who.node.node_id != node.node_id:
+            raise AuthError(
+                403,
+                f"a token of {who.node.name}({who.node.code}) manages only its own node's tokens, not {node.name}({node.code})",
+            )
+
     def sees_personal_data(self, who: Principal, owner: UUID | None) -> bool:
         return who.role in SEE_PERSONAL_DATA and owner is not None and owner == who.node.node_id
 

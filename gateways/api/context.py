@@ -205,7 +205,7 @@ async def principal(gw: Annotated[Gateway, Depends(gateway)], credentials: Beare
     return _verify(gw, credentials)
 
 
-def _caller(
+def caller(
     request: Request, code: str, credentials: HTTPAuthorizationCredentials | None
 ) -> tuple[Gateway, HostedNode, Principal]:
     """The gateway, the node addressed (404 first) and who calls (401): resolved in one dependency rather than a
@@ -269,13 +269,13 @@ class Reader:
 
 
 async def reader(request: Request, code: NodeCode, credentials: Bearer) -> Reader:
-    gw, node, who = _caller(request, code, credentials)
+    gw, node, who = caller(request, code, credentials)
     gw.access.require_read(who, node.ref)
     return Reader(gw, node, who)
 
 
 async def auditor(request: Request, code: NodeCode, credentials: Bearer) -> Reader:
-    gw, node, who = _caller(request, code, credentials)
+    gw, node, who = caller(request, code, credentials)
     gw.access.require_read(who, node.ref, audit=True)
     return Reader(gw, node, who)
 
@@ -552,13 +552,13 @@ def _label(cls: type) -> str:
 
 
 async def writer(request: Request, code: NodeCode, credentials: Bearer, key: IdempotencyKey = None) -> Command:
-    gw, node, who = _caller(request, code, credentials)
+    gw, node, who = caller(request, code, credentials)
     gw.access.require_write(who, node.ref)
     return Command(gw, node, who, key, request)
 
 
 async def deputy_writer(request: Request, code: NodeCode, credentials: Bearer, key: IdempotencyKey = None) -> Command:
-    gw, node, who = _caller(request, code, credentials)
+    gw, node, who = caller(request, code, credentials)
     gw.access.require_deputy(who, node.ref)
     return Command(gw, node, who, key, request)
 
@@ -572,6 +572,7 @@ __all__ = [
     "Reader",
     "Role",
     "auditor",
+    "caller",
     "deputy_writer",
     "gateway",
     "principal",

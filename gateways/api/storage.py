@@ -40,6 +40,11 @@ def new_token(node_id: UUID) -> str:
     return f"{TOKEN_PREFIX}_{node_id.hex}_{secrets.token_urlsafe(32)}"
 
 
+def new_token_id() -> str:
+    """A token's id: 12 hex digits, what events and audits name it by."""
+    return secrets.token_hex(6)
+
+
 def token_node(token: str) -> UUID | None:
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
@@ -119,10 +124,19 @@ class GatewayDB:
 
     # ------------------------------------------------------------------------------------------------ tokens
 
-    def issue(self, *, role: str, subject: str, note: str = "", expires_at: datetime | None = None) -> tuple[str, TokenRecord]:
+    def issue(
+        self,
+        *,
+        role: str,
+        subject: str,
+        note: str = "",
+        expires_at: datetime | None = None,
+        token_id: str | None = None,
+    ) -> tuple[str, TokenRecord]:
+        """A new token (its text, shown once) and its record; ``token_id``: the id its issue was recorded under."""
         token = new_token(self.node_id)
         record = TokenRecord(
-            token_id=secrets.token_hex(6),
+            token_id=token_id or new_token_id(),
             node_id=self.node_id,
             role=role,
             subject=subject,
@@ -158,6 +172,16 @@ class GatewayDB:
                 .where(self.tokens.c.token_id == token_id, self.tokens.c.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC))
             )
+            row = conn.execute(self.tokens.select().where(self.tokens.c.token_id == token_id)).first()
+        return self._record(row) if row is not None else None
+
+    def set_role(self, token_id: str, role: str) -> TokenRecord | None:
+        with self.engine.begin() as conn:
+            conn.execute(self.tokens.update().where(self.tokens.c.token_id == token_id).values(role=role))
+        return self.get(token_id)
+
+    def get(self, token_id: str) -> TokenRecord | None:
+        with self.engine.connect() as conn:
             row = conn.execute(self.tokens.select().where(self.tokens.c.token_id == token_id)).first()
         return self._record(row) if row is not None else None
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from eventsourcing.utils import get_topic
 
-from domain.bodies import StandingCommittee
+from domain.catalogue import DUTY_AGGREGATES, event_classes
 from domain.contacts import ContactActivity
 from domain.deputies import Deputy
 from domain.keys import Checkpoint, NodeKey
-from domain.livelihood import LivelihoodProject
-from domain.stations import Station
-from domain.suggestions import Suggestion
+from domain.tokens import AccessToken
 from domain.visits import StationVisit
 from projections.projector import contacts, deputies, livelihood, stations, suggestions
 from projections.projector.page import Family
@@ -30,21 +28,14 @@ UNNEEDED = (
     NodeKey.Registered,  # the chains' keys and checkpoints: `yipanqi verify` reads them
     NodeKey.Rotated,
     Checkpoint.Sealed,
+    AccessToken.Issued,  # credentials' issue, role changes and revocation: `yipanqi audit` reads them
+    AccessToken.RoleChanged,
+    AccessToken.Revoked,
 )
-_AGGREGATES = (Deputy, StandingCommittee, Station, StationVisit, ContactActivity, Suggestion, LivelihoodProject)
 
 
 def _event_classes() -> list[type]:
-    found = []
-    for aggregate in _AGGREGATES:
-        for value in vars(aggregate).values():
-            if (
-                isinstance(value, type)
-                and issubclass(value, aggregate.Event)
-                and value.__qualname__.startswith(aggregate.__name__)
-            ):
-                found.append(value)
-    return found
+    return [cls for aggregate in DUTY_AGGREGATES for cls in event_classes(aggregate)]
 
 
 #: Corrections and voids that no family handles (of a kind of record the domain does not correct or void yet; an

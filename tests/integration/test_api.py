@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +23,7 @@ from domain.hierarchy import Hierarchy
 from domain.store import NodeStore, StoreSettings
 from domain.terms import term_of
 from domain.timeline import SHANGHAI
+from domain.tokens import access_token_id
 from gateways.api import create_app
 from gateways.api.devtools import issue_tokens, seed
 
@@ -805,3 +807,53 @@ def test_views_as_of_known_time(api: Api) -> None:
     assert "按知悉时间" in now["scope"]["as_of_label"]
     r = api.get(JIANGKOU, "/views/stations", as_of=after, by="whenever")
     assert r.status_code == 422 and "known" in r.text
+
+
+def test_an_administrator_manages_the_nodes_tokens_and_every_act_is_recorded(api: Api, world: Any) -> None:
+    """Tokens through the API: issued, re-roled and revoked by the node's administrator only, each act an event of the
+    node's log named after the administrator's token; a change takes effect at once; a write with the new token
+    names it."""
+    _, settings, hierarchy = world
+    admin = api.h(SHAODONG, "administrator")
+    url = f"/nodes/{SHAODONG}/tokens"
+    for who in (api.h(SHAODONG, "recorder"), api.h(SHAODONG, "auditor"), api.h(SHAOYANG, "administrator")):
+        assert api.client.post(url, json={"role": "viewer", "subject": "x"}, headers=who).status_code == 403
+    assert api.client.get(url, headers=api.h(SHAODONG, "viewer")).status_code == 403
+    refusals = [
+        ({"role": "system", "subject": "x"}, 422, "role"),
+        ({"role": "viewer", "subject": ""}, 422, "subject"),
+        ({"role": "viewer", "subject": "x", "expires_days": -1}, 422, "expires_days"),
+        ({"role": "deputy", "subject": "张代表"}, 422, "subject"),
+        ({"role": "deputy", "subject": "00000000-0000-0000-0000-000000000009"}, 404, "subject"),
+    ]
+    for body, status, field in refusals:
+        r = api.client.post(url, json=body, headers=admin)
+        assert r.status_code == status and field in r.text, (body, r.text)
+    r = api.client.post(url, json={"role": "recorder", "subject": "新录入员 赵敏", "note": "借调"}, headers=admin)
+    assert r.status_code == 201, r.text
+    issued = r.json()
+    new_h = {"Authorization": f"Bearer {issued['token']}"}
+    station = api.client.post(f"/nodes/{SHAODONG}/stations", json={"name": "令牌测试站", "address": "邵东"}, headers=new_h)
+    assert station.status_code == 201, station.text
+    listed = api.client.get(url, headers=api.h(SHAODONG, "auditor")).json()
+    assert any(t["token_id"] == issued["token_id"] and "token" not in t for t in listed)
+
+    r = api.client.post(f"{url}/{issued['token_id']}/role", json={"role": "viewer"}, headers=admin)
+    assert r.status_code == 200 and r.json()["role"] == "viewer"
+    assert api.client.post(f"/nodes/{SHAODONG}/stations", json={"name": "x", "address": "x"}, headers=new_h).status_code == 403
+    assert api.client.post(f"{url}/{issued['token_id']}/revoke", json={"reason": "借调结束"}, headers=admin).status_code == 200
+    assert api.client.get(f"/nodes/{SHAODONG}", headers=new_h).status_code == 401
+    assert api.client.post(f"{url}/{issued['token_id']}/revoke", json={}, headers=admin).status_code == 409
+    assert api.client.post(f"{url}/ffffffffffff/revoke", json={}, headers=admin).status_code == 404
+
+    node = hierarchy.ref(hierarchy.by_code(SHAODONG))
+    me = api.client.get("/whoami", headers=admin).json()
+    store = NodeStore(node, settings)
+    try:
+        events = list(store.events.get(access_token_id(node.node_id, issued["token_id"])))
+        (established,) = store.events.get(UUID(station.json()["id"]))
+    finally:
+        store.close()
+    assert [type(e).__name__ for e in events] == ["Issued", "RoleChanged", "Revoked"]
+    assert {(e.actor, e.role, e.token) for e in events} == {(me["subject"], "administrator", me["token_id"])}
+    assert (established.actor, established.token) == ("新录入员 赵敏", issued["token_id"])
