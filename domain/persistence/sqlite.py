@@ -23,7 +23,7 @@ from domain.persistence import (
     StreamPosition,
     SyncRecorder,
 )
-from domain.persistence.chain import Chainer, Head
+from domain.persistence.chain import Head
 
 
 class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
@@ -115,7 +115,7 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
         if chainer is None:
             c.executemany(self.insert_events_statement, map(_with_hex_id, rows))
         else:
-            c.executemany(self.insert_chained_statement, map(_chained_row(chainer), rows))
+            c.executemany(self.insert_chained_statement, chainer.hex_rows(rows))
         count = c.sqlite_cursor.rowcount  # executemany: the sum over all rows
         if count > 0:
             c.execute("SELECT last_insert_rowid()")
@@ -333,17 +333,6 @@ def _with_small_cache(create: Callable[[], SQLiteConnection]) -> Callable[[], SQ
 
 def _head(r: Any) -> Head:
     return Head(bytes(r[0]), r[1], bytes(r[2]), r[3])
-
-
-def _chained_row(chainer: Chainer) -> Callable[[EventRow], tuple[Any, ...]]:
-    add = chainer.add
-
-    def chained(row: EventRow) -> tuple[Any, ...]:
-        originator_id = row[0]
-        hex_id = originator_id.hex if isinstance(originator_id, UUID) else originator_id
-        return (hex_id, row[1], row[2], row[3], add(row))
-
-    return chained
 
 
 def _with_hex_id(row: EventRow) -> EventRow:
