@@ -46,6 +46,9 @@ from domain.hierarchy import Hierarchy
 from domain.persistence import as_uuid
 from domain.store import NodeStore
 from domain.timeline import SHANGHAI
+from gateways.api.auth import ROLE_LABELS
+
+_ROLE_LABELS = {role.value: label for role, label in ROLE_LABELS.items()} | {Role.SYSTEM.value: "系统"}
 
 #: The token filter's value for events written without a token (the simulator, a node's own system acts, the host's
 #: command line, and every event stored before tokens were recorded).
@@ -91,13 +94,9 @@ class AuditInputError(ValueError):
 # ---------------------------------------------------------------------------------------------------- types
 
 
-@cache
 def role_labels() -> dict[str, str]:
-    """Each role's Chinese name, the gateway's (``ROLE_LABELS``), and 系统 for the system's own acts. Imported when
-    first needed: ``gateways.api`` imports its routers, one of which imports this module."""
-    from gateways.api.auth import ROLE_LABELS
-
-    return {role.value: label for role, label in ROLE_LABELS.items()} | {Role.SYSTEM.value: "系统"}
+    """Each role's Chinese name, the gateway's (``ROLE_LABELS``), and 系统 for the system's own acts."""
+    return _ROLE_LABELS
 
 
 @cache

@@ -10,6 +10,8 @@ processes, a real broker, SQLite and PostgreSQL stores.
   diverged (never "already held"), the other township's stream goes on.
 - The county's copy changed and its chain recomputed to agree with itself: only the township's signed checkpoint can
   tell, and does (seal contradicted); the province's copy is intact.
+- A row of the province's copy deleted: the province's check names it, and so does the prefecture's comparison with
+  its parent's copy (`--deep`).
 - An event forged into the township's stream by a process that is not the township (a valid envelope that follows on
   from what the county holds): once the township's own stream goes on, its events differ from what the county took,
   and the stream is marked diverged.
@@ -136,6 +138,18 @@ def run(settings: StoreSettings, processes: Any, ledger_for: Any, activity: Acti
     assert rc == 1 and chain_of(result, XIEHE)["first"]["kind"] == "seal_contradicted", result
     assert all(c["ok"] for c in result["chains"] if c["code"] != XIEHE)
     assert verified(procs, PROVINCE)[0] == 0
+
+    # The province's copy: one of the township's events deleted. The province's own check names it, the prefecture's
+    # comparison with its parent's copy too; the prefecture itself is intact.
+    province = ledger.stores.open(ref(PROVINCE))
+    gone = next(r[0] for r in province.books.chained_rows(1, 1_000_000) if r[5] == ref(XIEHE).node_id.bytes and r[6] == 5)
+    Tamper(province).delete(gone)
+    rc, result = verified(procs, PROVINCE)
+    assert rc == 1 and chain_of(result, XIEHE)["first"]["kind"] == "row_missing", result
+    assert all(c["ok"] for c in result["chains"] if c["code"] != XIEHE)
+    answer = procs.cli("verify", "--node", ZHANGJIAJIE, "--deep", "--json", check=False)
+    assert answer.returncode == 1 and not json.loads(answer.stdout)["parent"]["ok"], answer.stdout
+    assert verified(procs, ZHANGJIAJIE)[0] == 0
     assert not procs.dead(), procs.dead()
 
 
