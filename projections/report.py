@@ -231,6 +231,8 @@ def render_suggestions(data: dict[str, Any]) -> list[RenderableType]:
         f"(已评价 {t['evaluated']:,}) · 逾期未答复 {t['overdue']:,} · 超期答复 {t['replied_late']:,} · "
         f"跟踪督办中 B类 {f['b_open']:,}、C类 {f['c_open']:,} · 不满意重新办理 {f['rehandling']:,} · 已办结 {t['closed']:,}"
     )
+    if t.get("evaluations_self") is not None:  # counted now, not as of a cut
+        summary += f" · 评价 代表本人 {t['evaluations_self']:,}、办公室代录 {t['evaluations_office']:,}"
     out: list[RenderableType] = [_header(data), Text(summary)]
     out.append(table("办理状态 pipeline", data["by_state"], [("label", "状态"), ("count", "件数")]))
     out.append(
@@ -246,6 +248,8 @@ def render_suggestions(data: dict[str, Any]) -> list[RenderableType]:
                 ("overdue", "逾期"),
                 ("open_follow_up", "跟踪督办"),
                 ("closed", "办结"),
+                ("evaluations_self", "本人评价"),
+                ("evaluations_office", "代录评价"),
             ],
         )
     )
