@@ -323,5 +323,22 @@ def bench_sync(
     print_result(result, as_json=as_json, console=console)
 
 
+def main() -> None:
+    """``yipanqi``: the commands above; a store found damaged is named as such (exit status 2), not a traceback."""
+    try:
+        app()
+    except Exception as e:
+        from sync.failures import is_store_damage
+
+        if not is_store_damage(e):
+            raise
+        console.print(
+            f"[bold red]错误 error:[/] 存储损坏 a store is damaged: {type(e).__name__}: {e}"
+            " (`yipanqi verify --node CODE` names the file; `yipanqi sync status` the node)",
+            highlight=False,
+        )
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -1,7 +1,8 @@
 """A damaged store stops only its own node: one township's SQLite file overwritten, in a process that hosts it with
 another township. The process says which node and which file failed, and goes on: the other township's events reach
 the county; `sync status` at the county names the failed child, its file and the error (and does not crash reading
-the damaged child store); `yipanqi verify` says the store is damaged."""
+the damaged child store); `yipanqi verify` says the store is damaged, any other command that opens it that it is
+damaged (no traceback)."""
 
 from __future__ import annotations
 
@@ -47,4 +48,8 @@ def test_a_damaged_township_store_stops_that_township_alone(sqlite_settings: Sto
     assert "存储损坏" in procs.cli("sync", "status", "--node", WULINGYUAN).stdout
     verify = procs.cli("verify", "--node", XIEHE, "--json", check=False)
     assert verify.returncode == 1 and str(damaged) in json.loads(verify.stdout)["error"]
+    # any other command on the damaged store says so, with no traceback
+    backfill = procs.cli("sync", "backfill", "--node", XIEHE, check=False)
+    said = backfill.stdout + backfill.stderr
+    assert backfill.returncode == 2 and "存储损坏" in said and "Traceback" not in said, said
     assert townships.alive and not procs.dead(), procs.dead()
