@@ -21,11 +21,9 @@ itself, whose ``Recording`` has the simulator's and the writer's timings.
 
 from __future__ import annotations
 
-import gc
 import io
 import os
 import resource
-import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -38,8 +36,8 @@ from rich.console import Console
 from domain.base import DutyAggregate, NodeRef
 from domain.hierarchy import Hierarchy
 from domain.simulation import simulate
-from domain.store import NodeStore, NodeStores, StoreSettings
-from gateways.bench.store import _bare_sqlite, _chunks, _fresh_node, _snapshot_pending
+from domain.store import NodeStores, StoreSettings
+from gateways.bench.store import BareSQLite, _chunks, _snapshot_pending, measure_append
 from gateways.recording import Recording, record_simulation
 
 BENCH_REGION = "430000"
@@ -132,32 +130,17 @@ def _bulk_append(
     nodes: list[NodeRef], where: Path, days: int, seed: int, scale: float, sample: int, recording: Recording
 ) -> dict[str, Any]:
     """``yipanqi bench store``'s measure on a sample of the same simulation: save_all in ~1,000-event transactions
-    vs a bare executemany of the same rows, alternating rounds, medians."""
+    and, in turn with it, a bare executemany of the same rows; medians of the rounds."""
     every = max(1, recording.stats.total // sample)  # batches taken evenly across the run
     aggregates = list(_sampled(nodes, days, seed, scale, sample, every))
-    ours, bare = [], []
-    for r in range(ROUNDS):
-        chunks = list(_chunks(iter(_copies(aggregates)), BATCH))
-        sizes = [sum(len(a.pending_events) for a in chunk) for chunk in chunks]
-        store = NodeStore(_fresh_node(nodes[0]), StoreSettings(store="sqlite", store_levels="", data_dir=where / f"r{r}"))
-        try:
-            gc.collect()  # neither path pays for the set-up's garbage
-            started = time.perf_counter()
-            for chunk in chunks:
-                store.save_all(chunk)
-            ours.append(sum(sizes) / (time.perf_counter() - started))
-            rows = [(n.originator_id, n.originator_version, n.topic, n.state) for n in store.iter_notifications()]
-            bare.append(_bare_sqlite(store, rows, sizes))
-        finally:
-            store.close()
-    return {
-        "events": sum(sizes),
-        "every_batch": every,
-        "events_per_s": round(statistics.median(ours)),
-        "bare_rows_per_s": round(statistics.median(bare)),
-        "rounds_events_per_s": [round(x) for x in ours],
-        "rounds_bare_rows_per_s": [round(x) for x in bare],
-    }
+    measured = measure_append(
+        lambda _: list(_chunks(iter(_copies(aggregates)), BATCH)),
+        lambda r: StoreSettings(store="sqlite", store_levels="", data_dir=where / f"r{r}"),
+        nodes[0],
+        BareSQLite,
+    )
+    kept = ("events", "events_per_s", "bare_rows_per_s", "rounds_events_per_s", "rounds_bare_rows_per_s")
+    return {"every_batch": every, **{k: measured[k] for k in kept}}
 
 
 def _sampled(nodes: list[NodeRef], days: int, seed: int, scale: float, sample: int, every: int) -> Iterator[DutyAggregate]:

@@ -46,7 +46,7 @@ def run_store_benchmark(*, events: int, batch: int, pg_dsn: str | None, log: Cal
     with tempfile.TemporaryDirectory(prefix="yipanqi-bench-") as tmp:
         log("SQLite…")
         result["sqlite"] = _measure(
-            lambda r: StoreSettings(store="sqlite", data_dir=Path(tmp) / f"r{r}"), node, events, batch, _BareSQLite
+            lambda r: StoreSettings(store="sqlite", data_dir=Path(tmp) / f"r{r}"), node, events, batch, BareSQLite
         )
     log("PostgreSQL…")
     with throwaway_database(pg_dsn, log) as dsn:
@@ -59,9 +59,21 @@ def run_store_benchmark(*, events: int, batch: int, pg_dsn: str | None, log: Cal
 def _measure(
     settings_for: Callable[[int], StoreSettings], node: NodeRef, events: int, batch: int, bare_for: Callable[[NodeStore], Bare]
 ) -> dict[str, Any]:
+    return measure_append(lambda r: list(_chunks(_simulated(events, seed=r), batch)), settings_for, node, bare_for)
+
+
+def measure_append(
+    chunks_for: Callable[[int], list[list[DutyAggregate]]],
+    settings_for: Callable[[int], StoreSettings],
+    node: NodeRef,
+    bare_for: Callable[[NodeStore], Bare],
+) -> dict[str, Any]:
+    """Each round's chunks (``chunks_for(round)``: aggregates with pending events, a transaction each) saved through a
+    fresh store of ``node`` and, in turn with it, inserted bare (``bare_for``); the medians of the rounds."""
     ours, raw = [], []
     for r in range(ROUNDS):
-        chunks = list(_chunks(_simulated(events, seed=r), batch))
+        chunks = chunks_for(r)
+        events = sum(len(a.pending_events) for chunk in chunks for a in chunk)
         store = NodeStore(_fresh_node(node), settings_for(r))
         bare = bare_for(store)
         try:
@@ -84,6 +96,7 @@ def _measure(
             store.close()
     ours_median, raw_median = statistics.median(ours), statistics.median(raw)
     return {
+        "events": events,
         "events_per_s": round(ours_median),
         "bare_rows_per_s": round(raw_median),
         "ratio": round(ours_median / raw_median, 3),
@@ -158,7 +171,7 @@ class Bare(Protocol):
     def close(self) -> None: ...
 
 
-class _BareSQLite:
+class BareSQLite:
     """The events table's own CREATE statement, renamed: the same columns, keys and rowid, in a database file of its
     own beside the store's, in the same journal mode (WAL) and synchronous setting (the default): each path writes
     its own write-ahead log and pays its own checkpoints (in one file, whichever commit crossed the checkpoint

@@ -12,7 +12,7 @@ from gateways.bench import store as bench
 
 @pytest.mark.postgres
 def test_the_bare_insert_moves_the_same_rows_as_our_store(pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    moved: dict[str, list[list[tuple[Any, ...]]]] = {"_BareSQLite": [], "_BarePostgres": []}
+    moved: dict[str, list[list[tuple[Any, ...]]]] = {"BareSQLite": [], "_BarePostgres": []}
     for name, transactions in moved.items():
         cls = getattr(bench, name)
         original = cls.insert

@@ -993,11 +993,12 @@ def is_known_clock(column: str) -> bool:
 
 def _after_0004(table: str, column: str) -> bool:
     """A column added after revision 0004: the known clock's (0005), a visit's version and the clocks at which rows
-    stop holding (0009, 0010), a mandate's grant version (0011)."""
+    stop holding (0009, 0010), a mandate's grant version (0011), a suggestion's evaluations entered by its office
+    (0012)."""
     return (
         is_known_clock(column)
         or column.startswith("voided_")
-        or (table, column) in (("visits", "version"), ("mandates", "version"))
+        or (table, column) in (("visits", "version"), ("mandates", "version"), ("suggestions", "office_evaluations"))
     )
 
 
