@@ -47,6 +47,9 @@ def views(db: ProjectionDB, scope: queries.Scope, deputy: str) -> dict[str, Any]
         out["record"] = queries.duty_record(db, scope, deputy)
     except queries.QueryError:
         out["record"] = None  # not registered yet at that cut: both sides must agree on that too
+    for row in (out["suggestions"]["totals"], *out["suggestions"]["by_region"]):
+        # counted now only (null as of a cut): the reference model checks them (test_projections_reference)
+        assert (row.pop("evaluations_self") is None) == (row.pop("evaluations_office") is None) == (scope.as_of is not None)
     return {k: ({kk: vv for kk, vv in v.items() if kk != "scope"} if v else v) for k, v in out.items()}
 
 
