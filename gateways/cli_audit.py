@@ -5,18 +5,15 @@ from __future__ import annotations
 import json
 import time
 from typing import Annotated, Any
-from uuid import UUID
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from domain.base import DomainError, NodeRef
+from domain.base import DomainError
 from domain.hierarchy import Hierarchy
-from domain.persistence.verify import ChainCheck, Verification
 from domain.store import NodeStores, StoreSettings
-from gateways import render
-from sync.failures import is_store_damage, where
+from gateways.verification import VerifyError, verify_node
 
 console = Console(width=max(120, Console().width))
 err = Console(stderr=True)
@@ -40,62 +37,22 @@ def verify_command(
     except DomainError as e:
         console.print(f"[bold red]错误 error:[/] {e}")
         raise typer.Exit(code=2) from None
-    settings = StoreSettings()
-    with NodeStores(settings) as stores:
-        if not stores.exists(ref):
-            console.print(f"[bold red]错误 error:[/] {render.node_label(ref)} has no store here (`yipanqi node init {ref.code}`)")
-            raise typer.Exit(code=2)
-        parent = _parent(hierarchy, ref, stores) if deep else None
-        started = time.perf_counter()
+    with NodeStores(StoreSettings()) as stores:
         try:
-            store = stores.open(ref)
-            check = store.verify(progress=_progress())
-            against = store.compare_with(stores.open(parent)) if parent else None
-        except Exception as e:
-            if not is_store_damage(e):
-                raise
-            found = f"{where(settings.for_level(ref.level), ref.node_id, f'n{ref.node_id.hex}')}: {type(e).__name__}: {e}"
-            if as_json:
-                print(json.dumps({"node": ref.code, "ok": False, "error": found}, ensure_ascii=False))
-            else:
-                console.print(f"[bold red]✗ 存储损坏 the store is damaged:[/] {found}", highlight=False)
-            raise typer.Exit(code=1) from None
-        seconds = time.perf_counter() - started
-    result = verification_dict(hierarchy, ref.code, check, seconds)
-    if parent is not None and against is not None:
-        first = min(against.findings, key=lambda f: f.position) if against.findings else None
-        result["parent"] = {
-            "code": parent.code,
-            "held": against.held,
-            "compared": against.compared,
-            "ok": against.ok,
-            "differences": len(against.findings),
-            "first": first.as_dict() if first else None,
-        }
-        result["ok"] = result["ok"] and against.ok
+            result = verify_node(hierarchy, stores, ref, deep=deep, progress=_progress())
+        except VerifyError as e:
+            console.print(f"[bold red]错误 error:[/] {e}")
+            raise typer.Exit(code=2) from None
     if as_json:
         print(json.dumps(result, ensure_ascii=False))
+    elif "error" in result:
+        console.print(f"[bold red]✗ 存储损坏 the store is damaged:[/] {result['error']}", highlight=False)
     else:
         console.print(_table(result))
         if "parent" in result:
             console.print(_parent_line(result["parent"]), highlight=False)
         console.print(_verdict(result), highlight=False)
     raise typer.Exit(code=0 if result["ok"] else 1)
-
-
-def _parent(hierarchy: Hierarchy, ref: NodeRef, stores: NodeStores) -> NodeRef:
-    """The node's parent, whose store must be reachable from here for --deep."""
-    up = hierarchy.parent(hierarchy.get(ref.node_id))
-    if up is None:
-        console.print(f"[bold red]错误 error:[/] {render.node_label(ref)} has no parent to compare with (--deep)")
-        raise typer.Exit(code=2)
-    parent = hierarchy.ref(up)
-    if not stores.exists(parent):
-        console.print(
-            f"[bold red]错误 error:[/] the parent {render.node_label(parent)} has no store reachable from here (--deep)"
-        )
-        raise typer.Exit(code=2)
-    return parent
 
 
 def _parent_line(parent: dict[str, Any]) -> str:
@@ -118,40 +75,6 @@ def bench_verify_command(
     from gateways.bench.verify import run_verify_benchmark
 
     print_result(run_verify_benchmark(events=events, log=err.print), as_json=as_json, console=console)
-
-
-def verification_dict(hierarchy: Hierarchy, code: str, check: Verification, seconds: float) -> dict[str, Any]:
-    return {
-        "node": code,
-        "ok": check.ok,
-        "events": check.events,
-        "unchained": check.unchained,
-        "seconds": round(seconds, 3),
-        "chains": [_chain(hierarchy, c) for c in sorted(check.chains.values(), key=lambda c: _origin_code(hierarchy, c))],
-        "strays": [f.as_dict() for f in check.strays],
-    }
-
-
-def _chain(hierarchy: Hierarchy, chain: ChainCheck) -> dict[str, Any]:
-    origin = UUID(bytes=chain.origin)
-    first = chain.first
-    return {
-        "origin": str(origin),
-        "code": _origin_code(hierarchy, chain),
-        "name": hierarchy.get(origin).name if origin in hierarchy else None,
-        "events": chain.events,
-        "last_seq": chain.last_seq,
-        "sealed": chain.sealed,
-        "key_id": chain.current_key or None,
-        "ok": first is None,
-        "differences": len(chain.findings),
-        "first": first.as_dict() if first else None,
-    }
-
-
-def _origin_code(hierarchy: Hierarchy, chain: ChainCheck) -> str:
-    origin = UUID(bytes=chain.origin)
-    return hierarchy.get(origin).code if origin in hierarchy else str(origin)
 
 
 def _table(result: dict[str, Any]) -> Table:

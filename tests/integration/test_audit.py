@@ -32,6 +32,7 @@ from gateways.api.devtools import replicate_up
 from gateways.api.storage import dispose_engines, gateway_db
 from gateways.audit import COLUMNS, NO_TOKEN, AuditFilter, AuditScan, resolve_types
 from gateways.cli import app as cli
+from tests.tamper import Tamper
 
 COUNTY, TOWN_A, TOWN_B, ELSEWHERE = "430582", "430582204", "430582101", "430525"
 AUDIT = f"/nodes/{COUNTY}/audit"
@@ -377,3 +378,33 @@ def test_scan_of_a_large_region_and_of_a_type_this_version_does_not_know(setting
         assert list(AuditScan(prefecture, hierarchy, later)) == []
     finally:
         prefecture.close()
+
+
+def test_verify_through_the_api(world: World) -> None:
+    """``GET /nodes/{code}/verify`` answers what ``yipanqi verify --json`` prints: intact chains at the county and the
+    township, the township's log against the county's copy (deep), a changed byte found where it was changed; for
+    auditors and administrators only; deep without a reachable parent is refused."""
+    county = world.get("auditor", f"/nodes/{COUNTY}/verify")
+    assert county.status_code == 200 and county.json()["ok"] and county.json()["events"] > 0, county.text
+    for who in ("viewer", "recorder", "deputy"):
+        assert world.get(who, f"/nodes/{COUNTY}/verify").status_code == 403, who
+    deep = world.get("town-auditor", f"/nodes/{TOWN_A}/verify", deep="true")
+    assert deep.status_code == 200 and deep.json()["ok"] and deep.json()["parent"]["code"] == COUNTY, deep.text
+    assert [c["code"] for c in deep.json()["chains"]] == [TOWN_A] and deep.json()["chains"][0]["events"] >= 5
+    above = world.get("auditor", f"/nodes/{COUNTY}/verify", deep="true")  # the prefecture has no store of its own here
+    if world.settings.store == "sqlite":  # no file: refused
+        assert above.status_code == 409 and "no store reachable" in above.json()["rule"], above.text
+    else:  # its tables are made on open: it holds nothing of the county
+        assert above.status_code == 200 and above.json()["parent"]["held"] == 0, above.text
+
+    hierarchy = Hierarchy.load()
+    township = NodeStore(hierarchy.ref(hierarchy.by_code(TOWN_A)), world.settings)
+    try:
+        Tamper(township).change_byte(2)
+    finally:
+        township.close()
+    town = world.get("town-auditor", f"/nodes/{TOWN_A}/verify")
+    assert town.status_code == 200 and not town.json()["ok"], town.text
+    first = next(c for c in town.json()["chains"] if c["code"] == TOWN_A)["first"]
+    assert (first["kind"], first["position"]) == ("bytes_changed", 2), first
+    assert world.get("auditor", f"/nodes/{COUNTY}/verify").json()["ok"]  # the county's copy is intact

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
@@ -13,10 +13,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from domain.base import Role
+from domain.store import NodeStores
 from gateways.api.context import Reader, auditor
 from gateways.api.direct import DirectRoute
-from gateways.api.errors import READ_ERRORS, ApiError
+from gateways.api.errors import READ_ERRORS, ApiError, responses
 from gateways.audit import NO_TOKEN, AuditFilter, AuditInputError, AuditRow, AuditScan, Clock, csv_chunks
+from gateways.verification import VerifyError, verify_node
 
 router = APIRouter(route_class=DirectRoute, tags=["审计 audit"], responses=READ_ERRORS)
 
@@ -135,3 +137,68 @@ def audit_log(
         examined=scan.examined,
         head=scan.head,
     )
+
+
+class ChainDifference(BaseModel):
+    kind: str = Field(description="bytes_changed, row_missing, row_inserted, order_changed, seal_contradicted, bad_signature")
+    label: str = Field(description="差异中文名")
+    seq: int | None = None
+    position: int | None = Field(default=None, description="日志位置 (空: 日志末尾)")
+    detail: str
+
+
+class ChainResult(BaseModel):
+    origin: str = Field(description="来源节点 id")
+    code: str
+    name: str | None = None
+    events: int
+    last_seq: int
+    sealed: int = Field(description="签名检查点覆盖到的序号")
+    key_id: str | None = None
+    ok: bool
+    differences: int
+    first: ChainDifference | None = Field(default=None, description="首个差异 (无: 一致) / the first difference")
+
+
+class ParentResult(BaseModel):
+    code: str
+    held: int = Field(description="上级持有到的位置")
+    compared: int
+    ok: bool
+    differences: int
+    first: ChainDifference | None = None
+
+
+class VerifyResult(BaseModel):
+    """哈希链校验结果 / the store against its hash chains (and, deep, the parent's copy)."""
+
+    node: str
+    ok: bool
+    events: int | None = None
+    unchained: int | None = Field(default=None, description="链建立之前存入的事件 (只计数)")
+    seconds: float | None = None
+    chains: list[ChainResult] = []
+    strays: list[ChainDifference] = Field(default=[], description="不属于任何链的行 / rows in no chain")
+    parent: ParentResult | None = None
+    error: str | None = Field(default=None, description="存储损坏: 文件或表, 及数据库的错误")
+
+
+@router.get(
+    "/nodes/{code}/verify",
+    response_model=VerifyResult,
+    response_model_exclude_none=True,
+    responses=responses(409),  # deep, and the parent's store not reachable from this gateway
+    summary="校验哈希链 / verify the store against its hash chains",
+    description="仅限审计员和管理员。按存储的字节重算本节点日志中每个来源节点的哈希链, 与行内链接、链头和来源节点签名的"
+    "检查点比较; 每条链给出首个差异 (字节被改、行被删、行被插入、顺序改变、检查点矛盾、签名无效)。deep=true 另与上级"
+    "持有的副本逐字节比较 (上级存储须在本网关可达)。与 `yipanqi verify --json` 相同。",
+)
+def verify(
+    r: Annotated[Reader, Depends(auditor)],
+    deep: Annotated[bool, Query(description="另与上级的副本比较 / also compare with the parent's copy")] = False,
+) -> dict[str, Any]:
+    with NodeStores(r.gw.settings) as stores:
+        try:
+            return verify_node(r.gw.hierarchy, stores, r.node.ref, deep=deep)
+        except VerifyError as e:
+            raise ApiError(409, str(e), field="deep") from None

@@ -7,8 +7,8 @@ Create Date: 2026-12-06
 ``suggestions`` gets ``office_evaluations``: of its evaluations, how many the office entered from the lead deputy's
 signed paper form rather than the deputy with their own credential. Rows projected before hold 0, which is exact
 unless the log already held office entries when they were projected (a node below upgraded first, its entries read
-by the release before as the deputies' own): ``yipanqi projections rebuild`` counts them. The column is written out here, not read from
-``projections.schema``: a migration must not change when the models do.
+by the release before as the deputies' own): ``yipanqi projections rebuild`` counts them. The column is written out
+here, not read from ``projections.schema``: a migration must not change when the models do.
 """
 
 from __future__ import annotations
