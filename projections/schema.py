@@ -665,6 +665,14 @@ suggestion_units = _t(
     *_counters("total", "replied", "waiting", "open_follow_up", "satisfied", "evaluated"),
 )
 
+#: Per node and year (of the suggestion): the evaluations the lead deputies made with their own credentials and those
+#: their offices entered from signed forms (代录), of the suggestions that stand (the current views count them).
+suggestion_entries = _t(
+    "suggestion_entries",
+    *_keys(("year", Integer), ("node_id", ID)),
+    *_counters("evaluations_self", "evaluations_office"),
+)
+
 #: Livelihood projects per node, year and state, with the sums the livelihood view shows.
 project_cells = _t(
     "project_cells",
@@ -718,6 +726,7 @@ SUMMARIES = [
     opinion_years,
     suggestion_cells,
     suggestion_units,
+    suggestion_entries,
     project_cells,
     coverage_population,
     coverage_covered,

@@ -1,5 +1,6 @@
 """Representatives' suggestions (代表建议): the lifecycle from submission to closing, its snapshots, the signers, and
-the summaries the suggestions view and the follow-up target count from (``suggestion_cells``, ``suggestion_units``)."""
+the summaries the suggestions view and the follow-up target count from (``suggestion_cells``, ``suggestion_units``,
+``suggestion_entries``)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ def _contributions(x: dict[str, Any]) -> Contributions:
     unit = suggestion_unit(x, cell)
     if unit is not None:
         out.append((s.suggestion_units, *unit))
+    if x["evaluations"]:
+        office = x["office_evaluations"]
+        out.append((s.suggestion_entries, (x["year"], x["node_id"]), (x["evaluations"] - office, office)))
     return out
 
 

@@ -300,16 +300,16 @@ def brief_answer(ctx: Ctx, found: Counted) -> dict[str, Any]:
 
 def _evaluation_entries(ctx: Ctx) -> dict[str, tuple[int, int]] | None:
     """Per child region: the evaluations the lead deputies made with their own credentials, and those their offices
-    entered from signed forms (代录), of the period's suggestions; ``None`` as of a cut (counted now only)."""
+    entered from signed forms (代录), of the period's suggestions (the summary ``suggestion_entries``); ``None`` as of
+    a cut (counted now only)."""
     if ctx.scope.as_of is not None:
         return None
-    sg = s.suggestions
-    table, child = ctx.by_child(sg)
-    office = sa.func.sum(sg.c.office_evaluations)
+    e = s.suggestion_entries
+    table, child = ctx.by_child(e)
     stmt = (
-        sa.select(child, sa.func.sum(sg.c.evaluations) - office, office)
+        sa.select(child, sa.func.sum(e.c.evaluations_self), sa.func.sum(e.c.evaluations_office))
         .select_from(table)
-        .where(ctx.years(sg.c.year), ctx.in_region(sg.c.node_id), sg.c.state != VOIDED)
+        .where(ctx.years(e.c.year), ctx.in_region(e.c.node_id))
         .group_by(child)
     )
     return {region: (int(own or 0), int(entered or 0)) for region, own, entered in ctx.conn.execute(stmt)}
