@@ -10,6 +10,7 @@ rebuilt in bulk:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -151,7 +152,7 @@ class World:
         self.voided_contact.handle_opinion(at("2025-05-08"), number=1, handling="explained")
         store.save(self.voided_contact)
         store.save(self.corrected_visit, self.voided_visit)
-        self.believed = us(datetime.now(SHANGHAI))  # before any correction was recorded
+        self.believed = believed_now()  # before any correction was recorded
 
     def correct(self) -> None:
         town, now = self.store.node, at(datetime.now(SHANGHAI).date().isoformat())
@@ -187,6 +188,14 @@ def world(settings: StoreSettings, hunan: Hierarchy) -> Iterator[World]:
     store = NodeStore(hunan.ref(hunan.by_code(TOWN)), settings)
     yield World(store, hunan)
     store.close()
+
+
+def believed_now() -> int:
+    """Now, in microseconds, and a little wait: SQLite keeps when a node came to hold an event in milliseconds, so an
+    event saved within the same millisecond would count as held before "now"."""
+    moment = us(datetime.now(SHANGHAI))
+    time.sleep(0.002)
+    return moment
 
 
 def livelihood(db: ProjectionDB, hunan: Hierarchy, as_of: int | None = None, by: str = "recorded") -> dict[str, Any]:
@@ -355,7 +364,7 @@ def test_an_evaluation_and_a_tally_corrected(world: World, settings: StoreSettin
     world.store.save(project)
     db = ProjectionDB(town, settings, hierarchy=hunan).open()
     Projector(world.store, db, hierarchy=hunan).run()
-    believed = us(datetime.now(SHANGHAI))
+    believed = believed_now()
     now = at(datetime.now(SHANGHAI).date().isoformat())
     project.correct(town, now, fact="evaluation", changes={"satisfied": 35, "dissatisfied": 0}, reason="唱票记错")
     project.correct(town, now, fact="vote", changes={"yes": 41, "no": 1}, reason="一票记错")
@@ -415,7 +424,7 @@ def test_a_deputy_record_voided(settings: StoreSettings, hunan: Hierarchy) -> No
     store.save(kept, wrong)
     db = ProjectionDB(town, settings, hierarchy=hunan).open()
     Projector(store, db, hierarchy=hunan).run()
-    believed = us(datetime.now(SHANGHAI))
+    believed = believed_now()
     wrong.void(town, at(datetime.now(SHANGHAI).date().isoformat()), reason="登记有误: 人员编号错误")
     store.save(wrong)
 
@@ -463,7 +472,7 @@ def test_a_voided_research_takes_back_the_members_and_the_bodys_targets(settings
     store.save(sc, deputy, *research)
     db = ProjectionDB(county, settings, hierarchy=hunan).open()
     Projector(store, db, hierarchy=hunan).run()
-    believed = us(datetime.now(SHANGHAI))
+    believed = believed_now()
     research[0].void(county, at(datetime.now(SHANGHAI).date().isoformat()), reason="登记有误: 未实际开展")
     store.save(research[0])
     assert Projector(store, db, hierarchy=hunan).run().problems == {}
