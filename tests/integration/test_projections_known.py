@@ -5,6 +5,7 @@ projection of only the events known by then."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ def test_a_projection_of_an_older_release_gains_the_known_clock(store_settings: 
     old = store.max_position()
     assert store.known_at([old]) == [None]
     between = us(datetime.now(UTC))
+    time.sleep(0.002)  # known time is kept in milliseconds: nothing written below may share ``between``'s
     write(store, 10**9)
     update(store, store_settings, hierarchy=hunan, db=db)
     assert not _known_equals_recorded(db)  # what came after was known when it was stored, not when recorded
