@@ -48,7 +48,8 @@ from domain.store import NodeStore
 from domain.timeline import SHANGHAI
 from gateways.api.auth import ROLE_LABELS
 
-_ROLE_LABELS = {role.value: label for role, label in ROLE_LABELS.items()} | {Role.SYSTEM.value: "系统"}
+#: Each role's Chinese name, the gateway's (``ROLE_LABELS``), and 系统 for the system's own acts.
+ROLE_NAMES = {role.value: label for role, label in ROLE_LABELS.items()} | {Role.SYSTEM.value: "系统"}
 
 #: The token filter's value for events written without a token (the simulator, a node's own system acts, the host's
 #: command line, and every event stored before tokens were recorded).
@@ -92,11 +93,6 @@ class AuditInputError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------------- types
-
-
-def role_labels() -> dict[str, str]:
-    """Each role's Chinese name, the gateway's (``ROLE_LABELS``), and 系统 for the system's own acts."""
-    return _ROLE_LABELS
 
 
 @cache
@@ -483,7 +479,7 @@ class AuditScan:
             owner_name=owner_name,
             actor=str(head.get("actor", "")),
             role=role,
-            role_label=role_labels().get(role, role),
+            role_label=ROLE_NAMES.get(role, role),
             token=str(head.get("token", "") or ""),
             aggregate_id=aggregate_id,
             version=version,

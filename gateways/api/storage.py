@@ -172,8 +172,7 @@ class GatewayDB:
                 .where(self.tokens.c.token_id == token_id, self.tokens.c.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC))
             )
-            row = conn.execute(self.tokens.select().where(self.tokens.c.token_id == token_id)).first()
-        return self._record(row) if row is not None else None
+        return self.get(token_id)
 
     def set_role(self, token_id: str, role: str) -> TokenRecord | None:
         with self.engine.begin() as conn:
