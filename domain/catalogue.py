@@ -9,6 +9,7 @@ from domain.contacts import ContactActivity
 from domain.deputies import Deputy
 from domain.keys import Checkpoint, NodeKey
 from domain.livelihood import LivelihoodProject
+from domain.privacy import Erasure
 from domain.stations import Station
 from domain.suggestions import Suggestion
 from domain.tokens import AccessToken
@@ -24,8 +25,8 @@ DUTY_AGGREGATES: tuple[type[DutyAggregate], ...] = (
     Suggestion,
     LivelihoodProject,
 )
-#: Every record a node's log holds: deputy work, and the node's keys, chain checkpoints and access tokens.
-AGGREGATES: tuple[type[DutyAggregate], ...] = (*DUTY_AGGREGATES, NodeKey, Checkpoint, AccessToken)
+#: Every record a node's log holds: deputy work, and the node's keys, chain checkpoints, access tokens and erasures.
+AGGREGATES: tuple[type[DutyAggregate], ...] = (*DUTY_AGGREGATES, NodeKey, Checkpoint, AccessToken, Erasure)
 
 
 def event_classes(aggregate: type[DutyAggregate]) -> list[type[DutyAggregate.Event]]:

@@ -33,8 +33,10 @@ from domain.keys import Checkpoint, NodeKey, key_id, node_key_id, public_bytes
 from domain.levels import Level
 from domain.persistence import Beside, EventRow, SyncRecorder, known_times
 from domain.persistence.chain import Head, id_bytes
+from domain.persistence.datakeys import StoreKeyRing, master_key
 from domain.persistence.keys import KeyFileError, create_key, key_path, load_key, replace_key
 from domain.persistence.verify import ParentCheck, Verification
+from domain.privacy import NOT_SEALED, PERSONAL, SEALED, KeyRing, open_event, seal_events
 
 Backend = Literal["sqlite", "postgres"]
 
@@ -142,6 +144,7 @@ class NodeStore(Application):
         super().__init__(env={**self.settings.eventsourcing_env(node.node_id, self.log_kind), **(env or {})})
         if self.chained and isinstance(self.recorder, SyncRecorder):
             self.recorder.origin = node.node_id.bytes  # its own events go in its own hash chain
+        self._keyring: StoreKeyRing | None = None
 
     def construct_transcoder(self) -> Transcoder:
         # The library's JSON wire format, written faster (domain.codec); a TRANSCODER_TOPIC still wins.
@@ -174,7 +177,8 @@ class NodeStore(Application):
                 raise TypeError("rows beside events need the lean save path (the node recorder, no snapshots)")
             return [r.notification.id for r in self.save(*aggregates)]
         aggregates = list(aggregates)
-        events = _collect(aggregates)
+        collected = _collect(aggregates)
+        events = self.sealed(collected)
         if not events and not beside:
             return []
         # Lazily: the recorder takes each row as it is mapped (SQLite: inside its write transaction, so an event
@@ -182,17 +186,58 @@ class NodeStore(Application):
         ids = self.append_rows(map(self.mapper.to_row, events), beside=beside)  # type: ignore[attr-defined]
         cache = self.repository.cache
         if cache and not self.repository.fastforward:
+            # An aggregate whose events were sealed holds the originals in memory: it is read back as stored instead.
+            opened = {e.originator_id for e, s in zip(collected, events, strict=True) if e is not s}
             for aggregate in aggregates:
-                cache.put(aggregate.id, aggregate)
+                if aggregate.id not in opened:
+                    cache.put(aggregate.id, aggregate)
         return ids
 
-    def take_rows(self, aggregates: Iterable[DutyAggregate]) -> list[EventRow]:
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """The library's save, the pending events' personal data sealed first (``sealed``)."""
+        for obj in objs:
+            pending = getattr(obj, "_pending_events", None)
+            if pending:
+                pending[:] = self.sealed(pending)
+        return super().save(*objs, **kwargs)
+
+    def take_rows(self, aggregates: Iterable[DutyAggregate], keyring: KeyRing | None = None) -> list[EventRow]:
         """The aggregates' pending events as rows to append later (they leave the aggregates now): a caller that
-        commits several decisions at once (the gateway's group commit) keeps them until it does."""
+        commits several decisions at once (the gateway's group commit) keeps them until it does. ``keyring``: whose
+        keys seal personal data (default: this node's; the simulator's encoder seals each node's with its own)."""
         if not self._lean_save:
             raise TypeError("rows are taken on the lean save path only (the node recorder, no snapshots)")
         to_row = self.mapper.to_row  # type: ignore[attr-defined]
-        return [to_row(e) for e in _collect(aggregates)]
+        return [to_row(e) for e in self.sealed(_collect(aggregates), keyring)]
+
+    # ------------------------------------------------------------------------- personal data of the public
+
+    def sealed(self, events: list[Any], keyring: KeyRing | None = None) -> list[Any]:
+        """``events`` as they are to be stored: personal data of the public masked, the originals sealed under the
+        node's data keys (``domain.privacy``)."""
+        for event in events:
+            if type(event) in PERSONAL:
+                return seal_events(events, keyring or self.keyring)
+        return events
+
+    @property
+    def keyring(self) -> StoreKeyRing:
+        """The node's data keys (``domain.persistence.datakeys``), under its master key (made on first need)."""
+        if self._keyring is None:
+            master = master_key(self.settings.data_dir, self.node.node_id)
+            assert master is not None  # noqa: S101 - made when missing
+            self._keyring = StoreKeyRing(self.books, master)
+        return self._keyring
+
+    def reveal(self, event: Any) -> tuple[Any, str]:
+        """``event`` with the personal data it sealed opened (``domain.privacy.open_event``): only the origin holds
+        the keys, so elsewhere, and after an erasure, the event stays as stored (status ``sealed``;
+        ``erased``: the key was destroyed)."""
+        if not getattr(event, "sealed", ""):
+            return event, NOT_SEALED
+        if event.owner != self.node.node_id:
+            return event, SEALED
+        return open_event(event, self.keyring.key)
 
     def append_rows(self, rows: Iterable[EventRow], *, beside: Sequence[Beside] = ()) -> Sequence[int]:
         """Append mapped events and the rows beside them in one transaction; the events' notification ids."""

@@ -20,7 +20,9 @@ from gateways import render
 from gateways.bench import print_result
 from gateways.cli_audit import bench_verify_command, verify_command
 from gateways.cli_auditlog import audit_command
+from gateways.cli_common import fail
 from gateways.cli_gateway import bench_dashboard_command, bench_gateway_command, serve_command, token_app
+from gateways.cli_privacy import privacy_app
 from gateways.cli_projections import bench_projections_command, projections_app, report_command
 from gateways.cli_records import correct_command, void_command
 from gateways.cli_sync import sync_app
@@ -33,6 +35,7 @@ app.add_typer(node_app, name="node")
 app.add_typer(bench_app, name="bench")
 app.add_typer(sync_app, name="sync")
 app.add_typer(token_app, name="token")
+app.add_typer(privacy_app, name="privacy")
 app.command("serve")(serve_command)
 bench_app.command("gateway")(bench_gateway_command)
 bench_app.command("dashboard")(bench_dashboard_command)
@@ -49,16 +52,11 @@ bench_app.command("verify")(bench_verify_command)
 console = Console(width=max(120, Console().width))
 
 
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]错误 error:[/] {message}")
-    return typer.Exit(code=2)
-
-
 def _resolve(hierarchy: Hierarchy, code: str):  # noqa: ANN202 - a Division
     try:
         return hierarchy.resolve(code)
     except DomainError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
 
 
 @app.command()
@@ -91,7 +89,7 @@ def node_init(code: Annotated[str, typer.Argument(help="区划代码 / division 
         try:
             key = key_id(public_bytes(store.signing_key()))
         except KeyFileError as e:
-            raise _fail(str(e)) from None
+            raise fail(str(e)) from None
         console.print(
             f"已初始化 initialised {render.node_label(hierarchy.ref(division))}: {where} ({store.max_position()} events); "
             f"签名密钥 signing key {key} in {key_path(settings.data_dir, division.id)}",
@@ -108,7 +106,7 @@ def node_rotate_key(code: Annotated[str, typer.Argument(help="区划代码 / div
         try:
             new = stores.open(ref).rotate_key()
         except KeyFileError as e:
-            raise _fail(str(e)) from None
+            raise fail(str(e)) from None
     console.print(f"已更换 rotated {render.node_label(ref)}: 新密钥 new key {new}", highlight=False)
 
 
@@ -122,7 +120,7 @@ def node_seal(code: Annotated[str, typer.Argument(help="区划代码 / division 
         try:
             seq = store.seal(store.signing_key())
         except KeyFileError as e:
-            raise _fail(str(e)) from None
+            raise fail(str(e)) from None
     said = f"签至 sealed up to seq {seq}" if seq else "无新事件 nothing new to seal"
     console.print(f"{render.node_label(ref)}: {said}", highlight=False)
 
@@ -145,7 +143,7 @@ def simulate(
     try:
         first_day = date.fromisoformat(start)
     except ValueError:
-        raise _fail(f"--start must be a date YYYY-MM-DD (got {start!r})") from None
+        raise fail(f"--start must be a date YYYY-MM-DD (got {start!r})") from None
     try:
         with NodeStores(StoreSettings()) as stores:
             recording = record_simulation(
@@ -160,7 +158,7 @@ def simulate(
                 buffer_bytes=buffer_mb * 2**20,
             )
     except SimulationMismatch as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     if recording.stats.total:
         console.print(render.simulation_summary(hierarchy.ref(division), recording.stats))
     resumed = (
@@ -186,7 +184,7 @@ def history(
     try:
         wanted = UUID(aggregate_id)
     except ValueError:
-        raise _fail(f"aggregate id must be a UUID (got {aggregate_id!r})") from None
+        raise fail(f"aggregate id must be a UUID (got {aggregate_id!r})") from None
     hierarchy = Hierarchy.load()
     candidates = [_resolve(hierarchy, node)] if node else hierarchy.subtree(hierarchy.root)
     settings = StoreSettings()
@@ -205,7 +203,7 @@ def history(
                 else:
                     console.print(render.history_table(hierarchy, wanted, events, store.node, known))
                 return
-    raise _fail(f"no events of aggregate {wanted} in {'that node' if node else 'any node store'}")
+    raise fail(f"no events of aggregate {wanted} in {'that node' if node else 'any node store'}")
 
 
 @app.command()

@@ -19,6 +19,7 @@ from domain.hierarchy import Hierarchy
 from domain.store import NodeStore, ReferenceStore, StoreSettings
 from gateways import heap
 from gateways.bench import print_result
+from gateways.cli_common import fail
 
 if TYPE_CHECKING:
     from gateways.api.storage import TokenRecord
@@ -34,16 +35,11 @@ class StoreKind(StrEnum):
     POSTGRES = "postgres"
 
 
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]错误 error:[/] {message}")
-    return typer.Exit(code=2)
-
-
 def _node(hierarchy: Hierarchy, code: str):  # noqa: ANN202 - a NodeRef
     try:
         return hierarchy.ref(hierarchy.resolve(code))
     except DomainError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
 
 
 def _deputy_known(ref, settings: StoreSettings, deputy_id: UUID) -> bool:  # noqa: ANN001
@@ -62,7 +58,7 @@ def _issuer(by: str | None) -> Attribution:
     administrator's act, with no token of its own."""
     actor = (by or "").strip() or f"cli:{getpass.getuser()}"
     if len(actor) > 100:
-        raise _fail("--by must be at most 100 characters")
+        raise fail("--by must be at most 100 characters")
     return Attribution(actor, Role.ADMINISTRATOR, datetime.now(UTC))
 
 
@@ -92,10 +88,10 @@ def token_issue(
     from gateways.tokens import issue_token
 
     if role not in ROLES:
-        raise _fail(f"--role must be one of {', '.join(ROLES)} (got {role!r})")
+        raise fail(f"--role must be one of {', '.join(ROLES)} (got {role!r})")
     subject = subject.strip()
     if not subject or len(subject) > 100:
-        raise _fail("--subject must be 1..100 characters")
+        raise fail("--subject must be 1..100 characters")
     hierarchy = Hierarchy.load()
     ref = _node(hierarchy, node)
     settings = StoreSettings()
@@ -103,19 +99,19 @@ def token_issue(
         try:
             deputy_id = UUID(subject)
         except ValueError:
-            raise _fail(
+            raise fail(
                 "a deputy token's --subject is the deputy's id (a UUID): the evaluation is recorded as that deputy"
             ) from None
         if not (by or "").strip():
-            raise _fail("a deputy credential is an audited act: --by names the person who issues it (签发人)")
+            raise fail("a deputy credential is an audited act: --by names the person who issues it (签发人)")
         subject = str(deputy_id)
         if not force and not _deputy_known(ref, settings, deputy_id):
-            raise _fail(f"deputy {deputy_id} is unknown at {ref.name}({ref.code}); --force to issue anyway")
+            raise fail(f"deputy {deputy_id} is unknown at {ref.name}({ref.code}); --force to issue anyway")
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
     try:
         token, record = issue_token(settings, ref, _issuer(by), role=role, subject=subject, note=note, expires_at=expires)
     except DomainError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     if as_json:
         typer.echo(json.dumps({"token": token, **record.as_dict(), "node": ref.code}, ensure_ascii=False))
         return
@@ -158,7 +154,7 @@ def _act_on_token(node: str, act: Callable[[StoreSettings, NodeRef], TokenRecord
     try:
         record = act(StoreSettings(), ref)
     except DomainError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     console.print(f"{done} {record.token_id}: {record.role} · {record.subject} @ {ref.name}({ref.code})")
 
 
@@ -213,7 +209,7 @@ def serve_command(
     if region:
         codes += [d.code for d in hierarchy.subtree(hierarchy.resolve(region))]
     if not codes:
-        raise _fail("name at least one --node CODE or a --region CODE")
+        raise fail("name at least one --node CODE or a --region CODE")
     for code in codes:
         _node(hierarchy, code)
     app = create_app(codes, hierarchy=hierarchy)

@@ -21,6 +21,7 @@ from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, Role
 from domain.hierarchy import Hierarchy
 from domain.store import NodeStores, StoreSettings
 from domain.timeline import SHANGHAI, latest, tolerance_days
+from gateways.cli_common import fail
 
 console = Console()
 
@@ -72,7 +73,7 @@ def void_command(
 def _assignment(text: str) -> tuple[str, Any]:
     name, sep, raw = text.partition("=")
     if not sep or not name.strip():
-        raise _fail(f"--set takes field=value (got {text!r})")
+        raise fail(f"--set takes field=value (got {text!r})")
     try:
         value = json.loads(raw, parse_float=Decimal)  # 30, true, 150.5 (an exact amount); anything else is text
     except json.JSONDecodeError:
@@ -86,12 +87,12 @@ def _act(
     try:
         wanted = UUID(aggregate_id)
     except ValueError:
-        raise _fail(f"the record id must be a UUID (got {aggregate_id!r})") from None
+        raise fail(f"the record id must be a UUID (got {aggregate_id!r})") from None
     hierarchy = Hierarchy.load()
     try:
         office = hierarchy.ref(hierarchy.resolve(code))
     except DomainError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     now = datetime.now(SHANGHAI)
     by = Attribution(
         actor or f"cli:{getpass.getuser()}",
@@ -101,20 +102,15 @@ def _act(
     )
     with NodeStores(StoreSettings()) as stores:
         if not stores.exists(office):
-            raise _fail(f"{office} has no store here")
+            raise fail(f"{office} has no store here")
         store = stores.open(office)
         try:
             record: DutyAggregate = store.get(wanted)
         except AggregateNotFoundError:
-            raise _fail(f"no record {wanted} at {office}") from None
+            raise fail(f"no record {wanted} at {office}") from None
         try:
             command(record, office, by)
         except DomainError as e:
-            raise _fail(str(e)) from None
+            raise fail(str(e)) from None
         store.save(record)
     console.print(f"{done}: {record.label} {wanted} · 版本 version {record.version} · {office}", highlight=False)
-
-
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]错误 error:[/] {message}")
-    return typer.Exit(code=2)

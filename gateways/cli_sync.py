@@ -16,6 +16,7 @@ from rich.table import Table
 from domain.base import DomainError, NodeRef
 from domain.hierarchy import Hierarchy
 from domain.store import NodeStore, StoreSettings
+from gateways.cli_common import fail
 from gateways.logs import configure_logging
 from sync.brokers import EmbeddedBroker, broker_reachable
 from sync.failures import StoreFailure, is_store_damage, open_store, where
@@ -41,11 +42,6 @@ sync_app = typer.Typer(help="同步 / inter-level sync through Kafka", no_args_i
 console = Console(width=max(120, Console().width))
 
 
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]错误 error:[/] {message}")
-    return typer.Exit(code=2)
-
-
 def hosted_nodes(hierarchy: Hierarchy, codes: Sequence[str], region: str | None, with_ancestors: bool) -> list[NodeRef]:
     """The nodes one process hosts: named ones, a region's whole subtree, optionally with its ancestors."""
     try:
@@ -56,9 +52,9 @@ def hosted_nodes(hierarchy: Hierarchy, codes: Sequence[str], region: str | None,
             if with_ancestors:
                 divisions += list(hierarchy.ancestors(root))
     except DomainError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     if not divisions:
-        raise _fail("name at least one --node CODE or a --region CODE")
+        raise fail("name at least one --node CODE or a --region CODE")
     unique = {d.id: d for d in divisions}
     return [hierarchy.ref(d) for d in sorted(unique.values(), key=lambda d: (hierarchy.ref(d).level.depth, d.code))]
 
@@ -74,7 +70,7 @@ def build_host(
                 f"[bold red]{failure.code}: {failure.reason}[/] — 其余节点照常同步 the other nodes sync on", highlight=False
             )
     if not stores:
-        raise _fail("no node's store can be used here: nothing to sync")
+        raise fail("no node's store can be used here: nothing to sync")
 
     def children(node: NodeRef) -> list[NodeRef]:
         return [hierarchy.ref(c) for c in hierarchy.children(hierarchy.get(node.node_id))]
@@ -209,7 +205,7 @@ def _readable(
         if not is_store_damage(e):
             raise
         level = settings.for_level(node.level)
-        raise _fail(f"{node.code}: {where(level, node.node_id, f'n{node.node_id.hex}')}: {type(e).__name__}: {e}") from None
+        raise fail(f"{node.code}: {where(level, node.node_id, f'n{node.node_id.hex}')}: {type(e).__name__}: {e}") from None
 
 
 def _or_unknown(value: object) -> str:
@@ -283,7 +279,7 @@ def backfill(
         published = store.books.positions().get(UP)
         if published is None or start > published.position:
             held = published.position if published else 0
-            raise _fail(f"--from {start} is beyond what {ref} has published ({held})")
+            raise fail(f"--from {start} is beyond what {ref} has published ({held})")
         position = link_at(store.books, UP, start)
         store.books.save_position(position)
     finally:

@@ -45,7 +45,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from domain.base import NodeRef
 from domain.hierarchy import Hierarchy
-from domain.persistence import StreamPosition
+from domain.persistence import DataKeyRow, StreamPosition
+from domain.persistence.datakeys import MintingKeyRing, master_key
 from domain.simulation import VERSION, SimulationStats, simulate
 from domain.store import NodeStore, NodeStores, StoreSettings
 
@@ -206,7 +207,9 @@ def record_simulation(
     started = time.perf_counter()
     with _Writers(stores.settings, refs) as writers, _Progress(console, f"模拟 {len(refs)} 个节点", days) as progress:
         buffers = _Buffers(writers, params, held, buffer_bytes)
-        with _simulator(_Job(refs, days, start, seed, scale, held), processes) as messages:
+        with _simulator(
+            _Job(refs, days, start, seed, scale, held, data_dir=str(stores.settings.data_dir)), processes
+        ) as messages:
             _record(messages, buffers, progress, every_days, recording)
         buffers.flush_all()
         buffers.record_all(days)
@@ -226,8 +229,8 @@ def _record(
     """Buffer the simulator's rows; after each simulated day, show progress (and append all, every k days)."""
     for message in messages:
         if message[0] == "rows":
-            for i, day, rows, count in message[1]:
-                buffers.add(i, day, rows, count)
+            for i, day, rows, count, keys in message[1]:
+                buffers.add(i, day, rows, count, keys)
         elif message[0] == "day":
             _, day, events, skipped = message
             buffers.days_done = day + 1
@@ -263,14 +266,17 @@ class _Buffers:
         self.days = {i: days for i, (days, _) in held.items()}  # how many days of the run each store holds
         self.days_done = 0  # days whose batches have all come
         self.rows: dict[int, list[bytes]] = {}  # per node, its batches' rows as the simulator pickled them
+        self.keys: dict[int, list[DataKeyRow]] = {}  # per node, the data keys sealing personal data in those rows
         self.count: dict[int, int] = {}
         self.size: dict[int, int] = {}
         self.last_day: dict[int, int] = {}
         self.total = self.peak = 0
 
-    def add(self, i: int, day: int, rows: bytes, count: int) -> None:
+    def add(self, i: int, day: int, rows: bytes, count: int, keys: list[DataKeyRow]) -> None:
         size = len(rows) + _BLOB_OVERHEAD
         self.rows.setdefault(i, []).append(rows)
+        if keys:
+            self.keys.setdefault(i, []).extend(keys)
         self.count[i] = self.count.get(i, 0) + count
         self.size[i] = self.size.get(i, 0) + size
         self.last_day[i] = day
@@ -302,8 +308,13 @@ class _Buffers:
         # The node's days up to and including its last buffered one are stored, and so are the days whose batches
         # have all come: the simulator yields one batch per node and day, in order of days.
         days = max(self.last_day.pop(i) + 1, self.days_done)
-        self.writers.append(i, rows, self.params.record(days, events), size, wait_below=self.in_flight)
+        record = self.params.record(days, events)
+        self.writers.append(i, rows, record, size, self.keys.pop(i, []), wait_below=self.in_flight)
         self.events[i], self.days[i] = events, days
+
+
+#: What a writer thread appends: node index, pickled batches of rows, the run's record, bytes, data keys.
+_WriteTask = tuple[int, list[bytes], StreamPosition, int, list[DataKeyRow]]
 
 
 class _Writers:
@@ -315,7 +326,7 @@ class _Writers:
         self.refs = refs
         threads = _WRITER_THREADS
         per_thread = settings.model_copy(update={"open_stores": max(1, settings.open_stores // threads)})
-        self.queues: list[queue.Queue[tuple[int, list[bytes], StreamPosition, int] | None]] = []
+        self.queues: list[queue.Queue[_WriteTask | None]] = []
         self.threads = []
         for k in range(threads):
             self.queues.append(queue.Queue())
@@ -338,13 +349,15 @@ class _Writers:
         for thread in self.threads:
             thread.join()
 
-    def append(self, i: int, rows: list[bytes], record: StreamPosition, size: int, *, wait_below: int) -> None:
+    def append(
+        self, i: int, rows: list[bytes], record: StreamPosition, size: int, keys: list[DataKeyRow], *, wait_below: int
+    ) -> None:
         """Hand a node's rows over; wait while more than ``wait_below`` bytes are on their way (bounded memory)."""
         with self.changed:
             self.changed.wait_for(lambda: self.pending <= wait_below or self.error is not None)
             self._raise()
             self.pending += size
-        self.queues[i % len(self.queues)].put((i, rows, record, size))
+        self.queues[i % len(self.queues)].put((i, rows, record, size, keys))
 
     def drain(self) -> None:
         """Wait until everything handed over is appended (or one append failed: its error)."""
@@ -356,15 +369,18 @@ class _Writers:
         if self.error is not None:
             raise self.error
 
-    def _run(self, tasks: queue.Queue[tuple[int, list[bytes], StreamPosition, int] | None], settings: StoreSettings) -> None:
+    def _run(self, tasks: queue.Queue[_WriteTask | None], settings: StoreSettings) -> None:
         with NodeStores(settings) as stores:
             while (task := tasks.get()) is not None:
-                i, rows, record, size = task
+                i, rows, record, size, keys = task
                 started = time.perf_counter()
                 try:
                     if self.error is None:
+                        store = stores.open(self.refs[i])
+                        if keys:  # before the events they seal: an event is never stored without its key
+                            store.books.insert_data_keys(keys)
                         batches = map(pickle.loads, rows)  # unpickled as they are inserted (SQLite takes them lazily)
-                        stores.open(self.refs[i]).append_rows(chain.from_iterable(batches), beside=[record])
+                        store.append_rows(chain.from_iterable(batches), beside=[record])
                 except BaseException as e:  # noqa: BLE001 - handed to the recording thread
                     self.error = self.error or _conflict(self.refs[i], e)
                 with self.changed:
@@ -398,6 +414,7 @@ class _Job:
     scale: float
     held: dict[int, tuple[int, int]]
     scratch: str = ""  # a directory the encoder's store may use, made and removed by the recording process
+    data_dir: str = "var"  # where the nodes' master keys are (``domain.persistence.datakeys``)
 
 
 @dataclass
@@ -408,10 +425,12 @@ class _Producer:
     stats: SimulationStats = field(default_factory=SimulationStats)
     simulate_s: float = 0.0
     encode_s: float = 0.0
-    pending: list[tuple[int, int, bytes, int]] = field(default_factory=list)  # (node, day, pickled rows, rows)
+    pending: list[tuple[int, int, bytes, int, list[DataKeyRow]]] = field(default_factory=list)  # (node, day, pickled
+    # rows, rows, the data keys made for them)
     pending_rows: int = 0
 
     def __post_init__(self) -> None:
+        self.keyrings: dict[int, MintingKeyRing] = {}  # per node: the keys sealing its personal data, made here
         self.skipped = [0] * len(self.job.refs)  # per node: events simulated again, held by its store
         self.checks: dict[int, list[int]] = {}  # day → nodes whose stores hold the run up to that day
         for i, (held_days, _) in self.job.held.items():
@@ -441,14 +460,24 @@ class _Producer:
                     continue
                 self.stats.add(batch)
                 # Ids as hex: what the SQLite recorder stores, and a str pickles in far fewer bytes than a UUID.
-                rows = [(_hex(r[0]), r[1], r[2], r[3]) for r in encoder.take_rows(batch.aggregates)]
+                keyring = self._keyring(i)
+                rows = [(_hex(r[0]), r[1], r[2], r[3]) for r in encoder.take_rows(batch.aggregates, keyring)]
                 # Pickled here, once: the recording process keeps the bytes as they are until it appends them.
-                self.pending.append((i, d, pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL), len(rows)))
+                blob = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+                self.pending.append((i, d, blob, len(rows), keyring.take_new()))
                 self.encode_s += time.perf_counter() - encoding
                 self.pending_rows += len(rows)
                 if self.pending_rows >= _MESSAGE_ROWS:
                     yield from self._send()
         yield ("end", self.stats, self.simulate_s, self.encode_s, time.process_time() - cpu, sum(self.skipped))
+
+    def _keyring(self, i: int) -> MintingKeyRing:
+        keyring = self.keyrings.get(i)
+        if keyring is None:
+            master = master_key(Path(self.job.data_dir), self.job.refs[i].node_id)
+            assert master is not None  # noqa: S101 - made when missing
+            keyring = self.keyrings[i] = MintingKeyRing(master)
+        return keyring
 
     def _send(self) -> Iterator[tuple[Any, ...]]:
         if self.pending:

@@ -93,6 +93,9 @@ def known_times(ids: Sequence[int], spans: Sequence[KnownSpan]) -> list[datetime
     return out
 
 
+#: One data key as the key store keeps it: key id, subject id (a keyed digest), the key wrapped by the master key.
+DataKeyRow = tuple[str, str, bytes]
+
 #: What may be written beside events, in their transaction.
 Beside = StreamPosition | StoredAnswer
 
@@ -269,6 +272,30 @@ class SyncRecorder(ApplicationRecorder):
 
     @abstractmethod
     def clear_halt(self, stream: str) -> None: ...
+
+    # The node's data keys (``domain.persistence.datakeys``): personal data of the public is sealed under them. Beside
+    # the log, never in it, so they travel nowhere; destroying one is an erasure (``domain.privacy``).
+
+    @abstractmethod
+    def insert_data_keys(self, rows: Sequence[DataKeyRow]) -> None:
+        """Keep new data keys (key id, subject id, wrapped key), in one transaction."""
+
+    @abstractmethod
+    def data_keys_of(self, subject_ids: Sequence[str]) -> dict[str, DataKeyRow]:
+        """The newest live key of each subject that has one."""
+
+    @abstractmethod
+    def data_key(self, key_id: str) -> DataKeyRow | None:
+        """One key by its id (None: never made here, or erased)."""
+
+    @abstractmethod
+    def subject_key_ids(self, subject_id: str) -> list[str]:
+        """Every live key of a subject."""
+
+    @abstractmethod
+    def erase_data_keys(self, key_ids: Sequence[str]) -> int:
+        """Destroy these keys (their rows overwritten where the backend can: SQLite's secure delete); how many were
+        live."""
 
     # What the sync jobs keep of their own observations (the state of each incoming stream, the health reports
     # children send up, which replicas went down to which child), as JSON text under a kind and a key: small tables

@@ -16,6 +16,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from domain.persistence import (
     Beside,
+    DataKeyRow,
     EventRow,
     KnownSpan,
     LogPageRow,
@@ -47,6 +48,8 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         self.state_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_state"))
         self.known_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_known"))
         self.heads_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_heads"))
+        self.keys_table = SQL("{}.{}").format(schema, Identifier(f"{prefix}_datakeys"))
+        self._keys_index = Identifier(f"{prefix}_datakeys_subject")
         events = SQL("{}.{}").format(schema, Identifier(events_table_name))
         self._chain_heads_statement = SQL(
             "SELECT NULL::bytea AS origin, max(notification_id) AS seq, NULL::bytea AS link, 0 AS sealed FROM {} "
@@ -123,6 +126,11 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
                 "CREATE TABLE IF NOT EXISTS {} (origin bytea PRIMARY KEY, seq bigint NOT NULL, link bytea NOT NULL, "
                 "sealed bigint NOT NULL DEFAULT 0)"
             ).format(self.heads_table),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (key_id text PRIMARY KEY, subject_id text NOT NULL, wrapped bytea NOT NULL, "
+                "created_at timestamptz NOT NULL DEFAULT clock_timestamp())"
+            ).format(self.keys_table),
+            SQL("CREATE INDEX IF NOT EXISTS {} ON {} (subject_id, created_at)").format(self._keys_index, self.keys_table),
         ]
 
     def create_table(self) -> None:
@@ -382,6 +390,43 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
                 ).format(self.state_table),
                 [(kind, key, value, now) for key, value in values.items()],
             )
+
+    def insert_data_keys(self, rows: Sequence[DataKeyRow]) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.executemany(
+                SQL("INSERT INTO {} (key_id, subject_id, wrapped) VALUES (%s, %s, %s)").format(self.keys_table), rows
+            )
+
+    def data_keys_of(self, subject_ids: Sequence[str]) -> dict[str, DataKeyRow]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT key_id, subject_id, wrapped FROM {} WHERE subject_id = ANY(%s) ORDER BY created_at, key_id").format(
+                    self.keys_table
+                ),
+                (list(subject_ids),),
+            )
+            return {r["subject_id"]: (r["key_id"], r["subject_id"], bytes(r["wrapped"])) for r in curs.fetchall()}
+
+    def data_key(self, key_id: str) -> DataKeyRow | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT key_id, subject_id, wrapped FROM {} WHERE key_id = %s").format(self.keys_table), (key_id,))
+            r = curs.fetchone()
+            return (r["key_id"], r["subject_id"], bytes(r["wrapped"])) if r else None
+
+    def subject_key_ids(self, subject_id: str) -> list[str]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT key_id FROM {} WHERE subject_id = %s ORDER BY key_id").format(self.keys_table), (subject_id,)
+            )
+            return [r["key_id"] for r in curs.fetchall()]
+
+    def erase_data_keys(self, key_ids: Sequence[str]) -> int:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL("DELETE FROM {} WHERE key_id = ANY(%s)").format(self.keys_table), (list(key_ids),))
+            erased = max(curs.rowcount, 0)
+        with self.datastore.get_connection() as conn:  # autocommit: VACUUM runs outside a transaction
+            conn.execute(SQL("VACUUM {}").format(self.keys_table))  # the dead rows' bytes go now, not some day
+        return erased
 
     def drop_state(self, kind: str, key_prefix: str = "") -> None:
         with self.datastore.transaction(commit=True) as curs:

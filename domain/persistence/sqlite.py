@@ -15,6 +15,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnection, SQ
 
 from domain.persistence import (
     Beside,
+    DataKeyRow,
     EventRow,
     KnownSpan,
     LogPageRow,
@@ -36,6 +37,7 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
     state_table = "sync_state"
     known_table = "known_spans"
     heads_table = "chain_heads"
+    keys_table = "data_keys"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pool = (args[0] if args else kwargs["datastore"]).pool
@@ -66,6 +68,9 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
             f"known_at TEXT NOT NULL DEFAULT ({KNOWN_NOW}))",
             f"CREATE TABLE IF NOT EXISTS {self.heads_table} (origin BLOB PRIMARY KEY, seq INTEGER NOT NULL, link BLOB NOT NULL, "
             "sealed INTEGER NOT NULL DEFAULT 0)",
+            f"CREATE TABLE IF NOT EXISTS {self.keys_table} (key_id TEXT PRIMARY KEY, subject_id TEXT NOT NULL, "
+            f"wrapped BLOB NOT NULL, created_at TEXT NOT NULL DEFAULT ({KNOWN_NOW}))",
+            f"CREATE INDEX IF NOT EXISTS {self.keys_table}_subject ON {self.keys_table} (subject_id, created_at)",
         ]
 
     def _create_table(self, c: SQLiteCursor) -> None:
@@ -305,6 +310,48 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
     def clear_halt(self, stream: str) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.execute(f"DELETE FROM {self.halts_table} WHERE stream = ?", (stream,))
+
+    def insert_data_keys(self, rows: Sequence[DataKeyRow]) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.executemany(f"INSERT INTO {self.keys_table} (key_id, subject_id, wrapped) VALUES (?, ?, ?)", rows)
+
+    def data_keys_of(self, subject_ids: Sequence[str]) -> dict[str, DataKeyRow]:
+        found: dict[str, DataKeyRow] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for at in range(0, len(subject_ids), 400):
+                part = subject_ids[at : at + 400]
+                c.execute(
+                    f"SELECT key_id, subject_id, wrapped FROM {self.keys_table} WHERE subject_id IN "
+                    f"({', '.join('?' * len(part))}) ORDER BY created_at, rowid",
+                    part,
+                )
+                found.update((row[1], (row[0], row[1], bytes(row[2]))) for row in c.fetchall())
+        return found
+
+    def data_key(self, key_id: str) -> DataKeyRow | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT key_id, subject_id, wrapped FROM {self.keys_table} WHERE key_id = ?", (key_id,))
+            row = c.fetchone()
+            return (row[0], row[1], bytes(row[2])) if row else None
+
+    def subject_key_ids(self, subject_id: str) -> list[str]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT key_id FROM {self.keys_table} WHERE subject_id = ? ORDER BY key_id", (subject_id,))
+            return [row[0] for row in c.fetchall()]
+
+    def erase_data_keys(self, key_ids: Sequence[str]) -> int:
+        with self.datastore.transaction(commit=True) as c:
+            # The freed pages are overwritten with zeros, not left for a file reader to find.
+            c.execute("PRAGMA secure_delete = ON")
+            self._lock(c)
+            erased = 0
+            for key in key_ids:
+                c.execute(f"DELETE FROM {self.keys_table} WHERE key_id = ?", (key,))
+                erased += max(int(c.sqlite_cursor.rowcount), 0)
+        with self.datastore.transaction(commit=False) as c:
+            # The pages' older images in the write-ahead log go too.
+            c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return erased
 
     def state(self, kind: str) -> dict[str, str]:
         with self.datastore.transaction(commit=False) as c:

@@ -8,6 +8,7 @@ from domain.catalogue import DUTY_AGGREGATES, event_classes
 from domain.contacts import ContactActivity
 from domain.deputies import Deputy
 from domain.keys import Checkpoint, NodeKey
+from domain.privacy import Erasure
 from domain.tokens import AccessToken
 from domain.visits import StationVisit
 from projections.projector import contacts, deputies, livelihood, stations, suggestions
@@ -31,6 +32,7 @@ UNNEEDED = (
     AccessToken.Issued,  # credentials' issue, role changes and revocation: `yipanqi audit` reads them
     AccessToken.RoleChanged,
     AccessToken.Revoked,
+    Erasure.Recorded,  # erasures of personal data: `yipanqi privacy status` and the audit read them
 )
 
 

@@ -19,6 +19,7 @@ from domain.deputies import Deputy, ElectedVia, MandateStatus
 from domain.hierarchy import Hierarchy
 from domain.levels import CongressLevel, DivisionKind, Level
 from domain.livelihood import LivelihoodProject, ProjectState, passes
+from domain.personal import mask_name, mask_phone
 from domain.simulation import TZ, Batch, EventFamily, SimulationStats, family_of, simulate, summarise
 from domain.stations import Station, StationStatus
 from domain.store import NodeStore, StoreSettings
@@ -375,7 +376,13 @@ def test_saved_batches_read_back_equal_to_the_simulated_aggregates(hunan: Hierar
         kinds = Counter(type(a).__name__ for _, a in final.values())
         assert set(kinds) >= {"Deputy", "Station", "StationVisit", "ContactActivity", "Suggestion", "LivelihoodProject"}
         for node_id, aggregate in final.values():
-            assert stores[node_id].get(aggregate.id) == aggregate, f"{type(aggregate).__name__} {aggregate.id}"
+            stored = stores[node_id].get(aggregate.id)
+            if isinstance(aggregate, StationVisit):  # stored sealed: the names and phones of the public masked
+                for issue in aggregate.issues:
+                    issue.update(
+                        raised_by_name=mask_name(issue["raised_by_name"]), raised_by_phone=mask_phone(issue["raised_by_phone"])
+                    )
+            assert stored == aggregate, f"{type(aggregate).__name__} {aggregate.id}"
     finally:
         for store in stores.values():
             store.close()
