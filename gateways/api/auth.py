@@ -162,13 +162,18 @@ class Access:
         """A node's tokens are managed by its own administrators (``issuing``) and listed to them and its auditors;
         the levels above see every act on them in the replicated log (``yipanqi audit``)."""
         allowed = frozenset({Role.ADMINISTRATOR}) if issuing else AUDITORS
+        what = "issues, re-roles or revokes tokens" if issuing else "lists tokens"
+        self.require_own_office(who, node, allowed, what, "tokens")
+
+    def require_own_office(self, who: Principal, node: NodeRef, allowed: frozenset[Role], what: str, things: str) -> None:
+        """Acts an office does on its own node only (its tokens, its personal data of the public), in ``allowed``
+        roles: ``what`` and ``things`` name them in the refusal."""
         if who.role not in allowed:
-            what = "issues, re-roles or revokes tokens" if issuing else "lists tokens"
             raise AuthError(403, f"a {who.role.value} token cannot do this: only {_names(allowed)} {what}")
         if who.node.node_id != node.node_id:
             raise AuthError(
                 403,
-                f"a token of {who.node.name}({who.node.code}) manages only its own node's tokens, not {node.name}({node.code})",
+                f"a token of {who.node.name}({who.node.code}) manages only its own node's {things}, not {node.name}({node.code})",
             )
 
     def sees_personal_data(self, who: Principal, owner: UUID | None) -> bool:

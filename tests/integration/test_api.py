@@ -656,6 +656,57 @@ def test_masking_of_personal_data_by_role_and_level(api: Api) -> None:
     assert history["masked"] and "13712345678" not in str(history)
 
 
+def test_personal_data_is_sealed_in_the_log_opened_for_the_origin_office_and_erased(
+    world: tuple[Api, StoreSettings, Hierarchy],
+) -> None:
+    api, settings, hierarchy = world
+    d = new_deputy(api, ZHUOXI, "township", 18)
+    st = new_station(api, ZHUOXI, d)
+    v = api.post(
+        ZHUOXI, "/visits", {"station_id": st, "visit_date": "2025-04-11", "deputy_ids": [d], "people_received": 1}, expect=201
+    )
+    summary = "王大明反映: 请回电 139-0739-1234 或 (0739)7654321, 身份证 430521 19900101 1234"
+    body = {"summary": summary, "category": "民政", "raised_by_name": "王大明", "raised_by_phone": "13907391234"}
+    api.post(ZHUOXI, f"/visits/{v['id']}/issues", body, expect=200)
+    # The log holds the masked values and ciphertext: no plaintext in the store's file, its WAL included.
+    store_file = settings.sqlite_path(hierarchy.by_code(ZHUOXI).id)
+    raw = b"".join(p.read_bytes() for p in store_file.parent.glob(store_file.name + "*"))
+    for plain in ("13907391234", "7654321", "199001011234", "王大明"):
+        assert plain.encode() not in raw, plain
+    admin = api.get(ZHUOXI, f"/aggregates/{v['id']}", as_=(ZHUOXI, "administrator")).json()
+    assert (admin["masked"], admin["personal_data"]) == (False, "opened")
+    assert admin["data"]["issues"][0] | body == admin["data"]["issues"][0]  # the originals, opened
+    viewer = api.get(ZHUOXI, f"/aggregates/{v['id']}", as_=(ZHUOXI, "viewer")).json()
+    assert (viewer["masked"], viewer["personal_data"]) == (True, "sealed")
+    assert viewer["data"]["issues"][0]["summary"] == "王**反映: 请回电 139****1234 或 0739-****4321, 身份证 430**************4"
+    events = api.get(ZHUOXI, f"/aggregates/{v['id']}/history", as_=(ZHUOXI, "administrator")).json()["events"]
+    assert [e["personal_data"] for e in events][-1] == "opened" and events[-1]["payload"]["raised_by_phone"] == "13907391234"
+
+    refused = api.post(ZHUOXI, "/privacy/erasures", {"person": "13907391234", "reason": "本人申请"}, as_=(ZHUOXI, "recorder"))
+    assert refused["status"] == 403
+    assert api.post(ZHUOXI, "/privacy/erasures", {"reason": "x"}, as_=(ZHUOXI, "administrator"))["status"] == 422
+    erased = api.post(
+        ZHUOXI,
+        "/privacy/erasures",
+        {"person": "+86 139 0739 1234", "reason": "本人申请删除"},
+        as_=(ZHUOXI, "administrator"),
+        expect=200,
+    )
+    assert (erased["basis"], erased["events"], erased["already"]) == ("person", 1, False)
+    again = api.post(ZHUOXI, "/privacy/erasures", {"person": "13907391234", "reason": "再次"}, as_=(ZHUOXI, "administrator"))
+    assert (again["status"], again["already"], again["erasure_id"]) == (200, True, erased["erasure_id"])
+    unknown = api.post(ZHUOXI, "/privacy/erasures", {"person": "13800000000", "reason": "x"}, as_=(ZHUOXI, "administrator"))
+    assert unknown["status"] == 404
+    after = api.get(ZHUOXI, f"/aggregates/{v['id']}", as_=(ZHUOXI, "administrator")).json()
+    assert (after["personal_data"], after["data"]["issues"][0]["raised_by_phone"]) == ("erased", "139****1234")
+    assert after["version"] == admin["version"]  # nothing of the record changed: only a key is gone
+    status = api.get(ZHUOXI, "/privacy", as_=(ZHUOXI, "auditor")).json()
+    assert status["erasures"] >= 1 and status["keys_live"] < status["keys_used"]
+    assert api.get(ZHUOXI, "/privacy", as_=(ZHUOXI, "viewer")).status_code == 403
+    dry = api.post(ZHUOXI, "/privacy/retention", {"years": 1, "today": "2099-01-01"}, as_=(ZHUOXI, "administrator"), expect=200)
+    assert dry["dry_run"] and dry["erasure"] is None
+
+
 # ---------------------------------------------------------------------------------------------- history, as-of
 
 

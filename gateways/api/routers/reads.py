@@ -3,6 +3,7 @@ recorded, the node and its children, sync status. Aggregate views over the subtr
 
 from __future__ import annotations
 
+import functools
 import itertools
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,6 +19,8 @@ from domain.bodies import StandingCommittee
 from domain.contacts import ContactActivity
 from domain.deputies import Deputy
 from domain.livelihood import LivelihoodProject
+from domain.personal import mask
+from domain.privacy import ERASED, OPENED, SEALED
 from domain.stations import Station
 from domain.store import NodeStore
 from domain.suggestions import Suggestion
@@ -27,7 +30,6 @@ from gateways.api.context import CST, Gateway, HostedNode, Reader, auditor, gate
 from gateways.api.direct import DirectRoute
 from gateways.api.encode import aggregate_data, event_row, kind_label, kind_of, plain, state_of
 from gateways.api.errors import READ_ERRORS, ApiError
-from gateways.api.masking import mask
 from sync.health import StreamState
 from sync.status import node_status, subtree_health
 
@@ -99,6 +101,11 @@ class AggregateView(BaseModel):
     as_of: datetime | None = None
     basis: str | None = None
     masked: bool = Field(description="个人信息是否已脱敏 / whether personal data of the public is masked")
+    personal_data: str = Field(
+        default="none",
+        description="群众个人信息: opened 已解密 (来源单位录入员/管理员), sealed 密文 (仅来源节点持有密钥),"
+        " erased 已删除 (密钥已销毁), none 无 / personal data: opened, sealed (keys at the origin only), erased, none",
+    )
     data: dict[str, Any]
 
 
@@ -112,6 +119,7 @@ class EventView(BaseModel):
     role: str = Field(description="记录时的角色")
     token: str = Field(description="记录所用令牌的编号 (不含令牌本身; 空: 未经令牌, 如模拟或本机命令行)")
     owner: str
+    personal_data: str = Field(default="none", description="opened, sealed, erased, none (见聚合视图 / as in AggregateView)")
     payload: dict[str, Any]
 
 
@@ -279,6 +287,29 @@ def _replay(store: NodeStore, events: list[Any], as_of: datetime, basis: TimeBas
     return aggregate, kept
 
 
+def _opened(store: NodeStore, events: list[Any], unmasked: bool) -> tuple[list[Any], list[str]]:
+    """The events with the personal data they seal opened where the reader may see it (and this node, its origin,
+    holds the keys); each event's status (``domain.privacy``: opened, sealed, erased; ``none``: nothing sealed)."""
+    out, statuses = [], []
+    for event in events:
+        if not getattr(event, "sealed", ""):
+            out.append(event)
+            statuses.append("none")
+        elif unmasked:
+            opened, status = store.reveal(event)
+            out.append(opened)
+            statuses.append(status)
+        else:
+            out.append(event)
+            statuses.append(SEALED)
+    return out, statuses
+
+
+def _summary(statuses: list[str]) -> str:
+    """One word for a record: erased if any of its data was, else sealed if any stays sealed, else opened."""
+    return next((s for s in (ERASED, SEALED, OPENED) if s in statuses), "none")
+
+
 def _aware(when: datetime) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=CST)
 
@@ -332,6 +363,14 @@ def get_aggregate(
                 404, f"aggregate {aggregate_id} did not exist yet at {as_of.isoformat()} ({basis.value})", field="as_of"
             )
     unmasked = r.unmasked(aggregate.owner)
+    store = r.node.reference if replica else r.node.store
+    personal = "none"
+    if not replica:
+        events = kept if as_of is not None else store.history(aggregate_id)
+        opened, statuses = _opened(store, events, unmasked)
+        personal = _summary(statuses)
+        if personal == "opened":
+            aggregate = functools.reduce(lambda a, e: e.mutate(a), opened, None)
     state, state_label = state_of(aggregate)
     data = aggregate_data(aggregate)
     return AggregateView(
@@ -349,6 +388,7 @@ def get_aggregate(
         as_of=_aware(as_of) if as_of else None,
         basis=basis.value if as_of else None,
         masked=not unmasked,
+        personal_data=personal,
         data=data if unmasked else mask(data),
     )
 
@@ -371,7 +411,8 @@ def get_history(
     if as_of is not None:
         _, events = _replay(store, events, _aware(as_of), basis)
     unmasked = r.unmasked(aggregate.owner)
-    rows = [event_row(e) for e in events]
+    opened, statuses = _opened(store, events, unmasked) if not replica else (events, ["none"] * len(events))
+    rows = [{**event_row(e), "personal_data": status} for e, status in zip(opened, statuses, strict=True)]
     return HistoryView(
         id=aggregate.id,
         kind=kind_of(aggregate),

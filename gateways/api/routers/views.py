@@ -17,10 +17,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.base import NodeRef
+from domain.personal import mask
 from gateways.api.context import Reader, reader
 from gateways.api.direct import DirectRoute
 from gateways.api.errors import READ_ERRORS, ApiError
-from gateways.api.masking import mask
 
 router = APIRouter(route_class=DirectRoute, prefix="/nodes/{code}/views", tags=["视图 views"], responses=READ_ERRORS)
 
