@@ -137,6 +137,7 @@ def is_masked(value: str) -> bool:
 
 _PHONE_KEYS = ("phone", "mobile", "tel")
 _ID_KEYS = ("id_number", "id_card", "idcard", "identity")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _NAME_KEYS = ("raised_by_name", "citizen_name", "public_name", "reporter_name")
 
 
@@ -144,27 +145,30 @@ def _kind(key: str) -> str | None:
     k = key.lower()
     if k in _NAME_KEYS:
         return "name"
-    if any(p in k for p in _PHONE_KEYS):
+    if any(k == p or k.endswith("_" + p) or k.endswith(p) and p != "tel" for p in _PHONE_KEYS):
         return "phone"
     if any(p in k for p in _ID_KEYS):
         return "id"
     return None
 
 
-def mask(value: Any, key: str = "") -> Any:
+def mask(value: Any, key: str = "", names: tuple[str, ...] = ()) -> Any:
     """A copy of ``value`` (JSON-like) as a reader who may not see personal data of the public sees it: fields named
-    like a phone, an ID number or a name of the public masked as such, every other text scrubbed (``mask_text``).
-    The one rule of every output: API, dashboard, reports, history, audit, logs."""
+    like a phone, an ID number or a name of the public masked as such, every other text scrubbed (``mask_text``), the
+    names of the public a record gives masked wherever its text repeats them. The one rule of every output: API,
+    dashboard, reports, history, audit, logs."""
     if isinstance(value, dict):
-        return {k: mask(v, str(k)) for k, v in value.items()}
+        given = tuple(v for k, v in value.items() if isinstance(v, str) and v and _kind(str(k)) == "name" and not is_masked(v))
+        names = names + given if given else names
+        return {k: mask(v, str(k), names) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [mask(v, key) for v in value]
+        return [mask(v, key, names) for v in value]
     if isinstance(value, str):
         kind = _kind(key)
         if kind is None:
-            return mask_text(value)
-        if is_masked(value) or not value:
-            return value
+            return value if len(value) == 36 and _UUID.fullmatch(value) else mask_text(value, names)
+        if is_masked(value) or not any(c.isdigit() for c in value.translate(_NARROW)):
+            return value if kind != "name" or not value else mask_name(value)
         if kind == "phone":
             return mask_phone(value)
         if kind == "id":

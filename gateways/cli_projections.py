@@ -12,6 +12,7 @@ from rich.console import Console
 
 from domain.base import DomainError
 from domain.hierarchy import Hierarchy
+from domain.personal import mask
 from domain.store import NodeStore, StoreSettings
 from gateways.bench import print_result
 from projections import queries, report
@@ -98,16 +99,18 @@ def report_command(
                 err.print(f"[dim]已更新读模型 projected {stats.read:,} new events ({stats.seconds:.1f} s)[/]")
         try:
             scope = queries.make_scope(db, region=region, year=year, term=term, as_of=as_of, by=by, hierarchy=hierarchy)
-            data = _run_view(
-                db,
-                scope,
-                view,
-                limit=limit,
-                offset=offset,
-                deputy=deputy,
-                targets=tuple(target),
-                idle_days=idle_days,
-                least=not most_active,
+            data = mask(
+                _run_view(  # the one masking rule: the command line has no role that sees personal data
+                    db,
+                    scope,
+                    view,
+                    limit=limit,
+                    offset=offset,
+                    deputy=deputy,
+                    targets=tuple(target),
+                    idle_days=idle_days,
+                    least=not most_active,
+                )
             )
         except queries.QueryError as e:
             raise _fail(str(e)) from None

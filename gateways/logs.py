@@ -7,6 +7,9 @@ import os
 import sys
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
+
+from domain.personal import mask
 
 
 def configure_logging(*, json: bool | None = None, level: str | None = None) -> None:
@@ -20,9 +23,17 @@ def configure_logging(*, json: bool | None = None, level: str | None = None) -> 
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            mask_personal_data,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, name, logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+
+
+def mask_personal_data(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """The one masking rule (``domain.personal``) on every log line: a log is read by operators, who may not see
+    personal data of the public (an error quoting a command's text, an exception with a payload)."""
+    return {key: mask(value, key) for key, value in event_dict.items()}

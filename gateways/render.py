@@ -12,6 +12,7 @@ from rich.tree import Tree
 
 from domain.base import NodeRef
 from domain.hierarchy import Hierarchy
+from domain.personal import mask
 from domain.store import StoreSettings
 
 CST = timezone(timedelta(hours=8), "CST")  # times are shown as Hunan's offices read them
@@ -77,7 +78,10 @@ def simulation_summary(region: NodeRef, summary: Any) -> Table:
 
 
 def event_dict(event: Any) -> dict[str, Any]:
-    data = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    """An event's fields as the command line shows them: personal data of the public masked (``domain.personal``: the
+    command line has no role that sees it; what the log holds is masked already, but for events stored before it
+    sealed personal data)."""
+    data: dict[str, Any] = mask({f.name: getattr(event, f.name) for f in dataclasses.fields(event)})
     data["type"] = type(event).__qualname__
     data["label"] = getattr(event, "label", "")
     return data

@@ -110,3 +110,8 @@ def test_the_output_rule_masks_fields_by_name_and_text_everywhere() -> None:
         "count": 3,
         "station": "第12号联络站",
     }
+
+
+def test_ids_are_never_taken_for_numbers() -> None:
+    ids = ["03246b4f-e55a-5aa0-88aa-073176543210", "03246b4f-e55a-5aa0-88aa-138123456789"]
+    assert mask({"id": ids[0], "ids": ids}) == {"id": ids[0], "ids": ids}
