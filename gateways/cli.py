@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,7 @@ from rich.console import Console
 from domain.base import DomainError
 from domain.hierarchy import Hierarchy
 from domain.keys import key_id, public_bytes
+from domain.persistence.datakeys import MASTER_ENV, master_key, master_path
 from domain.persistence.keys import KeyFileError, key_path
 from domain.store import NodeStores, StoreSettings
 from gateways import render
@@ -75,7 +77,8 @@ def node_init(code: Annotated[str, typer.Argument(help="区划代码 / division 
     """创建节点的事件存储和签名密钥 / create a node's event store and its signing key.
 
     The key (Ed25519) goes in YIPANQI_DATA_DIR/keys/<node id>.key, readable by its owner only; its public half is
-    registered in the node's log, so the levels above learn it as the log travels up."""
+    registered in the node's log, so the levels above learn it as the log travels up. The master key that wraps the
+    node's keys of personal data goes beside it (<node id>.master, mode 0600) unless YIPANQI_MASTER_KEY is set."""
     hierarchy = Hierarchy.load()
     division = _resolve(hierarchy, code)
     settings = StoreSettings()
@@ -88,11 +91,14 @@ def node_init(code: Annotated[str, typer.Argument(help="区划代码 / division 
         )
         try:
             key = key_id(public_bytes(store.signing_key()))
+            master_key(settings.data_dir, division.id)
         except KeyFileError as e:
             raise fail(str(e)) from None
+        master = f"${MASTER_ENV}" if os.environ.get(MASTER_ENV) else master_path(settings.data_dir, division.id)
         console.print(
             f"已初始化 initialised {render.node_label(hierarchy.ref(division))}: {where} ({store.max_position()} events); "
-            f"签名密钥 signing key {key} in {key_path(settings.data_dir, division.id)}",
+            f"签名密钥 signing key {key} in {key_path(settings.data_dir, division.id)}; "
+            f"个人信息主密钥 master key of personal data in {master}",
             highlight=False,
         )
 
