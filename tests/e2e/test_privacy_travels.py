@@ -6,6 +6,7 @@ verification stays as it was. SQLite and PostgreSQL stores."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -50,7 +51,9 @@ def _postgres(dsn: str | None) -> Iterator[tuple[str, bytes]]:
         return
     pg_dump = shutil.which("pg_dump") or "/usr/lib/postgresql/15/bin/pg_dump"
     dump = subprocess.run([pg_dump, "--data-only", "--no-owner", dsn], capture_output=True, check=True, timeout=300)
-    yield "pg_dump", dump.stdout
+    # bytea columns (the events' states) are dumped as hex: searched decoded.
+    decoded = b"\0".join(bytes.fromhex(h.decode()) for h in re.findall(rb"\\x((?:[0-9a-f]{2})+)", dump.stdout))
+    yield "pg_dump", dump.stdout + b"\0" + decoded
 
 
 def _kafka(sync: SyncSettings) -> Iterator[tuple[str, bytes]]:
