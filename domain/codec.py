@@ -274,6 +274,9 @@ class NodeMapper(Mapper[UUID]):
     #: id; the attribution's time, the same for a clerk's commands of a day): remembered by identity (``_value_code``).
     REPEATED = ("owner", "occurred_at")
 
+    #: Attributes some events of a class have beyond its fields, after them (``domain.privacy``'s sealed originals).
+    EXTRA = ("sealed",)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._cells: dict[str, list[Any]] = {name: [_MISSING, None] for name in self.REPEATED}
@@ -331,17 +334,33 @@ class NodeMapper(Mapper[UUID]):
             for n in names[2:]
         )
         class_version = getattr(cls, "class_version", 1)
-        if class_version > 1:
-            values += f", 'class_version': {int(class_version)!r}"
+        version = f", 'class_version': {int(class_version)!r}" if class_version > 1 else ""
+        # An attribute a class declares outside its fields, set on some events only (``domain.privacy``: ``sealed``,
+        # after the fields): those events have an encoder of their own too.
+        extra = next((n for n in self.EXTRA if isinstance(getattr(cls, n, None), str) and n not in names), None)
+        scope["_enc_keys_extra"] = (*names, extra)
+        with_extra = (
+            "        if _enc_tuple(state) == _enc_keys_extra:\n"
+            f"            {', '.join(names)}, {extra}, = state.values()\n"
+            "            try:\n"
+            f"                return _enc_dumps({{{values}, {extra!r}: {extra} if _enc_type({extra}) is _enc_str "
+            f"else _enc_native({extra}){version}}})\n"
+            "            except _enc_not_sure:\n"
+            "                return _enc_general(state)\n"
+            if extra
+            else ""
+        )
+        scope["_enc_str"] = str
         # Everything the function uses bound as keyword defaults: local variables, not global look-ups.
         bound = ", ".join(f"{k}={k}" for k in scope if k.startswith("_enc"))
         source = (
             f"def encode(state, *, {bound}):\n"
             "    if _enc_tuple(state) != _enc_keys:\n"
+            f"{with_extra}"
             "        return _enc_general(state)\n"
             f"    {', '.join(names)}, = state.values()\n"
             "    try:\n"
-            f"        return _enc_dumps({{{values}}})\n"
+            f"        return _enc_dumps({{{values}{version}}})\n"
             "    except _enc_not_sure:\n"
             "        return _enc_general(state)\n"
         )

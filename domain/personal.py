@@ -24,6 +24,7 @@ _NARROW = str.maketrans(
     "0123456789+-() Xx--",
 )
 
+_ANY_DIGIT = re.compile(r"[0-9０-９]")
 _SEP = r"[ \-]?"
 _DATE8 = r"(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 _DATE6 = r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
@@ -54,9 +55,14 @@ class Found:
     masked: str
 
 
+def has_digits(text: str) -> bool:
+    """Whether ``text`` has a digit (full-width ones too): a text without one holds no phone or ID number."""
+    return _ANY_DIGIT.search(text) is not None
+
+
 def find(text: str) -> list[Found]:
     """The phone and ID numbers in ``text``, in order, none overlapping (an ID number wins over a phone inside it)."""
-    if not text or not any(c.isdigit() for c in text):
+    if not text or not _ANY_DIGIT.search(text):
         return []
     narrow = text.translate(_NARROW)
     found: list[Found] = []
@@ -80,11 +86,12 @@ def find(text: str) -> list[Found]:
     return kept
 
 
-def mask_text(text: str, names: tuple[str, ...] = ()) -> str:
-    """``text`` with its phone and ID numbers masked, and with each of ``names`` (names of the public a form gave
-    beside the text, two characters or more) masked wherever the text repeats them."""
+def mask_text(text: str, names: tuple[str, ...] = (), found: list[Found] | None = None) -> str:
+    """``text`` with its phone and ID numbers masked (``found``: what ``find`` found in it, if known), and with each
+    of ``names`` (names of the public a form gave beside the text, two characters or more) masked wherever the text
+    repeats them."""
     out, at = [], 0
-    for f in find(text):
+    for f in find(text) if found is None else found:
         out += [text[at : f.start], f.masked]
         at = f.end
     out.append(text[at:])

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, natural_id
 from domain.contacts import ContactActivity
-from domain.personal import find, is_masked, mask_name, mask_phone, mask_text, phone_subject
+from domain.personal import find, has_digits, is_masked, mask_name, mask_phone, mask_text, phone_subject
 from domain.visits import StationVisit
 
 #: The version tag of a sealed value: ``pd1:<key id>:<base64url(nonce + AES-GCM ciphertext)>``.
@@ -99,6 +99,8 @@ def plan(index: int, event: Any, spec: PersonalFields) -> Plan | None:
     state = vars(event)
     if state.get("sealed"):
         return None
+    if not (spec.names or spec.phones or spec.changes) and not any(has_digits(state.get(f) or "") for f in spec.texts):
+        return None  # the most common case, made quick: free text without a number in it
     masked: dict[str, Any] = {}
     originals: dict[str, Any] = {}
     subjects: list[str] = []
@@ -130,8 +132,10 @@ def _text(
     field: str, text: str, names: tuple[str, ...], masked: dict[str, Any], originals: dict[str, Any], subjects: list[str]
 ) -> None:
     found = find(text)
+    if not found and not any(name in text for name in names):
+        return
     subjects += [f.subject for f in found if f.kind == "id"] + [f.subject for f in found if f.kind != "id"]
-    hidden = mask_text(text, names)
+    hidden = mask_text(text, names, found)
     if hidden != text:
         masked[field], originals[field] = hidden, text
 

@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.base import DutyAggregate, NodeRef
 from domain.codec import DateAsISO, NodeMapper, StateTranscoder
+from domain.files import private_sqlite
 from domain.keys import Checkpoint, NodeKey, key_id, node_key_id, public_bytes
 from domain.levels import Level
 from domain.persistence import Beside, EventRow, SyncRecorder, known_times
@@ -79,7 +80,7 @@ class StoreSettings(BaseSettings):
     def eventsourcing_env(self, node_id: UUID, log: str = "n") -> dict[str, str]:
         if self.store == "sqlite":
             path = self.sqlite_path(node_id, log)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite(path)  # 0600 in a 0700 folder (``domain.files``)
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "APPLICATION_RECORDER_TOPIC": "domain.persistence.sqlite:NodeRecorder",
@@ -178,7 +179,10 @@ class NodeStore(Application):
             return [r.notification.id for r in self.save(*aggregates)]
         aggregates = list(aggregates)
         collected = _collect(aggregates)
-        events = self.sealed(collected)
+        keyring = self.keyring.deferred() if any(type(e) in PERSONAL for e in collected) else None
+        events = self.sealed(collected, keyring)
+        if keyring is not None:
+            beside = [*beside, *keyring.take_new()]  # the keys in the events' own transaction
         if not events and not beside:
             return []
         # Lazily: the recorder takes each row as it is mapped (SQLite: inside its write transaction, so an event

@@ -45,7 +45,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from domain.base import NodeRef
 from domain.hierarchy import Hierarchy
-from domain.persistence import DataKeyRow, StreamPosition
+from domain.persistence import Beside, DataKeyRow, NewDataKeys, StreamPosition
 from domain.persistence.datakeys import MintingKeyRing, master_key
 from domain.simulation import VERSION, SimulationStats, simulate
 from domain.store import NodeStore, NodeStores, StoreSettings
@@ -376,11 +376,10 @@ class _Writers:
                 started = time.perf_counter()
                 try:
                     if self.error is None:
-                        store = stores.open(self.refs[i])
-                        if keys:  # before the events they seal: an event is never stored without its key
-                            store.books.insert_data_keys(keys)
                         batches = map(pickle.loads, rows)  # unpickled as they are inserted (SQLite takes them lazily)
-                        store.append_rows(chain.from_iterable(batches), beside=[record])
+                        # The data keys in the events' transaction: an event is never stored without its key.
+                        beside: list[Beside] = [record, *([NewDataKeys(tuple(keys))] if keys else [])]
+                        stores.open(self.refs[i]).append_rows(chain.from_iterable(batches), beside=beside)
                 except BaseException as e:  # noqa: BLE001 - handed to the recording thread
                     self.error = self.error or _conflict(self.refs[i], e)
                 with self.changed:
@@ -464,7 +463,7 @@ class _Producer:
                 rows = [(_hex(r[0]), r[1], r[2], r[3]) for r in encoder.take_rows(batch.aggregates, keyring)]
                 # Pickled here, once: the recording process keeps the bytes as they are until it appends them.
                 blob = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
-                self.pending.append((i, d, blob, len(rows), keyring.take_new()))
+                self.pending.append((i, d, blob, len(rows), keyring.take_rows()))
                 self.encode_s += time.perf_counter() - encoding
                 self.pending_rows += len(rows)
                 if self.pending_rows >= _MESSAGE_ROWS:

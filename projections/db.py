@@ -26,6 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from domain.base import NodeRef
+from domain.files import private_sqlite
 from domain.hierarchy import Hierarchy
 from domain.levels import Level
 from domain.store import StoreSettings
@@ -108,7 +109,7 @@ class ProjectionDB:
     def _make_engine(self) -> Engine:
         if self.backend == "sqlite":
             assert self.path is not None
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite(self.path)  # the views hold personal data (masked or not): 0600 in a folder of 0700
             engine = sa.create_engine(f"sqlite:///{self.path}", poolclass=sa.pool.QueuePool, pool_size=2, max_overflow=4)
             bulk = self._bulk
 

@@ -20,6 +20,7 @@ import psycopg
 from eventsourcing.persistence import DatabaseError, IntegrityError, OperationalError
 
 from domain.base import NodeRef
+from domain.files import write_private
 from domain.store import NodeStore, StoreSettings
 
 
@@ -59,8 +60,7 @@ def record_failure(settings: StoreSettings, node: UUID, code: str, name: str, er
         str(node), code, where(settings, node, name), f"{type(error).__name__}: {error}", datetime.now(UTC).isoformat()
     )
     path = _path(settings, node)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(failure), ensure_ascii=False))
+    write_private(path, json.dumps(asdict(failure), ensure_ascii=False))
     return failure
 
 

@@ -29,8 +29,10 @@ from uuid import UUID
 
 from domain.base import NodeRef
 from domain.hierarchy import Hierarchy
+from domain.personal import mask_name, mask_phone
 from domain.simulation import simulate
 from domain.store import NodeStore, NodeStores, StoreSettings
+from domain.visits import StationVisit
 
 Row = tuple[UUID, int, str, bytes]  # aggregate id, version, topic, state bytes
 
@@ -459,3 +461,12 @@ class ThreadHost:
         self.host.close()
         for store in self.stores:
             store.close()
+
+
+def as_stored(aggregate: Any) -> Any:
+    """A simulated aggregate as its store gives it back: the names and phones of the public its visits' issues hold
+    masked (``domain.privacy``: stored sealed)."""
+    if isinstance(aggregate, StationVisit):
+        for issue in aggregate.issues:
+            issue.update(raised_by_name=mask_name(issue["raised_by_name"]), raised_by_phone=mask_phone(issue["raised_by_phone"]))
+    return aggregate

@@ -96,8 +96,17 @@ def known_times(ids: Sequence[int], spans: Sequence[KnownSpan]) -> list[datetime
 #: One data key as the key store keeps it: key id, subject id (a keyed digest), the key wrapped by the master key.
 DataKeyRow = tuple[str, str, bytes]
 
+
+@dataclass(frozen=True)
+class NewDataKeys:
+    """Data keys made for the events they are written beside (``domain.persistence.datakeys``): in the events'
+    transaction, so an event is never stored without its key, and no commit of their own."""
+
+    rows: tuple[DataKeyRow, ...]
+
+
 #: What may be written beside events, in their transaction.
-Beside = StreamPosition | StoredAnswer
+Beside = StreamPosition | StoredAnswer | NewDataKeys
 
 
 @dataclass(frozen=True)
@@ -208,6 +217,8 @@ class SyncRecorder(ApplicationRecorder):
         for row in rows:
             if isinstance(row, StreamPosition):
                 self._upsert_position(cursor, row)
+            elif isinstance(row, NewDataKeys):
+                self._insert_data_keys(cursor, row.rows)
             else:
                 answers.append(row)
         if answers:
@@ -279,6 +290,9 @@ class SyncRecorder(ApplicationRecorder):
     @abstractmethod
     def insert_data_keys(self, rows: Sequence[DataKeyRow]) -> None:
         """Keep new data keys (key id, subject id, wrapped key), in one transaction."""
+
+    @abstractmethod
+    def _insert_data_keys(self, cursor: Any, rows: Sequence[DataKeyRow]) -> None: ...
 
     @abstractmethod
     def data_keys_of(self, subject_ids: Sequence[str]) -> dict[str, DataKeyRow]:

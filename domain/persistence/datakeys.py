@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from domain.persistence import DataKeyRow, SyncRecorder
+from domain.persistence import DataKeyRow, NewDataKeys, SyncRecorder
 from domain.persistence.keys import KeyFileError
 
 MASTER_ENV = "YIPANQI_MASTER_KEY"
@@ -120,9 +120,17 @@ class StoreKeyRing(_MasterKeys):
         }
         made = {s: self._made(s) for s in sorted(set(ids.values()) - held.keys())}
         if made:
-            self.books.insert_data_keys([row for _, row in made.values()])
+            self._keep([row for _, row in made.values()])
             held.update((s, key) for s, (key, _) in made.items())
         return {subject: held[subject_id] for subject, subject_id in ids.items()}
+
+    def _keep(self, rows: list[DataKeyRow]) -> None:
+        self.books.insert_data_keys(rows)
+
+    def deferred(self) -> DeferredKeyRing:
+        """This key ring for one append: the keys it makes are kept beside the events they seal, in their
+        transaction (``take_new``), not in one of their own."""
+        return DeferredKeyRing(self)
 
     def key(self, key_id: str) -> bytes | None:
         row = self.books.data_key(key_id)
@@ -152,7 +160,23 @@ class MintingKeyRing(_MasterKeys):
     def key(self, key_id: str) -> bytes | None:
         return next((key for kid, key in self._keys.values() if kid == key_id), None)
 
-    def take_new(self) -> list[DataKeyRow]:
+    def take_rows(self) -> list[DataKeyRow]:
         """The keys made since the last call, as the key store keeps them."""
         new, self._new = self._new, []
         return new
+
+
+class DeferredKeyRing(StoreKeyRing):
+    """A ``StoreKeyRing`` whose new keys wait to be written beside the events they seal (``NewDataKeys``)."""
+
+    def __init__(self, ring: StoreKeyRing) -> None:
+        self.__dict__.update(ring.__dict__)
+        self._new: list[DataKeyRow] = []
+
+    def _keep(self, rows: list[DataKeyRow]) -> None:
+        self._new += rows
+
+    def take_new(self) -> list[NewDataKeys]:
+        """The keys made since the last call, as a row to write beside the events (none: nothing made)."""
+        new, self._new = self._new, []
+        return [NewDataKeys(tuple(new))] if new else []

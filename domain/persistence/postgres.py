@@ -393,9 +393,10 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
 
     def insert_data_keys(self, rows: Sequence[DataKeyRow]) -> None:
         with self.datastore.transaction(commit=True) as curs:
-            curs.executemany(
-                SQL("INSERT INTO {} (key_id, subject_id, wrapped) VALUES (%s, %s, %s)").format(self.keys_table), rows
-            )
+            self._insert_data_keys(curs, rows)
+
+    def _insert_data_keys(self, curs: Cursor[DictRow], rows: Sequence[DataKeyRow]) -> None:
+        curs.executemany(SQL("INSERT INTO {} (key_id, subject_id, wrapped) VALUES (%s, %s, %s)").format(self.keys_table), rows)
 
     def data_keys_of(self, subject_ids: Sequence[str]) -> dict[str, DataKeyRow]:
         with self.datastore.transaction(commit=False) as curs:

@@ -313,7 +313,10 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
 
     def insert_data_keys(self, rows: Sequence[DataKeyRow]) -> None:
         with self.datastore.transaction(commit=True) as c:
-            c.executemany(f"INSERT INTO {self.keys_table} (key_id, subject_id, wrapped) VALUES (?, ?, ?)", rows)
+            self._insert_data_keys(c, rows)
+
+    def _insert_data_keys(self, c: SQLiteCursor, rows: Sequence[DataKeyRow]) -> None:
+        c.executemany(f"INSERT INTO {self.keys_table} (key_id, subject_id, wrapped) VALUES (?, ?, ?)", rows)
 
     def data_keys_of(self, subject_ids: Sequence[str]) -> dict[str, DataKeyRow]:
         found: dict[str, DataKeyRow] = {}

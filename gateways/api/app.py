@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
@@ -22,12 +23,14 @@ from gateways.api.routers import (
     dashboard,
     deputies,
     livelihood,
+    privacy,
     reads,
     stations,
     suggestions,
     tokens,
     views,
 )
+from gateways.api.security import AnswerOptions, GatewaySettings, HardenedFastAPI, docs_routes, parse_origins
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -80,9 +83,12 @@ def create_app(
     settings: StoreSettings | None = None,
     hierarchy: Hierarchy | None = None,
     max_body_bytes: int | None = None,
+    cors_origins: Iterable[str] | None = None,
 ) -> FastAPI:
     """``max_body_bytes``: the largest request body taken (413 beyond it; default ``YIPANQI_MAX_BODY_BYTES``, 1 MiB:
-    the largest command, a suggestion with its full text, is a few kilobytes)."""
+    the largest command, a suggestion with its full text, is a few kilobytes). ``cors_origins``: the origins whose
+    pages may call the API from a browser (default ``YIPANQI_CORS_ORIGINS``, comma-separated; empty: none)."""
+    origins = GatewaySettings().origins() if cors_origins is None else parse_origins(cors_origins)
     gw = Gateway(
         hierarchy or Hierarchy.load(),
         settings or StoreSettings(),
@@ -99,17 +105,29 @@ def create_app(
             gw.keeper.stop()
 
     served = ", ".join(f"{n.ref.name}({n.ref.code})" for n in gw.nodes.values())
-    app = FastAPI(
+    app = HardenedFastAPI(  # security headers on every answer; HEAD as GET (gateways/api/security.py)
         title=f"一盘棋 节点网关 Yipanqi gateway — {served}",
         description=DESCRIPTION,
         version="1.0",
         openapi_tags=TAGS,
         dependencies=[Depends(strict_query)],
         lifespan=lifespan,
+        docs_url=None,  # served from local assets below (docs_routes): no CDN
+        redoc_url=None,
     )
     app.add_middleware(
         BodyLimit, limit=int(os.environ.get("YIPANQI_MAX_BODY_BYTES", 1 << 20)) if max_body_bytes is None else max_body_bytes
     )
+    app.add_middleware(AnswerOptions, routes=app.router.routes)  # OPTIONS: 204 with Allow
+    if origins:  # outside AnswerOptions: it answers the preflights of the allowed origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Idempotent-Replayed", "Retry-After"],
+            max_age=600,
+        )
     # The stores stay open for the app's life (an ASGI lifespan may run more than once under test clients):
     # ``app.state.gateway.close()`` closes them; a server process simply exits.
     app.state.gateway = gw
@@ -126,8 +144,9 @@ def create_app(
     app.include_router(views.router)
     app.include_router(reads.router)
     app.include_router(audit.router)
-    for module in (deputies, stations, contacts, suggestions, livelihood, tokens):
+    for module in (deputies, stations, contacts, suggestions, livelihood, tokens, privacy):
         app.include_router(module.router)
     app.include_router(dashboard.router)
+    docs_routes(app)  # /docs, /redoc and their assets under /static/docs (before /static)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

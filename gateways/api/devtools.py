@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from domain.files import private_file
 from domain.hierarchy import Hierarchy
 from domain.simulation import simulate
 from domain.store import NodeStore, NodeStores, StoreSettings
@@ -112,7 +113,7 @@ class GatewayProcess:
         for code in codes:
             args += ["--node", code]
         log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "wb") as out:
+        with open(private_file(log), "wb") as out:  # a gateway's log names token subjects and nodes
             self.popen = subprocess.Popen(args, cwd=str(log.parent), env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
 
     @property

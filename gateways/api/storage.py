@@ -16,6 +16,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +25,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
 from domain.base import NodeRef
+from domain.files import private_sqlite
 from domain.persistence import CREATE_LOCK, StoredAnswer
 from domain.store import StoreSettings
 
@@ -221,6 +223,7 @@ _engines_lock = threading.Lock()
 
 
 def _sqlite_engine(path: str) -> Engine:
+    private_sqlite(Path(path))  # credentials: the file 0600 (its -wal/-shm follow), the folder 0700
     engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 30, "check_same_thread": False})
 
     @sa_event.listens_for(engine, "connect")
@@ -246,7 +249,6 @@ def gateway_db(settings: StoreSettings, node: NodeRef) -> GatewayDB:
     node_id = node.node_id
     if settings.backend(node.level) == "sqlite":
         path = settings.data_dir / "nodes" / f"{node_id}.gateway.sqlite"
-        path.parent.mkdir(parents=True, exist_ok=True)
         engine = _engine_for(f"sqlite:{path.resolve()}", lambda: _sqlite_engine(str(path)))
         return GatewayDB(engine, node_id)
     if not settings.pg_dsn:

@@ -42,7 +42,9 @@ LAUNCH_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1440, "height": 1900}
-LOADED = "window.yipanqiDashboard && (window.yipanqiDashboard.state.loads >= 1 || window.yipanqiDashboard.state.errors >= 1)"
+LOADED = (
+    "() => window.yipanqiDashboard && (window.yipanqiDashboard.state.loads >= 1 || window.yipanqiDashboard.state.errors >= 1)"
+)
 TWO_FRAMES = "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => done(null))))"
 
 

@@ -18,6 +18,7 @@
   const esc = (s) => String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 
   // ------------------------------------------------------------------------------------------------ token
+  // The token is kept for this tab's session only (sessionStorage): closing the tab or the browser forgets it.
   const tokenKey = "yipanqi.token." + code;
   (function takeTokenFromHash() {
     const m = location.hash.match(/token=([^&]+)/);
@@ -26,7 +27,12 @@
       history.replaceState(null, "", location.pathname + location.search);
     }
   })();
-  const token = () => sessionStorage.getItem(tokenKey) || localStorage.getItem(tokenKey);
+  (function forgetStoredTokens() {  // an earlier version kept tokens in localStorage, beyond the session
+    try {
+      Object.keys(localStorage).filter((k) => k.startsWith("yipanqi.token.")).forEach((k) => localStorage.removeItem(k));
+    } catch (e) { /* storage unavailable */ }
+  })();
+  const token = () => sessionStorage.getItem(tokenKey);
 
   function askToken(message) {
     $("login").hidden = false;
@@ -36,11 +42,13 @@
   $("token-save").onclick = () => {
     const t = $("token-input").value.trim();
     if (!t) return;
-    localStorage.setItem(tokenKey, t);
+    sessionStorage.setItem(tokenKey, t);
+    $("token-input").value = "";
     $("login").hidden = true;
     load();
   };
-  $("logout").onclick = () => { localStorage.removeItem(tokenKey); sessionStorage.removeItem(tokenKey); askToken("请输入新的令牌"); };
+  $("logout").onclick = () => { sessionStorage.removeItem(tokenKey); askToken("请输入新的令牌"); };
+  $("controls").addEventListener("submit", (e) => e.preventDefault());  // no inline handler: the CSP allows none
 
   function setStatus(text, error) {
     const el = $("status");

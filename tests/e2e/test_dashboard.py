@@ -87,7 +87,7 @@ def chart_series(page: Any, chart_id: str) -> dict[str, Any]:
 
 def test_province_dashboard_loads_renders_drills_down_and_is_saved(page: Any, served: dict[str, Any], tmp_path: Path) -> None:
     page.goto(f"{served['url']}/nodes/{PROVINCE}/dashboard#token={served['token']}")
-    page.wait_for_function("window.yipanqiDashboard && window.yipanqiDashboard.state.loads >= 1", timeout=60_000)
+    page.wait_for_function("() => window.yipanqiDashboard && window.yipanqiDashboard.state.loads >= 1", timeout=60_000)
     assert page.locator("#node-name").inner_text() == "湖南省"
     assert "token=" not in page.url  # the token left the address bar
     kpis = page.locator("#kpis .kpi").all_inner_texts()
@@ -129,7 +129,7 @@ def test_province_dashboard_loads_renders_drills_down_and_is_saved(page: Any, se
     )
     before = loads(page)
     page.mouse.click(box["x"] + x, box["y"] + y - 2)
-    page.wait_for_function(f"window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
+    page.wait_for_function(f"() => window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
     assert page.evaluate("window.yipanqiDashboard.state.region") == "430500"
     assert page.locator("#node-name").inner_text() == "邵阳市"
     assert page.locator("#crumbs").inner_text().replace("\n", "") == "湖南省›邵阳市"
@@ -140,19 +140,19 @@ def test_province_dashboard_loads_renders_drills_down_and_is_saved(page: Any, se
     # Back up through the breadcrumb, then an as-of date: the views are read as they stood then.
     before = loads(page)
     page.locator("#crumbs a", has_text="湖南省").click()
-    page.wait_for_function(f"window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
+    page.wait_for_function(f"() => window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
     assert page.locator("#node-name").inner_text() == "湖南省"
     before = loads(page)
     page.fill("#asof", "2025-03-20")
     page.dispatch_event("#asof", "change")
-    page.wait_for_function(f"window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
+    page.wait_for_function(f"() => window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
     assert "截至" in page.locator("#status").inner_text() and "2025-03-20" in page.locator("#status").inner_text()
     then = page.evaluate("window.yipanqiDashboard.data.stations.totals.visits")
     assert 0 <= then < visits
     # By known time (时钟: 按知悉时间): what the province held that day. It came to hold all of this today.
     before = loads(page)
     page.select_option("#clock", "known")
-    page.wait_for_function(f"window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
+    page.wait_for_function(f"() => window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
     assert "按知悉时间" in page.locator("#status").inner_text()
     assert page.evaluate("window.yipanqiDashboard.data.stations.totals.visits") == 0
     assert not page.errors, page.errors  # type: ignore[attr-defined]
@@ -169,16 +169,16 @@ def test_dashboard_without_a_token_asks_for_one(page: Any, served: dict[str, Any
     assert "令牌" in page.locator("#status").inner_text()
     page.fill("#token-input", "yq_wrong")
     page.click("#token-save")
-    page.wait_for_function("document.getElementById('status').textContent.includes('令牌无效')", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('令牌无效')", timeout=30_000)
     page.fill("#token-input", served["token"])
     page.click("#token-save")
-    page.wait_for_function("window.yipanqiDashboard.state.loads >= 1", timeout=60_000)
+    page.wait_for_function("() => window.yipanqiDashboard.state.loads >= 1", timeout=60_000)
     assert page.locator("#node-name").inner_text() == "湖南省"
 
 
 def test_regions_ranked_worst_first_paged_and_every_child_in_the_drill_box(page: Any, served: dict[str, Any]) -> None:
     page.goto(f"{served['url']}/nodes/{PROVINCE}/dashboard#token={served['token']}")
-    page.wait_for_function("window.yipanqiDashboard && window.yipanqiDashboard.state.loads >= 1", timeout=60_000)
+    page.wait_for_function("() => window.yipanqiDashboard && window.yipanqiDashboard.state.loads >= 1", timeout=60_000)
     # All 14 prefectures ranked by their average coverage, worst first, ten to a page; those with no deputies
     # recorded (this seed covers three prefectures) last and unranked.
     rows = page.locator("#ranking tbody tr")
@@ -200,14 +200,14 @@ def test_regions_ranked_worst_first_paged_and_every_child_in_the_drill_box(page:
     assert len(options) == 15 and any("邵阳市" in o for o in options)
     before = loads(page)
     page.select_option("#drill", "430500")
-    page.wait_for_function(f"window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
+    page.wait_for_function(f"() => window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
     assert page.locator("#node-name").inner_text() == "邵阳市"
     assert page.locator("#rank-page").inner_text().startswith("第 1 /")  # the ranking starts again at its first page
     county = page.locator("#ranking tbody a").first
     name = county.inner_text()
     before = loads(page)
     county.click()
-    page.wait_for_function(f"window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
+    page.wait_for_function(f"() => window.yipanqiDashboard.state.loads > {before}", timeout=30_000)
     assert page.locator("#node-name").inner_text() == name
     assert page.locator("#crumbs").inner_text().replace("\n", "") == f"湖南省›邵阳市›{name}"
     assert not page.errors, page.errors  # type: ignore[attr-defined]
