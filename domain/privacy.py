@@ -52,6 +52,11 @@ class PersonalFields:
     texts: tuple[str, ...] = ()
     changes: tuple[str, ...] = ()
 
+    @property
+    def text_only(self) -> bool:
+        """Whether only free text may hold personal data here: text without a digit then needs nothing (most events)."""
+        return not (self.names or self.phones or self.changes)
+
 
 #: Every event class that may hold personal data of the public.
 PERSONAL: dict[type, PersonalFields] = {
@@ -64,6 +69,9 @@ PERSONAL: dict[type, PersonalFields] = {
     ContactActivity.HotlineOutcome: PersonalFields(texts=("outcome",)),
     ContactActivity.Corrected: PersonalFields(changes=("text",)),
 }
+
+_SPECS = PERSONAL  # looked up once per event appended
+_digit = has_digits
 
 # Events stored unsealed (before sealing, or with nothing to seal) read "" here.
 for _cls in PERSONAL:
@@ -99,8 +107,6 @@ def plan(index: int, event: Any, spec: PersonalFields) -> Plan | None:
     state = vars(event)
     if state.get("sealed"):
         return None
-    if not (spec.names or spec.phones or spec.changes) and not any(has_digits(state.get(f) or "") for f in spec.texts):
-        return None  # the most common case, made quick: free text without a number in it
     masked: dict[str, Any] = {}
     originals: dict[str, Any] = {}
     subjects: list[str] = []
@@ -143,7 +149,18 @@ def _text(
 def seal_events(events: list[Any], keyring: KeyRing) -> list[Any]:
     """``events`` as they are to be stored: each that holds personal data of the public replaced by a copy holding
     it masked, with the originals sealed under their subject's key (made and kept in ``keyring`` first)."""
-    plans = [p for i, e in enumerate(events) if (s := PERSONAL.get(type(e))) and (p := plan(i, e, s))]
+    plans = []
+    for i, event in enumerate(events):
+        spec = _SPECS.get(type(event))
+        if spec is None:
+            continue
+        if spec.text_only:  # the most common case, made quick: free text without a digit in it holds no number
+            state = event.__dict__
+            if not any(_digit(t) for f in spec.texts if (t := state.get(f))):
+                continue
+        found = plan(i, event, spec)
+        if found is not None:
+            plans.append(found)
     if not plans:
         return events
     keys = keyring.keys_for(sorted({p.subject for p in plans}))

@@ -179,9 +179,10 @@ class NodeStore(Application):
             return [r.notification.id for r in self.save(*aggregates)]
         aggregates = list(aggregates)
         collected = _collect(aggregates)
-        keyring = self.keyring.deferred() if any(type(e) in PERSONAL for e in collected) else None
-        events = self.sealed(collected, keyring)
-        if keyring is not None:
+        events = collected
+        if not PERSONAL.keys().isdisjoint(map(type, collected)):
+            keyring = self.keyring.deferred()
+            events = seal_events(collected, keyring)
             beside = [*beside, *keyring.take_new()]  # the keys in the events' own transaction
         if not events and not beside:
             return []

@@ -60,6 +60,8 @@ def record(hunan: Hierarchy, settings: StoreSettings, code: str, days: int, **kw
 def _row(originator_id: Any, version: int, topic: str, state: bytes) -> Row:
     payload = orjson.loads(state)
     del payload["timestamp"]  # the store's recording time: the only thing a simulation does not decide
+    if "sealed" in payload:  # personal data sealed under a fresh key and nonce (domain.privacy): sealed, but not the same bytes
+        payload["sealed"] = payload["sealed"].startswith("pd1:")
     return (originator_id.hex if hasattr(originator_id, "hex") else str(originator_id), version, topic, orjson.dumps(payload))
 
 
