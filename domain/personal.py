@@ -25,6 +25,7 @@ _NARROW = str.maketrans(
 )
 
 _ANY_DIGIT = re.compile(r"[0-9０-９]")
+_NOT_DIGIT = re.compile(r"[^0-9]")
 _SEP = r"[ \-]?"
 _DATE8 = r"(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 _DATE6 = r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
@@ -105,7 +106,7 @@ def mask_text(text: str, names: tuple[str, ...] = (), found: list[Found] | None 
 
 def phone_subject(value: str) -> str:
     """The key of a phone number given in a form field: its digits (full-width ones too), without +86."""
-    digits = "".join(c for c in value.translate(_NARROW) if c.isdigit())
+    digits = _NOT_DIGIT.sub("", value.translate(_NARROW))
     if len(digits) == 13 and digits.startswith("86"):
         digits = digits[2:]
     return f"phone:{digits}"

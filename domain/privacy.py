@@ -5,8 +5,8 @@ numbers a form gives of a person received at a station, and free text that may n
 (issue summaries and outcomes, opinions and their notes, 12345 outcomes). Before an event's bytes are formed, the
 origin's store (``domain.store``) replaces each such value by its masked form (``domain.personal``) and puts the
 originals, encrypted (AES-GCM), in one ``sealed`` attribute of the event. The data key is the person's (a phone or ID
-number identifies one: the same key for every record of that person at that node) or, where no person is
-identified, the record's. Keys stay in the origin's key store (``domain.persistence.datakeys``), wrapped by the
+number identifies one: every key sealing that person's data at that node is filed under the same digest) or, where
+no person is identified, the record's. Keys stay in the origin's key store (``domain.persistence.datakeys``), wrapped by the
 node's master key: never in the log, never in Kafka.
 
 So the log, every parent's copy, Kafka, the views and backups hold masked text and ciphertext. Counts, chains and
@@ -21,13 +21,13 @@ masked form.
 from __future__ import annotations
 
 import base64
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from uuid import UUID
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -79,16 +79,11 @@ for _cls in PERSONAL:
 
 
 class KeyRing(Protocol):
-    """A node's data keys (``domain.persistence.datakeys``): made on demand per subject, found by id, destroyed."""
+    """Where sealing gets its data keys (``domain.persistence.datakeys``): a key for each subject, made for the append
+    and kept by the node's key store, filed under the subject's keyed digest."""
 
     def keys_for(self, subjects: Sequence[str]) -> dict[str, tuple[str, bytes]]:
-        """A live key (id, 32 bytes) for each subject, made and kept for those that have none."""
-
-    def key(self, key_id: str) -> bytes | None:
-        """The key ``key_id``, or None: never made here, or erased."""
-
-    def subject_id(self, subject: str) -> str:
-        """The subject's keyed digest: what the key store files a subject's keys under (never the subject itself)."""
+        """A key (id, 32 bytes) for each subject."""
 
 
 @dataclass(frozen=True)
@@ -156,7 +151,11 @@ def seal_events(events: list[Any], keyring: KeyRing) -> list[Any]:
             continue
         if spec.text_only:  # the most common case, made quick: free text without a digit in it holds no number
             state = event.__dict__
-            if not any(_digit(t) for f in spec.texts if (t := state.get(f))):
+            for f in spec.texts:
+                t = state.get(f)
+                if t and _digit(t):
+                    break
+            else:
                 continue
         found = plan(i, event, spec)
         if found is not None:
@@ -178,7 +177,7 @@ def seal_events(events: list[Any], keyring: KeyRing) -> list[Any]:
 
 def seal(key_id: str, key: bytes, originals: Mapping[str, Any], originator_id: UUID, version: int) -> str:
     nonce = os.urandom(12)
-    data = json.dumps(originals, ensure_ascii=False, separators=(",", ":")).encode()
+    data = orjson.dumps(originals)
     ciphertext = AESGCM(key).encrypt(nonce, data, _aad(key_id, originator_id, version))
     return f"{SEALED_PREFIX}{key_id}:{base64.urlsafe_b64encode(nonce + ciphertext).decode()}"
 
@@ -210,7 +209,7 @@ def open_event(event: Any, key_of: Callable[[str], bytes | None]) -> tuple[Any, 
         data = AESGCM(key).decrypt(blob[:12], blob[12:], _aad(key_id, event.originator_id, event.originator_version))
     except InvalidTag:
         return event, ERASED
-    originals = json.loads(data)
+    originals = orjson.loads(data)
     state = dict(vars(event))
     if "changes" in originals:
         state["changes"] = {**state["changes"], **originals.pop("changes")}

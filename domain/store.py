@@ -32,7 +32,7 @@ from domain.codec import DateAsISO, NodeMapper, StateTranscoder
 from domain.files import private_sqlite
 from domain.keys import Checkpoint, NodeKey, key_id, node_key_id, public_bytes
 from domain.levels import Level
-from domain.persistence import Beside, EventRow, SyncRecorder, known_times
+from domain.persistence import Beside, EventRow, NewDataKeys, SyncRecorder, known_times
 from domain.persistence.chain import Head, id_bytes
 from domain.persistence.datakeys import StoreKeyRing, master_key
 from domain.persistence.keys import KeyFileError, create_key, key_path, load_key, replace_key
@@ -181,9 +181,10 @@ class NodeStore(Application):
         collected = _collect(aggregates)
         events = collected
         if not PERSONAL.keys().isdisjoint(map(type, collected)):
-            keyring = self.keyring.deferred()
-            events = seal_events(collected, keyring)
-            beside = [*beside, *keyring.take_new()]  # the keys in the events' own transaction
+            minter = self.keyring.minter()
+            events = seal_events(collected, minter)
+            if keys := minter.take_rows():
+                beside = [*beside, NewDataKeys(tuple(keys))]  # the keys in the events' own transaction
         if not events and not beside:
             return []
         # Lazily: the recorder takes each row as it is mapped (SQLite: inside its write transaction, so an event

@@ -46,7 +46,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from domain.base import NodeRef
 from domain.hierarchy import Hierarchy
 from domain.persistence import Beside, DataKeyRow, NewDataKeys, StreamPosition
-from domain.persistence.datakeys import MintingKeyRing, master_key
+from domain.persistence.datakeys import KeyMinter, master_key
 from domain.simulation import VERSION, SimulationStats, simulate
 from domain.store import NodeStore, NodeStores, StoreSettings
 
@@ -429,7 +429,7 @@ class _Producer:
     pending_rows: int = 0
 
     def __post_init__(self) -> None:
-        self.keyrings: dict[int, MintingKeyRing] = {}  # per node: the keys sealing its personal data, made here
+        self.keyrings: dict[int, KeyMinter] = {}  # per node: the keys sealing its personal data, made here
         self.skipped = [0] * len(self.job.refs)  # per node: events simulated again, held by its store
         self.checks: dict[int, list[int]] = {}  # day → nodes whose stores hold the run up to that day
         for i, (held_days, _) in self.job.held.items():
@@ -470,12 +470,12 @@ class _Producer:
                     yield from self._send()
         yield ("end", self.stats, self.simulate_s, self.encode_s, time.process_time() - cpu, sum(self.skipped))
 
-    def _keyring(self, i: int) -> MintingKeyRing:
+    def _keyring(self, i: int) -> KeyMinter:
         keyring = self.keyrings.get(i)
         if keyring is None:
             master = master_key(Path(self.job.data_dir), self.job.refs[i].node_id)
             assert master is not None  # noqa: S101 - made when missing
-            keyring = self.keyrings[i] = MintingKeyRing(master)
+            keyring = self.keyrings[i] = KeyMinter(master)
         return keyring
 
     def _send(self) -> Iterator[tuple[Any, ...]]:

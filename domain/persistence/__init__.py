@@ -295,10 +295,6 @@ class SyncRecorder(ApplicationRecorder):
     def _insert_data_keys(self, cursor: Any, rows: Sequence[DataKeyRow]) -> None: ...
 
     @abstractmethod
-    def data_keys_of(self, subject_ids: Sequence[str]) -> dict[str, DataKeyRow]:
-        """The newest live key of each subject that has one."""
-
-    @abstractmethod
     def data_key(self, key_id: str) -> DataKeyRow | None:
         """One key by its id (None: never made here, or erased)."""
 

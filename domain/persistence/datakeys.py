@@ -6,7 +6,8 @@ HKDF and the node's id, so one secret serves a process hosting many nodes), else
 ``YIPANQI_DATA_DIR/keys/<node id>.master`` (made on first need or by ``yipanqi node init``; mode 0600 in a directory
 of mode 0700). A subject (``phone:…``, ``id:…``, ``record:…``) is filed under its keyed digest (HMAC-SHA-256 with a
 key derived from the master key): the key store never holds a phone or ID number, and without the master key nobody
-can tell whose a key is.
+can tell whose a key is. Each append makes the keys it needs (one per subject it seals data of) and writes them in
+its own transaction, beside the events: the append path reads no key.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from domain.persistence import DataKeyRow, NewDataKeys, SyncRecorder
+from domain.persistence import DataKeyRow, SyncRecorder
 from domain.persistence.keys import KeyFileError
 
 MASTER_ENV = "YIPANQI_MASTER_KEY"
@@ -106,59 +107,23 @@ class _MasterKeys:
             ) from None
 
 
-class StoreKeyRing(_MasterKeys):
-    """The ``domain.privacy.KeyRing`` of one node: its store's key table, under its master key."""
+class KeyMinter(_MasterKeys):
+    """The keys of one append: one new key per subject the append seals data of, kept in memory until they are
+    handed over (``take_rows``) to be written beside the events they seal, in the events' transaction.
 
-    def __init__(self, books: SyncRecorder, master: bytes) -> None:
-        super().__init__(master)
-        self.books = books
-
-    def keys_for(self, subjects: Sequence[str]) -> dict[str, tuple[str, bytes]]:
-        ids = {subject: self.subject_id(subject) for subject in subjects}
-        held = {
-            s: (row[0], self._unwrapped(row[0], row[2])) for s, row in self.books.data_keys_of(sorted(set(ids.values()))).items()
-        }
-        made = {s: self._made(s) for s in sorted(set(ids.values()) - held.keys())}
-        if made:
-            self._keep([row for _, row in made.values()])
-            held.update((s, key) for s, (key, _) in made.items())
-        return {subject: held[subject_id] for subject, subject_id in ids.items()}
-
-    def _keep(self, rows: list[DataKeyRow]) -> None:
-        self.books.insert_data_keys(rows)
-
-    def deferred(self) -> DeferredKeyRing:
-        """This key ring for one append: the keys it makes are kept beside the events they seal, in their
-        transaction (``take_new``), not in one of their own."""
-        return DeferredKeyRing(self)
-
-    def key(self, key_id: str) -> bytes | None:
-        row = self.books.data_key(key_id)
-        return None if row is None else self._unwrapped(key_id, row[2])
-
-
-class MintingKeyRing(_MasterKeys):
-    """Keys made ahead of the store that will keep them (the simulator encodes a node's events in another process
-    than the one appending them): made in memory, reused for the run, and handed over (``take_new``) to be stored
-    before the events they seal."""
+    A subject's earlier keys are not looked up (the append path reads nothing): a person met again gets another key,
+    filed under the same digest, and erasing the person destroys them all (``SyncRecorder.subject_key_ids``)."""
 
     def __init__(self, master: bytes) -> None:
         super().__init__(master)
-        self._keys: dict[str, tuple[str, bytes]] = {}
         self._new: list[DataKeyRow] = []
 
     def keys_for(self, subjects: Sequence[str]) -> dict[str, tuple[str, bytes]]:
         out = {}
         for subject in subjects:
-            subject_id = self.subject_id(subject)
-            if subject_id not in self._keys:
-                self._keys[subject_id], row = self._made(subject_id)
-                self._new.append(row)
-            out[subject] = self._keys[subject_id]
+            out[subject], row = self._made(self.subject_id(subject))
+            self._new.append(row)
         return out
-
-    def key(self, key_id: str) -> bytes | None:
-        return next((key for kid, key in self._keys.values() if kid == key_id), None)
 
     def take_rows(self) -> list[DataKeyRow]:
         """The keys made since the last call, as the key store keeps them."""
@@ -166,17 +131,26 @@ class MintingKeyRing(_MasterKeys):
         return new
 
 
-class DeferredKeyRing(StoreKeyRing):
-    """A ``StoreKeyRing`` whose new keys wait to be written beside the events they seal (``NewDataKeys``)."""
+class StoreKeyRing(_MasterKeys):
+    """One node's data keys: its store's key table, under its master key. Appends mint their keys (``minter``);
+    reading opens them by id (``key``)."""
 
-    def __init__(self, ring: StoreKeyRing) -> None:
-        self.__dict__.update(ring.__dict__)
-        self._new: list[DataKeyRow] = []
+    def __init__(self, books: SyncRecorder, master: bytes) -> None:
+        super().__init__(master)
+        self.books = books
+        self._master = master
 
-    def _keep(self, rows: list[DataKeyRow]) -> None:
-        self._new += rows
+    def minter(self) -> KeyMinter:
+        return KeyMinter(self._master)
 
-    def take_new(self) -> list[NewDataKeys]:
-        """The keys made since the last call, as a row to write beside the events (none: nothing made)."""
-        new, self._new = self._new, []
-        return [NewDataKeys(tuple(new))] if new else []
+    def keys_for(self, subjects: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+        """Keys for an append whose events are written later (``NodeStore.take_rows``): kept now, in a transaction
+        of their own (an unused key is harmless; an event without its key would be lost)."""
+        minter = self.minter()
+        keys = minter.keys_for(subjects)
+        self.books.insert_data_keys(minter.take_rows())
+        return keys
+
+    def key(self, key_id: str) -> bytes | None:
+        row = self.books.data_key(key_id)
+        return None if row is None else self._unwrapped(key_id, row[2])

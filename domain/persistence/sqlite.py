@@ -68,9 +68,10 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
             f"known_at TEXT NOT NULL DEFAULT ({KNOWN_NOW}))",
             f"CREATE TABLE IF NOT EXISTS {self.heads_table} (origin BLOB PRIMARY KEY, seq INTEGER NOT NULL, link BLOB NOT NULL, "
             "sealed INTEGER NOT NULL DEFAULT 0)",
+            # One B-tree, nothing computed per row: keys are written with the events; found by subject only when a
+            # person is erased (rare: a scan).
             f"CREATE TABLE IF NOT EXISTS {self.keys_table} (key_id TEXT PRIMARY KEY, subject_id TEXT NOT NULL, "
-            f"wrapped BLOB NOT NULL, created_at TEXT NOT NULL DEFAULT ({KNOWN_NOW}))",
-            f"CREATE INDEX IF NOT EXISTS {self.keys_table}_subject ON {self.keys_table} (subject_id, created_at)",
+            "wrapped BLOB NOT NULL) WITHOUT ROWID",
         ]
 
     def _create_table(self, c: SQLiteCursor) -> None:
@@ -317,19 +318,6 @@ class NodeRecorder(SyncRecorder, SQLiteApplicationRecorder):
 
     def _insert_data_keys(self, c: SQLiteCursor, rows: Sequence[DataKeyRow]) -> None:
         c.executemany(f"INSERT INTO {self.keys_table} (key_id, subject_id, wrapped) VALUES (?, ?, ?)", rows)
-
-    def data_keys_of(self, subject_ids: Sequence[str]) -> dict[str, DataKeyRow]:
-        found: dict[str, DataKeyRow] = {}
-        with self.datastore.transaction(commit=False) as c:
-            for at in range(0, len(subject_ids), 400):
-                part = subject_ids[at : at + 400]
-                c.execute(
-                    f"SELECT key_id, subject_id, wrapped FROM {self.keys_table} WHERE subject_id IN "
-                    f"({', '.join('?' * len(part))}) ORDER BY created_at, rowid",
-                    part,
-                )
-                found.update((row[1], (row[0], row[1], bytes(row[2]))) for row in c.fetchall())
-        return found
 
     def data_key(self, key_id: str) -> DataKeyRow | None:
         with self.datastore.transaction(commit=False) as c:

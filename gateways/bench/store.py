@@ -30,7 +30,7 @@ from psycopg import sql
 
 from domain.base import DutyAggregate, NodeRef
 from domain.hierarchy import Hierarchy
-from domain.persistence.datakeys import MintingKeyRing
+from domain.persistence.datakeys import KeyMinter
 from domain.privacy import PERSONAL, seal_events
 from domain.simulation import simulate
 from domain.store import NodeStore, StoreSettings
@@ -115,7 +115,7 @@ def _sealing_cost(events: int) -> dict[str, Any]:
     sample's events of the kinds that may hold it, searched and sealed as the store does, with keys made in memory
     (each sealed event's key is new: a simulated person is met once)."""
     sample = [e for a in _simulated(events, seed=0) for e in a.pending_events]
-    keyring = MintingKeyRing(bytes(32))
+    keyring = KeyMinter(bytes(32))
     checked = [e for e in sample if type(e) in PERSONAL]
     best = float("inf")
     for _ in range(ROUNDS):

@@ -209,10 +209,10 @@ def _simulated_events() -> Iterator[Any]:
 def _sealed_too(events: Iterator[Any]) -> Iterator[Any]:
     """Each event, and each that holds personal data of the public also as the store seals it (``sealed`` after
     its fields: an encoder of its own)."""
-    from domain.persistence.datakeys import MintingKeyRing
+    from domain.persistence.datakeys import KeyMinter
     from domain.privacy import PERSONAL, seal_events
 
-    keyring = MintingKeyRing(bytes(32))
+    keyring = KeyMinter(bytes(32))
     for event in events:
         yield event
         if type(event) in PERSONAL:
