@@ -106,7 +106,7 @@ def mask_text(text: str, names: tuple[str, ...] = (), found: list[Found] | None 
 
 def phone_subject(value: str) -> str:
     """The key of a phone number given in a form field: its digits (full-width ones too), without +86."""
-    digits = _NOT_DIGIT.sub("", value.translate(_NARROW))
+    digits = value if value.isascii() and value.isdigit() else _NOT_DIGIT.sub("", value.translate(_NARROW))
     if len(digits) == 13 and digits.startswith("86"):
         digits = digits[2:]
     return f"phone:{digits}"
@@ -115,6 +115,8 @@ def phone_subject(value: str) -> str:
 def mask_phone(value: str) -> str:
     """A phone number given in a form field: ``138****5678``; a short number keeps only its first digit."""
     v = value.strip()
+    if len(v) == 11 and v.isascii() and v.isdigit() and v[0] == "1":  # a mobile as forms mostly give it
+        return f"{v[:3]}****{v[7:]}"
     found = find(v)
     if len(found) == 1 and found[0].start == 0 and found[0].end == len(v):
         return found[0].masked

@@ -19,7 +19,7 @@ from domain.persistence.keys import KeyFileError
 from domain.store import NodeStore, NodeStores, StoreSettings
 from domain.timeline import SHANGHAI
 from gateways.cli_common import fail
-from gateways.privacy import ErasureReport, erase_person, erase_record, erasure_status, retention
+from gateways.privacy import ErasureReport, erase_person, erase_record, erasure_status, retention, retention_years
 
 console = Console()
 privacy_app = typer.Typer(help="群众个人信息: 删除、保存期限、状态 / personal data of the public: erasure, retention, status")
@@ -58,7 +58,12 @@ def erase_command(
 @privacy_app.command("retain")
 def retain_command(
     node: Node,
-    years: Annotated[int, typer.Option(min=1, max=100, help="保存年限: 记录结束 (接待办结) 后满几年删除 / years kept")] = 3,
+    years: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=100, help="保存年限: 记录结束后满几年删除 (默认 YIPANQI_RETENTION_YEARS, 3) / years kept"
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="只报告将删除什么 / report only")] = False,
     today: Annotated[
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="按哪天计算 (默认今天) / the day to count from")
@@ -70,7 +75,8 @@ def retain_command(
     day = today.date() if today else datetime.now(SHANGHAI).date()
     with _store(node) as store:
         try:
-            report = retention(store, _by(actor), years=years, today=day, dry_run=dry_run)
+            kept = years if years is not None else retention_years()
+            report = retention(store, _by(actor), years=kept, today=day, dry_run=dry_run)
         except (DomainError, ValueError, KeyFileError) as e:
             raise fail(str(e)) from None
     facts = {

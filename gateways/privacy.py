@@ -8,6 +8,7 @@ between leaves the event with live keys, and the next erasure (or ``yipanqi priv
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -166,6 +167,15 @@ _ENDING = {get_topic(StationVisit.Closed), get_topic(StationVisit.Voided), get_t
 _VISIT_TOPICS = {get_topic(cls) for cls in event_classes(StationVisit)}
 
 
+def retention_years() -> int:
+    """The retention of personal data of the public, in years after a record ended: ``YIPANQI_RETENTION_YEARS``
+    (default 3)."""
+    text = os.environ.get("YIPANQI_RETENTION_YEARS", "3").strip()
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        raise ValueError(f"YIPANQI_RETENTION_YEARS: {text!r} is not a number of years between 1 and 100")
+    return int(text)
+
+
 def retention(store: NodeStore, by: Attribution, *, years: int, today: date, dry_run: bool, reason: str = "") -> RetentionReport:
     """Erase the personal data of records that ended more than ``years`` ago (a station visit ends when it is closed,
     a contact with its last event); a key that also seals a record still within its time is kept."""
@@ -231,5 +241,6 @@ __all__ = [
     "erasure_status",
     "person_subject",
     "retention",
+    "retention_years",
     "sealed_events",
 ]

@@ -22,7 +22,7 @@ from gateways.api.auth import AUDITORS, Principal
 from gateways.api.context import Bearer, Gateway, HostedNode, NodeCode, caller
 from gateways.api.direct import DirectRoute
 from gateways.api.errors import COMMAND_ERRORS, ApiError
-from gateways.privacy import ErasureReport, erase_person, erase_record, erasure_status, retention
+from gateways.privacy import ErasureReport, erase_person, erase_record, erasure_status, retention, retention_years
 
 router = APIRouter(route_class=DirectRoute, prefix="/nodes/{code}/privacy", tags=["个人信息 privacy"], responses=COMMAND_ERRORS)
 _ADMINISTRATORS = frozenset({Role.ADMINISTRATOR})
@@ -45,7 +45,7 @@ class ErasureRequest(BaseModel):
 
 class RetentionRequest(BaseModel):
     model_config = {"extra": "forbid"}
-    years: int = Field(default=3, ge=1, le=100, description="记录结束后保存几年")
+    years: int | None = Field(default=None, ge=1, le=100, description="记录结束后保存几年 (默认 YIPANQI_RETENTION_YEARS, 3)")
     today: date | None = Field(default=None, strict=True, description="按哪天计算 (默认今天; YYYY-MM-DD)")
     dry_run: bool = Field(default=True, strict=True, description="只报告 (默认); false 才删除")
     reason: str = Field(default="", max_length=200)
@@ -143,7 +143,10 @@ async def apply_retention(body: RetentionRequest, office: Annotated[Office, Depe
     today = body.today or datetime.now(SHANGHAI).date()
     by = office.by()
     report = await run_in_threadpool(
-        office.run, lambda store: retention(store, by, years=body.years, today=today, dry_run=body.dry_run, reason=body.reason)
+        office.run,
+        lambda store: retention(
+            store, by, years=body.years or retention_years(), today=today, dry_run=body.dry_run, reason=body.reason
+        ),
     )
     return _json(
         RetentionView(
