@@ -147,15 +147,27 @@ class StateTranscoder(JSONTranscoder):
             out.append(v if c is None else c(v))
         return out
 
+    def _uuid_list(self, items: list[Any]) -> list[dict[str, Any]]:
+        name = self.types[UUID].name
+        out = [{"_type_": name, "_data_": f"{u.int:032x}"} for u in items if type(u) is UUID]
+        if len(out) != len(items):
+            raise _NotSure
+        return out
+
     def _value_code(self, name: str, hint: Any, scope: dict[str, Any], cell: list[Any] | None = None) -> str:
         """Python source converting the value ``name`` as the fast pass does, inlined for the type its annotation
         names (when the library's own transcoding is registered for it), checked by exact type: anything else goes
         through ``_native`` (in ``scope`` as ``_enc_native``). ``scope`` gets the names the source uses.
 
-        ``cell`` (a list of two): a value that is often the very object of the event before (the owner node's id, the
-        time of a clerk's attribution) is converted once and remembered there, with its conversion, by identity."""
+        ``cell`` (a list holding one (value, conversion) pair): a value that is often the very object of the event
+        before (the owner node's id, the time of a clerk's attribution) is converted once and remembered there, with
+        its conversion, by identity."""
         general = f"_enc_native({name})"
         kind = typing.get_origin(hint) or hint
+        if kind is list and typing.get_args(hint) == (UUID,) and type(self.types.get(UUID)) is UUIDAsHex:
+            # A list of ids (the deputies of a visit or a contact), converted in one comprehension.
+            scope["_enc_uuid_list"], scope["_enc_list"] = self._uuid_list, list
+            return f"_enc_uuid_list({name}) if _enc_type({name}) is _enc_list else {general}"
         if kind in (types.UnionType, typing.Union):  # X | None: the non-None type's code (None goes to _native)
             args = [a for a in typing.get_args(hint) if a is not type(None)]
             kind = args[0] if len(args) == 1 else None
@@ -190,11 +202,14 @@ class StateTranscoder(JSONTranscoder):
             f"def {convert_name}({name}, _enc_cell):\n"
             f"    converted = {code}\n"
             f"    if _enc_type({name}) is _enc_{kind.__name__}:\n"
-            f"        _enc_cell[0], _enc_cell[1] = {name}, converted\n"
+            f"        _enc_cell[0] = ({name}, converted)\n"
             "    return converted\n"
         )
         exec(_compiled(source), scope)  # noqa: S102 - source made here from a field name and our own code
-        return f"{cell_name}[1] if {name} is {cell_name}[0] else {convert_name}({name}, {cell_name})"
+        # The value and its conversion are one tuple in the cell, read and replaced whole: encoders are shared by
+        # the mappers of a process (``_SHARED``), and a pair half replaced by another thread would be a wrong byte.
+        held = f"_enc_held_{name}"
+        return f"{held}[1] if {name} is ({held} := {cell_name}[0])[0] else {convert_name}({name}, {cell_name})"
 
     def _tz_is_safe(self, tz: Any) -> bool:
         # orjson writes datetimes as isoformat() does, except for UTC offsets with seconds (it rounds them to
@@ -255,6 +270,10 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+#: Per transcoder signature (``NodeMapper._signature``): the remembered values and the encoder of each event class.
+_SHARED: dict[Any, tuple[dict[str, list[Any]], dict[type, tuple[str, Callable[[dict[str, Any]], bytes]]]]] = {}
+
+
 class NodeMapper(Mapper[UUID]):
     """The library's mapper, faster: cached topic and encoder per event class, the fast transcoder's pass (one copy
     of the event's ``__dict__``, not two), and ``to_row`` for plain tuples where no ``StoredEvent`` is needed. Its
@@ -279,9 +298,20 @@ class NodeMapper(Mapper[UUID]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._cells: dict[str, list[Any]] = {name: [_MISSING, None] for name in self.REPEATED}
-        self._classes: dict[type, tuple[str, Callable[[dict[str, Any]], bytes]]] = {}
+        # A process opens many stores (a sync process hosts hundreds of nodes; a benchmark a store per round): the
+        # encoders made for one mapper serve every mapper whose transcoder writes the same types the same way.
+        shared = _SHARED.setdefault(self._signature(), ({name: [(_MISSING, None)] for name in self.REPEATED}, {}))
+        self._cells: dict[str, list[Any]] = shared[0]
+        self._classes: dict[type, tuple[str, Callable[[dict[str, Any]], bytes]]] = shared[1]
         self.to_row: Callable[[Any], EventRow] = self._row_function()
+
+    def _signature(self) -> Any:
+        """What the encoders depend on: the transcoder's kind and its registered transcodings (a mapper of its own
+        for any other transcoder)."""
+        transcoder = self.transcoder
+        if type(transcoder) is not StateTranscoder:
+            return object()
+        return tuple(sorted((get_topic(t), get_topic(type(tr)), tr.name) for t, tr in transcoder.types.items()))
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         return StoredEvent(*self.to_row(domain_event))

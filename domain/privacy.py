@@ -145,10 +145,10 @@ def seal_events(events: list[Any], keyring: KeyRing) -> list[Any]:
     """``events`` as they are to be stored: each that holds personal data of the public replaced by a copy holding
     it masked, with the originals sealed under their subject's key (made and kept in ``keyring`` first)."""
     plans = []
-    for i, event in enumerate(events):
-        spec = _SPECS.get(type(event))
-        if spec is None:
-            continue
+    specs = _SPECS
+    for i in [i for i, event in enumerate(events) if type(event) in specs]:
+        event = events[i]
+        spec = specs[type(event)]
         if spec.text_only:  # the most common case, made quick: free text without a digit in it holds no number
             state = event.__dict__
             for f in spec.texts:

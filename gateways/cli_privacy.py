@@ -60,9 +60,7 @@ def retain_command(
     node: Node,
     years: Annotated[
         int | None,
-        typer.Option(
-            min=1, max=100, help="保存年限: 记录结束后满几年删除 (默认 YIPANQI_RETENTION_YEARS, 3) / years kept"
-        ),
+        typer.Option(min=1, max=100, help="保存年限: 记录结束后满几年删除 (默认 YIPANQI_RETENTION_YEARS, 3) / years kept"),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="只报告将删除什么 / report only")] = False,
     today: Annotated[

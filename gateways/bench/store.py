@@ -4,9 +4,9 @@ Both paths write the same rows (the same bytes) into the same database, into tab
 table is created like the store's events table: same columns, keys, indexes and defaults), in transactions of the
 same sizes, each timed after a full garbage collection: ours seals the personal data of the public some events hold
 (``domain.privacy``: their data keys written beside them), maps domain events to stored events, links each into
-the node's hash chain and inserts them through the node's application recorder (with the chain's head and the
-known-time span beside them); the bare path inserts the already-encoded rows, their chain column included, with
-``executemany``.
+the node's hash chain and inserts them through the node's application recorder (with the chain's head, the
+known-time span and the data keys beside them); the bare path inserts the already-encoded rows, their chain column
+included, with ``executemany``, and the same data keys into a table of the key table's shape, as ours does.
 The two paths take turns transaction by transaction (ours, then the bare insert of the rows ours just stored), so
 both run on the machine as it is at that moment; each round sums each path's time, and the medians of the rounds are
 reported. ``sealing`` in the JSON: what the sealing part of our path costs per event, measured alone.
@@ -15,6 +15,7 @@ reported. ``sealing`` in the JSON: what the sealing part of our path costs per e
 from __future__ import annotations
 
 import gc
+import re
 import sqlite3
 import statistics
 import tempfile
@@ -30,6 +31,7 @@ from psycopg import sql
 
 from domain.base import DutyAggregate, NodeRef
 from domain.hierarchy import Hierarchy
+from domain.persistence import DataKeyRow
 from domain.persistence.datakeys import KeyMinter
 from domain.privacy import PERSONAL, seal_events
 from domain.simulation import simulate
@@ -91,7 +93,7 @@ def measure_append(
                 store.save_all(chunk)
                 ours_s += time.perf_counter() - started
                 rows, position = _stored_rows(store, position)
-                bare_s += bare.insert(rows)
+                bare_s += bare.insert(rows, _keys_of(store, rows))
             ours.append(events / ours_s)
             raw.append(events / bare_s)
             sizes = [len(row[3]) for row in _stored_rows(store, 0)[0]]
@@ -147,6 +149,15 @@ def _stored_rows(store: NodeStore, after: int) -> tuple[list[tuple[Any, ...]], i
     return rows, after
 
 
+_SEALED_KEY = re.compile(rb'"sealed":"pd1:([0-9a-f]+):')
+
+
+def _keys_of(store: NodeStore, rows: list[tuple[Any, ...]]) -> list[DataKeyRow]:
+    """The data keys ours wrote beside these rows (read untimed): the bare path writes them too, the same bytes."""
+    ids = sorted({m.decode() for row in rows for m in _SEALED_KEY.findall(row[3])})
+    return [key for key_id in ids if (key := store.books.data_key(key_id)) is not None]
+
+
 def _fresh_node(node: NodeRef) -> NodeRef:
     """A new identity per round, so each round starts with empty tables."""
     return NodeRef(uuid4(), node.code, node.name, node.level, node.kind)
@@ -196,7 +207,7 @@ def _chunks(aggregates: Iterator[DutyAggregate], size: int) -> Iterator[list[Dut
 class Bare(Protocol):
     """A bare table beside the store's events table: each ``insert`` of rows is one timed transaction."""
 
-    def insert(self, rows: list[tuple[Any, ...]]) -> float: ...
+    def insert(self, rows: list[tuple[Any, ...]], keys: list[DataKeyRow]) -> float: ...
 
     def close(self) -> None: ...
 
@@ -211,18 +222,24 @@ class BareSQLite:
         db = store.env.get("SQLITE_DBNAME")
         assert db is not None, "a store on SQLite names its database file"
         events_table = store.recorder.events_table_name  # type: ignore[attr-defined]
+        keys_table = store.recorder.keys_table  # type: ignore[attr-defined]
         source = sqlite3.connect(db)
         try:
             (ddl,) = source.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (events_table,)).fetchone()
+            (keys_ddl,) = source.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (keys_table,)
+            ).fetchone()
         finally:
             source.close()
         self.conn = sqlite3.connect(Path(db).with_name("bare.sqlite"), isolation_level=None)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute(ddl.replace(events_table, "bare_events", 1).replace("IF NOT EXISTS ", ""))
+        self.conn.execute(keys_ddl.replace(keys_table, "bare_keys", 1).replace("IF NOT EXISTS ", ""))
 
-    def insert(self, rows: list[tuple[Any, ...]]) -> float:
+    def insert(self, rows: list[tuple[Any, ...]], keys: list[DataKeyRow]) -> float:
         started = time.perf_counter()
         self.conn.execute("BEGIN")
+        self.conn.executemany("INSERT INTO bare_keys (key_id, subject_id, wrapped) VALUES (?, ?, ?)", keys)
         self.conn.executemany(
             "INSERT INTO bare_events (originator_id, originator_version, topic, state, chain) VALUES (?, ?, ?, ?, ?)", rows
         )
@@ -253,10 +270,17 @@ class _BarePostgres:
             autocommit=True,
         )
         self.conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(table, events_table))
+        keys = sql.Identifier(f"bare_{store.name}_keys")
+        self.conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(keys, recorder.keys_table))
+        self.keys_statement = sql.SQL(
+            "INSERT INTO {} (key_id, subject_id, wrapped) SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[])"
+        ).format(keys)
 
-    def insert(self, rows: list[tuple[Any, ...]]) -> float:
+    def insert(self, rows: list[tuple[Any, ...]], keys: list[DataKeyRow]) -> float:
         started = time.perf_counter()
         with self.conn.transaction(), self.conn.cursor() as cur:
+            if keys:  # as ours writes them: one statement
+                cur.execute(self.keys_statement, ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]))
             cur.executemany(self.statement, rows)
         return time.perf_counter() - started
 
