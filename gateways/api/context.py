@@ -13,7 +13,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, TypeVar
 from uuid import UUID, uuid5
 
@@ -213,6 +213,20 @@ def caller(
     gw: Gateway = request.app.state.gateway
     node = gw.node(code)
     return gw, node, _verify(gw, credentials)
+
+
+@dataclass(frozen=True)
+class OfficeAct:
+    """An office's act on its own node (its tokens, its personal data of the public): the gateway, the node, and
+    who acts, whose token names the act."""
+
+    gw: Gateway
+    node: HostedNode
+    who: Principal
+
+    def by(self) -> Attribution:
+        """The act, named after the acting token."""
+        return Attribution(self.who.subject, self.who.role, datetime.now(UTC), token=self.who.token_id)
 
 
 async def strict_query(request: Request) -> None:

@@ -5,8 +5,7 @@ is recorded in the node's log (``gateways.privacy``), named after the administra
 from __future__ import annotations
 
 from contextlib import closing
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -15,11 +14,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from domain.base import Attribution, DomainError, NotFound, Role
+from domain.base import DomainError, NotFound, Role
 from domain.store import NodeStore
 from domain.timeline import SHANGHAI
-from gateways.api.auth import AUDITORS, Principal
-from gateways.api.context import Bearer, Gateway, HostedNode, NodeCode, caller
+from gateways.api.auth import AUDITORS
+from gateways.api.context import Bearer, NodeCode, OfficeAct, caller
 from gateways.api.direct import DirectRoute
 from gateways.api.errors import COMMAND_ERRORS, ApiError
 from gateways.privacy import ErasureReport, erase_person, erase_record, erasure_status, retention, retention_years
@@ -77,14 +76,8 @@ class PrivacyStatus(BaseModel):
     erasures: int
 
 
-@dataclass(frozen=True)
-class Office:
-    gw: Gateway
-    node: HostedNode
-    who: Principal
-
-    def by(self) -> Attribution:
-        return Attribution(self.who.subject, self.who.role, datetime.now(UTC), token=self.who.token_id)
+class Office(OfficeAct):
+    """An administrator's (or, for the status, an auditor's) act on the personal data their node recorded."""
 
     def run(self, act: Any) -> Any:
         """``act(store)`` on a store of the node's own (the origin's keys are there), its errors as API errors."""

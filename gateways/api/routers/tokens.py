@@ -5,7 +5,6 @@ the list and the audit)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -15,9 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from domain.base import Attribution
-from gateways.api.auth import Principal
-from gateways.api.context import Bearer, Gateway, HostedNode, NodeCode, caller
+from gateways.api.context import Bearer, NodeCode, OfficeAct, caller
 from gateways.api.direct import DirectRoute
 from gateways.api.errors import COMMAND_ERRORS, ApiError
 from gateways.api.storage import TokenRecord, gateway_db
@@ -64,17 +61,8 @@ class TokenRole(BaseModel):
     role: OfficeRole = Field(description="新角色 (代表令牌不可变更角色, 机关令牌不可改为代表)")
 
 
-@dataclass(frozen=True)
-class Office:
+class Office(OfficeAct):
     """Who manages the tokens of which node."""
-
-    gw: Gateway
-    node: HostedNode
-    who: Principal
-
-    def by(self) -> Attribution:
-        """The administrator's act, named after their token."""
-        return Attribution(self.who.subject, self.who.role, datetime.now(UTC), token=self.who.token_id)
 
     def view(self, record: TokenRecord) -> dict[str, Any]:
         return {**record.as_dict(), "node": self.node.ref.code}
