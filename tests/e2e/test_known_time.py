@@ -56,6 +56,7 @@ def test_a_held_back_township_is_known_above_only_once_sync_carries_it(
 
     township = ledger.stores.open(ref(XIEHE))
     before = datetime.now(UTC)
+    time.sleep(0.002)  # SQLite keeps known time in milliseconds: a save within before's millisecond would precede it
     by = Attribution("clerk-01", Role.RECORDER, datetime(2025, 3, 5, 9, 0, tzinfo=CST))
     station = Station.establish(ref(XIEHE), by, name="知悉测试联络站", address="协合乡人民政府")
     [position] = township.save_all([station])
