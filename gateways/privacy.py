@@ -100,7 +100,7 @@ def erase_record(store: NodeStore, by: Attribution, aggregate_id: UUID, reason: 
     records too, which the report counts)."""
     if not store.contains(aggregate_id):
         raise NotFound(f"record {aggregate_id}", "absent", f"no record {aggregate_id} at {store.node}")
-    key_ids = sorted({key for e in sealed_events(store) if e.aggregate_id == aggregate_id for key in [e.key_id]})
+    key_ids = sorted({e.key_id for e in sealed_events(store) if e.aggregate_id == aggregate_id})
     live = [k for k in key_ids if store.books.data_key(k) is not None]
     return _erase(store, by, "record", str(aggregate_id), live, reason, named=key_ids)
 
