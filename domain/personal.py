@@ -56,14 +56,14 @@ class Found:
     masked: str
 
 
-def has_digits(text: str) -> bool:
-    """Whether ``text`` has a digit (full-width ones too): a text without one holds no phone or ID number."""
-    return _ANY_DIGIT.search(text) is not None
+#: The first digit of a text (full-width ones too), or None: a text without one holds no phone or ID number. (The
+#: regex's own method: a hot loop calls it without a Python call around it.)
+first_digit = _ANY_DIGIT.search
 
 
 def find(text: str) -> list[Found]:
     """The phone and ID numbers in ``text``, in order, none overlapping (an ID number wins over a phone inside it)."""
-    if not text or not _ANY_DIGIT.search(text):
+    if not text or first_digit(text) is None:
         return []
     narrow = text.translate(_NARROW)
     found: list[Found] = []

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain.base import Attribution, DomainError, DutyAggregate, NodeRef, natural_id
 from domain.contacts import ContactActivity
-from domain.personal import find, has_digits, is_masked, mask_name, mask_phone, mask_text, phone_subject
+from domain.personal import find, first_digit, is_masked, mask_name, mask_phone, mask_text, phone_subject
 from domain.visits import StationVisit
 
 #: The version tag of a sealed value: ``pd1:<key id>:<base64url(nonce + AES-GCM ciphertext)>``.
@@ -70,8 +70,9 @@ PERSONAL: dict[type, PersonalFields] = {
     ContactActivity.Corrected: PersonalFields(changes=("text",)),
 }
 
-_SPECS = PERSONAL  # looked up once per event appended
-_digit = has_digits
+#: Per class, looked up once per event appended: its fields, and for a class where only free text may hold personal
+#: data (most of them), those texts: a text without a digit holds no number, so such an event mostly needs nothing.
+_SPECS = {cls: (spec, spec.texts if spec.text_only else None) for cls, spec in PERSONAL.items()}
 
 # Events stored unsealed (before sealing, or with nothing to seal) read "" here.
 for _cls in PERSONAL:
@@ -145,15 +146,15 @@ def seal_events(events: list[Any], keyring: KeyRing) -> list[Any]:
     """``events`` as they are to be stored: each that holds personal data of the public replaced by a copy holding
     it masked, with the originals sealed under their subject's key (made and kept in ``keyring`` first)."""
     plans = []
-    specs = _SPECS
+    specs, digit = _SPECS, first_digit
     for i in [i for i, event in enumerate(events) if type(event) in specs]:
         event = events[i]
-        spec = specs[type(event)]
-        if spec.text_only:  # the most common case, made quick: free text without a digit in it holds no number
+        spec, texts = specs[type(event)]
+        if texts is not None:
             state = event.__dict__
-            for f in spec.texts:
+            for f in texts:
                 t = state.get(f)
-                if t and _digit(t):
+                if t and digit(t) is not None:
                     break
             else:
                 continue

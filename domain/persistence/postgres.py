@@ -85,8 +85,11 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
             "WITH ins AS (INSERT INTO {}.{} (originator_id, originator_version, topic, state, chain) "
             "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[], %b::bytea[]) RETURNING notification_id), "
             "span AS (INSERT INTO {} (last_id, first_id) SELECT max(notification_id), min(notification_id) FROM ins "
-            "HAVING count(*) > 0) SELECT notification_id FROM ins ORDER BY notification_id"
+            "HAVING count(*) > 0) SELECT min(notification_id) AS first, max(notification_id) AS last, count(*) AS n FROM ins"
         ).format(schema, Identifier(events_table_name), SQL(self.datastore.originator_id_type), self.known_table)
+        self._ids_between_statement = SQL(
+            "SELECT notification_id FROM {}.{} WHERE notification_id BETWEEN %s AND %s ORDER BY notification_id"
+        ).format(schema, Identifier(events_table_name))
         self._notification_ids_statement = SQL(
             "SELECT notification_id FROM {}.{} WHERE originator_id = %s ORDER BY originator_version"
         ).format(schema, Identifier(events_table_name))
@@ -218,13 +221,29 @@ class NodeRecorder(SyncRecorder, PostgresApplicationRecorder):
         self._lock_table(curs)
         self._notify_channel(curs)
         chainer = self._chainer(curs, chaining.origins)  # the heads, read under the lock (a round trip)
-        chain = [chainer.add(row) for row in chaining.rows] if chainer is not None else [None] * len(chaining.rows)
+        # The links as SQLite's rows carry them (one loop for the common case of the store's own events).
+        chain = [row[4] for row in chainer.hex_rows(chaining.rows)] if chainer is not None else [None] * len(chaining.rows)
         curs.execute(self._insert_rows_statement, (*columns, chain), prepare=True)
         if pipeline is not None:
             pipeline.sync()  # so that a uniqueness violation raises IntegrityError here
-        ids = [row["notification_id"] for row in curs.fetchall()]
+        span = curs.fetchone()
+        assert span is not None  # noqa: S101 - an aggregate always answers one row
+        ids = self._inserted_ids(curs, span["first"], span["last"], span["n"], pipeline)
         self._write_chained(curs, chainer)
         return ids
+
+    def _inserted_ids(self, curs: Cursor[DictRow], first: int | None, last: int | None, count: int, pipeline: Any) -> list[int]:
+        """The ids the insert took, in order. Under the table lock nothing else draws from the sequence, so they are
+        the span from the first to the last (counted: no row is sent back per event); should another session have
+        drawn a number in between, the rows of the span are read back."""
+        if first is None or last is None:
+            return []
+        if last - first + 1 == count:
+            return list(range(first, last + 1))
+        curs.execute(self._ids_between_statement, (first, last))
+        if pipeline is not None:
+            pipeline.sync()
+        return [row["notification_id"] for row in curs.fetchall()]
 
     def _heads(self, curs: Cursor[DictRow], origins: set[bytes]) -> dict[bytes, Head]:
         if not origins:

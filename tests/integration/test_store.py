@@ -191,6 +191,34 @@ def test_a_large_ingest_commits_with_its_position_on_postgres(pg_database: dict[
         store.close()
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("count", [3, 2_000])  # a command's few rows (pipelined) and an ingest's many (not)
+def test_ids_are_read_back_when_the_sequence_skipped_numbers(pg_database: dict[str, Any], count: int) -> None:
+    """An insert learns its ids from the span it took (first, last, count); where another session drew numbers in
+    between (here: a sequence stepping by 2), it reads them back instead of assuming the span."""
+    from uuid import uuid4
+
+    import psycopg
+
+    hierarchy = Hierarchy.load()
+    store = NodeStore(hierarchy.ref(hierarchy.by_code("430500")), StoreSettings(store="postgres", pg_dsn=pg_database["dsn"]))
+    try:
+        recorder: Any = store.recorder
+        state = b'{"x": "' + b"y" * 200 + b'"}'
+        rows = [(uuid4(), 1, "domain.stations:Station.Established", state) for _ in range(count)]
+        assert list(recorder.insert_rows(rows[:1])) == [1]
+        table = f"{recorder.datastore.schema}.{recorder.events_table_name}"
+        with psycopg.connect(pg_database["dsn"], autocommit=True) as conn:
+            found = conn.execute("SELECT pg_get_serial_sequence(%s, 'notification_id')", (table,)).fetchone()
+            assert found is not None
+            conn.execute(f"ALTER SEQUENCE {found[0]} INCREMENT BY 2")
+        ids = list(recorder.insert_rows(rows[1:] + [(uuid4(), 1, rows[0][2], state)]))
+        assert ids == list(range(3, 3 + 2 * count, 2))
+        assert [row[0] for row in recorder.log_page(1, count + 5)] == [1, *ids]
+    finally:
+        store.close()
+
+
 def test_unpark_beside_a_writing_sync_process_waits_for_the_lock(tmp_path: Path) -> None:
     """`sync retry` unparks a stream in the store a live sync process writes: it must wait for the write lock,
     not fail with "database is locked" (a read-then-delete transaction could not be upgraded in WAL mode)."""
