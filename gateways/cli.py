@@ -23,7 +23,13 @@ from gateways.bench import print_result
 from gateways.cli_audit import bench_verify_command, verify_command
 from gateways.cli_auditlog import audit_command
 from gateways.cli_common import fail
-from gateways.cli_gateway import bench_dashboard_command, bench_gateway_command, serve_command, token_app
+from gateways.cli_gateway import (
+    bench_dashboard_command,
+    bench_gateway_command,
+    serve_command,
+    token_app,
+    topology_check_command,
+)
 from gateways.cli_privacy import privacy_app
 from gateways.cli_projections import bench_projections_command, projections_app, report_command
 from gateways.cli_records import correct_command, void_command
@@ -39,6 +45,9 @@ app.add_typer(sync_app, name="sync")
 app.add_typer(token_app, name="token")
 app.add_typer(privacy_app, name="privacy")
 app.command("serve")(serve_command)
+topology_app = typer.Typer(help="部署拓扑 / which nodes each process of a deployment hosts", no_args_is_help=True)
+app.add_typer(topology_app, name="topology")
+topology_app.command("check")(topology_check_command)
 bench_app.command("gateway")(bench_gateway_command)
 bench_app.command("dashboard")(bench_dashboard_command)
 app.add_typer(projections_app, name="projections")

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
@@ -19,7 +20,8 @@ from domain.hierarchy import Hierarchy
 from domain.store import NodeStore, ReferenceStore, StoreSettings
 from gateways import heap
 from gateways.bench import print_result
-from gateways.cli_common import fail
+from gateways.cli_common import fail, topology_process
+from gateways.topology import TopologyError, load_topology
 
 if TYPE_CHECKING:
     from gateways.api.storage import TokenRecord
@@ -194,29 +196,72 @@ def serve_command(
     node: Annotated[list[str], typer.Option("--node", help="服务的节点代码 (可重复) / node code (repeatable)")] = [],  # noqa: B006
     region: Annotated[str | None, typer.Option(help="服务一个区域的全部节点 / serve a region's whole subtree")] = None,
     host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="端口")] = 8000,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="端口 (默认 8000, 或拓扑文件所写)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+    topology: Annotated[
+        Path | None, typer.Option(help="部署拓扑文件 / a topology file: serve what --process names there")
+    ] = None,
+    process: Annotated[str | None, typer.Option(help="the process of the topology file this one is")] = None,
 ) -> None:
-    """运行网关 / serve the nodes' APIs and dashboards on uvicorn (one process, many nodes)."""
+    """运行网关 / serve the nodes' APIs and dashboards on uvicorn (one process, many nodes); SIGTERM: finish the
+    requests in flight, then exit."""
     import uvicorn
 
     from gateways.api import create_app
     from gateways.logs import configure_logging
+    from gateways.ops import await_database
 
     configure_logging()
     hierarchy = Hierarchy.load()
-    codes = list(node)
-    if region:
-        codes += [d.code for d in hierarchy.subtree(hierarchy.resolve(region))]
-    if not codes:
-        raise fail("name at least one --node CODE or a --region CODE")
-    for code in codes:
-        _node(hierarchy, code)
+    codes, port = _served(hierarchy, node, region, port, topology, process)
+    if not await_database(StoreSettings(), {hierarchy.ref(hierarchy.resolve(c)).level for c in codes}, lambda: False):
+        return
     app = create_app(codes, hierarchy=hierarchy)
     served = ", ".join(f"{n.ref.name}({n.ref.code})" for n in app.state.gateway.nodes.values())
     console.print(f"网关运行中 serving {served} at http://{host}:{port}/docs · 看板 dashboard /nodes/{{code}}/dashboard")
     heap.settle()  # what the gateway loaded at start, out of the collector's sight while it serves
-    uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1, access_log=False)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1, access_log=False, timeout_graceful_shutdown=5)
+
+
+def _served(
+    hierarchy: Hierarchy,
+    codes: list[str],
+    region: str | None,
+    port: int | None,
+    topology: Path | None,
+    process: str | None,
+) -> tuple[list[str], int]:
+    """The codes to serve and the port: from the command line, or from the topology file's process."""
+    found = topology_process(hierarchy, topology, process, "serve", named=bool(codes or region))
+    if found is not None:
+        return [n.code for n in found.hosted(hierarchy)], port or found.port or 8000
+    codes = list(codes)
+    if region:
+        codes += [d.code for d in hierarchy.subtree(hierarchy.get(_node(hierarchy, region).node_id))]
+    if not codes:
+        raise fail("name at least one --node CODE or a --region CODE")
+    for code in codes:
+        _node(hierarchy, code)
+    return codes, port or 8000
+
+
+def topology_check_command(
+    path: Annotated[Path, typer.Argument(help="拓扑文件 / the topology file (deploy/topology.example.toml)")],
+) -> None:
+    """检查部署拓扑 / read a topology file as its processes will: what each hosts, and what is wrong."""
+    hierarchy = Hierarchy.load()
+    try:
+        processes = load_topology(path, hierarchy)
+    except TopologyError as e:
+        raise fail(str(e)) from None
+    table = Table(title=f"部署拓扑 topology {path}")
+    for column in ("进程 process", "角色 role", "节点 nodes", "区域 region", "端口 port"):
+        table.add_column(column)
+    for process in processes.values():
+        nodes = process.hosted(hierarchy)
+        port = process.port if process.role == "serve" else process.metrics_port
+        table.add_row(process.name, process.role, str(len(nodes)), process.region or "-", str(port or "-"))
+    console.print(table)
 
 
 def bench_gateway_command(

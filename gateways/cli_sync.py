@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
+from uuid import UUID
 
 import structlog
 import typer
@@ -16,16 +20,19 @@ from rich.table import Table
 from domain.base import DomainError, NodeRef
 from domain.hierarchy import Hierarchy
 from domain.store import NodeStore, StoreSettings
-from gateways.cli_common import fail
+from gateways.cli_common import fail, topology_process
 from gateways.logs import configure_logging
+from gateways.ops import Check, OpsServer, await_database, safely, wait_for
 from sync.brokers import EmbeddedBroker, broker_reachable
 from sync.failures import StoreFailure, is_store_damage, open_store, where
 from sync.host import UP, SyncHost, send_republish
+from sync.metrics import sync_registry
 from sync.relay import link_at
 from sync.settings import SyncSettings
 from sync.status import node_status, subtree_health
 
 BROKER_RETRY_S = 5.0  # between tries while the broker does not answer
+LOOP_STUCK_S = 60.0  # a main loop that has not turned for this long is not alive (/healthz)
 STATE_STYLES = {
     "following": "green",
     "behind": "yellow",
@@ -96,20 +103,15 @@ def broker(bootstrap: str) -> Iterator[str]:
 def await_broker(bootstrap: str, until: Callable[[], bool], *, every: float = BROKER_RETRY_S) -> bool:
     """Wait until the broker answers, saying so at each retry (a process started while the broker is down, or
     before it, waits instead of failing); False if told to stop first."""
-    log = structlog.get_logger("sync").bind(bootstrap=bootstrap)
-    started = time.monotonic()
-    while not broker_reachable(bootstrap):
-        waited = round(time.monotonic() - started)
-        log.warning("sync.broker_unreachable", waited_s=waited, retry_in_s=every)
+
+    def answers() -> str | None:
+        return None if broker_reachable(bootstrap) else "no answer to a metadata request"
+
+    def say(waited: int) -> None:
         console.print(f"[yellow]Kafka {bootstrap} 不可达, {every:.0f} 秒后重试 (broker unreachable for {waited} s; retrying)[/]")
-        retry = time.monotonic() + every
-        while time.monotonic() < retry:
-            if until():
-                return False
-            time.sleep(0.2)
-    if time.monotonic() - started > 1:
-        log.info("sync.broker_reachable", waited_s=round(time.monotonic() - started))
-    return True
+
+    log = structlog.get_logger("sync").bind(bootstrap=bootstrap)
+    return wait_for(answers, log, "sync.broker", until, every=every, say=say)
 
 
 @sync_app.command("run")
@@ -119,12 +121,19 @@ def run(
     with_ancestors: Annotated[bool, typer.Option(help="also host the region's ancestors up to the province")] = False,
     kafka: Annotated[str | None, typer.Option(help="bootstrap address (default YIPANQI_KAFKA; empty: embedded broker)")] = None,
     seconds: Annotated[float, typer.Option(help="stop after this long (0: run until stopped)")] = 0.0,
+    topology: Annotated[Path | None, typer.Option(help="部署拓扑文件 / a topology file: host what --process names there")] = None,
+    process: Annotated[str | None, typer.Option(help="the process of the topology file this one is")] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="/metrics, /healthz, /readyz on this port (default YIPANQI_METRICS_PORT; 0: off)"),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="the metrics server's address")] = "127.0.0.1",
 ) -> None:
-    """运行同步 / relay and ingest for the hosted nodes until stopped (SIGTERM/SIGINT)."""
+    """运行同步 / relay and ingest for the hosted nodes until stopped (SIGTERM/SIGINT: the current transaction ends)."""
     configure_logging()
     settings = SyncSettings()
     hierarchy = Hierarchy.load()
-    nodes = hosted_nodes(hierarchy, node, region, with_ancestors)
+    nodes, port = _hosting(hierarchy, node, region, with_ancestors, topology, process, metrics_port)
     stopping = {"now": False}
 
     def stop(*_: Any) -> None:
@@ -134,16 +143,75 @@ def run(
     signal.signal(signal.SIGINT, stop)
     deadline = time.monotonic() + seconds if seconds else float("inf")
     until = lambda: stopping["now"] or time.monotonic() > deadline  # noqa: E731
+    store_settings = StoreSettings()
+    if not await_database(store_settings, {n.level for n in nodes}, until):
+        return
     with broker(kafka if kafka is not None else settings.kafka) as bootstrap:
         if not await_broker(bootstrap, until):
             return
-        host = build_host(hierarchy, nodes, bootstrap, StoreSettings(), settings)
+        host = build_host(hierarchy, nodes, bootstrap, store_settings, settings)
         failed = f" ({len(nodes) - len(host.stores)} failed: see above)" if len(host.stores) < len(nodes) else ""
         console.print(f"同步运行中 syncing {len(host.stores)} nodes via {bootstrap}{failed}")
         try:
-            host.run(until=until)
+            with _ops(host, hierarchy, metrics_host, port):
+                host.run(until=until)
         finally:
             host.close()
+        structlog.get_logger("sync").info("sync.stopped", nodes=len(host.stores))
+
+
+def _position(store: NodeStore) -> str:
+    return f"position {store.max_position()}"
+
+
+def _hosting(
+    hierarchy: Hierarchy,
+    codes: Sequence[str],
+    region: str | None,
+    with_ancestors: bool,
+    topology: Path | None,
+    process: str | None,
+    metrics_port: int | None,
+) -> tuple[list[NodeRef], int]:
+    """The nodes to host and the metrics port: from the command line, or from the topology file's process."""
+    port = metrics_port if metrics_port is not None else int(os.environ.get("YIPANQI_METRICS_PORT", "0") or 0)
+    found = topology_process(hierarchy, topology, process, "sync", named=bool(codes or region))
+    if found is None:
+        return hosted_nodes(hierarchy, codes, region, with_ancestors), port
+    return found.hosted(hierarchy), port if metrics_port is not None or not found.metrics_port else found.metrics_port
+
+
+@contextmanager
+def _ops(host: SyncHost, hierarchy: Hierarchy, address: str, port: int) -> Iterator[None]:
+    """The process's /metrics, /healthz and /readyz (``gateways.ops``) while it syncs; nothing on port 0."""
+    if not port:
+        yield
+        return
+
+    def code(node_id: UUID) -> str:
+        try:
+            return hierarchy.get(node_id).code
+        except DomainError:
+            return str(node_id)
+
+    def alive() -> Check:
+        age = time.monotonic() - host.last_round
+        return Check("loop", age < LOOP_STUCK_S, f"last round {age:.1f} s ago")
+
+    def checks() -> list[Check]:
+        stores = [safely(f"store {code(n)}", functools.partial(_position, s)) for n, s in list(host.stores.items())]
+        broken = [c for c in stores if not c.ok]
+        summary = Check(
+            "stores",
+            not broken,
+            f"{len(stores) - len(broken)} of {len(stores)} open" + (f"; {broken[0].name}: {broken[0].detail}" if broken else ""),
+        )
+        reachable = broker_reachable(host.bootstrap, timeout=2.0)
+        return [summary, Check("broker", reachable, host.bootstrap + ("" if reachable else " does not answer"))]
+
+    with OpsServer(address, port, sync_registry(host, code), alive, checks) as server:
+        console.print(f"运维端点 ops endpoints at http://{address}:{server.port}/metrics, /healthz, /readyz")
+        yield
 
 
 @sync_app.command("status")

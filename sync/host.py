@@ -23,6 +23,7 @@ import contextlib
 import functools
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -102,7 +103,11 @@ class SyncHost:
         self.control.seek_to_end(*control)
         now = time.monotonic()
         self.next_control = self.next_housekeeping = self.next_silence_check = now
-        self.last_moved = now
+        self.last_moved = self.last_round = now
+        # Events each hosted node published up (its relay) and took in from its children (its ingest), since start:
+        # the metrics' counters (``sync.metrics``).
+        self.events_out: Counter[UUID] = Counter()
+        self.events_in: Counter[UUID] = Counter()
         self.last_renewal = float("-inf")
 
     # ---------------------------------------------------------------------------------------------- set-up
@@ -244,7 +249,7 @@ class SyncHost:
         """One round: relays publish, ingests apply what arrived, senders send replicas, relays obey requests."""
         now = time.monotonic()
         self._renew_producer_if_broken()
-        moved = self.relay_turns.serve(now, lambda relay: self._guarded(relay.origin, relay.run_once))
+        moved = self.relay_turns.serve(now, self._publish)
         busy = moved or any(relay.dirty for relay in self.relays.values())
         active = now - self.last_moved < ACTIVE_S
         self._fetch_wait(self.settings.fetch_wait_ms if active or busy else self.settings.idle_fetch_wait_ms)
@@ -261,7 +266,13 @@ class SyncHost:
             self._housekeeping(now)
         if moved:
             self.last_moved = now
+        self.last_round = now
         return moved
+
+    def _publish(self, relay: Relay) -> int:
+        sent = self._guarded(relay.origin, relay.run_once)
+        self.events_out[relay.origin] += sent
+        return sent
 
     def _fetch_wait(self, ms: int) -> None:
         """How long the broker holds the next fetch for 64 KiB (``fetch_min_bytes``): ``fetch_wait_ms`` while anything
@@ -293,6 +304,7 @@ class SyncHost:
             applied = self._guarded(node, ingest.handle, by_ingest.get(node, {}))
             if applied:
                 moved += applied
+                self.events_in[node] += applied
                 if node in self.relays:
                     self.relays[node].dirty = True  # forward at once
                 self.senders[node].dirty = True
@@ -415,7 +427,9 @@ class SyncHost:
         return [stream for ingest in self.ingests.values() for stream in ingest.retry_parked()]
 
     def statuses(self) -> dict[str, list[dict[str, Any]]]:
-        return {str(node_id): list(ingest.statuses()) for node_id, ingest in self.ingests.items()}
+        """Each hosting node's streams as its ingest sees them. Safe to call from another thread (the metrics'): it
+        reads copies of the host's tables."""
+        return {str(node_id): list(ingest.statuses()) for node_id, ingest in list(self.ingests.items())}
 
     # ------------------------------------------------------------------------------------------- broker faults
 

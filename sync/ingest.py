@@ -436,7 +436,7 @@ class Ingest:
 
     def statuses(self) -> Iterable[dict[str, Any]]:
         now = time.time()
-        for stream in self.inbound.values():
+        for stream in list(self.inbound.values()):  # a copy: the metrics read it from their own thread
             status = stream.status(self.node)
             yield {
                 "stream": stream.stream,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from domain.hierarchy import Hierarchy
@@ -17,6 +19,7 @@ from domain.store import StoreSettings
 from domain.timeline import tolerance_days
 from gateways.api.context import Gateway, strict_query
 from gateways.api.errors import BodyLimit, install_error_handlers
+from gateways.api.metrics import GatewayMetrics, MetricsMiddleware
 from gateways.api.routers import (
     audit,
     contacts,
@@ -31,6 +34,7 @@ from gateways.api.routers import (
     views,
 )
 from gateways.api.security import AnswerOptions, GatewaySettings, HardenedFastAPI, docs_routes, parse_origins
+from gateways.ops import readiness
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -71,7 +75,7 @@ TAGS = [
     {"name": "查询 reads", "description": "聚合状态与历史、截至某时、列表、同步状态"},
     {"name": "视图 views", "description": "一盘棋视图: 覆盖率、联络站、建议、民生实事, 按区域下钻"},
     {"name": "看板 dashboard", "description": "一盘棋看板页面及其数据"},
-    {"name": "运维 ops", "description": "健康检查"},
+    {"name": "运维 ops", "description": "存活、就绪与 Prometheus 指标 (无需令牌) / liveness, readiness, metrics (no token)"},
 ]
 
 
@@ -135,9 +139,32 @@ def create_app(
     app.state.gateway = gw
     install_error_handlers(app)
 
-    @app.get("/healthz", response_model=Health, tags=["运维 ops"], summary="健康检查 (常量应答) / liveness, a constant")
+    metrics = GatewayMetrics(gw)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=app.router.routes)  # outermost: every answer
+    app.state.metrics = metrics
+
+    @app.get("/healthz", response_model=Health, tags=["运维 ops"], summary="存活 (常量应答) / liveness, a constant")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["运维 ops"],
+        summary="就绪: 各节点存储可读, 投影不落后于日志太多 / readiness: stores answer, projections within bounds",
+        responses={503: {"description": "not ready: the failing checks say why"}},
+    )
+    def readyz() -> Response:
+        status, body = readiness(metrics.checks())
+        return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type="application/json")
+
+    @app.get(
+        "/metrics",
+        tags=["运维 ops"],
+        summary="Prometheus 指标 / metrics in the Prometheus text format",
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "the metrics"}},
+    )
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # Starlette matches a request against the routes one by one, in this order: the busiest first (station visits
     # are what townships record every day; the views are what offices read), which saves the busy requests the
