@@ -19,6 +19,7 @@ from domain.persistence.datakeys import MASTER_ENV, master_key, master_path
 from domain.persistence.keys import KeyFileError, key_path
 from domain.store import NodeStores, StoreSettings
 from gateways import render
+from gateways.backup import BackupError, backup, restore
 from gateways.bench import print_result
 from gateways.cli_audit import bench_verify_command, verify_command
 from gateways.cli_auditlog import audit_command
@@ -35,6 +36,7 @@ from gateways.cli_projections import bench_projections_command, projections_app,
 from gateways.cli_records import correct_command, void_command
 from gateways.cli_sync import sync_app
 from gateways.recording import SimulationMismatch, record_simulation
+from gateways.verification import verify_node
 
 app = typer.Typer(help="一盘棋: 湖南人大代表工作多级同步平台 / Yipanqi deputy-work sync platform", no_args_is_help=True)
 node_app = typer.Typer(help="节点 / a node's store", no_args_is_help=True)
@@ -123,6 +125,57 @@ def node_rotate_key(code: Annotated[str, typer.Argument(help="区划代码 / div
         except KeyFileError as e:
             raise fail(str(e)) from None
     console.print(f"已更换 rotated {render.node_label(ref)}: 新密钥 new key {new}", highlight=False)
+
+
+@node_app.command("backup")
+def node_backup(
+    code: Annotated[str, typer.Argument(help="区划代码 / division code")],
+    out: Annotated[Path, typer.Option("--out", help="备份目录 / the folder the backup goes in (a new folder inside)")],
+) -> None:
+    """备份节点 / back a node up while it runs: its log, replicas, views, tokens and keys, with a manifest."""
+    hierarchy = Hierarchy.load()
+    ref = hierarchy.ref(_resolve(hierarchy, code))
+    try:
+        made = backup(StoreSettings(), ref, out)
+    except BackupError as e:
+        raise fail(str(e)) from None
+    size = sum(f["bytes"] for f in made["files"].values())
+    console.print(
+        f"已备份 backed up {render.node_label(ref)}: {made['position']} events, {len(made['files'])} files, "
+        f"{size / 1e6:.1f} MB → {made['folder']}",
+        highlight=False,
+    )
+
+
+@node_app.command("restore")
+def node_restore(
+    code: Annotated[str, typer.Argument(help="区划代码 / division code")],
+    source: Annotated[Path, typer.Option("--from", help="一个备份目录 / a backup folder (with its manifest.json)")],
+    force: Annotated[
+        bool, typer.Option(help="覆盖已有数据 (先备份) / restore over a node that holds events (backed up first)")
+    ] = False,
+) -> None:
+    """恢复节点 / put a node's backup back (stop the node's processes first), then verify its chains."""
+    hierarchy = Hierarchy.load()
+    ref = hierarchy.ref(_resolve(hierarchy, code))
+    settings = StoreSettings()
+    try:
+        done = restore(settings, ref, source, force=force)
+    except BackupError as e:
+        raise fail(str(e)) from None
+    if done["before_restore"]:
+        console.print(f"原有数据已先备份 what was there is backed up in {done['before_restore']}", highlight=False)
+    with NodeStores(settings) as stores:
+        checked = verify_node(hierarchy, stores, ref)
+    verdict = "链校验通过 chains verified" if checked["ok"] else f"[bold red]链校验失败 verification failed[/]: {checked}"
+    console.print(
+        f"已恢复 restored {render.node_label(ref)} to {done['taken_at']}: {done['position']} events; {verdict}. "
+        "此后记录而未发布的事件不在备份中 (上级持有已发布的) / what it recorded after the backup is not in it "
+        "(its parent holds what was published)",
+        highlight=False,
+    )
+    if not checked["ok"]:
+        raise typer.Exit(code=1)
 
 
 @node_app.command("seal")

@@ -201,11 +201,13 @@ def _ops(host: SyncHost, hierarchy: Hierarchy, address: str, port: int) -> Itera
     def checks() -> list[Check]:
         stores = [safely(f"store {code(n)}", functools.partial(_position, s)) for n, s in list(host.stores.items())]
         broken = [c for c in stores if not c.ok]
-        summary = Check(
-            "stores",
-            not broken,
-            f"{len(stores) - len(broken)} of {len(stores)} open" + (f"; {broken[0].name}: {broken[0].detail}" if broken else ""),
+        said = f"{len(stores) - len(broken)} of {len(stores)} open" + (
+            f"; {broken[0].name}: {broken[0].detail}" if broken else ""
         )
+        left_out = sorted(code(n) for n in list(host.failures))  # damaged at start or since: the others sync on
+        if left_out:
+            said += f"; left out (damaged, `yipanqi sync status` says why): {', '.join(left_out[:10])}"
+        summary = Check("stores", not broken, said)
         reachable = broker_reachable(host.bootstrap, timeout=2.0)
         return [summary, Check("broker", reachable, host.bootstrap + ("" if reachable else " does not answer"))]
 
