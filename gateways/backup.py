@@ -63,10 +63,12 @@ def parts(settings: StoreSettings, node: NodeRef) -> list[Part]:
     nid = node.node_id
     found = []
     if s.store == "sqlite":
+        # The views before the log: a copy of the views is then never ahead of the copy of the log it projects (the
+        # projector may run between the two copies); a restored projection catches up from where it is.
         found += [
+            Part("views.sqlite", ProjectionDB.sqlite_path(nid, s), True),
             Part("log.sqlite", s.sqlite_path(nid), True),
             Part("replicas.sqlite", s.sqlite_path(nid, "r"), True),
-            Part("views.sqlite", ProjectionDB.sqlite_path(nid, s), True),
             Part("gateway.sqlite", s.data_dir / "nodes" / f"{nid}.gateway.sqlite", True),
         ]
     found.append(Part("signing.key", key_path(s.data_dir, nid), False))
@@ -135,10 +137,13 @@ def restore(settings: StoreSettings, node: NodeRef, folder: Path, *, force: bool
     # What is there now is backed up beside the backup first: a restore over a node loses nothing.
     before = backup(settings, node, folder.parent)["folder"] if held else None
     for part in parts(settings, node):
-        if part.name not in manifest["files"]:
-            continue
+        if part.name not in manifest["files"] and not part.sqlite:
+            continue  # a key the backup does not hold (it came from the environment): left as it is
         for suffix in ("-wal", "-shm") if part.sqlite else ():  # a stale log beside a replaced database would corrupt it
             Path(f"{part.path}{suffix}").unlink(missing_ok=True)
+        if part.name not in manifest["files"]:  # a database the node had not then (views): made again from the log
+            part.path.unlink(missing_ok=True)
+            continue
         private_dir(part.path.parent)
         shutil.copyfile(folder / part.name, part.path)
         private_file(part.path)

@@ -116,3 +116,26 @@ def test_a_damaged_or_foreign_backup_is_refused_and_changes_nothing(tmp_path: Pa
     with NodeStores(settings) as stores:
         assert verify_node(hierarchy, stores, town)["ok"]
     dispose_engines()
+
+
+def test_views_the_backup_did_not_hold_are_made_again_not_kept(tmp_path: Path) -> None:
+    """A projection newer than the backup would stand ahead of the restored log: it goes, and is made again."""
+    settings = StoreSettings(store="sqlite", data_dir=tmp_path / "var")
+    hierarchy = Hierarchy.load()
+    town = hierarchy.ref(hierarchy.by_code(TOWN))
+    with Activity(settings, (TOWN,), days=120, seed=6, scale=1.0) as activity:
+        activity.write(day=SIM_START + timedelta(days=20))
+        folder = Path(backup(settings, town, tmp_path / "b")["folder"])
+        assert "views.sqlite" not in read_manifest(folder, town)["files"]
+        assert activity.write() > 0
+    views = next(p.path for p in parts(settings, town) if p.name == "views.sqlite")
+    with NodeStores(settings) as stores:
+        update(stores.open(town), settings, hierarchy=hierarchy)
+    assert views.exists()
+    done = restore(settings, town, folder, force=True)
+    assert not views.exists() and done["before_restore"]
+    with NodeStores(settings) as stores:
+        store = stores.open(town)
+        assert store.max_position() == done["position"]
+        assert update(store, settings, hierarchy=hierarchy).position == done["position"]
+    dispose_engines()
