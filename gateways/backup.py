@@ -35,6 +35,8 @@ import psycopg
 
 from domain.base import NodeRef
 from domain.files import private_dir, private_file
+from domain.hierarchy import Hierarchy
+from domain.persistence.chain import place
 from domain.persistence.datakeys import MASTER_ENV, master_path
 from domain.persistence.keys import key_path
 from domain.store import NodeStores, StoreSettings
@@ -42,6 +44,7 @@ from projections.db import ProjectionDB
 
 FORMAT = "yipanqi-node-backup/1"
 PG_DUMP = "node.pgdump"
+_RESTORE_BATCH = 5000  # events per transaction when a log is made again from the parent's copy
 
 
 class BackupError(Exception):
@@ -150,6 +153,62 @@ def restore(settings: StoreSettings, node: NodeRef, folder: Path, *, force: bool
     if PG_DUMP in manifest["files"]:
         _pg_restore(settings, folder / PG_DUMP)
     return {**manifest, "before_restore": before}
+
+
+def restore_from_parent(settings: StoreSettings, hierarchy: Hierarchy, node: NodeRef) -> dict[str, Any]:
+    """Make a node's lost log again from the verbatim copy its parent holds: the parent's rows whose chain origin is
+    the node, in chain order, appended as the node's own (each link made again must be the one the parent holds).
+    The node's log must be gone or empty. Says what could not come back: events the node recorded and never
+    published (the parent's last word on the node's head, when it had one), and personal data whose keys were in the
+    lost store."""
+    up = hierarchy.parent(hierarchy.get(node.node_id))
+    if up is None:
+        raise BackupError(f"{node.name}({node.code}) has no parent to restore from")
+    parent = hierarchy.ref(up)
+    with NodeStores(settings) as stores:
+        if not stores.exists(parent):
+            raise BackupError(f"the parent {parent.name}({parent.code}) has no store reachable from here")
+        if stores.exists(node) and (held := stores.open(node).max_position()):
+            raise BackupError(
+                f"{node.name}({node.code}) holds {held} events here: restoring from the parent is for a lost log "
+                "(back it up and remove it first, or restore a backup)"
+            )
+        source = stores.open(parent)
+        rows = _own_rows_in(source, node)
+        seen = json.loads(source.books.state("stream").get(str(node.node_id), "null") or "null")
+        store = stores.open(node)
+        for at in range(0, len(rows), _RESTORE_BATCH):
+            store.append_rows([row[:4] for row in rows[at : at + _RESTORE_BATCH]])
+        made = [r[5] for at in range(1, len(rows) + 1, 10_000) for r in store.books.log_page(at, 10_000)]
+        if [bytes(r[4]) for r in rows] != [bytes(c) if c is not None else b"" for c in made]:
+            raise BackupError("the links made again differ from the parent's: its copy of this node's chain does not verify")
+        sealed = sum(1 for r in rows if b'"sealed":"pd1:' in bytes(r[3]))
+        head = seen.get("head") if isinstance(seen, dict) else None
+        return {
+            "node": node.code,
+            "parent": parent.code,
+            "restored": len(rows),
+            "parent_heard_head": head,
+            "never_published": max(0, int(head) - len(rows)) if head is not None else None,
+            "sealed_unreadable": sealed,
+        }
+
+
+def _own_rows_in(source: Any, node: NodeRef) -> list[tuple[Any, ...]]:
+    """The node's own events as the parent holds them, by their chain's seq (1, 2, … with none missing)."""
+    own = node.node_id.bytes
+    found: list[tuple[int, tuple[Any, ...]]] = []
+    start = 1
+    while page := source.books.log_page(start, 10_000):
+        for _, oid, version, topic, state, chain in page:
+            if chain is not None and bytes(chain)[:16] == own:
+                found.append((int(place(bytes(chain))[1] or 0), (oid, version, topic, bytes(state), bytes(chain))))
+        start = page[-1][0] + 1
+    found.sort(key=lambda f: f[0])
+    for expected, (seq, _) in enumerate(found, start=1):
+        if seq != expected:
+            raise BackupError(f"the parent's copy lacks seq {expected} of this node's chain: it cannot be made again whole")
+    return [row for _, row in found]
 
 
 def read_manifest(folder: Path, node: NodeRef) -> dict[str, Any]:

@@ -12,14 +12,14 @@ from uuid import UUID
 import typer
 from rich.console import Console
 
-from domain.base import DomainError
+from domain.base import DomainError, NodeRef
 from domain.hierarchy import Hierarchy
 from domain.keys import key_id, public_bytes
 from domain.persistence.datakeys import MASTER_ENV, master_key, master_path
 from domain.persistence.keys import KeyFileError, key_path
 from domain.store import NodeStores, StoreSettings
 from gateways import render
-from gateways.backup import BackupError, backup, restore
+from gateways.backup import BackupError, backup, restore, restore_from_parent
 from gateways.bench import print_result
 from gateways.cli_audit import bench_verify_command, verify_command
 from gateways.cli_auditlog import audit_command
@@ -150,31 +150,75 @@ def node_backup(
 @node_app.command("restore")
 def node_restore(
     code: Annotated[str, typer.Argument(help="区划代码 / division code")],
-    source: Annotated[Path, typer.Option("--from", help="一个备份目录 / a backup folder (with its manifest.json)")],
+    source: Annotated[Path | None, typer.Option("--from", help="一个备份目录 / a backup folder (with its manifest.json)")] = None,
+    from_parent: Annotated[
+        bool, typer.Option("--from-parent", help="从上级的副本重建日志 / make the lost log again from the parent's copy")
+    ] = False,
     force: Annotated[
         bool, typer.Option(help="覆盖已有数据 (先备份) / restore over a node that holds events (backed up first)")
     ] = False,
 ) -> None:
-    """恢复节点 / put a node's backup back (stop the node's processes first), then verify its chains."""
+    """恢复节点 / put a node's backup back, or make its lost log again from its parent's copy (stop the node's
+    processes first); then verify its chains."""
     hierarchy = Hierarchy.load()
     ref = hierarchy.ref(_resolve(hierarchy, code))
     settings = StoreSettings()
+    if (source is None) != from_parent:
+        raise fail("name one of --from FOLDER or --from-parent")
+    if source is None:
+        _restore_from_parent(hierarchy, ref, settings)
+        return
     try:
         done = restore(settings, ref, source, force=force)
     except BackupError as e:
         raise fail(str(e)) from None
     if done["before_restore"]:
         console.print(f"原有数据已先备份 what was there is backed up in {done['before_restore']}", highlight=False)
-    with NodeStores(settings) as stores:
-        checked = verify_node(hierarchy, stores, ref)
-    verdict = "链校验通过 chains verified" if checked["ok"] else f"[bold red]链校验失败 verification failed[/]: {checked}"
+    ok, verdict = _verified(hierarchy, settings, ref)
     console.print(
         f"已恢复 restored {render.node_label(ref)} to {done['taken_at']}: {done['position']} events; {verdict}. "
         "此后记录而未发布的事件不在备份中 (上级持有已发布的) / what it recorded after the backup is not in it "
         "(its parent holds what was published)",
         highlight=False,
     )
-    if not checked["ok"]:
+    if not ok:
+        raise typer.Exit(code=1)
+
+
+def _verified(hierarchy: Hierarchy, settings: StoreSettings, ref: NodeRef) -> tuple[bool, str]:
+    """A restored node's chains verified: whether they hold, and the verdict to print."""
+    with NodeStores(settings) as stores:
+        checked = verify_node(hierarchy, stores, ref)
+    return checked["ok"], "链校验通过 chains verified" if checked[
+        "ok"
+    ] else f"[bold red]链校验失败 verification failed[/]: {checked}"
+
+
+def _restore_from_parent(hierarchy: Hierarchy, ref: NodeRef, settings: StoreSettings) -> None:
+    try:
+        done = restore_from_parent(settings, hierarchy, ref)
+    except BackupError as e:
+        raise fail(str(e)) from None
+    ok, verdict = _verified(hierarchy, settings, ref)
+    head, lost = done["parent_heard_head"], done["never_published"]
+    unknown = (
+        "上级未得知本节点的日志头: 从未发布的事件无从得知 / the parent never heard this node's head: "
+        "what was never published is unknown"
+    )
+    said = (
+        f"上级最后得知的日志头为 {head}: {lost} 条从未发布的事件无法找回 / the parent last heard of head {head}: "
+        f"{lost} events never published cannot come back"
+        if lost is not None
+        else unknown
+    )
+    console.print(
+        f"已从上级 {done['parent']} 重建 made {render.node_label(ref)}'s log again from its parent's copy: "
+        f"{done['restored']} events; {verdict}. {said}. {done['sealed_unreadable']} 条事件的群众个人信息密钥随原存储丢失, "
+        "已不可读 / events whose keys of personal data were lost with the store: unreadable, as if erased (their "
+        "masked text and every count stay).",
+        highlight=False,
+    )
+    if not ok:
         raise typer.Exit(code=1)
 
 
