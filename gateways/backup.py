@@ -156,12 +156,20 @@ def restore(settings: StoreSettings, node: NodeRef, folder: Path, *, force: bool
 
 
 def restore_from_parent(settings: StoreSettings, hierarchy: Hierarchy, node: NodeRef) -> dict[str, Any]:
-    """Make a node's lost log again from the verbatim copy its parent holds: the parent's rows whose chain origin is
-    the node, in chain order, appended as the node's own (each link made again must be the one the parent holds).
+    """Make a township's lost log again from the verbatim copy its parent holds: the parent's rows whose chain origin
+    is the node, in chain order, appended as the node's own (each link made again must be the one the parent holds).
     The node's log must be gone or empty. Says what could not come back: events the node recorded and never
     published (the parent's last word on the node's head, when it had one), and personal data whose keys were in the
     lost store."""
-    up = hierarchy.parent(hierarchy.get(node.node_id))
+    division = hierarchy.get(node.node_id)
+    if hierarchy.children(division):
+        # Its log interleaves its children's events with its own, with their positions: only its own chain is what
+        # the parent keeps of it alone.
+        raise BackupError(
+            f"{node.name}({node.code}) keeps its children's events too: restoring from the parent makes a township's "
+            "(a node without children) log again; restore a backup for this one"
+        )
+    up = hierarchy.parent(division)
     if up is None:
         raise BackupError(f"{node.name}({node.code}) has no parent to restore from")
     parent = hierarchy.ref(up)

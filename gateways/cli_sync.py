@@ -174,11 +174,11 @@ def _hosting(
     metrics_port: int | None,
 ) -> tuple[list[NodeRef], int]:
     """The nodes to host and the metrics port: from the command line, or from the topology file's process."""
-    port = metrics_port if metrics_port is not None else int(os.environ.get("YIPANQI_METRICS_PORT", "0") or 0)
     found = topology_process(hierarchy, topology, process, "sync", named=bool(codes or region))
-    if found is None:
-        return hosted_nodes(hierarchy, codes, region, with_ancestors), port
-    return found.hosted(hierarchy), port if metrics_port is not None or not found.metrics_port else found.metrics_port
+    nodes = hosted_nodes(hierarchy, codes, region, with_ancestors) if found is None else found.hosted(hierarchy)
+    if metrics_port is None:  # the command line's, else the topology's, else the environment's
+        metrics_port = (found and found.metrics_port) or int(os.environ.get("YIPANQI_METRICS_PORT", "0") or 0)
+    return nodes, metrics_port
 
 
 @contextmanager

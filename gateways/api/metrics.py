@@ -11,7 +11,6 @@ Each app has its own registry (tests make many apps in one process; a process se
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateways.ops import Check, safely
+from gateways.ops import Check
 
 if TYPE_CHECKING:
     from gateways.api.context import Gateway, HostedNode
@@ -62,24 +61,27 @@ class GatewayMetrics:
     def checks(self) -> list[Check]:
         """``/readyz``: every hosted store answers, and every projection is within ``ready_lag`` of its log."""
         limit = ready_lag()
-        checks = []
-        for hosted in list(self.gateway.nodes.values()):
-            checks.append(safely(f"store {hosted.ref.code}", functools.partial(_position, hosted)))
-            checks.append(_projection_check(hosted, limit))
-        return checks
+        return [check for hosted in list(self.gateway.nodes.values()) for check in _node_checks(hosted, limit)]
 
 
-def _position(hosted: HostedNode) -> str:
-    return f"position {hosted.store.max_position()}"
-
-
-def _projection_check(hosted: HostedNode, limit: int) -> Check:
-    name = f"projection {hosted.ref.code}"
+def _node_checks(hosted: HostedNode, limit: int) -> list[Check]:
+    """A node's store and projection checks, from one reading of its log's position."""
+    code = hosted.ref.code
     try:
-        lag = hosted.store.max_position() - (hosted.views.known_position or 0)
-    except Exception as e:  # noqa: BLE001 - the store's own check says it too
-        return Check(name, False, f"{type(e).__name__}: {e}")
-    return Check(name, lag <= limit, f"{lag} events behind its log (ready within {limit})")
+        head = hosted.store.max_position()
+    except Exception as e:  # noqa: BLE001 - any failure is the answer: not ready, and why
+        found = f"{type(e).__name__}: {e}"
+        return [Check(f"store {code}", False, found), Check(f"projection {code}", False, found)]
+    lag = _lag(hosted, head)
+    return [
+        Check(f"store {code}", True, f"position {head}"),
+        Check(f"projection {code}", lag <= limit, f"{lag} events behind its log (ready within {limit})"),
+    ]
+
+
+def _lag(hosted: HostedNode, head: int) -> int:
+    """Events of the node's log its views have not projected (by the keeper's last reading of their position)."""
+    return head - (hosted.views.known_position or 0)
 
 
 class _ProjectionLag(Collector):
@@ -92,7 +94,7 @@ class _ProjectionLag(Collector):
         )
         for hosted in list(self.gateway.nodes.values()):
             try:
-                family.add_metric([hosted.ref.code], hosted.store.max_position() - (hosted.views.known_position or 0))
+                family.add_metric([hosted.ref.code], _lag(hosted, hosted.store.max_position()))
             except Exception:  # noqa: BLE001, S112 - a store that does not answer has no lag to give: /readyz says why
                 continue
         yield family

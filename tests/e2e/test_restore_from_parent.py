@@ -47,6 +47,8 @@ def test_a_township_that_lost_its_disk_is_made_again_from_its_county(sqlite_sett
             assert stores.open(ref(XIEHE)).books.chain_heads()[1] == published  # every link as it was
         again = procs.cli("node", "restore", XIEHE, "--from-parent", check=False)
         assert again.returncode == 2 and "restoring from the parent is for a lost log" in " ".join(again.stdout.split())
+        county = procs.cli("node", "restore", WULINGYUAN, "--from-parent", check=False)  # its log holds its children's
+        assert county.returncode == 2 and "keeps its children's events too" in " ".join(county.stdout.split())
 
         procs.start("xiehe", [XIEHE])  # the township goes on: it records, its county takes what is new, once
         activity.stores = NodeStores(sqlite_settings)
